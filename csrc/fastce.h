@@ -1,0 +1,60 @@
+/* fastce.h: the C contract of the fastce kernels.
+ *
+ * Plain C11, no Python. Every kernel exists once per dtype, as
+ * fastce_<op>_f32 (float) and fastce_<op>_f64 (double); both are declared by
+ * including fastce_api.h twice. Arithmetic inside the kernels is double for
+ * both dtypes: float32 results are correctly computed, then rounded once.
+ *
+ * Geometry. A class-axis operand ("logits", "probs") is a C-contiguous block
+ * of shape (n0, C, n1): n0 the product of the dimensions before the class
+ * axis, C the number of classes, n1 the product of those after it. Element
+ * (o, c, i) is x[(o*C + c)*n1 + i]. A "sample" is one (o, i) pair; samples are
+ * numbered s = o*n1 + i, and per-sample arrays (labels, sample weights,
+ * per-sample losses) are C-contiguous of length n0*n1.
+ *
+ * Threads. n_threads > 0 asks for that many OpenMP threads, 0 for what OpenMP
+ * would use (omp_get_max_threads). Small inputs run serially. Every result,
+ * reduced totals included, is bitwise identical for any n_threads: totals are
+ * summed in double over a fixed block decomposition that depends on the
+ * shape only. All kernels are thread-safe (no global state) and never print.
+ */
+#ifndef FASTCE_H
+#define FASTCE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Status codes returned by every kernel. */
+enum fastce_status {
+    FASTCE_OK = 0,
+    FASTCE_ERR_LABEL = 1, /* a label outside [0, C) that is not ignore_index */
+    FASTCE_ERR_NOMEM = 2  /* a scratch allocation failed; nothing was written */
+};
+
+/* 1 when the library was compiled with OpenMP, else 0. */
+int fastce_openmp_enabled(void);
+
+/* The thread count that n_threads = 0 resolves to (1 without OpenMP). */
+int fastce_default_threads(void);
+
+#define FASTCE_T float
+#define FASTCE_FN(op) fastce_##op##_f32
+#include "fastce_api.h"
+#undef FASTCE_T
+#undef FASTCE_FN
+
+#define FASTCE_T double
+#define FASTCE_FN(op) fastce_##op##_f64
+#include "fastce_api.h"
+#undef FASTCE_T
+#undef FASTCE_FN
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FASTCE_H */

@@ -1,0 +1,3 @@
+/* metrics.c: accuracy, entropy and Kullback-Leibler divergence. */
+#define FASTCE_TEMPLATE "metrics_impl.h"
+#include "instantiate.h"

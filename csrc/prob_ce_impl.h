@@ -1,0 +1,103 @@
+/* prob_ce_impl.h: the classic cross-entropies of probabilities, clipped to
+ * [eps, 1-eps]. Template (see instantiate.h); contract in fastce_api.h. */
+
+typedef struct {
+    const T *p, *t, *w;
+    const int64_t *y;
+    T *loss, *grad;
+    ptrdiff_t C, n1, P;
+    double lo, hi, grad_scale;
+} LOCAL(prob_ctx);
+
+static double LOCAL(categorical_sparse_block)(const void *vctx,
+                                              ptrdiff_t begin, ptrdiff_t end) {
+    const LOCAL(prob_ctx) *c = vctx;
+    const ptrdiff_t C = c->C, n1 = c->n1;
+    double acc = 0.0;
+    for (ptrdiff_t s = begin; s < end; s++) {
+        ptrdiff_t off = fastce_row_offset(s, C, n1);
+        int64_t y = c->y[s];
+        double sw = c->w ? (double)c->w[s] : 1.0;
+        double pc = fastce_clip((double)c->p[off + y * n1], c->lo, c->hi);
+        double l = -sw * log(pc);
+        if (c->loss) c->loss[s] = (T)l;
+        acc += l;
+        if (c->grad) { /* p[y] was read above, so grad may alias p */
+            T *g = c->grad + off;
+            for (ptrdiff_t j = 0; j < C; j++) g[j * n1] = (T)0;
+            g[y * n1] = (T)(-sw * c->grad_scale / pc);
+        }
+    }
+    return acc;
+}
+
+static double LOCAL(categorical_dense_block)(const void *vctx,
+                                             ptrdiff_t begin, ptrdiff_t end) {
+    const LOCAL(prob_ctx) *c = vctx;
+    const ptrdiff_t C = c->C, n1 = c->n1;
+    double acc = 0.0;
+    for (ptrdiff_t s = begin; s < end; s++) {
+        ptrdiff_t off = fastce_row_offset(s, C, n1);
+        const T *p = c->p + off, *t = c->t + off;
+        T *g = c->grad ? c->grad + off : NULL;
+        double sw = c->w ? (double)c->w[s] : 1.0, a = sw * c->grad_scale;
+        double l = 0.0;
+        for (ptrdiff_t j = 0; j < C; j++) {
+            double tj = (double)t[j * n1];
+            double pc = fastce_clip((double)p[j * n1], c->lo, c->hi);
+            l -= fastce_term(tj, log(pc));
+            if (g) g[j * n1] = (T)(tj == 0.0 ? 0.0 : -a * tj / pc);
+        }
+        l *= sw;
+        if (c->loss) c->loss[s] = (T)l;
+        acc += l;
+    }
+    return acc;
+}
+
+static double LOCAL(binary_block)(const void *vctx, ptrdiff_t begin,
+                                  ptrdiff_t end) {
+    const LOCAL(prob_ctx) *c = vctx;
+    double acc = 0.0;
+    ptrdiff_t k = begin % c->P;
+    for (ptrdiff_t i = begin; i < end; i++) {
+        double z = (double)c->t[i], w = c->w ? (double)c->w[k] : 1.0;
+        double pc = fastce_clip((double)c->p[i], c->lo, c->hi);
+        /* log1p(-pc) keeps the digits that log(1 - pc) loses for small pc. */
+        double l = -w * (fastce_term(z, log(pc)) + fastce_term(1.0 - z, log1p(-pc)));
+        if (c->loss) c->loss[i] = (T)l;
+        acc += l;
+        if (c->grad)
+            c->grad[i] = (T)(c->grad_scale * w * ((1.0 - z) / (1.0 - pc) - z / pc));
+        if (++k == c->P) k = 0;
+    }
+    return acc;
+}
+
+int PUBLIC(categorical_ce_sparse)(const T *p, const int64_t *y, ptrdiff_t n0,
+                                  ptrdiff_t C, ptrdiff_t n1, const T *sw,
+                                  double eps, T *loss, double *total, T *grad,
+                                  double grad_scale, int n_threads) {
+    LOCAL(prob_ctx) ctx = {p,  NULL, sw,      y,         loss, grad, C, n1, 1,
+                           eps, 1.0 - eps, grad_scale};
+    return fastce_run_blocks(LOCAL(categorical_sparse_block), &ctx, n0 * n1,
+                             grad ? C : 1, n_threads, total);
+}
+
+int PUBLIC(categorical_ce_dense)(const T *p, const T *t, ptrdiff_t n0,
+                                 ptrdiff_t C, ptrdiff_t n1, const T *sw,
+                                 double eps, T *loss, double *total, T *grad,
+                                 double grad_scale, int n_threads) {
+    LOCAL(prob_ctx) ctx = {p,  t,         sw,        NULL, loss, grad, C, n1, 1,
+                           eps, 1.0 - eps, grad_scale};
+    return fastce_run_blocks(LOCAL(categorical_dense_block), &ctx, n0 * n1, C,
+                             n_threads, total);
+}
+
+int PUBLIC(binary_ce)(const T *p, const T *z, ptrdiff_t n, ptrdiff_t P,
+                      const T *w, double eps, T *loss, double *total, T *grad,
+                      double grad_scale, int n_threads) {
+    LOCAL(prob_ctx) ctx = {p,   z,         w,         NULL, loss, grad, 1, 1,
+                           P < 1 ? 1 : P, eps, 1.0 - eps, grad_scale};
+    return fastce_run_blocks(LOCAL(binary_block), &ctx, n, 1, n_threads, total);
+}

@@ -1,0 +1,234 @@
+/* softmax_ce_impl.h: label checking, softmax cross-entropy (sparse and
+ * dense targets) and the NLL loss. Template (see instantiate.h); the public
+ * contract is in fastce_api.h. */
+
+int PUBLIC(check_labels)(const int64_t *y, ptrdiff_t n, ptrdiff_t C,
+                         int has_ignore, int64_t ignore_index, const T *w,
+                         const T *sw, double *denominator, ptrdiff_t *bad) {
+    double den = 0.0;
+    for (ptrdiff_t s = 0; s < n; s++) {
+        int64_t v = y[s];
+        if (has_ignore && v == ignore_index) continue;
+        if (v < 0 || v >= (int64_t)C) {
+            *bad = s;
+            return FASTCE_ERR_LABEL;
+        }
+        den += (sw ? (double)sw[s] : 1.0) * (w ? (double)w[v] : 1.0);
+    }
+    if (denominator) *denominator = den;
+    return FASTCE_OK;
+}
+
+static inline void LOCAL(zero_row)(T *g, ptrdiff_t n1, ptrdiff_t C) {
+    for (ptrdiff_t j = 0; j < C; j++) g[j * n1] = (T)0;
+}
+
+/* l_j = lse - x_j = (max - x_j) + lse_rel: two non-negative terms. */
+static inline double LOCAL(class_loss)(const T *x, ptrdiff_t n1, ptrdiff_t j,
+                                       fastce_row r, double lse_rel) {
+    return (j == r.arg ? 0.0 : r.max - (double)x[j * n1]) + lse_rel;
+}
+
+/* p_j - 1 without cancellation: at the argmax it is -rest / (1 + rest). */
+static inline double LOCAL(prob_minus_one)(const T *x, ptrdiff_t n1,
+                                           ptrdiff_t j, fastce_row r) {
+    return j == r.arg ? -r.rest / (1.0 + r.rest)
+                      : LOCAL(row_prob)(x, n1, j, r) - 1.0;
+}
+
+/* ------------------------------------------------------------- sparse */
+
+typedef struct {
+    const T *x;
+    const int64_t *y;
+    const T *w, *sw;
+    T *loss, *grad;
+    ptrdiff_t C, n1;
+    int64_t ignore_index;
+    double e, grad_scale, w_sum;
+} LOCAL(sparse_ctx);
+
+static double LOCAL(sparse_block)(const void *vctx, ptrdiff_t begin,
+                                  ptrdiff_t end) {
+    const LOCAL(sparse_ctx) *c = vctx;
+    const ptrdiff_t C = c->C, n1 = c->n1;
+    const double e = c->e, e_c = c->e / (double)C;
+    double acc = 0.0;
+    for (ptrdiff_t s = begin; s < end; s++) {
+        ptrdiff_t off = fastce_row_offset(s, C, n1);
+        T *g = c->grad ? c->grad + off : NULL;
+        int64_t y = c->y[s];
+        if (y == c->ignore_index) {
+            if (c->loss) c->loss[s] = (T)0;
+            if (g) LOCAL(zero_row)(g, n1, C);
+            continue;
+        }
+        const T *x = c->x + off;
+        double sw = c->sw ? (double)c->sw[s] : 1.0;
+        double wy = c->w ? (double)c->w[y] : 1.0;
+        fastce_row r = LOCAL(row_stats)(x, n1, C);
+        double lse_rel = fastce_lse_rel(r);
+        int masked = r.max == -INFINITY; /* every class masked, y too */
+
+        double l = INFINITY;
+        if (!masked) {
+            l = fastce_term(1.0 - e, wy * LOCAL(class_loss)(x, n1, y, r, lse_rel));
+            if (e > 0.0) {
+                double smooth = 0.0;
+                for (ptrdiff_t j = 0; j < C; j++)
+                    smooth += (c->w ? (double)c->w[j] : 1.0) *
+                              LOCAL(class_loss)(x, n1, j, r, lse_rel);
+                l += e_c * smooth;
+            }
+        }
+        l *= sw;
+        if (c->loss) c->loss[s] = (T)l;
+        acc += l;
+
+        if (!g) continue;
+        if (masked) {
+            LOCAL(zero_row)(g, n1, C);
+            continue;
+        }
+        /* d l / d x_j = sw * ((1-e)*w_y*(p_j - [j==y]) + (e/C)*(W*p_j - w_j)) */
+        double a = sw * c->grad_scale, cy = (1.0 - e) * wy;
+        for (ptrdiff_t j = 0; j < C; j++) {
+            double wj = c->w ? (double)c->w[j] : 1.0;
+            double p = LOCAL(row_prob)(x, n1, j, r);
+            double v = j == y ? cy * LOCAL(prob_minus_one)(x, n1, j, r) +
+                                    e_c * (c->w_sum * p - wj)
+                              : (cy + e_c * c->w_sum) * p - e_c * wj;
+            g[j * n1] = (T)(a * v);
+        }
+    }
+    return acc;
+}
+
+static double LOCAL(weight_sum)(const T *w, ptrdiff_t C) {
+    if (!w) return (double)C;
+    double s = 0.0;
+    for (ptrdiff_t j = 0; j < C; j++) s += (double)w[j];
+    return s;
+}
+
+int PUBLIC(softmax_ce_sparse)(const T *x, const int64_t *y, ptrdiff_t n0,
+                              ptrdiff_t C, ptrdiff_t n1, const T *w,
+                              const T *sw, int64_t ignore_index, double e,
+                              T *loss, double *total, T *grad,
+                              double grad_scale, int n_threads) {
+    LOCAL(sparse_ctx) ctx = {x,  y,  w,           sw, loss,       grad,
+                             C,  n1, ignore_index, e,  grad_scale,
+                             LOCAL(weight_sum)(w, C)};
+    return fastce_run_blocks(LOCAL(sparse_block), &ctx, n0 * n1, C, n_threads,
+                             total);
+}
+
+/* -------------------------------------------------------------- dense */
+
+typedef struct {
+    const T *x, *t;
+    const T *w, *sw;
+    T *loss, *grad;
+    ptrdiff_t C, n1;
+    double e, grad_scale;
+} LOCAL(dense_ctx);
+
+static double LOCAL(dense_block)(const void *vctx, ptrdiff_t begin,
+                                 ptrdiff_t end) {
+    const LOCAL(dense_ctx) *c = vctx;
+    const ptrdiff_t C = c->C, n1 = c->n1;
+    const double keep = 1.0 - c->e, e_c = c->e / (double)C;
+    double acc = 0.0;
+    for (ptrdiff_t s = begin; s < end; s++) {
+        ptrdiff_t off = fastce_row_offset(s, C, n1);
+        const T *x = c->x + off, *t = c->t + off;
+        T *g = c->grad ? c->grad + off : NULL;
+        double sw = c->sw ? (double)c->sw[s] : 1.0;
+        fastce_row r = LOCAL(row_stats)(x, n1, C);
+        double lse_rel = fastce_lse_rel(r);
+        int masked = r.max == -INFINITY;
+
+        /* loss = sum_c wt_c * ((max - x_c) + lse_rel), wt_c = w_c * t'_c:
+         * A collects the first parts, B = sum wt_c multiplies lse_rel. */
+        double A = 0.0, B = 0.0, B_rest = 0.0;
+        for (ptrdiff_t j = 0; j < C; j++) {
+            double wt = (c->w ? (double)c->w[j] : 1.0) *
+                        (keep * (double)t[j * n1] + e_c);
+            B += wt;
+            if (j == r.arg) continue;
+            B_rest += wt;
+            if (!masked) A += fastce_term(wt, r.max - (double)x[j * n1]);
+        }
+        double l = masked ? (B != 0.0 ? INFINITY : 0.0) : A + B * lse_rel;
+        l *= sw;
+        if (c->loss) c->loss[s] = (T)l;
+        acc += l;
+
+        if (!g) continue;
+        if (masked) {
+            LOCAL(zero_row)(g, n1, C);
+            continue;
+        }
+        /* d l / d x_j = sw * (B*p_j - wt_j); at the argmax, B*p - wt equals
+         * B_rest - B*rest/(1+rest), which avoids the cancellation near 1. */
+        double a = sw * c->grad_scale;
+        for (ptrdiff_t j = 0; j < C; j++) {
+            double v;
+            if (j == r.arg) {
+                v = B_rest - B * r.rest / (1.0 + r.rest);
+            } else {
+                double wt = (c->w ? (double)c->w[j] : 1.0) *
+                            (keep * (double)t[j * n1] + e_c);
+                v = B * LOCAL(row_prob)(x, n1, j, r) - wt;
+            }
+            g[j * n1] = (T)(a * v);
+        }
+    }
+    return acc;
+}
+
+int PUBLIC(softmax_ce_dense)(const T *x, const T *t, ptrdiff_t n0,
+                             ptrdiff_t C, ptrdiff_t n1, const T *w,
+                             const T *sw, double e, T *loss, double *total,
+                             T *grad, double grad_scale, int n_threads) {
+    LOCAL(dense_ctx) ctx = {x, t, w, sw, loss, grad, C, n1, e, grad_scale};
+    return fastce_run_blocks(LOCAL(dense_block), &ctx, n0 * n1, C, n_threads,
+                             total);
+}
+
+/* ---------------------------------------------------------------- nll */
+
+static double LOCAL(nll_block)(const void *vctx, ptrdiff_t begin,
+                               ptrdiff_t end) {
+    const LOCAL(sparse_ctx) *c = vctx; /* x holds the log-probabilities */
+    const ptrdiff_t C = c->C, n1 = c->n1;
+    double acc = 0.0;
+    for (ptrdiff_t s = begin; s < end; s++) {
+        ptrdiff_t off = fastce_row_offset(s, C, n1);
+        T *g = c->grad ? c->grad + off : NULL;
+        int64_t y = c->y[s];
+        double coef = 0.0, l = 0.0;
+        if (y != c->ignore_index) {
+            coef = (c->sw ? (double)c->sw[s] : 1.0) *
+                   (c->w ? (double)c->w[y] : 1.0);
+            l = -coef * (double)c->x[off + y * n1];
+        }
+        if (c->loss) c->loss[s] = (T)l;
+        acc += l;
+        if (g) { /* lp[y] was read above, so g may alias lp */
+            LOCAL(zero_row)(g, n1, C);
+            if (y != c->ignore_index) g[y * n1] = (T)(-coef * c->grad_scale);
+        }
+    }
+    return acc;
+}
+
+int PUBLIC(nll)(const T *lp, const int64_t *y, ptrdiff_t n0, ptrdiff_t C,
+                ptrdiff_t n1, const T *w, const T *sw, int64_t ignore_index,
+                T *loss, double *total, T *grad, double grad_scale,
+                int n_threads) {
+    LOCAL(sparse_ctx) ctx = {lp, y,  w,           sw,  loss,       grad,
+                             C,  n1, ignore_index, 0.0, grad_scale, 0.0};
+    return fastce_run_blocks(LOCAL(nll_block), &ctx, n0 * n1, 1, n_threads,
+                             total);
+}

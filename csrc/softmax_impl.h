@@ -1,0 +1,63 @@
+/* softmax_impl.h: logsumexp, log_softmax, softmax. Template (see
+ * instantiate.h); the public contract is in fastce_api.h. */
+
+enum { LOCAL(OP_LSE), LOCAL(OP_LOG_SOFTMAX), LOCAL(OP_SOFTMAX) };
+
+typedef struct {
+    const T *x;
+    T *out;
+    ptrdiff_t C, n1;
+    int op;
+} LOCAL(softmax_ctx);
+
+static double LOCAL(softmax_block)(const void *vctx, ptrdiff_t begin,
+                                   ptrdiff_t end) {
+    const LOCAL(softmax_ctx) *c = vctx;
+    const ptrdiff_t C = c->C, n1 = c->n1;
+    for (ptrdiff_t s = begin; s < end; s++) {
+        ptrdiff_t off = fastce_row_offset(s, C, n1);
+        const T *x = c->x + off;
+        fastce_row r = LOCAL(row_stats)(x, n1, C);
+        double lse_rel = fastce_lse_rel(r);
+        if (c->op == LOCAL(OP_LSE)) {
+            c->out[s] = (T)(r.max + lse_rel);
+            continue;
+        }
+        T *out = c->out + off;
+        int masked = r.max == -INFINITY; /* every class masked */
+        for (ptrdiff_t j = 0; j < C; j++) {
+            double v;
+            if (c->op == LOCAL(OP_LOG_SOFTMAX))
+                /* (x_j - max) and -lse_rel are both <= 0: no cancellation. */
+                v = masked ? -INFINITY
+                           : (j == r.arg ? 0.0 : (double)x[j * n1] - r.max) - lse_rel;
+            else
+                v = masked ? 0.0 : LOCAL(row_prob)(x, n1, j, r);
+            out[j * n1] = (T)v;
+        }
+    }
+    return 0.0;
+}
+
+static int LOCAL(softmax_run)(const T *x, ptrdiff_t n0, ptrdiff_t C,
+                              ptrdiff_t n1, T *out, int n_threads, int op) {
+    LOCAL(softmax_ctx) ctx = {x, out, C, n1, op};
+    return fastce_run_blocks(LOCAL(softmax_block), &ctx, n0 * n1, C, n_threads,
+                             NULL);
+}
+
+int PUBLIC(logsumexp)(const T *x, ptrdiff_t n0, ptrdiff_t C, ptrdiff_t n1,
+                      T *out, int n_threads) {
+    return LOCAL(softmax_run)(x, n0, C, n1, out, n_threads, LOCAL(OP_LSE));
+}
+
+int PUBLIC(log_softmax)(const T *x, ptrdiff_t n0, ptrdiff_t C, ptrdiff_t n1,
+                        T *out, int n_threads) {
+    return LOCAL(softmax_run)(x, n0, C, n1, out, n_threads,
+                              LOCAL(OP_LOG_SOFTMAX));
+}
+
+int PUBLIC(softmax)(const T *x, ptrdiff_t n0, ptrdiff_t C, ptrdiff_t n1,
+                    T *out, int n_threads) {
+    return LOCAL(softmax_run)(x, n0, C, n1, out, n_threads, LOCAL(OP_SOFTMAX));
+}

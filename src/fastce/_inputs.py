@@ -1,0 +1,324 @@
+"""Turning user inputs into kernel operands.
+
+Everything a public function checks before it calls a kernel lives here, so
+that every function validates the same way and every message names the
+argument, what it got and what was expected. Nothing here writes to a caller's
+array: all checks run before any kernel does.
+"""
+from __future__ import annotations
+
+import math
+import operator
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import numpy as np
+
+REDUCTIONS = ("none", "mean", "sum")
+
+F16, F32, F64 = np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)
+
+#: The "absent" operand per dtype: the bindings turn an empty array into NULL.
+EMPTY = {F32: np.empty(0, F32), F64: np.empty(0, F64)}
+NO_LABELS = np.empty(0, np.int64)
+
+
+def real_array(value: Any, name: str) -> np.ndarray:
+    """``np.asarray(value)``, refusing anything that is not real numbers."""
+    a = np.asarray(value)
+    if a.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{name} must be an array of real numbers; got dtype {a.dtype}"
+        )
+    return a
+
+
+def dtypes(dt: np.dtype) -> tuple[np.dtype, np.dtype]:
+    """``(compute, result)`` dtypes for an input of dtype ``dt``.
+
+    float32 and float64 are computed as such; float16 is computed in float32
+    and returned as float16; integers, bools and other floats are float64.
+    """
+    if dt == F32 or dt == F64:
+        return dt, dt
+    if dt == F16:
+        return F32, F16
+    return F64, F64
+
+
+def operand(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """A flat, C-contiguous array of ``dtype`` (a copy only when needed)."""
+    return np.ascontiguousarray(a, dtype=dtype).reshape(-1)
+
+
+def check_reduction(reduction: Any) -> str:
+    if not isinstance(reduction, str) or reduction not in REDUCTIONS:
+        raise ValueError(
+            f"reduction must be one of 'none', 'mean' or 'sum'; got {reduction!r}"
+        )
+    return reduction
+
+
+def check_threads(n_threads: Any) -> int:
+    """0 for None (let OpenMP decide), else a positive thread count."""
+    if n_threads is None:
+        return 0
+    try:
+        n = operator.index(n_threads)
+    except TypeError:
+        raise TypeError(
+            f"n_threads must be a positive integer or None; got {n_threads!r}"
+        ) from None
+    if n < 1:
+        raise ValueError(f"n_threads must be a positive integer or None; got {n}")
+    return n
+
+
+def check_interval(value: Any, name: str, lo: float, hi: float,
+                   closed: bool) -> float:
+    """A float in [lo, hi] (closed) or (lo, hi) (open)."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a real number; got {value!r}") from None
+    ok = lo <= v <= hi if closed else lo < v < hi
+    if not ok:
+        bounds = f"[{lo}, {hi}]" if closed else f"({lo}, {hi})"
+        raise ValueError(f"{name} must lie in {bounds}; got {value!r}")
+    return v
+
+
+def check_index(value: Any, name: str) -> int:
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an integer; got {value!r}") from None
+
+
+@dataclass(frozen=True)
+class Layout:
+    """An array seen as a C-contiguous (n0, C, n1) block around its class axis."""
+
+    shape: tuple
+    axis: int
+    n0: int
+    C: int
+    n1: int
+
+    @property
+    def sample_shape(self) -> tuple:
+        return self.shape[: self.axis] + self.shape[self.axis + 1:]
+
+    @property
+    def n_samples(self) -> int:
+        return self.n0 * self.n1
+
+    @property
+    def dims(self) -> tuple[int, int, int]:
+        return self.n0, self.C, self.n1
+
+
+def class_layout(shape: tuple, axis: Any, name: str) -> Layout:
+    ndim = len(shape)
+    if ndim == 0:
+        raise ValueError(
+            f"{name} must have at least one dimension (the class axis); got a scalar"
+        )
+    ax = check_index(axis, "axis")
+    if not -ndim <= ax < ndim:
+        raise np.exceptions.AxisError(
+            f"axis {ax} is out of range for {name} of shape {shape}: "
+            f"expected an integer in [{-ndim}, {ndim - 1}]"
+        )
+    ax %= ndim
+    C = shape[ax]
+    if C == 0:
+        raise ValueError(
+            f"{name} of shape {shape} has no classes: its class axis (axis {ax}) "
+            "has length 0"
+        )
+    return Layout(shape, ax, math.prod(shape[:ax]), C, math.prod(shape[ax + 1:]))
+
+
+def check_shape(a: np.ndarray, shape: tuple, name: str, what: str) -> None:
+    if a.shape != shape:
+        raise ValueError(f"{name} must have shape {shape} ({what}); got shape {a.shape}")
+
+
+def class_weight(weight: Any, layout: Layout, dtype: np.dtype) -> np.ndarray:
+    if weight is None:
+        return EMPTY[dtype]
+    w = real_array(weight, "weight")
+    check_shape(w, (layout.C,), "weight", "one weight per class")
+    return operand(w, dtype)
+
+
+def sample_weights(sample_weight: Any, shape: tuple, dtype: np.dtype) -> np.ndarray:
+    if sample_weight is None:
+        return EMPTY[dtype]
+    sw = real_array(sample_weight, "sample_weight")
+    check_shape(sw, shape, "sample_weight", "one weight per sample")
+    return operand(sw, dtype)
+
+
+def is_labels(target: np.ndarray) -> bool:
+    """Integer targets are class indices; floating ones are probabilities."""
+    if target.dtype.kind in "iu":
+        return True
+    if target.dtype.kind == "f":
+        return False
+    raise TypeError(
+        "target must hold integer class indices or floating-point probabilities; "
+        f"got dtype {target.dtype}"
+    )
+
+
+def labels(target: np.ndarray, layout: Layout, ignore_index: Optional[int],
+           weight: np.ndarray, sample_weight: np.ndarray) -> tuple[np.ndarray, float]:
+    """Checked int64 labels and the sparse denominator sum(sw * w[y]).
+
+    Raises IndexError naming the first label outside [0, C) that is not
+    ``ignore_index`` (None: nothing is ignored).
+    """
+    from . import _kernels
+
+    check_shape(target, layout.sample_shape, "target",
+                f"the shape of the input without its class axis {layout.axis}")
+    if target.dtype == np.uint64 and target.size and target.max() > np.iinfo(np.int64).max:
+        big = np.flatnonzero(target.reshape(-1) > np.iinfo(np.int64).max)[0]
+        _raise_bad_label(target, layout, ignore_index, int(big))
+    y = operand(target, np.dtype(np.int64))
+    has_ignore = ignore_index is not None
+    den, bad = _kernels.check_labels(
+        y, layout.C, has_ignore, ignore_index if has_ignore else 0,
+        weight, sample_weight)
+    if bad >= 0:
+        _raise_bad_label(target, layout, ignore_index, bad)
+    return y, den
+
+
+def _raise_bad_label(target, layout, ignore_index, flat_pos):
+    pos = np.unravel_index(flat_pos, layout.sample_shape) if layout.sample_shape else ()
+    value = target[pos] if pos else target[()]
+    where = "target[" + ", ".join(str(int(i)) for i in pos) + "]"
+    also = f" or ignore_index={ignore_index}" if ignore_index is not None else ""
+    raise IndexError(
+        f"{where} = {value} is not a valid class index: expected "
+        f"0 <= target < {layout.C} (the length of the class axis){also}"
+    )
+
+
+def grad_out_array(return_grad: bool, grad_out: Any, shape: tuple,
+                   result: np.dtype) -> Optional[np.ndarray]:
+    """Check a caller's gradient array; None when the function allocates."""
+    if grad_out is None:
+        return None
+    if not return_grad:
+        raise ValueError("grad_out was given but return_grad is False; "
+                         "pass return_grad=True to receive the gradient")
+    if not isinstance(grad_out, np.ndarray):
+        raise TypeError(f"grad_out must be a NumPy array; got {type(grad_out).__name__}")
+    if grad_out.shape != shape:
+        raise ValueError(f"grad_out must have shape {shape} (the shape of the input); "
+                         f"got shape {grad_out.shape}")
+    if grad_out.dtype != result:
+        raise TypeError(f"grad_out must have dtype {result} (the result dtype); "
+                        f"got dtype {grad_out.dtype}")
+    if not grad_out.flags.c_contiguous:
+        raise ValueError("grad_out must be C-contiguous; got a non-contiguous array")
+    if not grad_out.flags.writeable:
+        raise ValueError("grad_out must be writeable; got a read-only array")
+    return grad_out
+
+
+class Grad:
+    """The gradient buffer of one call: where the kernel writes, and the
+    array handed back (``grad_out`` when the caller gave one)."""
+
+    def __init__(self, wanted: bool, grad_out: Optional[np.ndarray],
+                 shape: tuple, compute: np.dtype):
+        self.wanted, self.grad_out, self.shape = wanted, grad_out, shape
+        self.direct = wanted and grad_out is not None and grad_out.dtype == compute
+        if not wanted:
+            self.buffer = EMPTY[compute]
+        elif self.direct:
+            self.buffer = grad_out.reshape(-1)
+        else:
+            self.buffer = np.empty(int(np.prod(shape)), compute)
+
+    def detach(self, x: np.ndarray, *others: np.ndarray):
+        """Copies of the operands the kernel would see half-overwritten.
+
+        The kernel may write the gradient over the logits ``x`` when both are
+        the very same memory; any other overlap is removed by copying."""
+        b = self.buffer
+        if not b.size:
+            return (x, *others)
+        same = (x.size == b.size and x.ctypes.data == b.ctypes.data)
+        out = [x if same or not np.may_share_memory(x, b) else x.copy()]
+        out += [o.copy() if o.size and np.may_share_memory(o, b) else o for o in others]
+        return tuple(out)
+
+    def result(self, result: np.dtype) -> np.ndarray:
+        g = self.buffer.reshape(self.shape)
+        if self.grad_out is None:
+            return g.astype(result, copy=False)
+        if not self.direct:
+            np.copyto(self.grad_out, g, casting="unsafe")
+        return self.grad_out
+
+
+def per_sample_buffer(reduction: str, n: int, compute: np.dtype) -> np.ndarray:
+    return np.empty(n, compute) if reduction == "none" else EMPTY[compute]
+
+
+def grad_scale(reduction: str, denominator: float) -> float:
+    """1/denominator for a mean (0 when it is 0: no gradient), else 1."""
+    if reduction != "mean":
+        return 1.0
+    return 1.0 / denominator if denominator != 0 else 0.0
+
+
+def reduce(reduction: str, total: float, per_sample: np.ndarray,
+           denominator: float, shape: tuple, result: np.dtype):
+    """The returned loss: per-sample array, sum, or mean (NaN over nothing)."""
+    if reduction == "none":
+        return per_sample.reshape(shape).astype(result, copy=False)
+    if reduction == "sum":
+        return result.type(total)
+    return result.type(total / denominator if denominator != 0 else math.nan)
+
+
+def broadcast_operands(shape: tuple, dtype: np.dtype, **operands: Any):
+    """Weights that broadcast against an elementwise input, as one period.
+
+    Returns ``(P, arrays)``: every operand that was given, materialised only
+    over the trailing dimensions it varies along, as a flat array of length P
+    (the product of those trailing dimensions of ``shape``); element k of the
+    flattened input then uses entry ``k % P``. A ``(C,)`` pos_weight costs C
+    values, not an array the size of the input.
+    """
+    ndim = len(shape)
+    given = {}
+    k = 0  # how many trailing dimensions the operands vary along
+    for name, value in operands.items():
+        if value is None:
+            given[name] = None
+            continue
+        a = real_array(value, name)
+        try:
+            ok = a.ndim <= ndim and np.broadcast_shapes(a.shape, shape) == shape
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ValueError(f"{name} of shape {a.shape} does not broadcast to the "
+                             f"input's shape {shape}")
+        full = (1,) * (ndim - a.ndim) + a.shape
+        lead = next((i for i, s in enumerate(full) if s != 1), ndim)
+        k = max(k, ndim - lead)
+        given[name] = a.reshape(full)
+    tail = shape[ndim - k:] if k else ()
+    arrays = [EMPTY[dtype] if a is None else
+              operand(np.broadcast_to(a.reshape(a.shape[ndim - k:]) if k else a.reshape(()), tail), dtype)
+              for a in given.values()]
+    return max(1, math.prod(tail)), arrays
