@@ -1,0 +1,42 @@
+"""Command line of fastce: ``python -m fastce bench`` (also the ``fastce`` script)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Optional, Sequence
+
+from fastce import _bench
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``fastce`` argument parser and its subcommands."""
+    parser = argparse.ArgumentParser(
+        prog="fastce",
+        description="fastce: fast, numerically stable cross-entropy losses for NumPy.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    bench = commands.add_parser(
+        "bench",
+        help="time fastce against its pure-NumPy reference and check the results",
+        description="Time fastce against fastce.reference (NumPy) on the same inputs, "
+                    "after checking that both agree. Exits non-zero on any mismatch.",
+    )
+    _bench.add_arguments(bench)
+    bench.set_defaults(handler=_bench.run)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point; returns the process exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help(sys.stderr)
+        return 2
+    return int(handler(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""The worked examples every tutorial uses, as exact values.
+
+Two of the figures quoted in the issue (the 3x3 softmax example and the
+sigmoid example) are the exact losses of the inputs *rounded to float32*
+(0.7 -> 0.699999988...): mpmath confirms it, and that the float64 inputs give
+1.0413765096410996 and 0.40318604888545791 instead. Those cases are checked
+both ways: with float32-rounded inputs against the quoted figures, and with
+float64 inputs against values computed with mpmath at 50 digits.
+"""
+import numpy as np
+import pytest
+
+import fastce
+
+from helpers import assert_close
+
+F64 = np.float64
+PROBS = [[0.7, 0.1, 0.2], [0.1, 0.5, 0.4], [0.02, 0.9, 0.08]]
+SIGMOID_X = [[0.5, 0.7, 0.3], [0.8, 0.2, 0.9]]
+
+
+def as_f32_values(a):
+    """float64 inputs holding the values of ``a`` rounded to float32."""
+    return np.asarray(a, dtype=np.float32).astype(np.float64)
+
+
+def test_categorical_cross_entropy_sparse_and_one_hot():
+    expected = 0.38506088005216804
+    assert_close(fastce.categorical_cross_entropy(PROBS, [0, 1, 1]), expected, F64, k=2)
+    one_hot = np.eye(3)[[0, 1, 1]]
+    assert_close(fastce.categorical_cross_entropy(PROBS, one_hot), expected, F64, k=2)
+
+
+def test_accuracy_two_of_three():
+    scores = [[0.7, 0.2, 0.1], [0.5, 0.1, 0.4], [0.02, 0.9, 0.08]]
+    assert fastce.accuracy(scores, [0, 1, 1]) == 2 / 3
+
+
+def test_softmax_cross_entropy_one_row():
+    assert_close(fastce.softmax_cross_entropy([[3.0, 1.0, -3.0]], [0]),
+                 0.1291089088298506, F64, k=2)
+
+
+def test_softmax_cross_entropy_three_rows():
+    rows, y = [[0.3, 0.1, 0.3], [0.9, 0.2, 0.9], [0.5, 0.4, 0.2]], [1, 2, 0]
+    assert_close(fastce.softmax_cross_entropy(as_f32_values(rows), y),
+                 1.041376514844158, F64, k=2)
+    # mpmath, 50 digits, float64 inputs:
+    assert_close(fastce.softmax_cross_entropy(rows, y), 1.0413765096410996, F64, k=2)
+
+
+def test_softmax_of_one_two_three():
+    expected = [0.09003057317038045, 0.2447284710547976, 0.6652409557748218]
+    assert_close(fastce.softmax([1.0, 2.0, 3.0]), expected, F64, k=2)
+
+
+@pytest.mark.parametrize("target, expected_f32_inputs, expected_f64_inputs", [
+    (1.0,
+     [[0.4740769841801067, 0.4031860528409679, 0.5543552393954866],
+      [0.37110066225198557, 0.5981388680399926, 0.3411538816235888]],
+     [[0.47407698418010668, 0.40318604888545791, 0.55435524446852712],
+      [0.37110066594777771, 0.59813886938159183, 0.34115387473208782]]),
+    (0.0,
+     [[0.9740769841801067, 1.103186040920039, 0.8543552513164155],
+      [1.1711006741729144, 0.7981388710202248, 1.241153857781731]],
+     [[0.97407698418010668, 1.1031860488854579, 0.85435524446852711],
+      [1.1711006659477778, 0.79813886938159185, 1.2411538747320878]]),
+], ids=["ones", "zeros"])
+def test_sigmoid_cross_entropy_table(target, expected_f32_inputs, expected_f64_inputs):
+    z = np.full((2, 3), target)
+    got = fastce.sigmoid_cross_entropy(as_f32_values(SIGMOID_X), z, reduction="none")
+    assert_close(got, expected_f32_inputs, F64, k=4)
+    got = fastce.sigmoid_cross_entropy(SIGMOID_X, z, reduction="none")
+    assert_close(got, expected_f64_inputs, F64, k=4)
+
+
+def test_binary_cross_entropy_sum():
+    got = fastce.binary_cross_entropy([0.1, 0.8, 0.1], [0, 1, 0], eps=1e-5, reduction="sum")
+    assert_close(got, 0.43386458262986227, F64, k=4)
+
+
+def test_binary_cross_entropy_clipped_extremes():
+    """p = 0 and p = 1 clip to eps and fl(1 - eps). The issue quotes
+    3.0000150000863473e-05, which is log(1 - p) with 1 - p rounded first;
+    fastce evaluates log1p(-p) and gets the exact value of the formula on the
+    clipped inputs: 2*(-log1p(-1e-5)) - log(fl(1 - 1e-5)) by mpmath."""
+    got = fastce.binary_cross_entropy([0.0, 1.0, 0.0], [0, 1, 0], eps=1e-5, reduction="sum")
+    assert_close(got, 3.0000150000954504e-05, F64, k=2)
+    np.testing.assert_allclose(got, 3.0000150000863473e-05, rtol=1e-11)

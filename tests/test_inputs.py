@@ -1,0 +1,195 @@
+"""What every function does with its inputs: dtype rules, errors that name
+the argument, empty batches, grad_out, and never modifying a caller's array."""
+import numpy as np
+import pytest
+
+import fastce
+
+from helpers import labels_for, logits
+
+X = logits((4, 3), np.float64)
+Y = np.array([0, 2, 1, 2])
+
+#: One call per public function, on small valid inputs.
+CALLS = {
+    "softmax_cross_entropy": lambda x, **k: fastce.softmax_cross_entropy(x, Y, **k),
+    "softmax_cross_entropy_dense": lambda x, **k: fastce.softmax_cross_entropy(x, np.eye(3)[Y], **k),
+    "nll_loss": lambda x, **k: fastce.nll_loss(x, Y, **k),
+    "sigmoid_cross_entropy": lambda x, **k: fastce.sigmoid_cross_entropy(x, np.ones(x.shape), **k),
+    "categorical_cross_entropy": lambda x, **k: fastce.categorical_cross_entropy(np.abs(x) / 4, Y, **k),
+    "binary_cross_entropy": lambda x, **k: fastce.binary_cross_entropy(np.abs(x) / 4, np.ones(x.shape), **k),
+}
+
+
+@pytest.mark.parametrize("name", list(CALLS))
+@pytest.mark.parametrize("dtype, result", [
+    (np.float32, np.float32), (np.float64, np.float64), (np.float16, np.float16),
+    (np.int64, np.float64), (np.bool_, np.float64)], ids=["f32", "f64", "f16", "int", "bool"])
+def test_result_dtype(name, dtype, result):
+    x = np.clip(X, -1, 1).astype(dtype) if dtype != np.bool_ else X > 0
+    loss = CALLS[name](x)
+    assert type(loss) is np.dtype(result).type
+    per, grad = CALLS[name](x, reduction="none", return_grad=True)
+    assert per.dtype == result and grad.dtype == result
+
+
+@pytest.mark.parametrize("name", list(CALLS))
+def test_inputs_never_modified(name):
+    x = X.copy()
+    CALLS[name](x, return_grad=True)
+    CALLS[name](x, reduction="none")
+    np.testing.assert_array_equal(x, X)
+
+
+def test_no_input_modified_for_every_function():
+    arrays = [X.copy(), Y.copy(), np.full(3, 2.0), np.ones(4)]
+    saved = [a.copy() for a in arrays]
+    x, y, w, sw = arrays
+    fastce.softmax_cross_entropy(x, y, weight=w, sample_weight=sw, label_smoothing=0.1, return_grad=True)
+    fastce.nll_loss(x, y, weight=w, sample_weight=sw, return_grad=True)
+    fastce.logsumexp(x), fastce.log_softmax(x), fastce.softmax(x)
+    fastce.accuracy(x, y), fastce.entropy(np.abs(x)), fastce.kl_divergence(np.abs(x), np.abs(x) + 1)
+    for a, b in zip(arrays, saved):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_grad_out_receives_the_gradient(dtype):
+    x = X.astype(dtype)
+    out = np.full(x.shape, 7.0, dtype)
+    loss, grad = fastce.softmax_cross_entropy(x, Y, return_grad=True, grad_out=out)
+    assert grad is out
+    _, want = fastce.softmax_cross_entropy(x, Y, return_grad=True)
+    np.testing.assert_array_equal(out, want)
+
+
+@pytest.mark.parametrize("name", ["softmax_cross_entropy", "sigmoid_cross_entropy", "nll_loss"])
+def test_grad_out_may_be_the_logits(name):
+    fn = getattr(fastce, name)
+    target = Y if name != "sigmoid_cross_entropy" else np.ones(X.shape)
+    want_loss, want_grad = fn(X, target, return_grad=True)
+    x = X.copy()
+    loss, grad = fn(x, target, return_grad=True, grad_out=x)
+    assert grad is x
+    np.testing.assert_array_equal(x, want_grad)
+    assert loss == want_loss
+
+
+def test_grad_out_float16():
+    x = X.astype(np.float16)
+    out = np.empty(x.shape, np.float16)
+    _, grad = fastce.softmax_cross_entropy(x, Y, return_grad=True, grad_out=out)
+    assert grad is out and np.all(np.isfinite(out))
+
+
+@pytest.mark.parametrize("bad, exc, match", [
+    (np.empty((3, 3)), ValueError, "shape"),
+    (np.empty((4, 3), np.float32), TypeError, "dtype"),
+    (np.empty((3, 4)).T, ValueError, "C-contiguous"),
+    ([[0.0] * 3] * 4, TypeError, "NumPy array"),
+], ids=["shape", "dtype", "layout", "list"])
+def test_bad_grad_out_is_refused_and_untouched(bad, exc, match):
+    if isinstance(bad, np.ndarray):
+        bad[...] = 5.0
+    with pytest.raises(exc, match=match):
+        fastce.softmax_cross_entropy(X, Y, return_grad=True, grad_out=bad)
+    if isinstance(bad, np.ndarray):
+        assert np.all(bad == 5.0)
+
+
+def test_read_only_grad_out_is_refused():
+    out = np.zeros(X.shape)
+    out.setflags(write=False)
+    with pytest.raises(ValueError, match="writeable"):
+        fastce.softmax_cross_entropy(X, Y, return_grad=True, grad_out=out)
+
+
+def test_grad_out_without_return_grad_is_refused():
+    with pytest.raises(ValueError, match="return_grad"):
+        fastce.softmax_cross_entropy(X, Y, grad_out=np.empty(X.shape))
+
+
+def test_bad_label_raises_index_error_and_leaves_in_place_logits_intact():
+    x = X.copy()
+    with pytest.raises(IndexError, match=r"target\[2\] = 3 .*0 <= target < 3"):
+        fastce.softmax_cross_entropy(x, [0, 1, 3, 1], return_grad=True, grad_out=x)
+    np.testing.assert_array_equal(x, X)
+    with pytest.raises(IndexError, match=r"target\[0\] = -1"):
+        fastce.nll_loss(X, [-1, 0, 0, 0])
+    with pytest.raises(IndexError, match=r"target\[1, 0\] = 5"):
+        fastce.softmax_cross_entropy(np.zeros((2, 3, 2)), [[0, 1], [5, 0]], axis=1)
+    with pytest.raises(IndexError):
+        fastce.categorical_cross_entropy(np.full((2, 3), 1 / 3), [0, -100])
+    with pytest.raises(IndexError):
+        fastce.accuracy(X, [0, 1, 2, 9])
+
+
+@pytest.mark.parametrize("kwargs, exc, match", [
+    ({"reduction": "avg"}, ValueError, "reduction"),
+    ({"axis": 2}, ValueError, "axis"),
+    ({"axis": 1.5}, TypeError, "axis"),
+    ({"label_smoothing": 1.5}, ValueError, "label_smoothing"),
+    ({"label_smoothing": -0.1}, ValueError, "label_smoothing"),
+    ({"weight": np.ones(4)}, ValueError, "weight"),
+    ({"sample_weight": np.ones(3)}, ValueError, "sample_weight"),
+    ({"n_threads": 0}, ValueError, "n_threads"),
+    ({"n_threads": "two"}, TypeError, "n_threads"),
+    ({"ignore_index": 1.5}, TypeError, "ignore_index"),
+], ids=lambda v: str(v) if not isinstance(v, dict) else "-".join(v))
+def test_bad_options(kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        fastce.softmax_cross_entropy(X, Y, **kwargs)
+
+
+@pytest.mark.parametrize("logits_, target, exc, match", [
+    (X, np.zeros((4, 2)), ValueError, "target must have shape"),
+    (X, [0, 1, 2], ValueError, "target must have shape"),
+    (X, np.zeros(4, bool), TypeError, "target"),
+    (X, np.array(["a"] * 4), TypeError, "target"),
+    (X.astype(complex), Y, TypeError, "logits"),
+    (np.array([[object()] * 3] * 4), Y, TypeError, "logits"),
+    (np.zeros((4, 0)), np.zeros(4, int), ValueError, "no classes"),
+    (np.float64(1.0), 0, ValueError, "at least one dimension"),
+], ids=["dense-shape", "sparse-shape", "bool-target", "str-target", "complex",
+        "object", "no-classes", "scalar"])
+def test_bad_arrays(logits_, target, exc, match):
+    with pytest.raises(exc, match=match):
+        fastce.softmax_cross_entropy(logits_, target)
+
+
+def test_binary_loss_errors():
+    with pytest.raises(ValueError, match="eps"):
+        fastce.binary_cross_entropy([0.5], [1], eps=0.5)
+    with pytest.raises(ValueError, match="eps"):
+        fastce.categorical_cross_entropy([[0.5, 0.5]], [1], eps=0.0)
+    with pytest.raises(ValueError, match="pos_weight of shape"):
+        fastce.sigmoid_cross_entropy(np.zeros((4, 3)), np.zeros((4, 3)), pos_weight=np.ones(4))
+    with pytest.raises(ValueError, match="weight of shape"):
+        fastce.binary_cross_entropy(np.zeros((4, 3)), np.zeros((4, 3)), weight=np.ones((2, 4, 3)))
+    with pytest.raises(ValueError, match="target must have shape"):
+        fastce.sigmoid_cross_entropy(np.zeros((4, 3)), np.zeros(3))
+
+
+@pytest.mark.parametrize("name", ["softmax_cross_entropy", "categorical_cross_entropy",
+                                  "sigmoid_cross_entropy", "binary_cross_entropy", "nll_loss"])
+def test_empty_batch(name):
+    fn = getattr(fastce, name)
+    x = np.zeros((0, 3))
+    t = np.zeros((0, 3)) if name in ("sigmoid_cross_entropy", "binary_cross_entropy") else np.zeros(0, int)
+    assert fn(x, t, reduction="sum") == 0
+    assert np.isnan(fn(x, t, reduction="mean"))
+    assert fn(x, t, reduction="none").shape == t.shape
+    loss, grad = fn(x, t, return_grad=True)
+    assert grad.shape == (0, 3)
+
+
+def test_empty_batch_other_functions():
+    assert np.isnan(fastce.accuracy(np.zeros((0, 3)), np.zeros(0, int)))
+    assert fastce.softmax(np.zeros((0, 3))).shape == (0, 3)
+    assert fastce.logsumexp(np.zeros((0, 3))).shape == (0,)
+    assert fastce.entropy(np.zeros((2, 0, 3)), axis=0).shape == (0, 3)
+
+
+def test_lists_are_accepted():
+    assert np.isclose(fastce.softmax_cross_entropy([[1.0, 2.0]], [1]),
+                      np.log1p(np.exp(-1.0)))

@@ -1,0 +1,47 @@
+"""nll_loss against fastce.reference and its relation to softmax CE."""
+import numpy as np
+import pytest
+
+import fastce
+from fastce import reference as ref
+
+from helpers import (AXES, DTYPES, LAYOUTS, assert_close, central_difference,
+                     in_layout, labels_for, logits)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("shape, axis", AXES)
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_matches_reference(dtype, shape, axis, reduction):
+    lp = fastce.log_softmax(logits(shape, dtype), axis=axis)
+    ax = axis % len(shape)
+    y = labels_for(shape, ax, ignore_frac=0.3)
+    r = np.random.default_rng(5)
+    kw = dict(axis=axis, weight=r.uniform(0.5, 2, shape[ax]),
+              sample_weight=r.uniform(0.5, 2, y.shape), reduction=reduction)
+    loss, grad = fastce.nll_loss(lp, y, return_grad=True, **kw)
+    want_loss, want_grad = ref.nll_loss(lp, y, return_grad=True, **kw)
+    assert_close(loss, want_loss, dtype)
+    assert_close(grad, want_grad, dtype)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_layouts_and_equivalence_with_softmax_ce(layout):
+    x = logits((6, 5), np.float64)
+    y = labels_for((6, 5), 1)
+    got = fastce.nll_loss(in_layout(fastce.log_softmax(x), layout), in_layout(y, layout))
+    assert_close(got, fastce.softmax_cross_entropy(x, y), np.float64)
+
+
+def test_gradient_central_differences():
+    lp = logits((3, 4), np.float64)
+    y = np.array([1, -100, 3])
+    w = np.array([1.0, 2.0, 0.5, 1.5])
+    _, g = fastce.nll_loss(lp, y, weight=w, return_grad=True)
+    num = central_difference(lambda z: fastce.nll_loss(z, y, weight=w), lp)
+    np.testing.assert_allclose(g, num, rtol=1e-6, atol=1e-9)
+
+
+def test_floating_target_is_refused():
+    with pytest.raises(TypeError, match="target"):
+        fastce.nll_loss(np.zeros((2, 3)), np.zeros((2, 3)))

@@ -1,0 +1,155 @@
+"""softmax_cross_entropy (and its alias cross_entropy) against
+fastce.reference: sparse and dense targets, every option alone and combined,
+every reduction, three class axes, four memory layouts, loss and gradient."""
+import numpy as np
+import pytest
+
+import fastce
+from fastce import reference as ref
+
+from helpers import (AXES, DTYPES, LAYOUTS, assert_close, central_difference,
+                     in_layout, labels_for, logits, soft_target)
+
+REDUCTIONS = ["mean", "sum", "none"]
+
+#: keyword options; "ignore" marks ~30% of labels with ignore_index.
+OPTIONS = {
+    "plain": {},
+    "weight": {"weight": True},
+    "ignore": {"ignore": True},
+    "smoothing": {"label_smoothing": 0.2},
+    "sample_weight": {"sample_weight": True},
+    "all": {"weight": True, "ignore": True, "label_smoothing": 0.1, "sample_weight": True},
+}
+
+
+def make_case(shape, axis, dtype, option, dense=False, seed=0):
+    """(logits, target, kwargs) for one option set; weights drawn in (0.5, 2)."""
+    opts = dict(OPTIONS[option])
+    x = logits(shape, dtype, seed)
+    ax = axis % len(shape)
+    C = shape[ax]
+    sample_shape = shape[:ax] + shape[ax + 1:]
+    r = np.random.default_rng(seed + 10)
+    kwargs = {"axis": axis}
+    if opts.pop("weight", False):
+        kwargs["weight"] = r.uniform(0.5, 2.0, C)
+    if opts.pop("sample_weight", False):
+        kwargs["sample_weight"] = r.uniform(0.5, 2.0, sample_shape)
+    ignore = opts.pop("ignore", False)
+    kwargs.update(opts)
+    if dense:
+        target = soft_target(shape, ax, dtype, seed + 1)
+    else:
+        target = labels_for(shape, ax, seed + 1, ignore_frac=0.3 if ignore else 0.0)
+    return x, target, kwargs
+
+
+#: ignore_index applies to class-index targets only.
+TARGET_OPTIONS = [pytest.param(dense, option, id=f"{'dense' if dense else 'sparse'}-{option}")
+                  for dense in (False, True) for option in OPTIONS
+                  if not (dense and option == "ignore")]
+
+
+@pytest.mark.parametrize("dense, option", TARGET_OPTIONS)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("shape, axis", AXES)
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_matches_reference(dtype, shape, axis, reduction, option, dense):
+    x, t, kw = make_case(shape, axis, dtype, option, dense)
+    loss, grad = fastce.softmax_cross_entropy(x, t, reduction=reduction, return_grad=True, **kw)
+    want_loss, want_grad = ref.softmax_cross_entropy(x, t, reduction=reduction, return_grad=True, **kw)
+    assert np.asarray(loss).dtype == dtype and grad.dtype == dtype
+    assert grad.shape == x.shape
+    assert_close(loss, want_loss, dtype)
+    assert_close(grad, want_grad, dtype)
+    # The loss alone agrees with the loss computed alongside the gradient.
+    only = fastce.softmax_cross_entropy(x, t, reduction=reduction, **kw)
+    np.testing.assert_array_equal(only, loss)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_layouts(dtype, layout):
+    x, t, kw = make_case((3, 6, 4), 1, dtype, "all")
+    xl, tl = in_layout(x, layout), in_layout(t, layout)
+    kw["sample_weight"] = in_layout(kw["sample_weight"], layout)
+    loss, grad = fastce.softmax_cross_entropy(xl, tl, return_grad=True, **kw)
+    want_loss, want_grad = ref.softmax_cross_entropy(x, t, return_grad=True, **kw)
+    assert_close(loss, want_loss, dtype)
+    assert_close(grad, want_grad, dtype)
+
+
+@pytest.mark.parametrize("dense", [False, True], ids=["sparse", "dense"])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_gradient_central_differences(reduction, dense):
+    x, t, kw = make_case((4, 5), -1, np.float64, "all" if not dense else "smoothing", dense, seed=3)
+    if dense:
+        kw["weight"] = np.array([0.5, 1.0, 1.5, 2.0, 0.7])
+
+    def total(z):
+        out = fastce.softmax_cross_entropy(z, t, reduction=reduction, **kw)
+        return np.sum(out)
+
+    _, grad = fastce.softmax_cross_entropy(x, t, reduction=reduction, return_grad=True, **kw)
+    np.testing.assert_allclose(grad, central_difference(total, x), rtol=1e-6, atol=1e-8)
+
+
+def test_alias():
+    assert fastce.cross_entropy is fastce.softmax_cross_entropy
+
+
+def test_ignore_index_rows_give_zero_whatever_their_logits():
+    x = logits((4, 3), np.float64)
+    x[1] = [np.nan, np.inf, -np.inf]
+    y = np.array([0, -100, 2, 1])
+    loss, grad = fastce.softmax_cross_entropy(x, y, reduction="none", return_grad=True)
+    assert loss[1] == 0 and np.all(grad[1] == 0)
+    assert np.all(np.isfinite(loss))
+
+
+def test_all_ignored_mean_is_nan_and_gradient_zero():
+    x = logits((3, 4), np.float64)
+    loss, grad = fastce.softmax_cross_entropy(x, [-100] * 3, return_grad=True)
+    assert np.isnan(loss)
+    assert np.all(grad == 0)
+    assert fastce.softmax_cross_entropy(x, [-100] * 3, reduction="sum") == 0
+
+
+def test_custom_ignore_index():
+    x = logits((3, 4), np.float64)
+    got = fastce.softmax_cross_entropy(x, [0, 7, 2], ignore_index=7)
+    want = fastce.softmax_cross_entropy(x[[0, 2]], [0, 2])
+    assert_close(got, want, np.float64, k=2)
+
+
+def test_zero_target_on_masked_class_contributes_nothing():
+    x = np.array([[0.0, -np.inf, 1.0]])
+    t = np.array([[0.5, 0.0, 0.5]])
+    loss, grad = fastce.softmax_cross_entropy(x, t, return_grad=True)
+    want = 0.5 * (np.log1p(np.exp(-1.0)) + 1.0) + 0.5 * np.log1p(np.exp(-1.0))
+    assert_close(loss, want, np.float64, k=4)
+    assert grad[0, 1] == 0 and np.all(np.isfinite(grad))
+
+
+def test_target_on_masked_class_is_inf():
+    loss = fastce.softmax_cross_entropy([[0.0, -np.inf]], [1])
+    assert loss == np.inf
+
+
+def test_confident_row_keeps_its_tiny_loss():
+    """True class 25 above 99 others: the loss is 99*exp(-25) ~ 1.4e-9, not 0."""
+    x = np.zeros((1, 100))
+    x[0, 3] = 25.0
+    exact = np.log1p(99 * np.exp(-25.0))
+    for dtype in DTYPES:
+        got = fastce.softmax_cross_entropy(x.astype(dtype), [3])
+        assert_close(got, exact, dtype, k=2)
+        _, g = fastce.softmax_cross_entropy(x.astype(dtype), [3], return_grad=True)
+        assert_close(g[0, 3], -99 * np.exp(-25.0) / (1 + 99 * np.exp(-25.0)), dtype, k=4)
+
+
+def test_huge_logits_do_not_overflow():
+    x = np.array([[1e4, -1e4, 0.0], [-1e4, 1e4, 1e4]], dtype=np.float32)
+    loss = fastce.softmax_cross_entropy(x, [0, 1], reduction="none")
+    assert_close(loss, [0.0, np.log(2.0)], np.float32, k=2)
