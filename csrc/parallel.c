@@ -56,9 +56,9 @@ int fastce_run_blocks(fastce_block_fn fn, const void *ctx, ptrdiff_t n,
     }
 
     if (total) {
-        double acc = 0.0;
-        for (ptrdiff_t b = 0; b < n_blocks; b++) acc += sums[b];
-        *total = acc;
+        fastce_acc acc = {0.0, 0.0};
+        for (ptrdiff_t b = 0; b < n_blocks; b++) fastce_acc_add(&acc, sums[b]);
+        *total = fastce_acc_value(acc);
     }
     free(sums);
     return FASTCE_OK;

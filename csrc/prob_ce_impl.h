@@ -13,7 +13,7 @@ static double LOCAL(categorical_sparse_block)(const void *vctx,
                                               ptrdiff_t begin, ptrdiff_t end) {
     const LOCAL(prob_ctx) *c = vctx;
     const ptrdiff_t C = c->C, n1 = c->n1;
-    double acc = 0.0;
+    fastce_acc acc = {0.0, 0.0};
     for (ptrdiff_t s = begin; s < end; s++) {
         ptrdiff_t off = fastce_row_offset(s, C, n1);
         int64_t y = c->y[s];
@@ -21,21 +21,21 @@ static double LOCAL(categorical_sparse_block)(const void *vctx,
         double pc = fastce_clip((double)c->p[off + y * n1], c->lo, c->hi);
         double l = -sw * log(pc);
         if (c->loss) c->loss[s] = (T)l;
-        acc += l;
+        fastce_acc_add(&acc, l);
         if (c->grad) { /* p[y] was read above, so grad may alias p */
             T *g = c->grad + off;
             for (ptrdiff_t j = 0; j < C; j++) g[j * n1] = (T)0;
             g[y * n1] = (T)(-sw * c->grad_scale / pc);
         }
     }
-    return acc;
+    return fastce_acc_value(acc);
 }
 
 static double LOCAL(categorical_dense_block)(const void *vctx,
                                              ptrdiff_t begin, ptrdiff_t end) {
     const LOCAL(prob_ctx) *c = vctx;
     const ptrdiff_t C = c->C, n1 = c->n1;
-    double acc = 0.0;
+    fastce_acc acc = {0.0, 0.0};
     for (ptrdiff_t s = begin; s < end; s++) {
         ptrdiff_t off = fastce_row_offset(s, C, n1);
         const T *p = c->p + off, *t = c->t + off;
@@ -50,15 +50,15 @@ static double LOCAL(categorical_dense_block)(const void *vctx,
         }
         l *= sw;
         if (c->loss) c->loss[s] = (T)l;
-        acc += l;
+        fastce_acc_add(&acc, l);
     }
-    return acc;
+    return fastce_acc_value(acc);
 }
 
 static double LOCAL(binary_block)(const void *vctx, ptrdiff_t begin,
                                   ptrdiff_t end) {
     const LOCAL(prob_ctx) *c = vctx;
-    double acc = 0.0;
+    fastce_acc acc = {0.0, 0.0};
     ptrdiff_t k = begin % c->P;
     for (ptrdiff_t i = begin; i < end; i++) {
         double z = (double)c->t[i], w = c->w ? (double)c->w[k] : 1.0;
@@ -66,12 +66,12 @@ static double LOCAL(binary_block)(const void *vctx, ptrdiff_t begin,
         /* log1p(-pc) keeps the digits that log(1 - pc) loses for small pc. */
         double l = -w * (fastce_term(z, log(pc)) + fastce_term(1.0 - z, log1p(-pc)));
         if (c->loss) c->loss[i] = (T)l;
-        acc += l;
+        fastce_acc_add(&acc, l);
         if (c->grad)
             c->grad[i] = (T)(c->grad_scale * w * ((1.0 - z) / (1.0 - pc) - z / pc));
         if (++k == c->P) k = 0;
     }
-    return acc;
+    return fastce_acc_value(acc);
 }
 
 int PUBLIC(categorical_ce_sparse)(const T *p, const int64_t *y, ptrdiff_t n0,

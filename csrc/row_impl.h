@@ -17,17 +17,18 @@ static inline fastce_row LOCAL(row_stats)(const T *x, ptrdiff_t n1,
         }
     }
     if (r.max == -INFINITY) return r;
-    double rest = 0.0;
-    for (ptrdiff_t j = 0; j < r.arg; j++) rest += exp((double)x[j * n1] - r.max);
+    fastce_acc rest = {0.0, 0.0};
+    for (ptrdiff_t j = 0; j < r.arg; j++)
+        fastce_acc_add(&rest, fastce_exp_diff((double)x[j * n1], r.max));
     for (ptrdiff_t j = r.arg + 1; j < C; j++)
-        rest += exp((double)x[j * n1] - r.max);
-    r.rest = rest;
+        fastce_acc_add(&rest, fastce_exp_diff((double)x[j * n1], r.max));
+    r.rest = fastce_acc_value(rest);
     return r;
 }
 
 /* Probability of class j given the row statistics (0 for masked classes). */
 static inline double LOCAL(row_prob)(const T *x, ptrdiff_t n1, ptrdiff_t j,
                                      fastce_row r) {
-    double num = j == r.arg ? 1.0 : exp((double)x[j * n1] - r.max);
+    double num = j == r.arg ? 1.0 : fastce_exp_diff((double)x[j * n1], r.max);
     return num / (1.0 + r.rest);
 }

@@ -11,7 +11,7 @@ typedef struct {
 static double LOCAL(sigmoid_block)(const void *vctx, ptrdiff_t begin,
                                    ptrdiff_t end) {
     const LOCAL(sigmoid_ctx) *c = vctx;
-    double acc = 0.0;
+    fastce_acc acc = {0.0, 0.0};
     ptrdiff_t k = begin % c->P; /* position inside the broadcast period */
     for (ptrdiff_t i = begin; i < end; i++) {
         double x = (double)c->x[i], z = (double)c->z[i];
@@ -26,7 +26,7 @@ static double LOCAL(sigmoid_block)(const void *vctx, ptrdiff_t begin,
         double sp_pos = (x > 0.0 ? x : 0.0) + tail;
         double l = w * (fastce_term(q * z, sp_neg) + fastce_term(1.0 - z, sp_pos));
         if (c->loss) c->loss[i] = (T)l;
-        acc += l;
+        fastce_acc_add(&acc, l);
         if (c->grad) {
             /* d l / d x = w * ((1-z)*sigmoid(x) - q*z*sigmoid(-x)), each
              * sigmoid from e = exp(-|x|) so that neither is 1 - (near 1). */
@@ -38,7 +38,7 @@ static double LOCAL(sigmoid_block)(const void *vctx, ptrdiff_t begin,
         }
         if (++k == c->P) k = 0;
     }
-    return acc;
+    return fastce_acc_value(acc);
 }
 
 int PUBLIC(sigmoid_ce)(const T *x, const T *z, ptrdiff_t n, ptrdiff_t P,

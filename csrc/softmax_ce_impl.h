@@ -53,7 +53,7 @@ static double LOCAL(sparse_block)(const void *vctx, ptrdiff_t begin,
     const LOCAL(sparse_ctx) *c = vctx;
     const ptrdiff_t C = c->C, n1 = c->n1;
     const double e = c->e, e_c = c->e / (double)C;
-    double acc = 0.0;
+    fastce_acc acc = {0.0, 0.0};
     for (ptrdiff_t s = begin; s < end; s++) {
         ptrdiff_t off = fastce_row_offset(s, C, n1);
         T *g = c->grad ? c->grad + off : NULL;
@@ -74,16 +74,16 @@ static double LOCAL(sparse_block)(const void *vctx, ptrdiff_t begin,
         if (!masked) {
             l = fastce_term(1.0 - e, wy * LOCAL(class_loss)(x, n1, y, r, lse_rel));
             if (e > 0.0) {
-                double smooth = 0.0;
+                fastce_acc smooth = {0.0, 0.0};
                 for (ptrdiff_t j = 0; j < C; j++)
-                    smooth += (c->w ? (double)c->w[j] : 1.0) *
-                              LOCAL(class_loss)(x, n1, j, r, lse_rel);
-                l += e_c * smooth;
+                    fastce_acc_add(&smooth, (c->w ? (double)c->w[j] : 1.0) *
+                                                LOCAL(class_loss)(x, n1, j, r, lse_rel));
+                l += e_c * fastce_acc_value(smooth);
             }
         }
         l *= sw;
         if (c->loss) c->loss[s] = (T)l;
-        acc += l;
+        fastce_acc_add(&acc, l);
 
         if (!g) continue;
         if (masked) {
@@ -101,7 +101,7 @@ static double LOCAL(sparse_block)(const void *vctx, ptrdiff_t begin,
             g[j * n1] = (T)(a * v);
         }
     }
-    return acc;
+    return fastce_acc_value(acc);
 }
 
 static double LOCAL(weight_sum)(const T *w, ptrdiff_t C) {
@@ -138,7 +138,7 @@ static double LOCAL(dense_block)(const void *vctx, ptrdiff_t begin,
     const LOCAL(dense_ctx) *c = vctx;
     const ptrdiff_t C = c->C, n1 = c->n1;
     const double keep = 1.0 - c->e, e_c = c->e / (double)C;
-    double acc = 0.0;
+    fastce_acc acc = {0.0, 0.0};
     for (ptrdiff_t s = begin; s < end; s++) {
         ptrdiff_t off = fastce_row_offset(s, C, n1);
         const T *x = c->x + off, *t = c->t + off;
@@ -150,19 +150,20 @@ static double LOCAL(dense_block)(const void *vctx, ptrdiff_t begin,
 
         /* loss = sum_c wt_c * ((max - x_c) + lse_rel), wt_c = w_c * t'_c:
          * A collects the first parts, B = sum wt_c multiplies lse_rel. */
-        double A = 0.0, B = 0.0, B_rest = 0.0;
+        fastce_acc A = {0.0, 0.0}, B_acc = {0.0, 0.0}, B_rest_acc = {0.0, 0.0};
         for (ptrdiff_t j = 0; j < C; j++) {
             double wt = (c->w ? (double)c->w[j] : 1.0) *
                         (keep * (double)t[j * n1] + e_c);
-            B += wt;
+            fastce_acc_add(&B_acc, wt);
             if (j == r.arg) continue;
-            B_rest += wt;
-            if (!masked) A += fastce_term(wt, r.max - (double)x[j * n1]);
+            fastce_acc_add(&B_rest_acc, wt);
+            if (!masked) fastce_acc_add(&A, fastce_term(wt, r.max - (double)x[j * n1]));
         }
-        double l = masked ? (B != 0.0 ? INFINITY : 0.0) : A + B * lse_rel;
+        double B = fastce_acc_value(B_acc), B_rest = fastce_acc_value(B_rest_acc);
+        double l = masked ? (B != 0.0 ? INFINITY : 0.0) : fastce_acc_value(A) + B * lse_rel;
         l *= sw;
         if (c->loss) c->loss[s] = (T)l;
-        acc += l;
+        fastce_acc_add(&acc, l);
 
         if (!g) continue;
         if (masked) {
@@ -184,7 +185,7 @@ static double LOCAL(dense_block)(const void *vctx, ptrdiff_t begin,
             g[j * n1] = (T)(a * v);
         }
     }
-    return acc;
+    return fastce_acc_value(acc);
 }
 
 int PUBLIC(softmax_ce_dense)(const T *x, const T *t, ptrdiff_t n0,
@@ -202,7 +203,7 @@ static double LOCAL(nll_block)(const void *vctx, ptrdiff_t begin,
                                ptrdiff_t end) {
     const LOCAL(sparse_ctx) *c = vctx; /* x holds the log-probabilities */
     const ptrdiff_t C = c->C, n1 = c->n1;
-    double acc = 0.0;
+    fastce_acc acc = {0.0, 0.0};
     for (ptrdiff_t s = begin; s < end; s++) {
         ptrdiff_t off = fastce_row_offset(s, C, n1);
         T *g = c->grad ? c->grad + off : NULL;
@@ -214,13 +215,13 @@ static double LOCAL(nll_block)(const void *vctx, ptrdiff_t begin,
             l = -coef * (double)c->x[off + y * n1];
         }
         if (c->loss) c->loss[s] = (T)l;
-        acc += l;
+        fastce_acc_add(&acc, l);
         if (g) { /* lp[y] was read above, so g may alias lp */
             LOCAL(zero_row)(g, n1, C);
             if (y != c->ignore_index) g[y * n1] = (T)(-coef * c->grad_scale);
         }
     }
-    return acc;
+    return fastce_acc_value(acc);
 }
 
 int PUBLIC(nll)(const T *lp, const int64_t *y, ptrdiff_t n0, ptrdiff_t C,

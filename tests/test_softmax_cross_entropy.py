@@ -132,9 +132,20 @@ def test_zero_target_on_masked_class_contributes_nothing():
     assert grad[0, 1] == 0 and np.all(np.isfinite(grad))
 
 
-def test_target_on_masked_class_is_inf():
-    loss = fastce.softmax_cross_entropy([[0.0, -np.inf]], [1])
-    assert loss == np.inf
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_target_on_masked_class_is_inf(reduction):
+    """An inf per-sample loss stays inf through the compensated sums."""
+    loss = fastce.softmax_cross_entropy([[0.0, -np.inf], [1.0, 2.0]], [1, 0], reduction=reduction)
+    assert np.ravel(loss)[0] == np.inf
+
+
+def test_compensated_mean_over_many_samples():
+    """A mean of 10^6 per-sample losses is within 2 ulp of the exact one."""
+    x = np.zeros((1_000_000, 2))
+    x[::2, 0] = 0.1
+    loss = fastce.softmax_cross_entropy(x, np.zeros(1_000_000, int))
+    exact = (np.log1p(np.exp(-0.1)) + np.log(2.0)) / 2  # two distinct rows, half each
+    assert abs(loss - exact) <= 2 * np.spacing(exact)
 
 
 def test_confident_row_keeps_its_tiny_loss():

@@ -64,9 +64,10 @@ LossAndGrad = Union[Loss, Tuple[Loss, np.ndarray]]
 
 
 def _quiet() -> np.errstate:
-    """Silence the warnings of inf - inf, 0 * inf and log(0): the results
-    (NaN, inf) are either what we want or replaced with ``np.where``."""
-    return np.errstate(divide="ignore", invalid="ignore")
+    """Silence the warnings of inf - inf, 0 * inf, log(0) and overflow to inf:
+    the IEEE results (NaN, inf) are either what we want or replaced with
+    ``np.where``, as in the C kernels, which never warn."""
+    return np.errstate(divide="ignore", invalid="ignore", over="ignore")
 
 
 def _result_dtype(a: np.ndarray) -> np.dtype:
@@ -208,7 +209,7 @@ def logsumexp(x: ArrayLike, axis: int = -1, keepdims: bool = False) -> np.ndarra
     A row of only -inf gives -inf.
     """
     x = np.asarray(x)
-    m, d, rest, _ = _rows(_classes_last(x, axis))
+    m, _, rest, _ = _rows(_classes_last(x, axis))
     out = (m + np.log1p(rest))[..., 0]
     if keepdims:
         out = np.expand_dims(out, axis)
