@@ -41,6 +41,14 @@ int fastce_openmp_enabled(void);
 /* The thread count that n_threads = 0 resolves to (1 without OpenMP). */
 int fastce_default_threads(void);
 
+/* Instruction sets. fastce_best_isa() is the widest one this CPU supports
+ * ("avx2" or "scalar"); fastce_set_isa(name) switches every kernel to it
+ * (0) or refuses a name this build or CPU cannot run (-1). Call it before
+ * any kernel runs, not concurrently with one. fastce_isa() is the one in use. */
+const char *fastce_best_isa(void);
+int fastce_set_isa(const char *name);
+const char *fastce_isa(void);
+
 #define FASTCE_T float
 #define FASTCE_FN(op) fastce_##op##_f32
 #include "fastce_api.h"

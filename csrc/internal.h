@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "fastce.h"
+#include "vec.h"
 
 #define FASTCE_CAT_(a, b) a##b
 #define FASTCE_CAT(a, b) FASTCE_CAT_(a, b)
@@ -15,12 +16,10 @@
 #define PUBLIC(op) FASTCE_CAT(FASTCE_CAT(fastce_, op), FASTCE_CAT(_, SUF))
 #define LOCAL(op) FASTCE_CAT(op, FASTCE_CAT(_, SUF))
 
-/* One pass over a row of a (n0, C, n1) block: the largest entry, its first
- * index, and rest = sum over j != arg of exp(x_j - max). */
+/* A row's max and rest (see row_impl.h): lse = max + log1p(rest). */
 typedef struct {
     double max;
     double rest;
-    ptrdiff_t arg;
 } fastce_row;
 
 /* log of the row's normaliser relative to its max: lse = max + lse_rel. */
@@ -62,15 +61,32 @@ static inline void fastce_acc_add(fastce_acc *a, double v) {
 
 static inline double fastce_acc_value(fastce_acc a) { return a.s + a.c; }
 
-/* softplus(x) = log(1 + exp(x)) as max(x, 0) + log1p(exp(-|x|)): exp never
- * overflows and log1p keeps the tail exp(-|x|) instead of rounding it away. */
-static inline double fastce_softplus(double x) {
-    return (x > 0.0 ? x : 0.0) + log1p(exp(-fabs(x)));
-}
+/* One element of sigmoid cross-entropy, x a logit, z its target:
+ *   loss = w * (q*z*softplus(-x) + (1-z)*softplus(x)),
+ *   d loss / d x = w * ((1-z)*sigmoid(x) - q*z*sigmoid(-x)).
+ * -log(sigmoid(x)) = softplus(-x) and -log(1-sigmoid(x)) = softplus(x) share
+ * tail = log1p(exp(-|x|)); the loss is a sum of two non-negative terms, so it
+ * has no cancellation, and equals max(x,0) - x*z + log1p(exp(-|x|)) for q = 1.
+ * Each sigmoid comes from e = exp(-|x|), never as 1 - (a number near 1). */
+static inline void fastce_sigmoid_ce_one(double x, double z, double w, double q,
+                                         double *loss, double *grad);
 
 /* c * v with a zero coefficient meaning "absent": 0 even when v is inf. */
 static inline double fastce_term(double c, double v) {
     return c == 0.0 ? 0.0 : c * v;
+}
+
+static inline void fastce_sigmoid_ce_one(double x, double z, double w, double q,
+                                         double *loss, double *grad) {
+    double e = exp(-fabs(x)), tail = log1p(e);
+    double sp_neg = (x < 0.0 ? -x : 0.0) + tail;
+    double sp_pos = (x > 0.0 ? x : 0.0) + tail;
+    *loss = w * (fastce_term(q * z, sp_neg) + fastce_term(1.0 - z, sp_pos));
+    if (grad) {
+        double big = 1.0 / (1.0 + e), small = e / (1.0 + e);
+        double sig_pos = x >= 0.0 ? big : small, sig_neg = x >= 0.0 ? small : big;
+        *grad = w * ((1.0 - z) * sig_pos - q * z * sig_neg);
+    }
 }
 
 /* p clipped to [lo, hi]; NaN stays NaN (fmin/fmax would drop it). */

@@ -1,34 +1,78 @@
 /* row_impl.h: per-row statistics shared by the softmax-family kernels.
- * Template: included once per dtype by instantiate.h. */
+ * Template: included once per dtype by instantiate.h.
+ *
+ * A row is x[0], x[n1], ..., x[(C-1)*n1]. Its statistics are the max m and
+ *   rest = sum over x_j != m of exp(x_j - m)  +  (#{x_j == m} - 1),
+ * so that lse = m + log1p(rest) and l_j = lse - x_j = (m - x_j) + log1p(rest),
+ * two non-negative terms. Keeping one maximum's exp(0) = 1 out of rest is what
+ * lets a confident row keep its tiny loss log1p(rest) instead of rounding
+ * lse - x_y to 0. A row of only -inf (all classes masked) has m = -inf and
+ * rest 0; NaN anywhere makes m or rest NaN. Contiguous rows (n1 == 1) go
+ * through the vector table fastce_vec; strided rows use the scalar loops. */
 
-/* Max, first argmax and rest = sum_{j != arg} exp(x_j - max) of the row
- * x[0], x[n1], ..., x[(C-1)*n1]. Keeping the argmax term exp(0) = 1 out of
- * the sum is what lets a confident row keep its tiny loss: l = log1p(rest)
- * instead of lse - x_y, which rounds to 0. A row of only -inf (all classes
- * masked) has max -inf and rest 0; NaN anywhere makes max or rest NaN. */
-static inline fastce_row LOCAL(row_stats)(const T *x, ptrdiff_t n1,
-                                          ptrdiff_t C) {
-    fastce_row r = {(double)x[0], 0.0, 0};
-    for (ptrdiff_t j = 1; j < C; j++) {
-        double v = (double)x[j * n1];
-        if (v > r.max) {
-            r.max = v;
-            r.arg = j;
-        }
-    }
-    if (r.max == -INFINITY) return r;
+#define VEC(op) (fastce_vec->FASTCE_CAT(op, FASTCE_CAT(_, SUF)))
+
+static inline double LOCAL(strided_row_max)(const T *x, ptrdiff_t n1, ptrdiff_t C) {
+    double m = (double)x[0];
+    for (ptrdiff_t j = 1; j < C; j++)
+        if ((double)x[j * n1] > m) m = (double)x[j * n1];
+    if (m == -INFINITY) /* all -inf, or -inf and NaN: the NaN must win */
+        for (ptrdiff_t j = 0; j < C; j++)
+            if (x[j * n1] != x[j * n1]) return (double)x[j * n1];
+    return m;
+}
+
+static inline double LOCAL(strided_row_rest)(const T *x, ptrdiff_t n1, ptrdiff_t C,
+                                             double m) {
     fastce_acc rest = {0.0, 0.0};
-    for (ptrdiff_t j = 0; j < r.arg; j++)
-        fastce_acc_add(&rest, fastce_exp_diff((double)x[j * n1], r.max));
-    for (ptrdiff_t j = r.arg + 1; j < C; j++)
-        fastce_acc_add(&rest, fastce_exp_diff((double)x[j * n1], r.max));
-    r.rest = fastce_acc_value(rest);
+    double ties = -1.0;
+    for (ptrdiff_t j = 0; j < C; j++) {
+        double v = (double)x[j * n1];
+        if (v == m)
+            ties += 1.0;
+        else
+            fastce_acc_add(&rest, fastce_exp_diff(v, m));
+    }
+    return fastce_acc_value(rest) + ties;
+}
+
+static inline fastce_row LOCAL(row_stats)(const T *x, ptrdiff_t n1, ptrdiff_t C) {
+    fastce_row r = {0.0, 0.0};
+    if (n1 == 1) {
+        r.max = VEC(row_max)(x, C);
+        if (r.max != -INFINITY) r.rest = VEC(row_rest)(x, C, r.max);
+    } else {
+        r.max = LOCAL(strided_row_max)(x, n1, C);
+        if (r.max != -INFINITY) r.rest = LOCAL(strided_row_rest)(x, n1, C, r.max);
+    }
     return r;
 }
 
-/* Probability of class j given the row statistics (0 for masked classes). */
-static inline double LOCAL(row_prob)(const T *x, ptrdiff_t n1, ptrdiff_t j,
-                                     fastce_row r) {
-    double num = j == r.arg ? 1.0 : fastce_exp_diff((double)x[j * n1], r.max);
-    return num / (1.0 + r.rest);
+/* Per-class quantities from a logit v and its row's statistics. */
+
+/* exp(v - max): 1 exactly at a maximum (a +inf one too), else corrected. */
+static inline double LOCAL(row_exp)(double v, fastce_row r) {
+    return v == r.max ? 1.0 : fastce_exp_diff(v, r.max);
+}
+
+/* The probability of a class (0 for a masked class). */
+static inline double LOCAL(row_prob)(double v, fastce_row r) {
+    return LOCAL(row_exp)(v, r) / (1.0 + r.rest);
+}
+
+/* l = lse - v = (max - v) + lse_rel: 0 + lse_rel at a maximum, so that a
+ * +inf target among +inf logits is not inf - inf. */
+static inline double LOCAL(class_loss)(double v, fastce_row r, double lse_rel) {
+    return (v == r.max ? 0.0 : r.max - v) + lse_rel;
+}
+
+/* p - 1 without cancellation: at a maximum it is -rest / (1 + rest). */
+static inline double LOCAL(prob_minus_one)(double v, fastce_row r) {
+    return v == r.max ? -r.rest / (1.0 + r.rest) : LOCAL(row_prob)(v, r) - 1.0;
+}
+
+/* Whether the vector table can write this row's exp(x_j - max): a contiguous
+ * row with a finite max (a +inf max needs the v == max special case). */
+static inline int LOCAL(row_vectorizable)(ptrdiff_t n1, fastce_row r) {
+    return n1 == 1 && isfinite(r.max);
 }

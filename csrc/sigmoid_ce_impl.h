@@ -1,5 +1,10 @@
 /* sigmoid_ce_impl.h: sigmoid (binary, from logits) cross-entropy.
- * Template (see instantiate.h); the public contract is in fastce_api.h. */
+ * Template (see instantiate.h); the public contract is in fastce_api.h and
+ * the per-element formula in fastce_sigmoid_ce_one (internal.h). */
+
+/* Weights of period P are tiled to at least this many entries, so that the
+ * vector primitive always gets runs of a useful length. */
+#define FASTCE_MIN_RUN 256
 
 typedef struct {
     const T *x, *z, *w, *q;
@@ -11,32 +16,30 @@ typedef struct {
 static double LOCAL(sigmoid_block)(const void *vctx, ptrdiff_t begin,
                                    ptrdiff_t end) {
     const LOCAL(sigmoid_ctx) *c = vctx;
-    fastce_acc acc = {0.0, 0.0};
-    ptrdiff_t k = begin % c->P; /* position inside the broadcast period */
-    for (ptrdiff_t i = begin; i < end; i++) {
-        double x = (double)c->x[i], z = (double)c->z[i];
-        double w = c->w ? (double)c->w[k] : 1.0;
-        double q = c->q ? (double)c->q[k] : 1.0;
-        /* -log(sigmoid(x)) = softplus(-x), -log(1-sigmoid(x)) = softplus(x);
-         * both share tail = log1p(exp(-|x|)). The loss is a sum of two
-         * non-negative terms, so it has no cancellation, and equals the
-         * textbook max(x,0) - x*z + log1p(exp(-|x|)) when q = 1. */
-        double e = exp(-fabs(x)), tail = log1p(e);
-        double sp_neg = (x < 0.0 ? -x : 0.0) + tail;
-        double sp_pos = (x > 0.0 ? x : 0.0) + tail;
-        double l = w * (fastce_term(q * z, sp_neg) + fastce_term(1.0 - z, sp_pos));
-        if (c->loss) c->loss[i] = (T)l;
-        fastce_acc_add(&acc, l);
-        if (c->grad) {
-            /* d l / d x = w * ((1-z)*sigmoid(x) - q*z*sigmoid(-x)), each
-             * sigmoid from e = exp(-|x|) so that neither is 1 - (near 1). */
-            double big = 1.0 / (1.0 + e), small = e / (1.0 + e);
-            double sig_pos = x >= 0.0 ? big : small;
-            double sig_neg = x >= 0.0 ? small : big;
-            c->grad[i] = (T)(c->grad_scale * w *
-                             ((1.0 - z) * sig_pos - q * z * sig_neg));
+    const T *w = c->w, *q = c->q;
+    ptrdiff_t P = c->P;
+    T w_tiled[2 * FASTCE_MIN_RUN], q_tiled[2 * FASTCE_MIN_RUN];
+    if ((w || q) && P < FASTCE_MIN_RUN) { /* tile a short period: w[k % P] */
+        ptrdiff_t L = P * ((FASTCE_MIN_RUN + P - 1) / P);
+        for (ptrdiff_t k = 0; k < L; k++) {
+            if (w) w_tiled[k] = w[k % P];
+            if (q) q_tiled[k] = q[k % P];
         }
-        if (++k == c->P) k = 0;
+        w = w ? w_tiled : NULL;
+        q = q ? q_tiled : NULL;
+        P = L;
+    }
+    fastce_acc acc = {0.0, 0.0};
+    for (ptrdiff_t i = begin; i < end;) {
+        ptrdiff_t k = (w || q) ? i % c->P : 0; /* phase in the original period */
+        ptrdiff_t len = (w || q) ? P - k : end - i;
+        if (len > end - i) len = end - i;
+        fastce_acc_add(&acc, VEC(sigmoid_ce)(c->x + i, c->z + i, w ? w + k : NULL,
+                                             q ? q + k : NULL, len,
+                                             c->loss ? c->loss + i : NULL,
+                                             c->grad ? c->grad + i : NULL,
+                                             c->grad_scale));
+        i += len;
     }
     return fastce_acc_value(acc);
 }
@@ -44,8 +47,6 @@ static double LOCAL(sigmoid_block)(const void *vctx, ptrdiff_t begin,
 int PUBLIC(sigmoid_ce)(const T *x, const T *z, ptrdiff_t n, ptrdiff_t P,
                        const T *w, const T *q, T *loss, double *total,
                        T *grad, double grad_scale, int n_threads) {
-    LOCAL(sigmoid_ctx) ctx = {x, z, w, q, loss, grad, P < 1 ? 1 : P,
-                              grad_scale};
-    return fastce_run_blocks(LOCAL(sigmoid_block), &ctx, n, 1, n_threads,
-                             total);
+    LOCAL(sigmoid_ctx) ctx = {x, z, w, q, loss, grad, P < 1 ? 1 : P, grad_scale};
+    return fastce_run_blocks(LOCAL(sigmoid_block), &ctx, n, 1, n_threads, total);
 }

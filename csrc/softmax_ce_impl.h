@@ -23,19 +23,6 @@ static inline void LOCAL(zero_row)(T *g, ptrdiff_t n1, ptrdiff_t C) {
     for (ptrdiff_t j = 0; j < C; j++) g[j * n1] = (T)0;
 }
 
-/* l_j = lse - x_j = (max - x_j) + lse_rel: two non-negative terms. */
-static inline double LOCAL(class_loss)(const T *x, ptrdiff_t n1, ptrdiff_t j,
-                                       fastce_row r, double lse_rel) {
-    return (j == r.arg ? 0.0 : r.max - (double)x[j * n1]) + lse_rel;
-}
-
-/* p_j - 1 without cancellation: at the argmax it is -rest / (1 + rest). */
-static inline double LOCAL(prob_minus_one)(const T *x, ptrdiff_t n1,
-                                           ptrdiff_t j, fastce_row r) {
-    return j == r.arg ? -r.rest / (1.0 + r.rest)
-                      : LOCAL(row_prob)(x, n1, j, r) - 1.0;
-}
-
 /* ------------------------------------------------------------- sparse */
 
 typedef struct {
@@ -66,18 +53,19 @@ static double LOCAL(sparse_block)(const void *vctx, ptrdiff_t begin,
         const T *x = c->x + off;
         double sw = c->sw ? (double)c->sw[s] : 1.0;
         double wy = c->w ? (double)c->w[y] : 1.0;
+        double xy = (double)x[y * n1]; /* read before g may overwrite it */
         fastce_row r = LOCAL(row_stats)(x, n1, C);
         double lse_rel = fastce_lse_rel(r);
         int masked = r.max == -INFINITY; /* every class masked, y too */
 
         double l = INFINITY;
         if (!masked) {
-            l = fastce_term(1.0 - e, wy * LOCAL(class_loss)(x, n1, y, r, lse_rel));
+            l = fastce_term(1.0 - e, wy * LOCAL(class_loss)(xy, r, lse_rel));
             if (e > 0.0) {
                 fastce_acc smooth = {0.0, 0.0};
                 for (ptrdiff_t j = 0; j < C; j++)
                     fastce_acc_add(&smooth, (c->w ? (double)c->w[j] : 1.0) *
-                                                LOCAL(class_loss)(x, n1, j, r, lse_rel));
+                                                LOCAL(class_loss)((double)x[j * n1], r, lse_rel));
                 l += e_c * fastce_acc_value(smooth);
             }
         }
@@ -90,16 +78,21 @@ static double LOCAL(sparse_block)(const void *vctx, ptrdiff_t begin,
             LOCAL(zero_row)(g, n1, C);
             continue;
         }
-        /* d l / d x_j = sw * ((1-e)*w_y*(p_j - [j==y]) + (e/C)*(W*p_j - w_j)) */
+        /* d l / d x_j = sw * ((1-e)*w_y*(p_j - [j==y]) + (e/C)*(W*p_j - w_j)):
+         * every class but y is scale*exp(x_j - max) + offset*w_j ... */
         double a = sw * c->grad_scale, cy = (1.0 - e) * wy;
-        for (ptrdiff_t j = 0; j < C; j++) {
-            double wj = c->w ? (double)c->w[j] : 1.0;
-            double p = LOCAL(row_prob)(x, n1, j, r);
-            double v = j == y ? cy * LOCAL(prob_minus_one)(x, n1, j, r) +
-                                    e_c * (c->w_sum * p - wj)
-                              : (cy + e_c * c->w_sum) * p - e_c * wj;
-            g[j * n1] = (T)(a * v);
+        double scale = a * (cy + e_c * c->w_sum) / (1.0 + r.rest), offset = -a * e_c;
+        if (LOCAL(row_vectorizable)(n1, r)) {
+            VEC(row_exp_affine)(x, C, r.max, scale, offset, c->w, g);
+        } else {
+            for (ptrdiff_t j = 0; j < C; j++)
+                g[j * n1] = (T)(scale * LOCAL(row_exp)((double)x[j * n1], r) +
+                                offset * (c->w ? (double)c->w[j] : 1.0));
         }
+        /* ... and the target entry, with p_y - 1 computed without cancellation. */
+        double py = LOCAL(row_prob)(xy, r);
+        g[y * n1] = (T)(a * (cy * LOCAL(prob_minus_one)(xy, r) +
+                             e_c * (c->w_sum * py - (c->w ? (double)c->w[y] : 1.0))));
     }
     return fastce_acc_value(acc);
 }
@@ -148,16 +141,22 @@ static double LOCAL(dense_block)(const void *vctx, ptrdiff_t begin,
         double lse_rel = fastce_lse_rel(r);
         int masked = r.max == -INFINITY;
 
-        /* loss = sum_c wt_c * ((max - x_c) + lse_rel), wt_c = w_c * t'_c:
-         * A collects the first parts, B = sum wt_c multiplies lse_rel. */
+        /* loss = sum_c wt_c * ((max - x_c) + lse_rel), wt_c = w_c * t'_c: A
+         * collects the first parts, B = sum wt_c multiplies lse_rel. B_rest
+         * leaves out the maximum; k is that maximum when it is the only one
+         * (rest < 1), where the gradient needs B_rest to avoid cancellation. */
         fastce_acc A = {0.0, 0.0}, B_acc = {0.0, 0.0}, B_rest_acc = {0.0, 0.0};
+        ptrdiff_t k = -1;
         for (ptrdiff_t j = 0; j < C; j++) {
-            double wt = (c->w ? (double)c->w[j] : 1.0) *
-                        (keep * (double)t[j * n1] + e_c);
+            double v = (double)x[j * n1];
+            double wt = (c->w ? (double)c->w[j] : 1.0) * (keep * (double)t[j * n1] + e_c);
             fastce_acc_add(&B_acc, wt);
-            if (j == r.arg) continue;
+            if (v == r.max) {
+                if (k < 0) k = j;
+                continue;
+            }
             fastce_acc_add(&B_rest_acc, wt);
-            if (!masked) fastce_acc_add(&A, fastce_term(wt, r.max - (double)x[j * n1]));
+            if (!masked) fastce_acc_add(&A, fastce_term(wt, r.max - v));
         }
         double B = fastce_acc_value(B_acc), B_rest = fastce_acc_value(B_rest_acc);
         double l = masked ? (B != 0.0 ? INFINITY : 0.0) : fastce_acc_value(A) + B * lse_rel;
@@ -170,20 +169,20 @@ static double LOCAL(dense_block)(const void *vctx, ptrdiff_t begin,
             LOCAL(zero_row)(g, n1, C);
             continue;
         }
-        /* d l / d x_j = sw * (B*p_j - wt_j); at the argmax, B*p - wt equals
-         * B_rest - B*rest/(1+rest), which avoids the cancellation near 1. */
+        /* d l / d x_j = sw * (B*p_j - wt_j); at a lone maximum B*p - wt
+         * equals B_rest - B*rest/(1+rest), without the cancellation near 1. */
         double a = sw * c->grad_scale;
+        if (LOCAL(row_vectorizable)(n1, r))
+            VEC(row_exp_affine)(x, C, r.max, a * B / (1.0 + r.rest), 0.0, NULL, g);
+        else
+            for (ptrdiff_t j = 0; j < C; j++)
+                g[j * n1] = (T)(a * B * LOCAL(row_prob)((double)x[j * n1], r));
         for (ptrdiff_t j = 0; j < C; j++) {
-            double v;
-            if (j == r.arg) {
-                v = B_rest - B * r.rest / (1.0 + r.rest);
-            } else {
-                double wt = (c->w ? (double)c->w[j] : 1.0) *
-                            (keep * (double)t[j * n1] + e_c);
-                v = B * LOCAL(row_prob)(x, n1, j, r) - wt;
-            }
-            g[j * n1] = (T)(a * v);
+            double wt = (c->w ? (double)c->w[j] : 1.0) * (keep * (double)t[j * n1] + e_c);
+            g[j * n1] = (T)((double)g[j * n1] - a * wt);
         }
+        if (k >= 0 && r.rest < 1.0)
+            g[k * n1] = (T)(a * (B_rest - B * r.rest / (1.0 + r.rest)));
     }
     return fastce_acc_value(acc);
 }

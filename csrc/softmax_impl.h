@@ -25,15 +25,16 @@ static double LOCAL(softmax_block)(const void *vctx, ptrdiff_t begin,
         }
         T *out = c->out + off;
         int masked = r.max == -INFINITY; /* every class masked */
-        for (ptrdiff_t j = 0; j < C; j++) {
-            double v;
-            if (c->op == LOCAL(OP_LOG_SOFTMAX))
-                /* (x_j - max) and -lse_rel are both <= 0: no cancellation. */
-                v = masked ? -INFINITY
-                           : (j == r.arg ? 0.0 : (double)x[j * n1] - r.max) - lse_rel;
-            else
-                v = masked ? 0.0 : LOCAL(row_prob)(x, n1, j, r);
-            out[j * n1] = (T)v;
+        if (c->op == LOCAL(OP_LOG_SOFTMAX)) {
+            /* -(l_j) = (x_j - max) - lse_rel: two non-positive terms */
+            for (ptrdiff_t j = 0; j < C; j++)
+                out[j * n1] = (T)(masked ? -INFINITY
+                                         : -LOCAL(class_loss)((double)x[j * n1], r, lse_rel));
+        } else if (LOCAL(row_vectorizable)(n1, r)) {
+            VEC(row_exp_affine)(x, C, r.max, 1.0 / (1.0 + r.rest), 0.0, NULL, out);
+        } else {
+            for (ptrdiff_t j = 0; j < C; j++)
+                out[j * n1] = (T)(masked ? 0.0 : LOCAL(row_prob)((double)x[j * n1], r));
         }
     }
     return 0.0;

@@ -11,12 +11,14 @@ obviously correct NumPy twin of every function.
 """
 __version__ = "0.1.0"
 
-from ._config import show_config
+from ._config import select_isa, show_config
 from ._metrics import accuracy, entropy, kl_divergence
 from ._prob_ce import binary_cross_entropy, categorical_cross_entropy
 from ._sigmoid_ce import sigmoid_cross_entropy
 from ._softmax import log_softmax, logsumexp, softmax
 from ._softmax_ce import nll_loss, softmax_cross_entropy
+
+select_isa()
 
 #: Torch-style names.
 cross_entropy = softmax_cross_entropy

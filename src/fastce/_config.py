@@ -1,9 +1,33 @@
-"""show_config: how this build of fastce runs."""
+"""Build and run-time configuration: the kernel instruction set, OpenMP.
+
+At import fastce picks the widest instruction set the CPU supports. The
+environment variable ``FASTCE_ISA`` (``scalar`` or ``avx2``) forces one,
+e.g. to compare paths or to rule one out when debugging.
+"""
 from __future__ import annotations
 
+import os
 import platform
 
 from . import _kernels
+
+ISAS = ("scalar", "avx2")
+
+
+def select_isa(name: str | None = None) -> str:
+    """Use instruction set ``name`` (default: ``$FASTCE_ISA``, else the best).
+
+    Raises ``ValueError`` for an unknown name or one this CPU cannot run.
+    Not thread-safe: meant for import time and for tests.
+    """
+    if name is None:
+        name = os.environ.get("FASTCE_ISA") or _kernels.best_isa()
+    if name not in ISAS:
+        raise ValueError(f"FASTCE_ISA must be one of {', '.join(ISAS)}; got {name!r}")
+    if not _kernels.set_isa(name):
+        raise ValueError(f"instruction set {name!r} is not supported by this CPU or "
+                         f"build; the best available is {_kernels.best_isa()!r}")
+    return name
 
 
 def show_config(print_out: bool = True) -> dict:
@@ -17,21 +41,23 @@ def show_config(print_out: bool = True) -> dict:
     Returns
     -------
     dict
-        ``version``, ``isa`` (the kernel path in use), ``openmp`` (compiled
-        with OpenMP), ``threads`` (what ``n_threads=None`` resolves to now),
-        ``machine``.
+        ``version``; ``isa``, the instruction set the kernels use;
+        ``isa_available``, the widest this CPU supports; ``openmp``, whether
+        the build has OpenMP; ``threads``, what ``n_threads=None`` resolves
+        to now; ``machine``.
 
     Examples
     --------
     >>> import fastce
     >>> sorted(fastce.show_config(print_out=False))
-    ['isa', 'machine', 'openmp', 'threads', 'version']
+    ['isa', 'isa_available', 'machine', 'openmp', 'threads', 'version']
     """
     from . import __version__
 
     info = {
         "version": __version__,
-        "isa": "portable C (scalar)",
+        "isa": _kernels.current_isa(),
+        "isa_available": _kernels.best_isa(),
         "openmp": _kernels.openmp_enabled(),
         "threads": _kernels.default_threads(),
         "machine": platform.machine(),

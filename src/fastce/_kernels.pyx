@@ -19,6 +19,9 @@ cdef extern from "fastce.h" nogil:
         FASTCE_ERR_NOMEM
     int fastce_openmp_enabled()
     int fastce_default_threads()
+    const char *fastce_best_isa()
+    int fastce_set_isa(const char *name)
+    const char *fastce_isa()
 
     int fastce_check_labels_f32(const int64_t *y, ptrdiff_t n, ptrdiff_t C, int has_ignore, int64_t ignore_index, const float *w, const float *sw, double *den, ptrdiff_t *bad)
     int fastce_check_labels_f64(const int64_t *y, ptrdiff_t n, ptrdiff_t C, int has_ignore, int64_t ignore_index, const double *w, const double *sw, double *den, ptrdiff_t *bad)
@@ -88,6 +91,22 @@ def openmp_enabled():
 def default_threads():
     """The thread count ``n_threads=None`` resolves to right now."""
     return fastce_default_threads()
+
+
+def best_isa():
+    """The widest instruction set this CPU and build support."""
+    return fastce_best_isa().decode()
+
+
+def current_isa():
+    """The instruction set the kernels use now."""
+    return fastce_isa().decode()
+
+
+def set_isa(str name):
+    """Switch every kernel to instruction set ``name``; False if unsupported.
+    Not thread-safe: call it before kernels run (fastce does, at import)."""
+    return fastce_set_isa(name.encode()) == 0
 
 
 def check_labels(const int64_t[::1] y, ptrdiff_t C, bint has_ignore,

@@ -1,0 +1,46 @@
+/* vec.h: the vector row primitives the kernels are built on, one table per
+ * instruction set. dispatch.c picks the table once, at load time, from what
+ * the CPU supports (or from FASTCE_ISA); every kernel then calls through
+ * fastce_vec. All rows here are contiguous (unit stride). */
+#ifndef FASTCE_VEC_H
+#define FASTCE_VEC_H
+
+#include <stddef.h>
+
+typedef struct {
+    const char *name;
+    /* Largest entry of x[0..C), C >= 1. (A NaN may or may not win; the
+     * row_rest that follows turns any NaN in the row into a NaN.) */
+    double (*row_max_f32)(const float *x, ptrdiff_t C);
+    double (*row_max_f64)(const double *x, ptrdiff_t C);
+    /* rest = sum over x_j != m of exp(x_j - m), plus (#{x_j == m} - 1):
+     * the row's normaliser relative to its max, minus the 1 of one maximum,
+     * so that lse = m + log1p(rest) with no cancellation. m is row_max, finite
+     * or +inf. NaN anywhere in the row gives NaN. */
+    double (*row_rest_f32)(const float *x, ptrdiff_t C, double m);
+    double (*row_rest_f64)(const double *x, ptrdiff_t C, double m);
+    /* out_j = scale * exp(x_j - m) + offset * (w ? w_j : 1); out may be x. */
+    void (*row_exp_affine_f32)(const float *x, ptrdiff_t C, double m, double scale,
+                               double offset, const float *w, float *out);
+    void (*row_exp_affine_f64)(const double *x, ptrdiff_t C, double m, double scale,
+                               double offset, const double *w, double *out);
+    /* Sigmoid cross-entropy over n contiguous elements (fastce_api.h); w, q
+     * NULL or n long; loss, grad NULL or n long. Returns the sum of losses. */
+    double (*sigmoid_ce_f32)(const float *x, const float *z, const float *w,
+                             const float *q, ptrdiff_t n, float *loss,
+                             float *grad, double grad_scale);
+    double (*sigmoid_ce_f64)(const double *x, const double *z, const double *w,
+                             const double *q, ptrdiff_t n, double *loss,
+                             double *grad, double grad_scale);
+} fastce_vec_ops;
+
+/* The table in use; never NULL once the library is loaded. */
+extern const fastce_vec_ops *fastce_vec;
+
+extern const fastce_vec_ops fastce_vec_scalar;
+#if defined(__x86_64__) || defined(_M_X64)
+#define FASTCE_HAVE_AVX2_TABLE 1
+extern const fastce_vec_ops fastce_vec_avx2;
+#endif
+
+#endif /* FASTCE_VEC_H */

@@ -1,0 +1,13 @@
+/* vec_scalar.c: the portable table of row primitives (any compiler, any CPU). */
+#define FASTCE_TEMPLATE "vec_scalar_impl.h"
+#include "instantiate.h"
+
+#include "vec.h"
+
+const fastce_vec_ops fastce_vec_scalar = {
+    "scalar",
+    scalar_row_max_f32,        scalar_row_max_f64,
+    scalar_row_rest_f32,       scalar_row_rest_f64,
+    scalar_row_exp_affine_f32, scalar_row_exp_affine_f64,
+    scalar_sigmoid_ce_f32,     scalar_sigmoid_ce_f64,
+};

@@ -1,0 +1,35 @@
+/* vec_scalar_impl.h: the portable row primitives (plain C and libm), the
+ * reference every other instruction set is tested against. Template; the
+ * row loops themselves are the strided ones of row_impl.h at unit stride. */
+
+static double LOCAL(scalar_row_max)(const T *x, ptrdiff_t C) {
+    return LOCAL(strided_row_max)(x, 1, C);
+}
+
+static double LOCAL(scalar_row_rest)(const T *x, ptrdiff_t C, double m) {
+    return LOCAL(strided_row_rest)(x, 1, C, m);
+}
+
+static void LOCAL(scalar_row_exp_affine)(const T *x, ptrdiff_t C, double m,
+                                         double scale, double offset,
+                                         const T *w, T *out) {
+    for (ptrdiff_t j = 0; j < C; j++) {
+        double e = fastce_exp_diff((double)x[j], m);
+        out[j] = (T)(scale * e + offset * (w ? (double)w[j] : 1.0));
+    }
+}
+
+static double LOCAL(scalar_sigmoid_ce)(const T *x, const T *z, const T *w,
+                                       const T *q, ptrdiff_t n, T *loss,
+                                       T *grad, double grad_scale) {
+    fastce_acc acc = {0.0, 0.0};
+    for (ptrdiff_t i = 0; i < n; i++) {
+        double l, g;
+        fastce_sigmoid_ce_one((double)x[i], (double)z[i], w ? (double)w[i] : 1.0,
+                              q ? (double)q[i] : 1.0, &l, grad ? &g : NULL);
+        if (loss) loss[i] = (T)l;
+        if (grad) grad[i] = (T)(grad_scale * g);
+        fastce_acc_add(&acc, l);
+    }
+    return fastce_acc_value(acc);
+}
