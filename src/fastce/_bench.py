@@ -121,7 +121,9 @@ def _sigmoid_inputs(rng: np.random.Generator, shape: Shape, dtype: np.dtype) -> 
 
 
 def _categorical_inputs(rng: np.random.Generator, shape: Shape, dtype: np.dtype) -> Inputs:
-    return _probabilities(rng, shape, dtype), _class_labels(rng, shape)
+    # Dense soft targets: with class indices the kernel would read one
+    # probability per row, which says nothing about its throughput.
+    return _probabilities(rng, shape, dtype), _probabilities(rng, shape, dtype)
 
 
 def _binary_inputs(rng: np.random.Generator, shape: Shape, dtype: np.dtype) -> Inputs:
@@ -167,7 +169,7 @@ def _operations() -> Dict[str, Operation]:
         Operation("sigmoid_ce_grad", "sigmoid CE fwd+grad (mean)", "elementwise",
                   "sigmoid_cross_entropy", _sigmoid_inputs,
                   {"return_grad": True}, ("loss", "grad")),
-        Operation("categorical_ce", "categorical CE fwd (sparse, mean)", "softmax",
+        Operation("categorical_ce", "categorical CE fwd (dense, mean)", "softmax",
                   "categorical_cross_entropy", _categorical_inputs),
         Operation("binary_ce", "binary CE fwd (mean)", "elementwise",
                   "binary_cross_entropy", _binary_inputs),
@@ -417,6 +419,8 @@ def time_interleaved(calls: Sequence[Call], budget: float, min_repeats: int = 5,
     one sample of every call, in alternating order, so slow drifts (clock
     boost, other load) affect every contender alike.
     """
+    if not calls:
+        return []
     with _gc_paused():
         estimates = [max(_seconds_per_call(c, 1), 1e-9) for c in calls]
         numbers = [max(1, min(10_000, math.ceil(min_sample / t))) for t in estimates]
@@ -595,9 +599,11 @@ def _show_config_text(module: Any) -> Optional[str]:
     except Exception as exc:  # noqa: BLE001 - informative only
         return f"show_config() raised {exc!r}"
     text = buffer.getvalue().rstrip()
-    if returned is not None:
-        extra = json.dumps(returned, indent=2, default=str) if isinstance(returned, dict) else str(returned)
-        text = "\n".join(t for t in (text, extra) if t)
+    if not text and returned is not None:  # it returned its report instead of printing it
+        if isinstance(returned, Mapping):
+            text = "\n".join(f"{key}: {value}" for key, value in returned.items())
+        else:
+            text = str(returned).rstrip()
     return text or None
 
 
@@ -614,6 +620,7 @@ def environment(n_threads: Optional[int]) -> Dict[str, Any]:
         "fastce": getattr(fastce, "__version__", "unknown"),
         "cpu_count": os.cpu_count(),
         "usable_cpus": len(affinity(0)) if affinity else None,
+        "load_average_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
         "n_threads": n_threads,
         "show_config": _show_config_text(fastce),
     }
@@ -628,7 +635,8 @@ def format_header(env: Mapping[str, Any], profile: Profile) -> str:
         f"fastce {env['fastce']} benchmark ({profile.name} profile) -- "
         f"NumPy = fastce.reference on the same inputs",
         f"python {env['python']}, numpy {env['numpy']}, {env['platform']}",
-        f"CPUs: {cpus}; fastce n_threads: {threads}",
+        f"CPUs: {cpus}; fastce n_threads: {threads}"
+        + ("" if env["load_average_1min"] is None else f"; load average {env['load_average_1min']:.2f}"),
         f"timing: median of repeats (>= {profile.min_repeats}, ~{profile.budget:g} s per case); "
         f"check: rtol = atol/max|ref| = {TOLERANCE_ULPS} eps",
     ]
@@ -719,17 +727,23 @@ def run(args: argparse.Namespace) -> int:
     names = [c.name for c in contenders]
     results: List[CaseResult] = []
     start = time.perf_counter()
-    for i, case in enumerate(selected, 1):
-        result = run_case(case, contenders, profile, args.budget)
-        results.append(result)
-        print(progress_line(i, len(selected), result, names), file=sys.stderr, flush=True)
-        for line in _failure_report([result]):
-            print(f"  !! {line}", file=sys.stderr, flush=True)
+    interrupted = False
+    try:
+        for i, case in enumerate(selected, 1):
+            result = run_case(case, contenders, profile, args.budget)
+            results.append(result)
+            print(progress_line(i, len(selected), result, names), file=sys.stderr, flush=True)
+            for line in _failure_report([result]):
+                print(f"  !! {line}", file=sys.stderr, flush=True)
+    except KeyboardInterrupt:
+        interrupted = True
+        print("\ninterrupted: reporting the finished cases", file=sys.stderr)
     elapsed = time.perf_counter() - start
 
     print()
-    print(format_table(table_rows(results, names)))
-    print(f"\n{len(results)} cases in {elapsed:.1f} s")
+    if results:
+        print(format_table(table_rows(results, names)))
+    print(f"\n{len(results)} of {len(selected)} cases in {elapsed:.1f} s")
     if args.json:
         write_json(args.json, env, profile, results)
         print(f"results written to {args.json}")
@@ -740,4 +754,4 @@ def run(args: argparse.Namespace) -> int:
         for line in failures:
             print(f"  {line}", file=sys.stderr)
         return 1
-    return 0
+    return 130 if interrupted else 0
