@@ -7,14 +7,18 @@
 
 #define T float
 #define SUF f32
+#define SUF_IS_F32 1
 #include "row_impl.h"
 #include FASTCE_TEMPLATE
 #undef T
 #undef SUF
+#undef SUF_IS_F32
 
 #define T double
 #define SUF f64
+#define SUF_IS_F32 0
 #include "row_impl.h"
 #include FASTCE_TEMPLATE
 #undef T
 #undef SUF
+#undef SUF_IS_F32

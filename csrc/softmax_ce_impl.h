@@ -35,64 +35,95 @@ typedef struct {
     double e, grad_scale, w_sum;
 } LOCAL(sparse_ctx);
 
+/* The row-parallel kernel for few classes, when this dtype and ISA have one. */
+static inline ptrdiff_t (*LOCAL(sparse_rows_kernel)(void))(
+    const T *, const int64_t *, ptrdiff_t, ptrdiff_t, const T *, const T *,
+    int64_t, double, double, T *, T *, double, double *) {
+#if SUF_IS_F32
+    return fastce_vec->sparse_ce_rows_f32;
+#else
+    return NULL;
+#endif
+}
+
+/* One row of the sparse loss (any stride), its gradient, and its loss
+ * added to *acc. */
+static void LOCAL(sparse_row)(const LOCAL(sparse_ctx) *c, ptrdiff_t s,
+                              fastce_acc *acc) {
+    const ptrdiff_t C = c->C, n1 = c->n1;
+    const double e = c->e, e_c = c->e / (double)C;
+    ptrdiff_t off = fastce_row_offset(s, C, n1);
+    T *g = c->grad ? c->grad + off : NULL;
+    int64_t y = c->y[s];
+    if (y == c->ignore_index) {
+        if (c->loss) c->loss[s] = (T)0;
+        if (g) LOCAL(zero_row)(g, n1, C);
+        return;
+    }
+    const T *x = c->x + off;
+    double sw = c->sw ? (double)c->sw[s] : 1.0;
+    double wy = c->w ? (double)c->w[y] : 1.0;
+    double xy = (double)x[y * n1]; /* read before g may overwrite it */
+    fastce_row r = LOCAL(row_stats)(x, n1, C);
+    double lse_rel = fastce_lse_rel(r);
+    int masked = r.max == -INFINITY; /* every class masked, y too */
+
+    double l = INFINITY;
+    if (!masked) {
+        l = fastce_term(1.0 - e, wy * LOCAL(class_loss)(xy, r, lse_rel));
+        if (e > 0.0) {
+            fastce_acc smooth = {0.0, 0.0};
+            for (ptrdiff_t j = 0; j < C; j++)
+                fastce_acc_add(&smooth, (c->w ? (double)c->w[j] : 1.0) *
+                                            LOCAL(class_loss)((double)x[j * n1], r, lse_rel));
+            l += e_c * fastce_acc_value(smooth);
+        }
+    }
+    l *= sw;
+    if (c->loss) c->loss[s] = (T)l;
+    fastce_acc_add(acc, l);
+
+    if (!g) return;
+    if (masked) {
+        LOCAL(zero_row)(g, n1, C);
+        return;
+    }
+    /* d l / d x_j = sw * ((1-e)*w_y*(p_j - [j==y]) + (e/C)*(W*p_j - w_j)):
+     * every class but y is scale*exp(x_j - max) + offset*w_j ... */
+    double a = sw * c->grad_scale, cy = (1.0 - e) * wy;
+    double scale = a * (cy + e_c * c->w_sum) / (1.0 + r.rest), offset = -a * e_c;
+    if (LOCAL(row_vectorizable)(n1, r)) {
+        VEC(row_exp_affine)(x, C, r.max, scale, offset, c->w, g);
+    } else {
+        for (ptrdiff_t j = 0; j < C; j++)
+            g[j * n1] = (T)(scale * LOCAL(row_exp)((double)x[j * n1], r) +
+                            offset * (c->w ? (double)c->w[j] : 1.0));
+    }
+    /* ... and the target entry, with p_y - 1 computed without cancellation. */
+    double py = LOCAL(row_prob)(xy, r);
+    g[y * n1] = (T)(a * (cy * LOCAL(prob_minus_one)(xy, r) +
+                         e_c * (c->w_sum * py - (c->w ? (double)c->w[y] : 1.0))));
+}
+
 static double LOCAL(sparse_block)(const void *vctx, ptrdiff_t begin,
                                   ptrdiff_t end) {
     const LOCAL(sparse_ctx) *c = vctx;
-    const ptrdiff_t C = c->C, n1 = c->n1;
-    const double e = c->e, e_c = c->e / (double)C;
+    const ptrdiff_t C = c->C;
     fastce_acc acc = {0.0, 0.0};
-    for (ptrdiff_t s = begin; s < end; s++) {
-        ptrdiff_t off = fastce_row_offset(s, C, n1);
-        T *g = c->grad ? c->grad + off : NULL;
-        int64_t y = c->y[s];
-        if (y == c->ignore_index) {
-            if (c->loss) c->loss[s] = (T)0;
-            if (g) LOCAL(zero_row)(g, n1, C);
-            continue;
+    /* Few classes: the row-parallel kernel takes rows while it can; a group
+     * it leaves (a row whose max is not finite) and the tail go one by one. */
+    int rows = LOCAL(sparse_rows_kernel)() && c->n1 == 1 && C <= FASTCE_SMALL_C;
+    for (ptrdiff_t s = begin; s < end;) {
+        if (rows) {
+            double part = 0.0;
+            s += LOCAL(sparse_rows_kernel)()(
+                c->x + s * C, c->y + s, end - s, C, c->w, c->sw ? c->sw + s : NULL,
+                c->ignore_index, c->e, c->w_sum, c->loss ? c->loss + s : NULL,
+                c->grad ? c->grad + s * C : NULL, c->grad_scale, &part);
+            fastce_acc_add(&acc, part);
         }
-        const T *x = c->x + off;
-        double sw = c->sw ? (double)c->sw[s] : 1.0;
-        double wy = c->w ? (double)c->w[y] : 1.0;
-        double xy = (double)x[y * n1]; /* read before g may overwrite it */
-        fastce_row r = LOCAL(row_stats)(x, n1, C);
-        double lse_rel = fastce_lse_rel(r);
-        int masked = r.max == -INFINITY; /* every class masked, y too */
-
-        double l = INFINITY;
-        if (!masked) {
-            l = fastce_term(1.0 - e, wy * LOCAL(class_loss)(xy, r, lse_rel));
-            if (e > 0.0) {
-                fastce_acc smooth = {0.0, 0.0};
-                for (ptrdiff_t j = 0; j < C; j++)
-                    fastce_acc_add(&smooth, (c->w ? (double)c->w[j] : 1.0) *
-                                                LOCAL(class_loss)((double)x[j * n1], r, lse_rel));
-                l += e_c * fastce_acc_value(smooth);
-            }
-        }
-        l *= sw;
-        if (c->loss) c->loss[s] = (T)l;
-        fastce_acc_add(&acc, l);
-
-        if (!g) continue;
-        if (masked) {
-            LOCAL(zero_row)(g, n1, C);
-            continue;
-        }
-        /* d l / d x_j = sw * ((1-e)*w_y*(p_j - [j==y]) + (e/C)*(W*p_j - w_j)):
-         * every class but y is scale*exp(x_j - max) + offset*w_j ... */
-        double a = sw * c->grad_scale, cy = (1.0 - e) * wy;
-        double scale = a * (cy + e_c * c->w_sum) / (1.0 + r.rest), offset = -a * e_c;
-        if (LOCAL(row_vectorizable)(n1, r)) {
-            VEC(row_exp_affine)(x, C, r.max, scale, offset, c->w, g);
-        } else {
-            for (ptrdiff_t j = 0; j < C; j++)
-                g[j * n1] = (T)(scale * LOCAL(row_exp)((double)x[j * n1], r) +
-                                offset * (c->w ? (double)c->w[j] : 1.0));
-        }
-        /* ... and the target entry, with p_y - 1 computed without cancellation. */
-        double py = LOCAL(row_prob)(xy, r);
-        g[y * n1] = (T)(a * (cy * LOCAL(prob_minus_one)(xy, r) +
-                             e_c * (c->w_sum * py - (c->w ? (double)c->w[y] : 1.0))));
+        ptrdiff_t stop = rows && s + 8 < end ? s + 8 : end;
+        for (; s < stop; s++) LOCAL(sparse_row)(c, s, &acc);
     }
     return fastce_acc_value(acc);
 }

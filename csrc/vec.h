@@ -6,6 +6,7 @@
 #define FASTCE_VEC_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct {
     const char *name;
@@ -32,7 +33,21 @@ typedef struct {
     double (*sigmoid_ce_f64)(const double *x, const double *z, const double *w,
                              const double *q, ptrdiff_t n, double *loss,
                              double *grad, double grad_scale);
+    /* Sparse softmax cross-entropy of rows [0, n) of a contiguous (n, C)
+     * block with C <= FASTCE_SMALL_C, several rows at a time (the loss terms
+     * of softmax_ce_sparse in fastce_api.h; labels already checked; w_sum the
+     * sum of the class weights). Handles every row it can and returns how
+     * many leading rows it did (the caller does the rest one by one); adds
+     * their losses to *total. NULL where an instruction set has none. */
+    ptrdiff_t (*sparse_ce_rows_f32)(const float *x, const int64_t *y, ptrdiff_t n,
+                                    ptrdiff_t C, const float *w, const float *sw,
+                                    int64_t ignore_index, double e, double w_sum,
+                                    float *loss, float *grad, double grad_scale,
+                                    double *total);
 } fastce_vec_ops;
+
+/* Class counts up to which the row-parallel sparse kernel is used. */
+#define FASTCE_SMALL_C 32
 
 /* The table in use; never NULL once the library is loaded. */
 extern const fastce_vec_ops *fastce_vec;

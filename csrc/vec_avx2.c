@@ -261,12 +261,15 @@ static inline __m256d sigmoid_ce4(__m256d x, __m256d z, __m256d w, __m256d q,
 FASTCE_SIGMOID_AVX2(f32, float, LOAD4_F32, STORE4_F32)
 FASTCE_SIGMOID_AVX2(f64, double, _mm256_loadu_pd, _mm256_storeu_pd)
 
+#include "vec_avx2_rows.h"
+
 const fastce_vec_ops fastce_vec_avx2 = {
     "avx2",
     row_max_f32,        row_max_f64,
     row_rest_f32,       row_rest_f64,
     row_exp_affine_f32, row_exp_affine_f64,
     sigmoid_ce_f32,     sigmoid_ce_f64,
+    sparse_ce_rows_f32,
 };
 
 #endif /* FASTCE_HAVE_AVX2_TABLE */

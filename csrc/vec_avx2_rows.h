@@ -1,0 +1,143 @@
+/* vec_avx2_rows.h: the row-parallel sparse softmax cross-entropy for few
+ * classes (C <= FASTCE_SMALL_C), AVX2 + FMA, float. Included by vec_avx2.c.
+ *
+ * A row of 10 classes is too short to vectorise along: instead 8 rows are
+ * gathered into C vectors of 8 lanes (lane k = row k, vector j = class j),
+ * and every per-row step (max, ties, exp, the sums, log1p, the loss, the
+ * gradient) runs lane-wise. The arithmetic is that of the generic path:
+ * exp(x - max) corrected by TwoSum, sums in double lanes, lse_rel =
+ * log1p(rest). A group of rows whose max is not finite (a masked row, +inf,
+ * NaN) is left to the generic path, which owns those edge cases. */
+
+/* Four double lanes from half of eight float lanes. */
+static inline __m256d lo_pd(__m256 v) { return _mm256_cvtps_pd(_mm256_castps256_ps128(v)); }
+static inline __m256d hi_pd(__m256 v) { return _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)); }
+static inline __m256 to_ps(__m256d lo, __m256d hi) {
+    return _mm256_set_m128(_mm256_cvtpd_ps(hi), _mm256_cvtpd_ps(lo));
+}
+
+static ptrdiff_t sparse_ce_rows_f32(const float *x, const int64_t *y, ptrdiff_t n,
+                                    ptrdiff_t C, const float *w, const float *sw,
+                                    int64_t ignore_index, double e, double w_sum,
+                                    float *loss, float *grad, double grad_scale,
+                                    double *total) {
+    const __m256d one = _mm256_set1_pd(1.0), zero_d = _mm256_setzero_pd();
+    const double e_c = e / (double)C, keep = 1.0 - e;
+    const __m256i rows = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+                                            _mm256_set1_epi32((int)C));
+    __m256 v[FASTCE_SMALL_C], ex[FASTCE_SMALL_C];
+    __m256d acc = zero_d, comp = zero_d;
+    ptrdiff_t r0 = 0;
+    for (; r0 + 8 <= n; r0 += 8) {
+        const float *xb = x + r0 * C;
+        /* labels: ignored rows point at class 0 and are masked at the end */
+        int32_t yl[8], used[8];
+        for (int k = 0; k < 8; k++) {
+            used[k] = y[r0 + k] != ignore_index ? -1 : 0;
+            yl[k] = used[k] ? (int32_t)y[r0 + k] : 0;
+        }
+        __m256i yv = _mm256_loadu_si256((const __m256i *)yl);
+        __m256i usedv = _mm256_loadu_si256((const __m256i *)used);
+
+        __m256 m = _mm256_set1_ps(-INFINITY);
+        for (ptrdiff_t j = 0; j < C; j++) {
+            v[j] = _mm256_i32gather_ps(xb + j, rows, 4);
+            m = _mm256_max_ps(v[j], m);
+        }
+        /* a used row with a max that is not finite: leave the group */
+        __m256 bad = _mm256_or_ps(_mm256_cmp_ps(m, m, _CMP_UNORD_Q),
+                                  _mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), m),
+                                                _mm256_set1_ps(INFINITY), _CMP_EQ_OQ));
+        for (ptrdiff_t j = 0; j < C; j++) /* a NaN that max_ps dropped */
+            bad = _mm256_or_ps(bad, _mm256_cmp_ps(v[j], v[j], _CMP_UNORD_Q));
+        if (_mm256_movemask_ps(_mm256_and_ps(bad, _mm256_castsi256_ps(usedv)))) break;
+
+        __m256d rest_lo = zero_d, rest_hi = zero_d, sm_lo = zero_d, sm_hi = zero_d;
+        __m256i ties = _mm256_set1_epi32(-1);
+        __m256d m_lo = lo_pd(m), m_hi = hi_pd(m);
+        for (ptrdiff_t j = 0; j < C; j++) {
+            __m256 eq = _mm256_cmp_ps(v[j], m, _CMP_EQ_OQ);
+            ex[j] = _mm256_blendv_ps(exp_diff_ps(v[j], m), _mm256_set1_ps(1.0f), eq);
+            __m256 term = _mm256_andnot_ps(eq, ex[j]);
+            ties = _mm256_sub_epi32(ties, _mm256_castps_si256(eq));
+            rest_lo = _mm256_add_pd(rest_lo, lo_pd(term));
+            rest_hi = _mm256_add_pd(rest_hi, hi_pd(term));
+            if (e > 0.0) { /* sum_c w_c * (max - x_c), exact differences in double */
+                __m256d wj = _mm256_set1_pd(w ? (double)w[j] : 1.0);
+                sm_lo = _mm256_fmadd_pd(wj, _mm256_sub_pd(m_lo, lo_pd(v[j])), sm_lo);
+                sm_hi = _mm256_fmadd_pd(wj, _mm256_sub_pd(m_hi, hi_pd(v[j])), sm_hi);
+            }
+        }
+        __m256 ties_ps = _mm256_cvtepi32_ps(ties);
+        rest_lo = _mm256_add_pd(rest_lo, lo_pd(ties_ps));
+        rest_hi = _mm256_add_pd(rest_hi, hi_pd(ties_ps));
+        __m256d L_lo = fastce_log1p_pd(rest_lo), L_hi = fastce_log1p_pd(rest_hi);
+
+        __m256 xy = _mm256_i32gather_ps(xb, _mm256_add_epi32(rows, yv), 4);
+        __m256 wy = w ? _mm256_i32gather_ps(w, yv, 4) : _mm256_set1_ps(1.0f);
+        __m256 swv = sw ? _mm256_loadu_ps(sw + r0) : _mm256_set1_ps(1.0f);
+        /* l = sw * ((1-e)*w_y*((max - x_y) + L) + (e/C)*(smooth + W*L)) */
+        __m256d ly_lo = _mm256_add_pd(_mm256_sub_pd(m_lo, lo_pd(xy)), L_lo);
+        __m256d ly_hi = _mm256_add_pd(_mm256_sub_pd(m_hi, hi_pd(xy)), L_hi);
+        __m256d cy_lo = _mm256_mul_pd(_mm256_set1_pd(keep), lo_pd(wy));
+        __m256d cy_hi = _mm256_mul_pd(_mm256_set1_pd(keep), hi_pd(wy));
+        __m256d l_lo = _mm256_mul_pd(cy_lo, ly_lo), l_hi = _mm256_mul_pd(cy_hi, ly_hi);
+        if (keep == 0.0) l_lo = l_hi = zero_d; /* (1-e) = 0: no target term */
+        if (e > 0.0) {
+            __m256d W = _mm256_set1_pd(w_sum), ec = _mm256_set1_pd(e_c);
+            l_lo = _mm256_fmadd_pd(ec, _mm256_fmadd_pd(W, L_lo, sm_lo), l_lo);
+            l_hi = _mm256_fmadd_pd(ec, _mm256_fmadd_pd(W, L_hi, sm_hi), l_hi);
+        }
+        __m256 usedf = _mm256_castsi256_ps(usedv);
+        __m256d used_lo = _mm256_castsi256_pd(_mm256_cvtepi32_epi64(_mm256_castsi256_si128(usedv)));
+        __m256d used_hi = _mm256_castsi256_pd(_mm256_cvtepi32_epi64(_mm256_extracti128_si256(usedv, 1)));
+        l_lo = _mm256_and_pd(_mm256_mul_pd(l_lo, lo_pd(swv)), used_lo);
+        l_hi = _mm256_and_pd(_mm256_mul_pd(l_hi, hi_pd(swv)), used_hi);
+        kahan_add_pd(&acc, &comp, l_lo);
+        kahan_add_pd(&acc, &comp, l_hi);
+        if (loss) _mm256_storeu_ps(loss + r0, to_ps(l_lo, l_hi));
+
+        if (!grad) continue;
+        /* g_j = a*(cy + (e/C)*W) * p_j - a*(e/C)*w_j, then the target entry
+         * a*(cy*(p_y - 1) + (e/C)*(W*p_y - w_y)) with p_y - 1 = -rest/(1+rest)
+         * at a maximum; a = sw*grad_scale, 0 for an ignored row. */
+        __m256d inv_lo = _mm256_div_pd(one, _mm256_add_pd(one, rest_lo));
+        __m256d inv_hi = _mm256_div_pd(one, _mm256_add_pd(one, rest_hi));
+        __m256d a_lo = _mm256_and_pd(_mm256_mul_pd(lo_pd(swv), _mm256_set1_pd(grad_scale)), used_lo);
+        __m256d a_hi = _mm256_and_pd(_mm256_mul_pd(hi_pd(swv), _mm256_set1_pd(grad_scale)), used_hi);
+        __m256d ecW = _mm256_set1_pd(e_c * w_sum);
+        __m256 sp = to_ps(_mm256_mul_pd(_mm256_mul_pd(a_lo, _mm256_add_pd(cy_lo, ecW)), inv_lo),
+                          _mm256_mul_pd(_mm256_mul_pd(a_hi, _mm256_add_pd(cy_hi, ecW)), inv_hi));
+        __m256 off = to_ps(_mm256_mul_pd(a_lo, _mm256_set1_pd(-e_c)),
+                           _mm256_mul_pd(a_hi, _mm256_set1_pd(-e_c)));
+        float gbuf[FASTCE_SMALL_C][8];
+        for (ptrdiff_t j = 0; j < C; j++) {
+            __m256 offj = w ? _mm256_mul_ps(off, _mm256_set1_ps(w[j])) : off;
+            __m256 g = _mm256_fmadd_ps(sp, ex[j], offj);
+            _mm256_storeu_ps(gbuf[j], _mm256_and_ps(g, usedf)); /* ignored rows: 0 */
+        }
+        __m256 at_max = _mm256_cmp_ps(xy, m, _CMP_EQ_OQ);
+        __m256d atm_lo = lo_pd(at_max), atm_hi = hi_pd(at_max);
+        __m256d eyl = lo_pd(_mm256_blendv_ps(exp_diff_ps(xy, m), _mm256_set1_ps(1.0f), at_max));
+        __m256d eyh = hi_pd(_mm256_blendv_ps(exp_diff_ps(xy, m), _mm256_set1_ps(1.0f), at_max));
+        __m256d py_lo = _mm256_mul_pd(eyl, inv_lo), py_hi = _mm256_mul_pd(eyh, inv_hi);
+        __m256d pm1_lo = _mm256_blendv_pd(_mm256_sub_pd(py_lo, one),
+                                          _mm256_sub_pd(zero_d, _mm256_mul_pd(rest_lo, inv_lo)), atm_lo);
+        __m256d pm1_hi = _mm256_blendv_pd(_mm256_sub_pd(py_hi, one),
+                                          _mm256_sub_pd(zero_d, _mm256_mul_pd(rest_hi, inv_hi)), atm_hi);
+        __m256d wyl = lo_pd(wy), wyh = hi_pd(wy);
+        __m256d gy_lo = _mm256_mul_pd(a_lo, _mm256_fmadd_pd(cy_lo, pm1_lo,
+                            _mm256_mul_pd(_mm256_set1_pd(e_c), _mm256_fmsub_pd(_mm256_set1_pd(w_sum), py_lo, wyl))));
+        __m256d gy_hi = _mm256_mul_pd(a_hi, _mm256_fmadd_pd(cy_hi, pm1_hi,
+                            _mm256_mul_pd(_mm256_set1_pd(e_c), _mm256_fmsub_pd(_mm256_set1_pd(w_sum), py_hi, wyh))));
+        float gy[8];
+        _mm256_storeu_ps(gy, to_ps(gy_lo, gy_hi));
+        float *gb = grad + r0 * C;
+        for (int k = 0; k < 8; k++) {
+            for (ptrdiff_t j = 0; j < C; j++) gb[k * C + j] = gbuf[j][k];
+            if (used[k]) gb[k * C + yl[k]] = gy[k];
+        }
+    }
+    *total += kahan_total(acc, comp);
+    return r0;
+}
