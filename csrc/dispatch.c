@@ -33,3 +33,11 @@ int fastce_set_isa(const char *name) {
 }
 
 const char *fastce_isa(void) { return fastce_vec->name; }
+
+void fastce_vec_math_f32(int f, const float *x, float *out, ptrdiff_t n) {
+    fastce_vec->math_f32(f, x, out, n);
+}
+
+void fastce_vec_math_f64(int f, const double *x, double *out, ptrdiff_t n) {
+    fastce_vec->math_f64(f, x, out, n);
+}

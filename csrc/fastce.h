@@ -49,6 +49,12 @@ const char *fastce_best_isa(void);
 int fastce_set_isa(const char *name);
 const char *fastce_isa(void);
 
+/* Test hook: out[i] = f(x[i]) with the current instruction set's own exp
+ * (f = 0), log (1) or log1p (2), as the kernels use them. */
+enum { FASTCE_MATH_EXP = 0, FASTCE_MATH_LOG = 1, FASTCE_MATH_LOG1P = 2 };
+void fastce_vec_math_f32(int f, const float *x, float *out, ptrdiff_t n);
+void fastce_vec_math_f64(int f, const double *x, double *out, ptrdiff_t n);
+
 #define FASTCE_T float
 #define FASTCE_FN(op) fastce_##op##_f32
 #include "fastce_api.h"

@@ -9,6 +9,7 @@
 #define SUF f32
 #define SUF_IS_F32 1
 #include "row_impl.h"
+#include "periodic_impl.h"
 #include FASTCE_TEMPLATE
 #undef T
 #undef SUF
@@ -18,6 +19,7 @@
 #define SUF f64
 #define SUF_IS_F32 0
 #include "row_impl.h"
+#include "periodic_impl.h"
 #include FASTCE_TEMPLATE
 #undef T
 #undef SUF

@@ -94,6 +94,17 @@ static inline double fastce_clip(double p, double lo, double hi) {
     return p < lo ? lo : (p > hi ? hi : p);
 }
 
+/* One element of binary cross-entropy of a probability p with target z:
+ *   loss = -w * (z*log(pc) + (1-z)*log1p(-pc)),  pc = clip(p, lo, hi),
+ *   d loss / d p = w * ((1-z)/(1-pc) - z/pc).
+ * log1p(-pc) keeps the digits that log(1 - pc) loses when pc is small. */
+static inline void fastce_binary_ce_one(double p, double z, double w, double lo,
+                                        double hi, double *loss, double *grad) {
+    double pc = fastce_clip(p, lo, hi);
+    *loss = -w * (fastce_term(z, log(pc)) + fastce_term(1.0 - z, log1p(-pc)));
+    if (grad) *grad = w * ((1.0 - z) / (1.0 - pc) - z / pc);
+}
+
 /* A block function handles items [begin, end) and returns the sum of their
  * per-item losses (in double). */
 typedef double (*fastce_block_fn)(const void *ctx, ptrdiff_t begin,

@@ -55,23 +55,19 @@ static double LOCAL(categorical_dense_block)(const void *vctx,
     return fastce_acc_value(acc);
 }
 
+static double LOCAL(binary_run)(const void *vctx, ptrdiff_t i, ptrdiff_t len,
+                                const T *w, const T *q) {
+    const LOCAL(prob_ctx) *c = vctx;
+    (void)q;
+    return VEC(binary_ce)(c->p + i, c->t + i, w, len, c->lo, c->hi,
+                          c->loss ? c->loss + i : NULL,
+                          c->grad ? c->grad + i : NULL, c->grad_scale);
+}
+
 static double LOCAL(binary_block)(const void *vctx, ptrdiff_t begin,
                                   ptrdiff_t end) {
     const LOCAL(prob_ctx) *c = vctx;
-    fastce_acc acc = {0.0, 0.0};
-    ptrdiff_t k = begin % c->P;
-    for (ptrdiff_t i = begin; i < end; i++) {
-        double z = (double)c->t[i], w = c->w ? (double)c->w[k] : 1.0;
-        double pc = fastce_clip((double)c->p[i], c->lo, c->hi);
-        /* log1p(-pc) keeps the digits that log(1 - pc) loses for small pc. */
-        double l = -w * (fastce_term(z, log(pc)) + fastce_term(1.0 - z, log1p(-pc)));
-        if (c->loss) c->loss[i] = (T)l;
-        fastce_acc_add(&acc, l);
-        if (c->grad)
-            c->grad[i] = (T)(c->grad_scale * w * ((1.0 - z) / (1.0 - pc) - z / pc));
-        if (++k == c->P) k = 0;
-    }
-    return fastce_acc_value(acc);
+    return LOCAL(periodic_runs)(LOCAL(binary_run), c, begin, end, c->w, NULL, c->P);
 }
 
 int PUBLIC(categorical_ce_sparse)(const T *p, const int64_t *y, ptrdiff_t n0,

@@ -33,6 +33,18 @@ typedef struct {
     double (*sigmoid_ce_f64)(const double *x, const double *z, const double *w,
                              const double *q, ptrdiff_t n, double *loss,
                              double *grad, double grad_scale);
+    /* Binary cross-entropy of probabilities over n contiguous elements,
+     * clipped to [lo, hi] (fastce_api.h); w NULL or n long. */
+    double (*binary_ce_f32)(const float *p, const float *z, const float *w,
+                            ptrdiff_t n, double lo, double hi, float *loss,
+                            float *grad, double grad_scale);
+    double (*binary_ce_f64)(const double *p, const double *z, const double *w,
+                            ptrdiff_t n, double lo, double hi, double *loss,
+                            double *grad, double grad_scale);
+    /* out[i] = f(x[i]) for f = FASTCE_MATH_EXP, _LOG or _LOG1P: the
+     * vectorised functions themselves, for the accuracy tests. */
+    void (*math_f32)(int f, const float *x, float *out, ptrdiff_t n);
+    void (*math_f64)(int f, const double *x, double *out, ptrdiff_t n);
     /* Sparse softmax cross-entropy of rows [0, n) of a contiguous (n, C)
      * block with C <= FASTCE_SMALL_C, several rows at a time (the loss terms
      * of softmax_ce_sparse in fastce_api.h; labels already checked; w_sum the

@@ -261,6 +261,91 @@ static inline __m256d sigmoid_ce4(__m256d x, __m256d z, __m256d w, __m256d q,
 FASTCE_SIGMOID_AVX2(f32, float, LOAD4_F32, STORE4_F32)
 FASTCE_SIGMOID_AVX2(f64, double, _mm256_loadu_pd, _mm256_storeu_pd)
 
+/* ---------------------------------------------------------- binary CE */
+
+/* Four elements in double lanes (see fastce_binary_ce_one in internal.h). */
+static inline __m256d binary_ce4(__m256d p, __m256d z, __m256d w, __m256d lo,
+                                 __m256d hi, __m256d *grad) {
+    const __m256d zero = _mm256_setzero_pd(), one = _mm256_set1_pd(1.0);
+    __m256d nan_p = _mm256_cmp_pd(p, p, _CMP_UNORD_Q);
+    __m256d pc = _mm256_min_pd(_mm256_max_pd(p, lo), hi);
+    __m256d cz = z, cnz = _mm256_sub_pd(one, z);
+    __m256d t1 = _mm256_andnot_pd(_mm256_cmp_pd(cz, zero, _CMP_EQ_OQ),
+                                  _mm256_mul_pd(cz, fastce_log_pd(pc)));
+    __m256d t2 = _mm256_andnot_pd(_mm256_cmp_pd(cnz, zero, _CMP_EQ_OQ),
+                                  _mm256_mul_pd(cnz, fastce_log1p_pd(_mm256_sub_pd(zero, pc))));
+    __m256d l = _mm256_mul_pd(_mm256_sub_pd(zero, w), _mm256_add_pd(t1, t2));
+    l = _mm256_blendv_pd(l, p, nan_p);
+    if (grad) {
+        __m256d g = _mm256_sub_pd(_mm256_div_pd(cnz, _mm256_sub_pd(one, pc)), _mm256_div_pd(cz, pc));
+        *grad = _mm256_blendv_pd(_mm256_mul_pd(w, g), p, nan_p);
+    }
+    return l;
+}
+
+#define FASTCE_BINARY_AVX2(SUF, TYPE, LOAD4, STORE4)                                   \
+    static double binary_ce_##SUF(const TYPE *p, const TYPE *z, const TYPE *w,           \
+                                  ptrdiff_t n, double lo, double hi, TYPE *loss,         \
+                                  TYPE *grad, double grad_scale) {                       \
+        const __m256d one = _mm256_set1_pd(1.0), gs = _mm256_set1_pd(grad_scale);         \
+        const __m256d lov = _mm256_set1_pd(lo), hiv = _mm256_set1_pd(hi);                \
+        __m256d acc = _mm256_setzero_pd(), comp = acc;                                   \
+        ptrdiff_t i = 0;                                                                 \
+        for (; i + 4 <= n; i += 4) {                                                     \
+            __m256d g;                                                                   \
+            __m256d l = binary_ce4(LOAD4(p + i), LOAD4(z + i), w ? LOAD4(w + i) : one,     \
+                                   lov, hiv, grad ? &g : NULL);                          \
+            if (loss) STORE4(loss + i, l);                                               \
+            if (grad) STORE4(grad + i, _mm256_mul_pd(gs, g));                            \
+            kahan_add_pd(&acc, &comp, l);                                                \
+        }                                                                                \
+        fastce_acc rest = {kahan_total(acc, comp), 0.0};                                 \
+        for (; i < n; i++) {                                                             \
+            double l, g;                                                                 \
+            fastce_binary_ce_one((double)p[i], (double)z[i], w ? (double)w[i] : 1.0, lo,  \
+                                 hi, &l, grad ? &g : NULL);                              \
+            if (loss) loss[i] = (TYPE)l;                                                 \
+            if (grad) grad[i] = (TYPE)(grad_scale * g);                                  \
+            fastce_acc_add(&rest, l);                                                    \
+        }                                                                                \
+        return fastce_acc_value(rest);                                                   \
+    }
+
+FASTCE_BINARY_AVX2(f32, float, LOAD4_F32, STORE4_F32)
+FASTCE_BINARY_AVX2(f64, double, _mm256_loadu_pd, _mm256_storeu_pd)
+
+/* ------------------------------------------------- the math, for tests */
+
+static inline __m256d math4(int f, __m256d v) {
+    return f == FASTCE_MATH_EXP ? fastce_exp_pd(v)
+         : f == FASTCE_MATH_LOG ? fastce_log_pd(v) : fastce_log1p_pd(v);
+}
+
+static void math_f32(int f, const float *x, float *out, ptrdiff_t n) {
+    ptrdiff_t i = 0;
+    if (f == FASTCE_MATH_EXP) /* float exp runs in float lanes */
+        for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, fastce_exp_ps(_mm256_loadu_ps(x + i)));
+    else /* float log and log1p run in double lanes, as in the kernels */
+        for (; i + 4 <= n; i += 4)
+            _mm_storeu_ps(out + i, _mm256_cvtpd_ps(math4(f, _mm256_cvtps_pd(_mm_loadu_ps(x + i)))));
+    for (; i < n; i++) { /* the tail through the same vector code */
+        float in[8] = {0}, res[8];
+        in[0] = x[i];
+        math_f32(f, in, res, 8);
+        out[i] = res[0];
+    }
+}
+
+static void math_f64(int f, const double *x, double *out, ptrdiff_t n) {
+    ptrdiff_t i = 0;
+    for (; i + 4 <= n; i += 4) _mm256_storeu_pd(out + i, math4(f, _mm256_loadu_pd(x + i)));
+    for (; i < n; i++) {
+        double in[4] = {x[i], 0.0, 0.0, 0.0}, res[4];
+        math_f64(f, in, res, 4);
+        out[i] = res[0];
+    }
+}
+
 #include "vec_avx2_rows.h"
 
 const fastce_vec_ops fastce_vec_avx2 = {
@@ -269,6 +354,8 @@ const fastce_vec_ops fastce_vec_avx2 = {
     row_rest_f32,       row_rest_f64,
     row_exp_affine_f32, row_exp_affine_f64,
     sigmoid_ce_f32,     sigmoid_ce_f64,
+    binary_ce_f32,      binary_ce_f64,
+    math_f32,           math_f64,
     sparse_ce_rows_f32,
 };
 

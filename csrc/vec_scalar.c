@@ -10,5 +10,7 @@ const fastce_vec_ops fastce_vec_scalar = {
     scalar_row_rest_f32,       scalar_row_rest_f64,
     scalar_row_exp_affine_f32, scalar_row_exp_affine_f64,
     scalar_sigmoid_ce_f32,     scalar_sigmoid_ce_f64,
+    scalar_binary_ce_f32,      scalar_binary_ce_f64,
+    scalar_math_f32,           scalar_math_f64,
     NULL,
 };

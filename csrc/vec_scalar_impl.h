@@ -33,3 +33,25 @@ static double LOCAL(scalar_sigmoid_ce)(const T *x, const T *z, const T *w,
     }
     return fastce_acc_value(acc);
 }
+
+static double LOCAL(scalar_binary_ce)(const T *p, const T *z, const T *w,
+                                      ptrdiff_t n, double lo, double hi, T *loss,
+                                      T *grad, double grad_scale) {
+    fastce_acc acc = {0.0, 0.0};
+    for (ptrdiff_t i = 0; i < n; i++) {
+        double l, g;
+        fastce_binary_ce_one((double)p[i], (double)z[i], w ? (double)w[i] : 1.0, lo, hi,
+                             &l, grad ? &g : NULL);
+        if (loss) loss[i] = (T)l;
+        if (grad) grad[i] = (T)(grad_scale * g);
+        fastce_acc_add(&acc, l);
+    }
+    return fastce_acc_value(acc);
+}
+
+static void LOCAL(scalar_math)(int f, const T *x, T *out, ptrdiff_t n) {
+    for (ptrdiff_t i = 0; i < n; i++) {
+        double v = (double)x[i];
+        out[i] = (T)(f == FASTCE_MATH_EXP ? exp(v) : f == FASTCE_MATH_LOG ? log(v) : log1p(v));
+    }
+}

@@ -22,6 +22,8 @@ cdef extern from "fastce.h" nogil:
     const char *fastce_best_isa()
     int fastce_set_isa(const char *name)
     const char *fastce_isa()
+    void fastce_vec_math_f32(int f, const float *x, float *out, ptrdiff_t n)
+    void fastce_vec_math_f64(int f, const double *x, double *out, ptrdiff_t n)
 
     int fastce_check_labels_f32(const int64_t *y, ptrdiff_t n, ptrdiff_t C, int has_ignore, int64_t ignore_index, const float *w, const float *sw, double *den, ptrdiff_t *bad)
     int fastce_check_labels_f64(const int64_t *y, ptrdiff_t n, ptrdiff_t C, int has_ignore, int64_t ignore_index, const double *w, const double *sw, double *den, ptrdiff_t *bad)
@@ -107,6 +109,23 @@ def set_isa(str name):
     """Switch every kernel to instruction set ``name``; False if unsupported.
     Not thread-safe: call it before kernels run (fastce does, at import)."""
     return fastce_set_isa(name.encode()) == 0
+
+
+_MATH = {"exp": 0, "log": 1, "log1p": 2}
+
+
+def vector_math(str name, const real[::1] x, real[::1] out):
+    """Test hook: ``out = name(x)`` with the current instruction set's own
+    vectorised exp, log or log1p (the functions the kernels use)."""
+    cdef int f = _MATH[name]
+    cdef ptrdiff_t n = x.shape[0]
+    if n == 0:
+        return
+    with nogil:
+        if real is float:
+            fastce_vec_math_f32(f, &x[0], &out[0], n)
+        else:
+            fastce_vec_math_f64(f, &x[0], &out[0], n)
 
 
 def check_labels(const int64_t[::1] y, ptrdiff_t C, bint has_ignore,
