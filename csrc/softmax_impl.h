@@ -10,32 +10,56 @@ typedef struct {
     int op;
 } LOCAL(softmax_ctx);
 
+/* One row of logsumexp, log_softmax or softmax (any stride). */
+static void LOCAL(softmax_row)(const LOCAL(softmax_ctx) *c, ptrdiff_t s) {
+    const ptrdiff_t C = c->C, n1 = c->n1;
+    ptrdiff_t off = fastce_row_offset(s, C, n1);
+    const T *x = c->x + off;
+    fastce_row r = LOCAL(row_stats)(x, n1, C);
+    double lse_rel = fastce_lse_rel(r);
+    if (c->op == LOCAL(OP_LSE)) {
+        c->out[s] = (T)(r.max + lse_rel);
+        return;
+    }
+    T *out = c->out + off;
+    int masked = r.max == -INFINITY; /* every class masked */
+    if (c->op == LOCAL(OP_LOG_SOFTMAX)) {
+        /* -(l_j) = (x_j - max) - lse_rel: two non-positive terms */
+        for (ptrdiff_t j = 0; j < C; j++)
+            out[j * n1] = (T)(masked ? -INFINITY
+                                     : -LOCAL(class_loss)((double)x[j * n1], r, lse_rel));
+    } else if (LOCAL(row_vectorizable)(n1, r)) {
+        VEC(row_exp_affine)(x, C, r.max, 1.0 / (1.0 + r.rest), 0.0, NULL, out);
+    } else {
+        for (ptrdiff_t j = 0; j < C; j++)
+            out[j * n1] = (T)(masked ? 0.0 : LOCAL(row_prob)((double)x[j * n1], r));
+    }
+}
+
+/* The row-parallel kernel for few classes, when this dtype and ISA have one. */
+static inline ptrdiff_t (*LOCAL(softmax_rows_kernel)(void))(const T *, ptrdiff_t,
+                                                           ptrdiff_t, int, T *) {
+#if SUF_IS_F32
+    return fastce_vec->softmax_rows_f32;
+#else
+    return NULL;
+#endif
+}
+
 static double LOCAL(softmax_block)(const void *vctx, ptrdiff_t begin,
                                    ptrdiff_t end) {
     const LOCAL(softmax_ctx) *c = vctx;
-    const ptrdiff_t C = c->C, n1 = c->n1;
-    for (ptrdiff_t s = begin; s < end; s++) {
-        ptrdiff_t off = fastce_row_offset(s, C, n1);
-        const T *x = c->x + off;
-        fastce_row r = LOCAL(row_stats)(x, n1, C);
-        double lse_rel = fastce_lse_rel(r);
-        if (c->op == LOCAL(OP_LSE)) {
-            c->out[s] = (T)(r.max + lse_rel);
-            continue;
-        }
-        T *out = c->out + off;
-        int masked = r.max == -INFINITY; /* every class masked */
-        if (c->op == LOCAL(OP_LOG_SOFTMAX)) {
-            /* -(l_j) = (x_j - max) - lse_rel: two non-positive terms */
-            for (ptrdiff_t j = 0; j < C; j++)
-                out[j * n1] = (T)(masked ? -INFINITY
-                                         : -LOCAL(class_loss)((double)x[j * n1], r, lse_rel));
-        } else if (LOCAL(row_vectorizable)(n1, r)) {
-            VEC(row_exp_affine)(x, C, r.max, 1.0 / (1.0 + r.rest), 0.0, NULL, out);
-        } else {
-            for (ptrdiff_t j = 0; j < C; j++)
-                out[j * n1] = (T)(masked ? 0.0 : LOCAL(row_prob)((double)x[j * n1], r));
-        }
+    const ptrdiff_t C = c->C;
+    /* Few classes: the row-parallel kernel takes rows while it can; a group
+     * it leaves (a row whose max is not finite) and the tail go one by one. */
+    int rows = LOCAL(softmax_rows_kernel)() && c->n1 == 1 && C <= FASTCE_SMALL_C;
+    for (ptrdiff_t s = begin; s < end;) {
+        if (rows)
+            s += LOCAL(softmax_rows_kernel)()(
+                c->x + s * C, end - s, C, c->op,
+                c->op == LOCAL(OP_LSE) ? c->out + s : c->out + s * C);
+        ptrdiff_t stop = rows && s + 8 < end ? s + 8 : end;
+        for (; s < stop; s++) LOCAL(softmax_row)(c, s);
     }
     return 0.0;
 }

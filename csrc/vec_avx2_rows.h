@@ -16,6 +16,94 @@ static inline __m256 to_ps(__m256d lo, __m256d hi) {
     return _mm256_set_m128(_mm256_cvtpd_ps(hi), _mm256_cvtpd_ps(lo));
 }
 
+/* Eight rows of few classes, gathered class by class: v[j] holds class j of
+ * the 8 rows, ex[j] = exp(v[j] - max) (1 at a maximum), rest and lse_rel =
+ * log1p(rest) per row in two halves of double lanes (rows 0-3, 4-7). */
+typedef struct {
+    __m256 v[FASTCE_SMALL_C], ex[FASTCE_SMALL_C], m;
+    __m256d m_lo, m_hi, rest_lo, rest_hi, L_lo, L_hi;
+} rows8;
+
+/* Loads rows8 from the 8 rows at xb (C classes each). Returns 0, having
+ * computed nothing past the max, when a row in `used` has a max that is not
+ * finite or a NaN: the generic path owns those rows. */
+static inline int rows8_load(rows8 *g, const float *xb, ptrdiff_t C, __m256i rows,
+                             __m256 used) {
+    const __m256d zero = _mm256_setzero_pd();
+    __m256 m = _mm256_set1_ps(-INFINITY), bad = _mm256_setzero_ps();
+    for (ptrdiff_t j = 0; j < C; j++) {
+        g->v[j] = _mm256_i32gather_ps(xb + j, rows, 4);
+        m = _mm256_max_ps(g->v[j], m);
+        bad = _mm256_or_ps(bad, _mm256_cmp_ps(g->v[j], g->v[j], _CMP_UNORD_Q));
+    }
+    bad = _mm256_or_ps(bad, _mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), m),
+                                          _mm256_set1_ps(INFINITY), _CMP_EQ_OQ));
+    if (_mm256_movemask_ps(_mm256_and_ps(bad, used))) return 0;
+    __m256d rest_lo = zero, rest_hi = zero;
+    __m256i ties = _mm256_set1_epi32(-1);
+    for (ptrdiff_t j = 0; j < C; j++) {
+        __m256 eq = _mm256_cmp_ps(g->v[j], m, _CMP_EQ_OQ);
+        g->ex[j] = _mm256_blendv_ps(exp_diff_ps(g->v[j], m), _mm256_set1_ps(1.0f), eq);
+        __m256 term = _mm256_andnot_ps(eq, g->ex[j]);
+        ties = _mm256_sub_epi32(ties, _mm256_castps_si256(eq));
+        rest_lo = _mm256_add_pd(rest_lo, lo_pd(term));
+        rest_hi = _mm256_add_pd(rest_hi, hi_pd(term));
+    }
+    __m256 ties_ps = _mm256_cvtepi32_ps(ties);
+    g->m = m;
+    g->m_lo = lo_pd(m);
+    g->m_hi = hi_pd(m);
+    g->rest_lo = _mm256_add_pd(rest_lo, lo_pd(ties_ps));
+    g->rest_hi = _mm256_add_pd(rest_hi, hi_pd(ties_ps));
+    g->L_lo = fastce_log1p_pd(g->rest_lo);
+    g->L_hi = fastce_log1p_pd(g->rest_hi);
+    return 1;
+}
+
+static inline __m256i rows_index(ptrdiff_t C) {
+    return _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+                              _mm256_set1_epi32((int)C));
+}
+
+/* Writes the C x 8 block buf (class-major) to 8 rows of C at out. */
+static inline void rows8_store(float *out, ptrdiff_t C, float buf[][8]) {
+    for (int k = 0; k < 8; k++)
+        for (ptrdiff_t j = 0; j < C; j++) out[k * C + j] = buf[j][k];
+}
+
+/* logsumexp (op 0), log_softmax (1) or softmax (2) of rows [0, n) of a
+ * contiguous (n, C) block, C <= FASTCE_SMALL_C, 8 rows at a time; returns
+ * how many leading rows it did (see sparse_ce_rows in vec.h). */
+static ptrdiff_t softmax_rows_f32(const float *x, ptrdiff_t n, ptrdiff_t C, int op,
+                                  float *out) {
+    const __m256i rows = rows_index(C);
+    const __m256 all = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+    rows8 g;
+    float buf[FASTCE_SMALL_C][8];
+    ptrdiff_t r0 = 0;
+    for (; r0 + 8 <= n; r0 += 8) {
+        if (!rows8_load(&g, x + r0 * C, C, rows, all)) break;
+        if (op == 0) {
+            _mm256_storeu_ps(out + r0, to_ps(_mm256_add_pd(g.m_lo, g.L_lo),
+                                             _mm256_add_pd(g.m_hi, g.L_hi)));
+            continue;
+        }
+        if (op == 1) { /* (x_j - max) - lse_rel, in double: exact difference */
+            for (ptrdiff_t j = 0; j < C; j++)
+                _mm256_storeu_ps(buf[j], to_ps(
+                    _mm256_sub_pd(_mm256_sub_pd(lo_pd(g.v[j]), g.m_lo), g.L_lo),
+                    _mm256_sub_pd(_mm256_sub_pd(hi_pd(g.v[j]), g.m_hi), g.L_hi)));
+        } else {
+            const __m256d one = _mm256_set1_pd(1.0);
+            __m256 inv = to_ps(_mm256_div_pd(one, _mm256_add_pd(one, g.rest_lo)),
+                               _mm256_div_pd(one, _mm256_add_pd(one, g.rest_hi)));
+            for (ptrdiff_t j = 0; j < C; j++) _mm256_storeu_ps(buf[j], _mm256_mul_ps(g.ex[j], inv));
+        }
+        rows8_store(out + r0 * C, C, buf);
+    }
+    return r0;
+}
+
 static ptrdiff_t sparse_ce_rows_f32(const float *x, const int64_t *y, ptrdiff_t n,
                                     ptrdiff_t C, const float *w, const float *sw,
                                     int64_t ignore_index, double e, double w_sum,
@@ -23,9 +111,8 @@ static ptrdiff_t sparse_ce_rows_f32(const float *x, const int64_t *y, ptrdiff_t 
                                     double *total) {
     const __m256d one = _mm256_set1_pd(1.0), zero_d = _mm256_setzero_pd();
     const double e_c = e / (double)C, keep = 1.0 - e;
-    const __m256i rows = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
-                                            _mm256_set1_epi32((int)C));
-    __m256 v[FASTCE_SMALL_C], ex[FASTCE_SMALL_C];
+    const __m256i rows = rows_index(C);
+    rows8 g;
     __m256d acc = zero_d, comp = zero_d;
     ptrdiff_t r0 = 0;
     for (; r0 + 8 <= n; r0 += 8) {
@@ -39,39 +126,16 @@ static ptrdiff_t sparse_ce_rows_f32(const float *x, const int64_t *y, ptrdiff_t 
         __m256i yv = _mm256_loadu_si256((const __m256i *)yl);
         __m256i usedv = _mm256_loadu_si256((const __m256i *)used);
 
-        __m256 m = _mm256_set1_ps(-INFINITY);
-        for (ptrdiff_t j = 0; j < C; j++) {
-            v[j] = _mm256_i32gather_ps(xb + j, rows, 4);
-            m = _mm256_max_ps(v[j], m);
-        }
-        /* a used row with a max that is not finite: leave the group */
-        __m256 bad = _mm256_or_ps(_mm256_cmp_ps(m, m, _CMP_UNORD_Q),
-                                  _mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), m),
-                                                _mm256_set1_ps(INFINITY), _CMP_EQ_OQ));
-        for (ptrdiff_t j = 0; j < C; j++) /* a NaN that max_ps dropped */
-            bad = _mm256_or_ps(bad, _mm256_cmp_ps(v[j], v[j], _CMP_UNORD_Q));
-        if (_mm256_movemask_ps(_mm256_and_ps(bad, _mm256_castsi256_ps(usedv)))) break;
-
-        __m256d rest_lo = zero_d, rest_hi = zero_d, sm_lo = zero_d, sm_hi = zero_d;
-        __m256i ties = _mm256_set1_epi32(-1);
-        __m256d m_lo = lo_pd(m), m_hi = hi_pd(m);
-        for (ptrdiff_t j = 0; j < C; j++) {
-            __m256 eq = _mm256_cmp_ps(v[j], m, _CMP_EQ_OQ);
-            ex[j] = _mm256_blendv_ps(exp_diff_ps(v[j], m), _mm256_set1_ps(1.0f), eq);
-            __m256 term = _mm256_andnot_ps(eq, ex[j]);
-            ties = _mm256_sub_epi32(ties, _mm256_castps_si256(eq));
-            rest_lo = _mm256_add_pd(rest_lo, lo_pd(term));
-            rest_hi = _mm256_add_pd(rest_hi, hi_pd(term));
-            if (e > 0.0) { /* sum_c w_c * (max - x_c), exact differences in double */
+        if (!rows8_load(&g, xb, C, rows, _mm256_castsi256_ps(usedv))) break;
+        __m256 m = g.m;
+        __m256d m_lo = g.m_lo, m_hi = g.m_hi, rest_lo = g.rest_lo, rest_hi = g.rest_hi;
+        __m256d L_lo = g.L_lo, L_hi = g.L_hi, sm_lo = zero_d, sm_hi = zero_d;
+        if (e > 0.0) /* sum_c w_c * (max - x_c), exact differences in double */
+            for (ptrdiff_t j = 0; j < C; j++) {
                 __m256d wj = _mm256_set1_pd(w ? (double)w[j] : 1.0);
-                sm_lo = _mm256_fmadd_pd(wj, _mm256_sub_pd(m_lo, lo_pd(v[j])), sm_lo);
-                sm_hi = _mm256_fmadd_pd(wj, _mm256_sub_pd(m_hi, hi_pd(v[j])), sm_hi);
+                sm_lo = _mm256_fmadd_pd(wj, _mm256_sub_pd(m_lo, lo_pd(g.v[j])), sm_lo);
+                sm_hi = _mm256_fmadd_pd(wj, _mm256_sub_pd(m_hi, hi_pd(g.v[j])), sm_hi);
             }
-        }
-        __m256 ties_ps = _mm256_cvtepi32_ps(ties);
-        rest_lo = _mm256_add_pd(rest_lo, lo_pd(ties_ps));
-        rest_hi = _mm256_add_pd(rest_hi, hi_pd(ties_ps));
-        __m256d L_lo = fastce_log1p_pd(rest_lo), L_hi = fastce_log1p_pd(rest_hi);
 
         __m256 xy = _mm256_i32gather_ps(xb, _mm256_add_epi32(rows, yv), 4);
         __m256 wy = w ? _mm256_i32gather_ps(w, yv, 4) : _mm256_set1_ps(1.0f);
@@ -113,8 +177,8 @@ static ptrdiff_t sparse_ce_rows_f32(const float *x, const int64_t *y, ptrdiff_t 
         float gbuf[FASTCE_SMALL_C][8];
         for (ptrdiff_t j = 0; j < C; j++) {
             __m256 offj = w ? _mm256_mul_ps(off, _mm256_set1_ps(w[j])) : off;
-            __m256 g = _mm256_fmadd_ps(sp, ex[j], offj);
-            _mm256_storeu_ps(gbuf[j], _mm256_and_ps(g, usedf)); /* ignored rows: 0 */
+            __m256 gj = _mm256_fmadd_ps(sp, g.ex[j], offj);
+            _mm256_storeu_ps(gbuf[j], _mm256_and_ps(gj, usedf)); /* ignored rows: 0 */
         }
         __m256 at_max = _mm256_cmp_ps(xy, m, _CMP_EQ_OQ);
         __m256d atm_lo = lo_pd(at_max), atm_hi = hi_pd(at_max);
@@ -133,10 +197,9 @@ static ptrdiff_t sparse_ce_rows_f32(const float *x, const int64_t *y, ptrdiff_t 
         float gy[8];
         _mm256_storeu_ps(gy, to_ps(gy_lo, gy_hi));
         float *gb = grad + r0 * C;
-        for (int k = 0; k < 8; k++) {
-            for (ptrdiff_t j = 0; j < C; j++) gb[k * C + j] = gbuf[j][k];
+        rows8_store(gb, C, gbuf);
+        for (int k = 0; k < 8; k++)
             if (used[k]) gb[k * C + yl[k]] = gy[k];
-        }
     }
     *total += kahan_total(acc, comp);
     return r0;

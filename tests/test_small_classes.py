@@ -72,3 +72,28 @@ def test_confident_rows_keep_their_loss():
     exact = np.log1p(9 * np.exp(-20.0))
     loss = fastce.softmax_cross_entropy(x, np.zeros(16, int), reduction="none")
     assert np.all(np.abs(loss - exact) <= np.spacing(np.float32(exact)))
+
+
+@pytest.mark.parametrize("name", ["logsumexp", "log_softmax", "softmax"])
+@pytest.mark.parametrize("C", [2, 10, 32, 33])
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_softmax_family_matches_reference(dtype, C, name):
+    x = logits((N, C), dtype, seed=C)
+    assert_close(getattr(fastce, name)(x), getattr(ref, name)(x), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_softmax_family_edge_rows(dtype):
+    x = logits((40, 10), dtype)
+    x[3] = -np.inf
+    x[12, 4] = np.inf
+    x[21, 7] = np.nan
+    assert fastce.logsumexp(x)[3] == -np.inf and fastce.logsumexp(x)[12] == np.inf
+    assert np.isnan(fastce.logsumexp(x)[21])
+    p = fastce.softmax(x)
+    assert np.all(p[3] == 0) and p[12, 4] == 1 and np.isnan(p[21]).all()
+    lp = fastce.log_softmax(x)
+    assert np.all(lp[3] == -np.inf) and lp[12, 4] == 0
+    ordinary = np.setdiff1d(np.arange(40), [3, 12, 21])
+    for name in ("logsumexp", "log_softmax", "softmax"):
+        assert_close(getattr(fastce, name)(x)[ordinary], getattr(ref, name)(x[ordinary]), dtype)
