@@ -23,8 +23,11 @@ static void LOCAL(softmax_row)(const LOCAL(softmax_ctx) *c, ptrdiff_t s) {
     }
     T *out = c->out + off;
     int masked = r.max == -INFINITY; /* every class masked */
-    if (c->op == LOCAL(OP_LOG_SOFTMAX)) {
-        /* -(l_j) = (x_j - max) - lse_rel: two non-positive terms */
+    if (c->op == LOCAL(OP_LOG_SOFTMAX) && LOCAL(row_vectorizable)(n1, r)) {
+        /* (x_j - max) - lse_rel: two non-positive terms; branch-free, so it
+         * vectorises (x_j - max is 0 at a finite maximum by itself) */
+        for (ptrdiff_t j = 0; j < C; j++) out[j] = (T)(((double)x[j] - r.max) - lse_rel);
+    } else if (c->op == LOCAL(OP_LOG_SOFTMAX)) {
         for (ptrdiff_t j = 0; j < C; j++)
             out[j * n1] = (T)(masked ? -INFINITY
                                      : -LOCAL(class_loss)((double)x[j * n1], r, lse_rel));
