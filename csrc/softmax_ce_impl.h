@@ -47,7 +47,10 @@ static inline ptrdiff_t (*LOCAL(sparse_rows_kernel)(void))(
 }
 
 /* One row of the sparse loss (any stride), its gradient, and its loss
- * added to *acc. */
+ * added to *acc. With a gradient to write on a contiguous row with a finite
+ * max, exp(x_j - max) is computed once: stored in the gradient row by the
+ * rest pass, then scaled in place. Whatever reads x (x_y, the smoothing sum)
+ * comes first, so the gradient may overwrite the logits. */
 static void LOCAL(sparse_row)(const LOCAL(sparse_ctx) *c, ptrdiff_t s,
                               fastce_acc *acc) {
     const ptrdiff_t C = c->C, n1 = c->n1;
@@ -63,8 +66,23 @@ static void LOCAL(sparse_row)(const LOCAL(sparse_ctx) *c, ptrdiff_t s,
     const T *x = c->x + off;
     double sw = c->sw ? (double)c->sw[s] : 1.0;
     double wy = c->w ? (double)c->w[y] : 1.0;
-    double xy = (double)x[y * n1]; /* read before g may overwrite it */
-    fastce_row r = LOCAL(row_stats)(x, n1, C);
+    double xy = (double)x[y * n1];
+
+    fastce_row r;
+    int stored = 0;          /* g holds exp(x_j - max) */
+    double smooth_base = 0.0; /* sum_c w_c * (max - x_c), when stored */
+    if (g && n1 == 1 && isfinite(r.max = VEC(row_max)(x, C))) {
+        if (e > 0.0) {
+            fastce_acc sb = {0.0, 0.0};
+            for (ptrdiff_t j = 0; j < C; j++)
+                fastce_acc_add(&sb, (c->w ? (double)c->w[j] : 1.0) * (r.max - (double)x[j]));
+            smooth_base = fastce_acc_value(sb);
+        }
+        r.rest = VEC(row_rest_store)(x, C, r.max, g);
+        stored = 1;
+    } else {
+        r = LOCAL(row_stats)(x, n1, C);
+    }
     double lse_rel = fastce_lse_rel(r);
     int masked = r.max == -INFINITY; /* every class masked, y too */
 
@@ -72,11 +90,17 @@ static void LOCAL(sparse_row)(const LOCAL(sparse_ctx) *c, ptrdiff_t s,
     if (!masked) {
         l = fastce_term(1.0 - e, wy * LOCAL(class_loss)(xy, r, lse_rel));
         if (e > 0.0) {
-            fastce_acc smooth = {0.0, 0.0};
-            for (ptrdiff_t j = 0; j < C; j++)
-                fastce_acc_add(&smooth, (c->w ? (double)c->w[j] : 1.0) *
+            double smooth;
+            if (stored) {
+                smooth = smooth_base + c->w_sum * lse_rel;
+            } else {
+                fastce_acc sm = {0.0, 0.0};
+                for (ptrdiff_t j = 0; j < C; j++)
+                    fastce_acc_add(&sm, (c->w ? (double)c->w[j] : 1.0) *
                                             LOCAL(class_loss)((double)x[j * n1], r, lse_rel));
-            l += e_c * fastce_acc_value(smooth);
+                smooth = fastce_acc_value(sm);
+            }
+            l += e_c * smooth;
         }
     }
     l *= sw;
@@ -92,7 +116,10 @@ static void LOCAL(sparse_row)(const LOCAL(sparse_ctx) *c, ptrdiff_t s,
      * every class but y is scale*exp(x_j - max) + offset*w_j ... */
     double a = sw * c->grad_scale, cy = (1.0 - e) * wy;
     double scale = a * (cy + e_c * c->w_sum) / (1.0 + r.rest), offset = -a * e_c;
-    if (LOCAL(row_vectorizable)(n1, r)) {
+    if (stored) {
+        for (ptrdiff_t j = 0; j < C; j++)
+            g[j] = (T)(scale * (double)g[j] + offset * (c->w ? (double)c->w[j] : 1.0));
+    } else if (LOCAL(row_vectorizable)(n1, r)) {
         VEC(row_exp_affine)(x, C, r.max, scale, offset, c->w, g);
     } else {
         for (ptrdiff_t j = 0; j < C; j++)
@@ -203,9 +230,11 @@ static double LOCAL(dense_block)(const void *vctx, ptrdiff_t begin,
         /* d l / d x_j = sw * (B*p_j - wt_j); at a lone maximum B*p - wt
          * equals B_rest - B*rest/(1+rest), without the cancellation near 1. */
         double a = sw * c->grad_scale;
-        if (LOCAL(row_vectorizable)(n1, r))
-            VEC(row_exp_affine)(x, C, r.max, a * B / (1.0 + r.rest), 0.0, NULL, g);
-        else
+        if (LOCAL(row_vectorizable)(n1, r)) { /* the sums above have read x */
+            VEC(row_rest_store)(x, C, r.max, g);
+            double scale = a * B / (1.0 + r.rest);
+            for (ptrdiff_t j = 0; j < C; j++) g[j] = (T)(scale * (double)g[j]);
+        } else
             for (ptrdiff_t j = 0; j < C; j++)
                 g[j * n1] = (T)(a * B * LOCAL(row_prob)((double)x[j * n1], r));
         for (ptrdiff_t j = 0; j < C; j++) {

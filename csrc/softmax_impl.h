@@ -32,7 +32,9 @@ static void LOCAL(softmax_row)(const LOCAL(softmax_ctx) *c, ptrdiff_t s) {
             out[j * n1] = (T)(masked ? -INFINITY
                                      : -LOCAL(class_loss)((double)x[j * n1], r, lse_rel));
     } else if (LOCAL(row_vectorizable)(n1, r)) {
-        VEC(row_exp_affine)(x, C, r.max, 1.0 / (1.0 + r.rest), 0.0, NULL, out);
+        VEC(row_rest_store)(x, C, r.max, out); /* exp(x_j - max), then normalise */
+        double inv = 1.0 / (1.0 + r.rest);
+        for (ptrdiff_t j = 0; j < C; j++) out[j] = (T)(inv * (double)out[j]);
     } else {
         for (ptrdiff_t j = 0; j < C; j++)
             out[j * n1] = (T)(masked ? 0.0 : LOCAL(row_prob)((double)x[j * n1], r));

@@ -20,6 +20,10 @@ typedef struct {
      * or +inf. NaN anywhere in the row gives NaN. */
     double (*row_rest_f32)(const float *x, ptrdiff_t C, double m);
     double (*row_rest_f64)(const double *x, ptrdiff_t C, double m);
+    /* row_rest that also stores e_j = exp(x_j - m) (1 at a maximum) in
+     * e[0..C); e may be x itself. m must be finite. */
+    double (*row_rest_store_f32)(const float *x, ptrdiff_t C, double m, float *e);
+    double (*row_rest_store_f64)(const double *x, ptrdiff_t C, double m, double *e);
     /* out_j = scale * exp(x_j - m) + offset * (w ? w_j : 1); out may be x. */
     void (*row_exp_affine_f32)(const float *x, ptrdiff_t C, double m, double scale,
                                double offset, const float *w, float *out);

@@ -92,7 +92,7 @@ static double row_max_f64(const double *x, ptrdiff_t C) {
 
 /* ----------------------------------------------------------- row rest */
 
-static double row_rest_f32(const float *x, ptrdiff_t C, double m) {
+static inline double rest_f32(const float *x, ptrdiff_t C, double m, float *store) {
     const __m256 mv = _mm256_set1_ps((float)m);
     __m256d acc0 = _mm256_setzero_pd(), acc1 = acc0;
     __m256i ties = _mm256_setzero_si256();
@@ -107,7 +107,13 @@ static double row_rest_f32(const float *x, ptrdiff_t C, double m) {
             live = _mm256_castsi256_ps(mask);
         }
         __m256 eq = _mm256_and_ps(_mm256_cmp_ps(v, mv, _CMP_EQ_OQ), live);
-        __m256 e = _mm256_andnot_ps(eq, _mm256_and_ps(exp_diff_ps(v, mv), live));
+        __m256 ex = exp_diff_ps(v, mv);
+        if (store) {
+            __m256 out = _mm256_blendv_ps(ex, _mm256_set1_ps(1.0f), eq);
+            if (j + 8 <= C) _mm256_storeu_ps(store + j, out);
+            else _mm256_maskstore_ps(store + j, _mm256_castps_si256(live), out);
+        }
+        __m256 e = _mm256_andnot_ps(eq, _mm256_and_ps(ex, live));
         ties = _mm256_sub_epi32(ties, _mm256_castps_si256(eq)); /* mask = -1 */
         acc0 = _mm256_add_pd(acc0, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
         acc1 = _mm256_add_pd(acc1, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
@@ -135,7 +141,7 @@ static inline double kahan_total(__m256d acc, __m256d comp) {
     return fastce_acc_value(s);
 }
 
-static double row_rest_f64(const double *x, ptrdiff_t C, double m) {
+static inline double rest_f64(const double *x, ptrdiff_t C, double m, double *store) {
     const __m256d mv = _mm256_set1_pd(m);
     __m256d acc = _mm256_setzero_pd(), comp = acc;
     __m256i ties = _mm256_setzero_si256();
@@ -150,13 +156,32 @@ static double row_rest_f64(const double *x, ptrdiff_t C, double m) {
             live = _mm256_castsi256_pd(mask);
         }
         __m256d eq = _mm256_and_pd(_mm256_cmp_pd(v, mv, _CMP_EQ_OQ), live);
-        __m256d e = _mm256_andnot_pd(eq, _mm256_and_pd(exp_diff_pd(v, mv), live));
+        __m256d ex = exp_diff_pd(v, mv);
+        if (store) {
+            __m256d out = _mm256_blendv_pd(ex, _mm256_set1_pd(1.0), eq);
+            if (j + 4 <= C) _mm256_storeu_pd(store + j, out);
+            else _mm256_maskstore_pd(store + j, _mm256_castpd_si256(live), out);
+        }
+        __m256d e = _mm256_andnot_pd(eq, _mm256_and_pd(ex, live));
         ties = _mm256_sub_epi64(ties, _mm256_castpd_si256(eq));
         kahan_add_pd(&acc, &comp, e);
     }
     long long t[4];
     _mm256_storeu_si256((__m256i *)t, ties);
     return kahan_total(acc, comp) + (double)(t[0] + t[1] + t[2] + t[3] - 1);
+}
+
+static double row_rest_f32(const float *x, ptrdiff_t C, double m) {
+    return rest_f32(x, C, m, NULL);
+}
+static double row_rest_f64(const double *x, ptrdiff_t C, double m) {
+    return rest_f64(x, C, m, NULL);
+}
+static double row_rest_store_f32(const float *x, ptrdiff_t C, double m, float *e) {
+    return rest_f32(x, C, m, e);
+}
+static double row_rest_store_f64(const double *x, ptrdiff_t C, double m, double *e) {
+    return rest_f64(x, C, m, e);
 }
 
 /* ----------------------------------------------------- row exp affine */
@@ -352,6 +377,7 @@ const fastce_vec_ops fastce_vec_avx2 = {
     "avx2",
     row_max_f32,        row_max_f64,
     row_rest_f32,       row_rest_f64,
+    row_rest_store_f32, row_rest_store_f64,
     row_exp_affine_f32, row_exp_affine_f64,
     sigmoid_ce_f32,     sigmoid_ce_f64,
     binary_ce_f32,      binary_ce_f64,

@@ -10,6 +10,23 @@ static double LOCAL(scalar_row_rest)(const T *x, ptrdiff_t C, double m) {
     return LOCAL(strided_row_rest)(x, 1, C, m);
 }
 
+static double LOCAL(scalar_row_rest_store)(const T *x, ptrdiff_t C, double m, T *e) {
+    fastce_acc rest = {0.0, 0.0};
+    double ties = -1.0;
+    for (ptrdiff_t j = 0; j < C; j++) {
+        double v = (double)x[j];
+        if (v == m) {
+            ties += 1.0;
+            e[j] = (T)1;
+        } else {
+            double ej = fastce_exp_diff(v, m);
+            fastce_acc_add(&rest, ej);
+            e[j] = (T)ej;
+        }
+    }
+    return fastce_acc_value(rest) + ties;
+}
+
 static void LOCAL(scalar_row_exp_affine)(const T *x, ptrdiff_t C, double m,
                                          double scale, double offset,
                                          const T *w, T *out) {

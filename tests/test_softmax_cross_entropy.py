@@ -164,3 +164,18 @@ def test_huge_logits_do_not_overflow():
     x = np.array([[1e4, -1e4, 0.0], [-1e4, 1e4, 1e4]], dtype=np.float32)
     loss = fastce.softmax_cross_entropy(x, [0, 1], reduction="none")
     assert_close(loss, [0.0, np.log(2.0)], np.float32, k=2)
+
+
+@pytest.mark.parametrize("dense", [False, True], ids=["sparse", "dense"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_long_rows_every_option_in_place(dtype, dense):
+    """Rows longer than a vector, every option, the gradient over the logits."""
+    x, t, kw = make_case((9, 1003), -1, dtype, "all" if not dense else "smoothing", dense)
+    if dense:
+        kw["weight"] = np.linspace(0.5, 2.0, 1003)
+    want_loss, want_grad = ref.softmax_cross_entropy(x, t, return_grad=True, **kw)
+    buf = x.copy()
+    loss, grad = fastce.softmax_cross_entropy(buf, t, return_grad=True, grad_out=buf, **kw)
+    assert grad is buf
+    assert_close(loss, want_loss, dtype)
+    assert_close(buf, want_grad, dtype)
