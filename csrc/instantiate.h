@@ -7,20 +7,16 @@
 
 #define T float
 #define SUF f32
-#define SUF_IS_F32 1
 #include "row_impl.h"
 #include "periodic_impl.h"
 #include FASTCE_TEMPLATE
 #undef T
 #undef SUF
-#undef SUF_IS_F32
 
 #define T double
 #define SUF f64
-#define SUF_IS_F32 0
 #include "row_impl.h"
 #include "periodic_impl.h"
 #include FASTCE_TEMPLATE
 #undef T
 #undef SUF
-#undef SUF_IS_F32

@@ -39,11 +39,7 @@ typedef struct {
 static inline ptrdiff_t (*LOCAL(sparse_rows_kernel)(void))(
     const T *, const int64_t *, ptrdiff_t, ptrdiff_t, const T *, const T *,
     int64_t, double, double, T *, T *, double, double *) {
-#if SUF_IS_F32
-    return fastce_vec->sparse_ce_rows_f32;
-#else
-    return NULL;
-#endif
+    return VEC(sparse_ce_rows);
 }
 
 /* One row of the sparse loss (any stride), its gradient, and its loss

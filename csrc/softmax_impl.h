@@ -44,11 +44,7 @@ static void LOCAL(softmax_row)(const LOCAL(softmax_ctx) *c, ptrdiff_t s) {
 /* The row-parallel kernel for few classes, when this dtype and ISA have one. */
 static inline ptrdiff_t (*LOCAL(softmax_rows_kernel)(void))(const T *, ptrdiff_t,
                                                            ptrdiff_t, int, T *) {
-#if SUF_IS_F32
-    return fastce_vec->softmax_rows_f32;
-#else
-    return NULL;
-#endif
+    return VEC(softmax_rows);
 }
 
 static double LOCAL(softmax_block)(const void *vctx, ptrdiff_t begin,

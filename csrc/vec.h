@@ -60,12 +60,19 @@ typedef struct {
                                     int64_t ignore_index, double e, double w_sum,
                                     float *loss, float *grad, double grad_scale,
                                     double *total);
+    ptrdiff_t (*sparse_ce_rows_f64)(const double *x, const int64_t *y, ptrdiff_t n,
+                                    ptrdiff_t C, const double *w, const double *sw,
+                                    int64_t ignore_index, double e, double w_sum,
+                                    double *loss, double *grad, double grad_scale,
+                                    double *total);
     /* logsumexp (op 0, out n long), log_softmax (1) or softmax (2, out the
      * shape of x) of rows [0, n) of a contiguous (n, C) block with
      * C <= FASTCE_SMALL_C, several rows at a time; returns how many leading
      * rows it did. NULL where an instruction set has none. */
     ptrdiff_t (*softmax_rows_f32)(const float *x, ptrdiff_t n, ptrdiff_t C, int op,
                                   float *out);
+    ptrdiff_t (*softmax_rows_f64)(const double *x, ptrdiff_t n, ptrdiff_t C, int op,
+                                  double *out);
 } fastce_vec_ops;
 
 /* Class counts up to which the row-parallel sparse kernel is used. */

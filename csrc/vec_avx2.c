@@ -382,7 +382,8 @@ const fastce_vec_ops fastce_vec_avx2 = {
     sigmoid_ce_f32,     sigmoid_ce_f64,
     binary_ce_f32,      binary_ce_f64,
     math_f32,           math_f64,
-    sparse_ce_rows_f32, softmax_rows_f32,
+    sparse_ce_rows_f32, sparse_ce_rows_f64,
+    softmax_rows_f32,   softmax_rows_f64,
 };
 
 #endif /* FASTCE_HAVE_AVX2_TABLE */

@@ -204,3 +204,133 @@ static ptrdiff_t sparse_ce_rows_f32(const float *x, const int64_t *y, ptrdiff_t 
     *total += kahan_total(acc, comp);
     return r0;
 }
+
+/* ------------------------------------------------------------- double */
+
+/* Four rows of few classes in double lanes: the float version above, with
+ * lane k = row k of 4 and Kahan-free double sums (C <= 32 terms). */
+typedef struct {
+    __m256d v[FASTCE_SMALL_C], ex[FASTCE_SMALL_C], m, rest, L;
+} rows4;
+
+static inline int rows4_load(rows4 *g, const double *xb, ptrdiff_t C, __m128i rows,
+                             __m256d used) {
+    __m256d m = _mm256_set1_pd(-INFINITY), bad = _mm256_setzero_pd();
+    for (ptrdiff_t j = 0; j < C; j++) {
+        g->v[j] = _mm256_i32gather_pd(xb + j, rows, 8);
+        m = _mm256_max_pd(g->v[j], m);
+        bad = _mm256_or_pd(bad, _mm256_cmp_pd(g->v[j], g->v[j], _CMP_UNORD_Q));
+    }
+    bad = _mm256_or_pd(bad, _mm256_cmp_pd(_mm256_andnot_pd(_mm256_set1_pd(-0.0), m),
+                                          _mm256_set1_pd(INFINITY), _CMP_EQ_OQ));
+    if (_mm256_movemask_pd(_mm256_and_pd(bad, used))) return 0;
+    __m256d rest = _mm256_setzero_pd(), comp = rest, ties = _mm256_set1_pd(-1.0);
+    for (ptrdiff_t j = 0; j < C; j++) {
+        __m256d eq = _mm256_cmp_pd(g->v[j], m, _CMP_EQ_OQ);
+        g->ex[j] = _mm256_blendv_pd(exp_diff_pd(g->v[j], m), _mm256_set1_pd(1.0), eq);
+        kahan_add_pd(&rest, &comp, _mm256_andnot_pd(eq, g->ex[j]));
+        ties = _mm256_add_pd(ties, _mm256_and_pd(eq, _mm256_set1_pd(1.0)));
+    }
+    g->m = m;
+    g->rest = _mm256_add_pd(_mm256_sub_pd(rest, comp), ties);
+    g->L = fastce_log1p_pd(g->rest);
+    return 1;
+}
+
+static inline void rows4_store(double *out, ptrdiff_t C, double buf[][4]) {
+    for (int k = 0; k < 4; k++)
+        for (ptrdiff_t j = 0; j < C; j++) out[k * C + j] = buf[j][k];
+}
+
+static ptrdiff_t softmax_rows_f64(const double *x, ptrdiff_t n, ptrdiff_t C, int op,
+                                  double *out) {
+    const __m128i rows = _mm_mullo_epi32(_mm_setr_epi32(0, 1, 2, 3), _mm_set1_epi32((int)C));
+    const __m256d all = _mm256_castsi256_pd(_mm256_set1_epi64x(-1));
+    rows4 g;
+    double buf[FASTCE_SMALL_C][4];
+    ptrdiff_t r0 = 0;
+    for (; r0 + 4 <= n; r0 += 4) {
+        if (!rows4_load(&g, x + r0 * C, C, rows, all)) break;
+        if (op == 0) {
+            _mm256_storeu_pd(out + r0, _mm256_add_pd(g.m, g.L));
+            continue;
+        }
+        if (op == 1) {
+            for (ptrdiff_t j = 0; j < C; j++)
+                _mm256_storeu_pd(buf[j], _mm256_sub_pd(_mm256_sub_pd(g.v[j], g.m), g.L));
+        } else {
+            __m256d inv = _mm256_div_pd(_mm256_set1_pd(1.0), _mm256_add_pd(_mm256_set1_pd(1.0), g.rest));
+            for (ptrdiff_t j = 0; j < C; j++) _mm256_storeu_pd(buf[j], _mm256_mul_pd(g.ex[j], inv));
+        }
+        rows4_store(out + r0 * C, C, buf);
+    }
+    return r0;
+}
+
+static ptrdiff_t sparse_ce_rows_f64(const double *x, const int64_t *y, ptrdiff_t n,
+                                    ptrdiff_t C, const double *w, const double *sw,
+                                    int64_t ignore_index, double e, double w_sum,
+                                    double *loss, double *grad, double grad_scale,
+                                    double *total) {
+    const __m256d one = _mm256_set1_pd(1.0), zero = _mm256_setzero_pd();
+    const double e_c = e / (double)C, keep = 1.0 - e;
+    const __m128i rows = _mm_mullo_epi32(_mm_setr_epi32(0, 1, 2, 3), _mm_set1_epi32((int)C));
+    rows4 g;
+    __m256d acc = zero, comp = zero;
+    ptrdiff_t r0 = 0;
+    for (; r0 + 4 <= n; r0 += 4) {
+        const double *xb = x + r0 * C;
+        int32_t yl[4];
+        int64_t used[4];
+        for (int k = 0; k < 4; k++) {
+            used[k] = y[r0 + k] != ignore_index ? -1 : 0;
+            yl[k] = used[k] ? (int32_t)y[r0 + k] : 0;
+        }
+        __m128i yv = _mm_loadu_si128((const __m128i *)yl);
+        __m256d usedv = _mm256_castsi256_pd(_mm256_loadu_si256((const __m256i *)used));
+        if (!rows4_load(&g, xb, C, rows, usedv)) break;
+
+        __m256d sm = zero;
+        if (e > 0.0)
+            for (ptrdiff_t j = 0; j < C; j++)
+                sm = _mm256_fmadd_pd(_mm256_set1_pd(w ? w[j] : 1.0), _mm256_sub_pd(g.m, g.v[j]), sm);
+        __m256d xy = _mm256_i32gather_pd(xb, _mm_add_epi32(rows, yv), 8);
+        __m256d wy = w ? _mm256_i32gather_pd(w, yv, 8) : one;
+        __m256d swv = sw ? _mm256_loadu_pd(sw + r0) : one;
+        __m256d at_max = _mm256_cmp_pd(xy, g.m, _CMP_EQ_OQ);
+        /* (max - x_y) + L, with max - x_y = 0 at a maximum */
+        __m256d ly = _mm256_add_pd(_mm256_andnot_pd(at_max, _mm256_sub_pd(g.m, xy)), g.L);
+        __m256d cy = _mm256_mul_pd(_mm256_set1_pd(keep), wy);
+        __m256d l = keep == 0.0 ? zero : _mm256_mul_pd(cy, ly);
+        if (e > 0.0)
+            l = _mm256_fmadd_pd(_mm256_set1_pd(e_c), _mm256_fmadd_pd(_mm256_set1_pd(w_sum), g.L, sm), l);
+        l = _mm256_and_pd(_mm256_mul_pd(l, swv), usedv);
+        kahan_add_pd(&acc, &comp, l);
+        if (loss) _mm256_storeu_pd(loss + r0, l);
+
+        if (!grad) continue;
+        __m256d inv = _mm256_div_pd(one, _mm256_add_pd(one, g.rest));
+        __m256d a = _mm256_and_pd(_mm256_mul_pd(swv, _mm256_set1_pd(grad_scale)), usedv);
+        __m256d sp = _mm256_mul_pd(_mm256_mul_pd(a, _mm256_add_pd(cy, _mm256_set1_pd(e_c * w_sum))), inv);
+        __m256d off = _mm256_mul_pd(a, _mm256_set1_pd(-e_c));
+        double gbuf[FASTCE_SMALL_C][4];
+        for (ptrdiff_t j = 0; j < C; j++) {
+            __m256d offj = w ? _mm256_mul_pd(off, _mm256_set1_pd(w[j])) : off;
+            _mm256_storeu_pd(gbuf[j], _mm256_and_pd(_mm256_fmadd_pd(sp, g.ex[j], offj), usedv));
+        }
+        __m256d ey = _mm256_blendv_pd(exp_diff_pd(xy, g.m), one, at_max);
+        __m256d py = _mm256_mul_pd(ey, inv);
+        __m256d pm1 = _mm256_blendv_pd(_mm256_sub_pd(py, one),
+                                       _mm256_sub_pd(zero, _mm256_mul_pd(g.rest, inv)), at_max);
+        __m256d gy = _mm256_mul_pd(a, _mm256_fmadd_pd(cy, pm1,
+                         _mm256_mul_pd(_mm256_set1_pd(e_c), _mm256_fmsub_pd(_mm256_set1_pd(w_sum), py, wy))));
+        double gys[4];
+        _mm256_storeu_pd(gys, gy);
+        double *gb = grad + r0 * C;
+        rows4_store(gb, C, gbuf);
+        for (int k = 0; k < 4; k++)
+            if (used[k]) gb[k * C + yl[k]] = gys[k];
+    }
+    *total += kahan_total(acc, comp);
+    return r0;
+}
