@@ -39,34 +39,54 @@ LABEL_DTYPES = [np.int64, np.int32, np.int8, np.uint8]
 LAYOUTS = ["C", "F", "strided", "reversed", "readonly"]
 
 
+def compute_dtype(dtype) -> np.dtype:
+    """What fastce computes an input of ``dtype`` in: float32 for float16
+    and float32, float64 for everything else."""
+    dtype = np.dtype(dtype)
+    return np.dtype(np.float32) if dtype in (np.float16, np.float32) else np.dtype(np.float64)
+
+
+def narrowest(*dtypes) -> np.dtype:
+    """The float dtype of least precision among ``dtypes`` (non-floats are
+    ignored): its values are exact in all the others."""
+    floats = [np.dtype(d) for d in dtypes if np.dtype(d).kind == "f"]
+    return min(floats, key=lambda d: d.itemsize) if floats else np.dtype(np.float64)
+
+
 def values(dtype, lo: float = -60.0, hi: float = 60.0, specials: bool = False,
-           huge: bool = False):
+           huge: bool = False, within=None, min_magnitude: float = 0.0):
     """Elements of ``dtype``: mostly moderate, optionally huge, and with
-    ``specials`` also +-inf and NaN."""
+    ``specials`` also +-inf and NaN. ``within``: draw values of that float
+    dtype (exact in ``dtype`` too); ``min_magnitude``: nonzero values below it
+    become 0."""
     dtype = np.dtype(dtype)
     if dtype == np.bool_:
         return st.booleans()
     if dtype.kind in "iu":
         info = np.iinfo(dtype)
         return st.integers(max(int(lo), info.min), min(int(hi), info.max))
-    width = dtype.itemsize * 8
-    lo, hi = float(dtype.type(lo)), float(dtype.type(hi))  # representable bounds
+    src = narrowest(dtype, within) if within is not None else dtype
+    width = src.itemsize * 8
+    lo, hi = float(src.type(lo)), float(src.type(hi))  # representable bounds
     picks = sorted({v for v in (0.0, 1.0, -1.0, lo, hi) if lo <= v <= hi})
     strategies = [st.floats(lo, hi, width=width), st.sampled_from(picks)]
     if huge:
-        big = float(np.finfo(dtype).max) / 4 if dtype == np.float16 else 1e4
+        big = float(np.finfo(src).max) / 4 if src == np.float16 else 1e4
         strategies.append(st.floats(-big, big, width=width))
     if specials:
         strategies.append(st.sampled_from([np.inf, -np.inf, np.nan]))
-    return st.one_of(*strategies)
+    out = st.one_of(*strategies)
+    if min_magnitude:
+        out = out.map(lambda v: v if not abs(v) < min_magnitude else 0.0)
+    return out
 
 
 def in_layout(a: np.ndarray, layout: str) -> np.ndarray:
     """The values of ``a`` in another memory layout (the same as
     helpers.in_layout, plus negative strides)."""
     a = np.asarray(a)
-    if a.ndim == 0 and layout in ("strided", "reversed"):
-        layout = "C"
+    if a.ndim == 0 and layout != "readonly":
+        return a.copy()  # (np.ascontiguousarray would make it 1-d)
     if layout == "C":
         return np.ascontiguousarray(a)
     if layout == "F":

@@ -108,9 +108,6 @@ class use_isa:
             fastce.select_isa(self.saved)
 
 
-ISAS = available_isas()
-
-
 # ------------------------------------------------------------------ ulp
 
 
@@ -585,8 +582,10 @@ def sigmoid_cases(dt, heavy: bool = False) -> List[Case]:
                 bounds.append((GRAD_BASE_ULP + cond) * subtraction_factor(a, b))
             cases.append(Case(fn, what, lambda x=x, z=z, kw=kw: fastce.sigmoid_cross_entropy(
                 x, z, reduction="none", **kw), Exact(losses), np.full(x.size, LOSS_ULP)))
-            cases.append(Case(fn + " grad", what, lambda x=x, z=z, kw=kw: fastce.sigmoid_cross_entropy(
-                x, z, reduction="none", return_grad=True, **kw)[1], Exact(grads), np.array(bounds)))
+            cases.append(Case(fn + " grad", what,
+                              lambda x=x, z=z, kw=kw: fastce.sigmoid_cross_entropy(
+                                  x, z, reduction="none", return_grad=True, **kw)[1],
+                              Exact(grads), np.array(bounds)))
     return cases
 
 
@@ -643,7 +642,7 @@ def mean_cases(dt) -> List[Case]:
         sl.append(mp.fsum(([Zs * _softplus(-Xs)] if Zs else [])
                           + ([(1 - Zs) * _softplus(Xs)] if Zs != 1 else [])))
     sidx = idx % xs.size
-    stotal = mp.fsum(mpf(int(c)) * l for c, l in zip(np.bincount(sidx, minlength=8), sl))
+    stotal = mp.fsum(mpf(int(c)) * v for c, v in zip(np.bincount(sidx, minlength=8), sl))
     one = np.array([MEAN_ULP])
     return [
         Case("softmax_cross_entropy mean", what, ce(reduction="mean"), Exact([total / N]), one),
@@ -719,7 +718,14 @@ def run(group: str, dt, isa: Optional[str], heavy: bool = False) -> None:
 _DONE = set()
 
 
-def check(group: str, fn: str, dt, isa: Optional[str]) -> None:
+def check(request, group: str, fn: str, dt, isa: Optional[str]) -> None:
+    """Evaluate ``group`` once per (dtype, isa) and assert ``fn``'s bound; a
+    known kernel issue turns the test into a strict xfail."""
+    reason = (KNOWN_FAILURES.get((fn, np.dtype(dt).name, isa))
+              or KNOWN_FAILURES.get((fn, np.dtype(dt).name, None)))
+    if reason:
+        request.node.add_marker(pytest.mark.xfail(strict=True, raises=AssertionError,
+                                                  reason=reason))
     if (group, dt, isa) not in _DONE:
         _DONE.add((group, dt, isa))
         run(group, dt, isa)
@@ -739,62 +745,76 @@ def _print_table_and_free():
 
 
 # ------------------------------------------------------------------ tests
+# The instruction set comes from the ``isa`` fixture of conftest.py: each
+# module runs once per instruction set the machine supports.
 
-#: (function, dtype name, isa or None for all) -> reason, for contract
-#: violations that are known kernel issues: marked xfail(strict=True), so
-#: the marker has to go when the kernel is fixed.
-KNOWN_FAILURES: Dict[Tuple[str, str, Optional[str]], str] = {}
+#: (function, dtype name, isa or None for every isa) -> reason, for contract
+#: violations that are known kernel issues: the test becomes
+#: xfail(strict=True), so the entry has to go when the kernel is fixed.
+KNOWN_FAILURES: Dict[Tuple[str, str, Optional[str]], str] = {
+    ("logsumexp", "float64", None):
+        "lse = max + log1p(rest) cancels when lse is near 0: the rounding of log1p(rest) "
+        "alone costs up to |max|/|lse| ulp (631 ulp at lse ~ 1e-3, 2.6 ulp on a random "
+        "row); 2 ulp needs log1p(rest) in double-double, or the contract a conditioning term",
+    ("logsumexp", "float32", "avx2"):
+        "the AVX2 float32 logsumexp does not work in double: near lse = 0 it is off by up "
+        "to 30 ulp (the scalar kernel: 0.5 ulp)",
+    ("softmax_cross_entropy smoothing+weights", "float64", None):
+        "sw*((1-e)*w_y*l_y + e/C*sum_c w_c*l_c) in plain double: ~6 roundings, 2.44 ulp",
+    ("softmax_cross_entropy smoothing+weights grad", "float64", None):
+        "(cy + e/C*W)*p_j - e/C*w_j with W, the sum of the class weights, summed naively "
+        "(plus ~6 roundings): 6.9 ulp where 4 + |x_j - lse| is 6.6 (C = 1000)",
+    ("sigmoid_cross_entropy weighted", "float64", None):
+        "w*(q*z*softplus(-x) + (1-z)*softplus(x)) in plain double: 2.25 ulp",
+    ("softmax_cross_entropy weighted mean", "float64", None):
+        "the mean's denominator, sum of w[y] over 2**21 samples, is a naive double sum "
+        "(check_labels): 19146 ulp",
+}
 
 
 def _params(group: str):
-    out = []
-    for isa in ISAS:
-        for dt in DTYPES:
-            for fn in GROUPS[group]:
-                reason = (KNOWN_FAILURES.get((fn, np.dtype(dt).name, isa))
-                          or KNOWN_FAILURES.get((fn, np.dtype(dt).name, None)))
-                marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
-                out.append(pytest.param(fn, dt, isa, marks=marks,
-                                        id=f"{fn.replace(' ', '_')}-{np.dtype(dt).name}-{isa}"))
-    return out
+    return [pytest.param(fn, dt, id=f"{fn.replace(' ', '_')}-{np.dtype(dt).name}")
+            for dt in DTYPES for fn in GROUPS[group]]
 
 
-@pytest.mark.parametrize("fn, dtype, isa", _params("softmax"))
-def test_softmax_family(fn, dtype, isa):
-    check("softmax", fn, dtype, isa)
+@pytest.mark.parametrize("fn, dtype", _params("softmax"))
+def test_softmax_family(request, fn, dtype, isa):
+    check(request, "softmax", fn, dtype, isa)
 
 
-@pytest.mark.parametrize("fn, dtype, isa", _params("weighted"))
-def test_label_smoothing_and_weights(fn, dtype, isa):
-    check("weighted", fn, dtype, isa)
+@pytest.mark.parametrize("fn, dtype", _params("weighted"))
+def test_label_smoothing_and_weights(request, fn, dtype, isa):
+    check(request, "weighted", fn, dtype, isa)
 
 
-@pytest.mark.parametrize("fn, dtype, isa", _params("dense"))
-def test_dense_soft_targets(fn, dtype, isa):
-    check("dense", fn, dtype, isa)
+@pytest.mark.parametrize("fn, dtype", _params("dense"))
+def test_dense_soft_targets(request, fn, dtype, isa):
+    check(request, "dense", fn, dtype, isa)
 
 
-@pytest.mark.parametrize("fn, dtype, isa", _params("sigmoid"))
-def test_sigmoid(fn, dtype, isa):
-    check("sigmoid", fn, dtype, isa)
+@pytest.mark.parametrize("fn, dtype", _params("sigmoid"))
+def test_sigmoid(request, fn, dtype, isa):
+    check(request, "sigmoid", fn, dtype, isa)
 
 
-@pytest.mark.parametrize("fn, dtype, isa", _params("mean"))
-def test_reductions_over_two_million_samples(fn, dtype, isa):
-    check("mean", fn, dtype, isa)
+@pytest.mark.parametrize("fn, dtype", _params("mean"))
+def test_reductions_over_two_million_samples(request, fn, dtype, isa):
+    check(request, "mean", fn, dtype, isa)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("isa", ISAS)
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_heavy_corpus(dtype, isa):
-    """Five times the rows, three 131072-class rows of each kind."""
+    """Five times the rows, three 131072-class rows of each kind: every
+    bound but those of KNOWN_FAILURES (the default tests track those)."""
     saved = {k: len(v.violations) for k, v in RECORDS.items()}
     for group in ("softmax", "weighted", "dense", "sigmoid"):
         run(group, dtype, isa, heavy=True)
         _CASES.pop((group, np.dtype(dtype).name, True), None)
     _ROWS.pop((np.dtype(dtype).name, True), None)
-    new = [f"{k[0]} {k[1]} isa={k[2]}: {v}" for k, rec in RECORDS.items()
+    known = {k for k in RECORDS if (k[0], k[1], k[2]) in KNOWN_FAILURES
+             or (k[0], k[1], None) in KNOWN_FAILURES}
+    new = [f"{k[0]} {k[1]} isa={k[2]}: {v}" for k, rec in RECORDS.items() if k not in known
            for v in rec.violations[saved.get(k, 0):]]
     assert not new, "\n".join(new[:40])
 
@@ -822,12 +842,13 @@ def test_the_yardstick():
 
 def main(argv: List[str]) -> int:
     heavy = "--slow" in argv
-    for isa in ISAS:
+    isas = available_isas()
+    for isa in isas:
         for dt in DTYPES:
             for group in GROUPS:
                 run(group, dt, isa, heavy=heavy and group != "mean")
     print(f"accuracy against mpmath ({DPS} digits), ulp of the result dtype; "
-          f"corpus: {'heavy' if heavy else 'default'}; isas: {ISAS}")
+          f"corpus: {'heavy' if heavy else 'default'}; isas: {isas}")
     print(table())
     bad = [(k, v) for k, v in sorted(RECORDS.items()) if v.violations]
     for (fn, dt, isa), rec in bad:

@@ -19,6 +19,13 @@ from fastce import reference
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
+def under_asan() -> bool:
+    """Whether AddressSanitizer's runtime is loaded (.ci/sanitize): its
+    quarantine keeps freed memory resident, so RSS says nothing about leaks."""
+    with open("/proc/self/maps") as f:
+        return "libasan" in f.read()
+
+
 def rss() -> int:
     """Resident set size of this process, in bytes."""
     with open("/proc/self/statm") as f:
@@ -78,6 +85,7 @@ def _small_calls() -> List[Callable[[], object]]:
     ]
 
 
+@pytest.mark.skipif(under_asan(), reason="ASan's quarantine holds freed memory")
 def test_100k_calls_leave_resident_memory_flat():
     calls = _small_calls()
     n = 100_000
@@ -99,42 +107,59 @@ def test_100k_calls_leave_resident_memory_flat():
 # ---------------------------------------------------------------- the GIL
 
 
-def _gaps_while(call: Callable[[], object]) -> Tuple[float, float, int]:
-    """Run ``call`` while another Python thread records timestamps as fast
-    as it can. Returns (duration of the call, the longest stretch of it in
-    which the other thread made no progress, its number of steps)."""
-    stamps: List[float] = []
+def _progress_while(call: Callable[[], object]) -> Tuple[float, float]:
+    """Run ``call`` while another Python thread counts as fast as it can.
+
+    Returns (duration of the call, the other thread's progress during it as
+    a fraction of its free-running progress over the same time). A call that
+    holds the GIL leaves the other thread at ~0 (it only runs in the Python
+    parts of the call); one that releases it, at ~1."""
+    count = [0]
     stop = threading.Event()
-    started = threading.Event()
 
     def counter():
-        started.set()
-        clock = time.perf_counter
+        n = 0
         while not stop.is_set():
-            stamps.append(clock())
+            n += 1
+            count[0] = n
 
     th = threading.Thread(target=counter)
     old = sys.getswitchinterval()
     sys.setswitchinterval(5e-4)
     try:
         th.start()
-        started.wait()
         time.sleep(0.01)
-        t0 = time.perf_counter()
+        c0, t0 = count[0], time.perf_counter()
+        time.sleep(0.03)  # free running: this thread waits without the GIL
+        c1, t1 = count[0], time.perf_counter()
         call()
-        t1 = time.perf_counter()
+        c2, t2 = count[0], time.perf_counter()
+    finally:
         stop.set()
         th.join()
-    finally:
         sys.setswitchinterval(old)
-    inside = np.array([t0] + [s for s in stamps if t0 < s < t1] + [t1])
-    return t1 - t0, float(np.diff(inside).max()), inside.size - 2
+    rate = (c1 - c0) / (t1 - t0)
+    return t2 - t1, (c2 - c1) / (rate * (t2 - t1))
+
+
+def _released(call: Callable[[], object], attempts: int = 3) -> Tuple[bool, str]:
+    """Whether the other thread kept at least 20% of its free-running pace
+    during the call, in one of ``attempts`` tries. (Measured: ~50% when the
+    kernel releases the GIL, as the two threads share a core's resources on
+    this machine; under 5% for a call that holds the GIL.)"""
+    seen = []
+    for _ in range(attempts):
+        duration, progress = _progress_while(call)
+        seen.append(f"{progress:.0%} of {duration * 1e3:.1f} ms")
+        if progress >= 0.2:
+            return True, ", ".join(seen)
+    return False, ", ".join(seen)
 
 
 @pytest.fixture(scope="module")
 def big_inputs():
     r = np.random.default_rng(0)
-    N, C = 20_000, 1_000
+    N, C = 12_000, 1_000
     x = r.standard_normal((N, C)).astype(np.float32)
     return dict(x=x, y=r.integers(0, C, N), t=fastce.softmax(x[::-1]), p=fastce.softmax(x),
                 z=(x > 0).astype(np.float32), w=np.linspace(0.5, 2.0, C))
@@ -162,24 +187,19 @@ KERNELS = {
 
 def test_gil_detector_sees_a_call_that_holds_the_gil():
     """The yardstick: math.factorial holds the GIL for its whole run."""
-    duration, gap, _ = _gaps_while(lambda: math.factorial(60_000))
+    duration, progress = _progress_while(lambda: math.factorial(100_000))
     assert duration > 0.02
-    assert gap > 0.8 * duration
+    assert progress < 0.15, progress
 
 
 @pytest.mark.parametrize("name", list(KERNELS))
 def test_gil_is_released_during_kernels(name, big_inputs):
-    """Another Python thread keeps running while a kernel runs: no stretch
-    of more than a quarter of the call without its progress (with the GIL
-    held, one stretch would be the whole kernel)."""
+    """Another Python thread keeps its pace while a kernel runs (with the
+    GIL held it would stand still for the whole kernel)."""
     call = KERNELS[name]
     call(big_inputs)  # warm up: page faults of the outputs
-    duration, gap, steps = _gaps_while(lambda: call(big_inputs))
-    assert duration > 0.01, "the kernel is too short to tell"
-    assert gap < 0.25 * duration, (
-        f"{name}: the other thread stalled for {gap * 1e3:.1f} ms of a "
-        f"{duration * 1e3:.1f} ms call ({steps} steps)")
-    assert steps > 100
+    released, seen = _released(lambda: call(big_inputs))
+    assert released, f"{name}: the other thread's progress during the call: {seen}"
 
 
 # ----------------------------------------------------------------- threads
