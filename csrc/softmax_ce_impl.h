@@ -5,7 +5,7 @@
 int PUBLIC(check_labels)(const int64_t *y, ptrdiff_t n, ptrdiff_t C,
                          int has_ignore, int64_t ignore_index, const T *w,
                          const T *sw, double *denominator, ptrdiff_t *bad) {
-    double den = 0.0;
+    fastce_acc den = {0.0, 0.0};
     for (ptrdiff_t s = 0; s < n; s++) {
         int64_t v = y[s];
         if (has_ignore && v == ignore_index) continue;
@@ -13,9 +13,9 @@ int PUBLIC(check_labels)(const int64_t *y, ptrdiff_t n, ptrdiff_t C,
             *bad = s;
             return FASTCE_ERR_LABEL;
         }
-        den += (sw ? (double)sw[s] : 1.0) * (w ? (double)w[v] : 1.0);
+        fastce_acc_add(&den, (sw ? (double)sw[s] : 1.0) * (w ? (double)w[v] : 1.0));
     }
-    if (denominator) *denominator = den;
+    if (denominator) *denominator = fastce_acc_value(den);
     return FASTCE_OK;
 }
 
@@ -153,9 +153,9 @@ static double LOCAL(sparse_block)(const void *vctx, ptrdiff_t begin,
 
 static double LOCAL(weight_sum)(const T *w, ptrdiff_t C) {
     if (!w) return (double)C;
-    double s = 0.0;
-    for (ptrdiff_t j = 0; j < C; j++) s += (double)w[j];
-    return s;
+    fastce_acc s = {0.0, 0.0};
+    for (ptrdiff_t j = 0; j < C; j++) fastce_acc_add(&s, (double)w[j]);
+    return fastce_acc_value(s);
 }
 
 int PUBLIC(softmax_ce_sparse)(const T *x, const int64_t *y, ptrdiff_t n0,
@@ -213,13 +213,17 @@ static double LOCAL(dense_block)(const void *vctx, ptrdiff_t begin,
             if (!masked) fastce_acc_add(&A, fastce_term(wt, r.max - v));
         }
         double B = fastce_acc_value(B_acc), B_rest = fastce_acc_value(B_rest_acc);
-        double l = masked ? (B != 0.0 ? INFINITY : 0.0) : fastce_acc_value(A) + B * lse_rel;
+        /* B == 0 (no target mass): 0 whatever the logits hold, like an
+         * ignored sample; otherwise a masked row is inf */
+        double l = B == 0.0 ? 0.0
+                 : masked   ? INFINITY
+                            : fastce_acc_value(A) + B * lse_rel;
         l *= sw;
         if (c->loss) c->loss[s] = (T)l;
         fastce_acc_add(&acc, l);
 
         if (!g) continue;
-        if (masked) {
+        if (masked || B == 0.0) {
             LOCAL(zero_row)(g, n1, C);
             continue;
         }

@@ -57,6 +57,19 @@ static inline __m256d exp_diff_pd(__m256d v, __m256d m) {
 
 /* ------------------------------------------------------------ row max */
 
+/* max_ps drops NaN: a row whose max came out -inf is either all masked
+ * (-inf) or hides a NaN, which must win. */
+static double nan_or_minus_inf_f32(const float *x, ptrdiff_t C) {
+    for (ptrdiff_t j = 0; j < C; j++)
+        if (x[j] != x[j]) return (double)x[j];
+    return -INFINITY;
+}
+static double nan_or_minus_inf_f64(const double *x, ptrdiff_t C) {
+    for (ptrdiff_t j = 0; j < C; j++)
+        if (x[j] != x[j]) return x[j];
+    return -INFINITY;
+}
+
 static double row_max_f32(const float *x, ptrdiff_t C) {
     __m256 m0 = _mm256_set1_ps(-INFINITY), m1 = m0;
     ptrdiff_t j = 0;
@@ -70,8 +83,7 @@ static double row_max_f32(const float *x, ptrdiff_t C) {
     double m = -INFINITY;
     for (int k = 0; k < 8; k++) m = lanes[k] > m ? lanes[k] : m;
     for (; j < C; j++) m = x[j] > m ? x[j] : m;
-    /* an all-NaN row: keep the scalar convention of starting from x[0] */
-    return m == -INFINITY && x[0] != x[0] ? (double)x[0] : m;
+    return m == -INFINITY ? nan_or_minus_inf_f32(x, C) : m;
 }
 
 static double row_max_f64(const double *x, ptrdiff_t C) {
@@ -87,7 +99,7 @@ static double row_max_f64(const double *x, ptrdiff_t C) {
     double m = -INFINITY;
     for (int k = 0; k < 4; k++) m = lanes[k] > m ? lanes[k] : m;
     for (; j < C; j++) m = x[j] > m ? x[j] : m;
-    return m == -INFINITY && x[0] != x[0] ? x[0] : m;
+    return m == -INFINITY ? nan_or_minus_inf_f64(x, C) : m;
 }
 
 /* ----------------------------------------------------------- row rest */
@@ -125,7 +137,8 @@ static inline double rest_f32(const float *x, ptrdiff_t C, double m, float *stor
 static inline void kahan_add_pd(__m256d *acc, __m256d *comp, __m256d v) {
     __m256d y = _mm256_sub_pd(v, *comp);
     __m256d t = _mm256_add_pd(*acc, y);
-    *comp = _mm256_sub_pd(_mm256_sub_pd(t, *acc), y);
+    __m256d c = _mm256_sub_pd(_mm256_sub_pd(t, *acc), y);
+    *comp = _mm256_and_pd(c, _mm256_cmp_pd(c, c, _CMP_ORD_Q)); /* an inf sum: no NaN */
     *acc = t;
 }
 
@@ -136,7 +149,7 @@ static inline double kahan_total(__m256d acc, __m256d comp) {
     fastce_acc s = {0.0, 0.0};
     for (int k = 0; k < 4; k++) {
         fastce_acc_add(&s, a[k]);
-        fastce_acc_add(&s, -c[k]);
+        if (isfinite(a[k])) fastce_acc_add(&s, -c[k]); /* inf - inf made it NaN */
     }
     return fastce_acc_value(s);
 }
@@ -239,9 +252,9 @@ static inline __m256d sigmoid_ce4(__m256d x, __m256d z, __m256d w, __m256d q,
     /* a zero coefficient contributes 0 even against an infinite softplus */
     __m256d t_neg = _mm256_andnot_pd(_mm256_cmp_pd(c_neg, zero, _CMP_EQ_OQ), _mm256_mul_pd(c_neg, sp_neg));
     __m256d t_pos = _mm256_andnot_pd(_mm256_cmp_pd(c_pos, zero, _CMP_EQ_OQ), _mm256_mul_pd(c_pos, sp_pos));
-    __m256d nan_x = _mm256_cmp_pd(x, x, _CMP_UNORD_Q);
+    /* a NaN x makes tail, hence both softplus terms, NaN (like the scalar
+     * path); a zero coefficient still drops its term */
     __m256d l = _mm256_mul_pd(w, _mm256_add_pd(t_neg, t_pos));
-    l = _mm256_blendv_pd(l, x, nan_x);
     if (grad) {
         __m256d big = _mm256_div_pd(one, _mm256_add_pd(one, e));
         __m256d small = _mm256_mul_pd(e, big);
@@ -249,7 +262,7 @@ static inline __m256d sigmoid_ce4(__m256d x, __m256d z, __m256d w, __m256d q,
         __m256d sig_pos = _mm256_blendv_pd(small, big, pos);
         __m256d sig_neg = _mm256_blendv_pd(big, small, pos);
         __m256d g = _mm256_fmsub_pd(c_pos, sig_pos, _mm256_mul_pd(c_neg, sig_neg));
-        *grad = _mm256_blendv_pd(_mm256_mul_pd(w, g), x, nan_x);
+        *grad = _mm256_mul_pd(w, g);
     }
     return l;
 }

@@ -18,9 +18,13 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     bench = commands.add_parser(
         "bench",
-        help="time fastce against its pure-NumPy reference and check the results",
+        help="time fastce against its pure-NumPy reference (and peers) and check the results",
         description="Time fastce against fastce.reference (NumPy) on the same inputs, "
-                    "after checking that both agree. Exits non-zero on any mismatch.",
+                    "after checking that both agree; with --peers also against PyTorch, JAX "
+                    "and scikit-learn (those importable) and the x.sum() memory-pass "
+                    "ceiling; with --targets check the issue's performance targets. "
+                    "Exits non-zero when fastce disagrees with the reference or raises "
+                    "(a disagreeing peer is only reported).",
     )
     _bench.add_arguments(bench)
     bench.set_defaults(handler=_bench.run)

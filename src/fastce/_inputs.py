@@ -88,6 +88,17 @@ def check_interval(value: Any, name: str, lo: float, hi: float,
     return v
 
 
+def check_ignore_index(value: Any) -> Optional[int]:
+    """An integer label to ignore, or None to ignore nothing."""
+    return None if value is None else check_index(value, "ignore_index")
+
+
+def kernel_ignore_index(ignore: Optional[int]) -> int:
+    """What the kernels compare labels with: -1 stands for "none", as labels
+    are checked to lie in [0, C) when nothing is ignored."""
+    return -1 if ignore is None else ignore
+
+
 def check_index(value: Any, name: str) -> int:
     try:
         return operator.index(value)
@@ -259,7 +270,11 @@ class Grad:
         out += [o.copy() if o.size and np.may_share_memory(o, b) else o for o in others]
         return tuple(out)
 
-    def result(self, result: np.dtype) -> np.ndarray:
+    def result(self, result: np.dtype, scale: float = 1.0) -> np.ndarray:
+        """The gradient to return; all zeros when ``scale`` is 0 (a mean over
+        nothing has no gradient, whatever the inputs held)."""
+        if scale == 0 and self.buffer.size:
+            self.buffer.fill(0)
         g = self.buffer.reshape(self.shape)
         if self.grad_out is None:
             return g.astype(result, copy=False)

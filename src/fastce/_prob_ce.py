@@ -83,19 +83,21 @@ def categorical_cross_entropy(
     loss = per_sample_buffer(reduction, layout.n_samples, compute)
     if is_labels(t):
         y, den = labels(t, layout, None, EMPTY[compute], sw)
+        scale = grad_scale(reduction, den)
         total = _kernels.categorical_ce_sparse(
             operand(p, compute), y, *layout.dims, sw, eps, loss, grad.buffer,
-            grad_scale(reduction, den), nt)
+            scale, nt)
     else:
         check_shape(t, p.shape, "target",
                     "floating targets are probabilities with the shape of probs; "
                     "pass integer class indices for a sparse target")
         den = float(sw.sum(dtype=np.float64)) if sw.size else float(layout.n_samples)
+        scale = grad_scale(reduction, den)
         total = _kernels.categorical_ce_dense(
             operand(p, compute), operand(t, compute), *layout.dims, sw, eps,
-            loss, grad.buffer, grad_scale(reduction, den), nt)
+            loss, grad.buffer, scale, nt)
     out = reduce(reduction, total, loss, den, layout.sample_shape, result)
-    return (out, grad.result(result)) if return_grad else out
+    return (out, grad.result(result, scale)) if return_grad else out
 
 
 def binary_cross_entropy(
@@ -157,7 +159,8 @@ def binary_cross_entropy(
     grad = Grad(return_grad, None, p.shape, compute)
     loss = per_sample_buffer(reduction, p.size, compute)
     den = float(p.size)
+    scale = grad_scale(reduction, den)
     total = _kernels.binary_ce(operand(p, compute), operand(z, compute), P, w,
-                               eps, loss, grad.buffer, grad_scale(reduction, den), nt)
+                               eps, loss, grad.buffer, scale, nt)
     out = reduce(reduction, total, loss, den, p.shape, result)
-    return (out, grad.result(result)) if return_grad else out
+    return (out, grad.result(result, scale)) if return_grad else out

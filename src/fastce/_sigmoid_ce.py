@@ -81,7 +81,8 @@ def sigmoid_cross_entropy(
     loss = per_sample_buffer(reduction, x.size, compute)
     xc, zc = grad.detach(operand(x, compute), operand(z, compute))
     den = float(x.size)
+    scale = grad_scale(reduction, den)
     total = _kernels.sigmoid_ce(xc, zc, P, w, q, loss, grad.buffer,
-                                grad_scale(reduction, den), nt)
+                                scale, nt)
     out = reduce(reduction, total, loss, den, x.shape, result)
-    return (out, grad.result(result)) if return_grad else out
+    return (out, grad.result(result, scale)) if return_grad else out

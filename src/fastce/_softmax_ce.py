@@ -6,11 +6,11 @@ from typing import Any, Optional
 import numpy as np
 
 from . import _kernels
-from ._inputs import (Grad, check_index, check_interval, check_reduction,
-                      check_shape, check_threads, class_layout, class_weight,
-                      dtypes, grad_out_array, grad_scale, is_labels, labels,
-                      operand, per_sample_buffer, real_array, reduce,
-                      sample_weights)
+from ._inputs import (Grad, check_ignore_index, check_interval,
+                      check_reduction, check_shape, check_threads, class_layout,
+                      class_weight, dtypes, grad_out_array, grad_scale,
+                      is_labels, kernel_ignore_index, labels, operand,
+                      per_sample_buffer, real_array, reduce, sample_weights)
 
 
 def softmax_cross_entropy(
@@ -46,9 +46,10 @@ def softmax_cross_entropy(
         Per-class weights ``w``.
     sample_weight : array_like, optional
         Per-sample weights ``sw``, the shape of ``logits`` without the class axis.
-    ignore_index : int, default -100
+    ignore_index : int or None, default -100
         Sparse targets equal to it give loss 0, gradient 0, and leave the mean's
-        denominator. Any other label outside ``[0, C)`` raises ``IndexError``.
+        denominator (None: ignore nothing). Any other label outside ``[0, C)``
+        raises ``IndexError``.
     label_smoothing : float in [0, 1], default 0
         ``e`` mixes the target with the uniform distribution over C classes.
     reduction : {'mean', 'sum', 'none'}, default 'mean'
@@ -99,7 +100,7 @@ def softmax_cross_entropy(
     reduction = check_reduction(reduction)
     e = check_interval(label_smoothing, "label_smoothing", 0.0, 1.0, closed=True)
     nt = check_threads(n_threads)
-    ignore = check_index(ignore_index, "ignore_index")
+    ignore = check_ignore_index(ignore_index)
     t = real_array(target, "target")
     w = class_weight(weight, layout, compute)
     sw = sample_weights(sample_weight, layout.sample_shape, compute)
@@ -111,21 +112,23 @@ def softmax_cross_entropy(
     if is_labels(t):
         y, den = labels(t, layout, ignore, w, sw)
         (xc,) = grad.detach(operand(x, compute))
+        scale = grad_scale(reduction, den)
         total = _kernels.softmax_ce_sparse(
-            xc, y, *layout.dims, w, sw, ignore, e, loss, grad.buffer,
-            grad_scale(reduction, den), nt)
+            xc, y, *layout.dims, w, sw, kernel_ignore_index(ignore), e, loss, grad.buffer,
+            scale, nt)
     else:
         check_shape(t, x.shape, "target",
                     "floating targets are probabilities with the logits' shape; "
                     "pass integer class indices for a sparse target")
         den = float(sw.sum(dtype=np.float64)) if sw.size else float(layout.n_samples)
         xc, tc = grad.detach(operand(x, compute), operand(t, compute))
+        scale = grad_scale(reduction, den)
         total = _kernels.softmax_ce_dense(
             xc, tc, *layout.dims, w, sw, e, loss, grad.buffer,
-            grad_scale(reduction, den), nt)
+            scale, nt)
 
     out = reduce(reduction, total, loss, den, layout.sample_shape, result)
-    return (out, grad.result(result)) if return_grad else out
+    return (out, grad.result(result, scale)) if return_grad else out
 
 
 def nll_loss(
@@ -177,7 +180,7 @@ def nll_loss(
     layout = class_layout(x.shape, axis, "log_probs")
     reduction = check_reduction(reduction)
     nt = check_threads(n_threads)
-    ignore = check_index(ignore_index, "ignore_index")
+    ignore = check_ignore_index(ignore_index)
     t = real_array(target, "target")
     if not is_labels(t):
         raise TypeError(f"target must hold integer class indices; got dtype {t.dtype}")
@@ -189,7 +192,8 @@ def nll_loss(
     loss = per_sample_buffer(reduction, layout.n_samples, compute)
     y, den = labels(t, layout, ignore, w, sw)
     (xc,) = grad.detach(operand(x, compute))
-    total = _kernels.nll(xc, y, *layout.dims, w, sw, ignore, loss, grad.buffer,
-                         grad_scale(reduction, den), nt)
+    scale = grad_scale(reduction, den)
+    total = _kernels.nll(xc, y, *layout.dims, w, sw, kernel_ignore_index(ignore), loss, grad.buffer,
+                         scale, nt)
     out = reduce(reduction, total, loss, den, layout.sample_shape, result)
-    return (out, grad.result(result)) if return_grad else out
+    return (out, grad.result(result, scale)) if return_grad else out

@@ -145,9 +145,11 @@ def _rows(x: np.ndarray):
     """Split the rows of ``x`` (classes last) around their maximum.
 
     Returns ``(m, d, rest, is_arg)``: the row max ``m`` (shape (..., 1)), the
-    shifted logits ``d = x - m`` (exactly 0 at the first argmax; all -inf in a
-    row of only -inf), ``rest = sum(exp(d))`` over the non-argmax classes
-    (shape (..., 1)) and the boolean mask ``is_arg`` of the first argmax.
+    shifted logits ``d = x - m`` (exactly 0 at every maximum, a +inf one
+    too, so that several +inf share the probability; all -inf in a row of
+    only -inf; all NaN in a row with a NaN), ``rest = sum(exp(d))`` over the
+    classes but the first argmax (shape (..., 1)) and the boolean mask
+    ``is_arg`` of the first argmax.
     Since ``sum(exp(x - m)) = 1 + rest``::
 
         logsumexp = m + log(sum(exp(x - m))) = m + log1p(rest)
@@ -162,7 +164,8 @@ def _rows(x: np.ndarray):
     m = np.take_along_axis(x, arg, axis=-1)
     is_arg = np.arange(C) == arg
     with _quiet():
-        d = np.where(is_arg, 0.0, x - m)
+        d = np.where(x == m, 0.0, x - m)
+    d = np.where(np.isnan(m), np.nan, d)  # np.argmax picks a NaN: the row is NaN
     d = np.where(m == -np.inf, -np.inf, d)  # every class masked
     rest = np.where(is_arg, 0.0, np.exp(d)).sum(axis=-1, keepdims=True)
     return m, d, rest, is_arg
@@ -559,7 +562,8 @@ def entropy(p: ArrayLike, *, axis: int = -1) -> np.ndarray:
 def kl_divergence(p: ArrayLike, q: ArrayLike, *, axis: int = -1) -> np.ndarray:
     r"""Kullback-Leibler divergence of each row: :math:`\sum_c p_c \log(p_c / q_c)`.
 
-    Terms with :math:`p_c = 0` are 0; ``q`` has the shape of ``p``.
+    Terms with :math:`p_c = 0` are 0; ``q`` has the shape of ``p``. The
+    result dtype follows from both (NumPy's promotion of p and q).
     """
     p = np.asarray(p)
     q = np.asarray(q)
@@ -568,7 +572,7 @@ def kl_divergence(p: ArrayLike, q: ArrayLike, *, axis: int = -1) -> np.ndarray:
         p64 = _classes_last(p, axis)
         q64 = np.moveaxis(q, axis, -1).astype(np.float64)
         out = _term(p64, np.log(p64 / q64)).sum(axis=-1)
-    return out.astype(_result_dtype(p))
+    return out.astype(_result_dtype(np.empty(0, np.result_type(p, q))))
 
 
 # ------------------------------------------------------ torch-style names
