@@ -5,7 +5,7 @@ import pytest
 
 import fastce
 
-from helpers import labels_for, logits
+from helpers import logits
 
 X = logits((4, 3), np.float64)
 Y = np.array([0, 2, 1, 2])

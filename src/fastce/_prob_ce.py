@@ -9,7 +9,7 @@ import numpy as np
 from . import _kernels
 from ._inputs import (Grad, broadcast_operands, check_interval,
                       check_reduction, check_shape, check_threads,
-                      class_layout, dtypes, grad_out_array, grad_scale,
+                      class_layout, dtypes, grad_scale,
                       is_labels, labels, operand, per_sample_buffer,
                       real_array, reduce, sample_weights, EMPTY)
 
