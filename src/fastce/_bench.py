@@ -969,7 +969,7 @@ class Row:
                 "fastce_scaling_vs_1_thread": self.scaling(),
             },
             # The original column: baseline time over each contender's.
-            "speedup": {n: self.speedup(n) for n in timed if n != BASELINE},
+            "speedup": {n: self.speedup(n) for n in timed if n not in (BASELINE, CEILING)},
         }
 
 
@@ -1551,7 +1551,7 @@ def write_plot(path: str, results: Sequence[CaseResult], names: Sequence[str],
     fig.legend(handles, shown, ncol=len(shown), loc="upper left",
                bbox_to_anchor=(0.01, 1.0 - 0.3 / fig.get_figheight()),
                fontsize=9, frameon=False)
-    top = 1.0 - 0.7 / fig.get_figheight()  # room for the title and the legend
+    top = 1.0 - 0.5 / fig.get_figheight()  # room for the title and the legend
     fig.suptitle(title, fontsize=11, x=0.01, y=1.0 - 0.05 / fig.get_figheight(), ha="left",
                  va="top")
     fig.tight_layout(rect=(0, 0, 1, top))
