@@ -216,7 +216,7 @@ static double LOCAL(dense_block)(const void *vctx, ptrdiff_t begin,
         /* B == 0 (no target mass): 0 whatever the logits hold, like an
          * ignored sample; otherwise a masked row is inf */
         double l = B == 0.0 ? 0.0
-                 : masked   ? INFINITY
+                 : masked   ? (B != B ? B : INFINITY) /* a NaN target stays NaN */
                             : fastce_acc_value(A) + B * lse_rel;
         l *= sw;
         if (c->loss) c->loss[s] = (T)l;
