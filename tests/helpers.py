@@ -22,8 +22,11 @@ def rng(seed: int = 0) -> np.random.Generator:
 
 def in_layout(a: np.ndarray, layout: str) -> np.ndarray:
     """The same values as ``a`` in a C-contiguous, Fortran-ordered, strided
-    (every other element of a larger array) or read-only array."""
+    (every other element of a larger array), reversed (negative strides) or
+    read-only array."""
     a = np.asarray(a)
+    if a.ndim == 0 and layout != "readonly":
+        return a.copy()  # (np.ascontiguousarray would make it 1-d)
     if layout == "C":
         return np.ascontiguousarray(a)
     if layout == "F":
@@ -33,6 +36,9 @@ def in_layout(a: np.ndarray, layout: str) -> np.ndarray:
         view = big[tuple(slice(1, None, 2) for _ in a.shape)]
         view[...] = a
         return view
+    if layout == "reversed":
+        flipped = np.ascontiguousarray(a[tuple(slice(None, None, -1) for _ in a.shape)])
+        return flipped[tuple(slice(None, None, -1) for _ in a.shape)]
     if layout == "readonly":
         b = a.copy()
         b.setflags(write=False)

@@ -10,6 +10,8 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from helpers import in_layout
+
 # ----------------------------------------------------------------- profiles
 
 settings.register_profile(
@@ -79,31 +81,6 @@ def values(dtype, lo: float = -60.0, hi: float = 60.0, specials: bool = False,
     if min_magnitude:
         out = out.map(lambda v: v if not abs(v) < min_magnitude else 0.0)
     return out
-
-
-def in_layout(a: np.ndarray, layout: str) -> np.ndarray:
-    """The values of ``a`` in another memory layout (the same as
-    helpers.in_layout, plus negative strides)."""
-    a = np.asarray(a)
-    if a.ndim == 0 and layout != "readonly":
-        return a.copy()  # (np.ascontiguousarray would make it 1-d)
-    if layout == "C":
-        return np.ascontiguousarray(a)
-    if layout == "F":
-        return np.asfortranarray(a)
-    if layout == "strided":
-        big = np.zeros(tuple(2 * s + 1 for s in a.shape), a.dtype)
-        view = big[tuple(slice(1, None, 2) for _ in a.shape)]
-        view[...] = a
-        return view
-    if layout == "reversed":
-        flipped = np.ascontiguousarray(a[tuple(slice(None, None, -1) for _ in a.shape)])
-        return flipped[tuple(slice(None, None, -1) for _ in a.shape)]
-    if layout == "readonly":
-        b = a.copy()
-        b.setflags(write=False)
-        return b
-    raise ValueError(layout)
 
 
 @st.composite
