@@ -110,7 +110,7 @@ BUSY_WARNING = 0.25
 #: seconds for the other processes to finish, and at most :data:`TOTAL_WAIT_S`
 #: in a whole run.
 RETRY_WAIT_S = 30.0
-TOTAL_WAIT_S = 300.0
+TOTAL_WAIT_S = 120.0
 
 
 # --------------------------------------------------------------------------
