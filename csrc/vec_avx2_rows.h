@@ -24,6 +24,44 @@ typedef struct {
     __m256d m_lo, m_hi, rest_lo, rest_hi, L_lo, L_hi;
 } rows8;
 
+/* In-register transpose of an 8 x 8 block: r[k] (row k) becomes r[j]
+ * (column j, lane k = row k). */
+static inline void transpose8_ps(__m256 r[8]) {
+    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
+    __m256 u1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+    __m256 u2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
+    __m256 u3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+    __m256 u4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0));
+    __m256 u5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
+    __m256 u6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0));
+    __m256 u7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
+    r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+    r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+    r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+    r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+    r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+    r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+    r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+    r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+/* Class j of the 8 rows at xb into v[j]: contiguous loads and in-register
+ * transposes when C is a multiple of 8, gathers otherwise. */
+static inline void rows8_gather(__m256 *v, const float *xb, ptrdiff_t C, __m256i rows) {
+    if (C % 8 == 0) {
+        for (ptrdiff_t b = 0; b < C; b += 8) {
+            for (int k = 0; k < 8; k++) v[b + k] = _mm256_loadu_ps(xb + k * C + b);
+            transpose8_ps(v + b);
+        }
+    } else {
+        for (ptrdiff_t j = 0; j < C; j++) v[j] = _mm256_i32gather_ps(xb + j, rows, 4);
+    }
+}
+
 /* Loads rows8 from the 8 rows at xb (C classes each). Returns 0, having
  * computed nothing past the max, when a row in `used` has a max that is not
  * finite or a NaN: the generic path owns those rows. */
@@ -31,8 +69,8 @@ static inline int rows8_load(rows8 *g, const float *xb, ptrdiff_t C, __m256i row
                              __m256 used) {
     const __m256d zero = _mm256_setzero_pd();
     __m256 m = _mm256_set1_ps(-INFINITY), bad = _mm256_setzero_ps();
+    rows8_gather(g->v, xb, C, rows);
     for (ptrdiff_t j = 0; j < C; j++) {
-        g->v[j] = _mm256_i32gather_ps(xb + j, rows, 4);
         m = _mm256_max_ps(g->v[j], m);
         bad = _mm256_or_ps(bad, _mm256_cmp_ps(g->v[j], g->v[j], _CMP_UNORD_Q));
     }
@@ -67,6 +105,15 @@ static inline __m256i rows_index(ptrdiff_t C) {
 
 /* Writes the C x 8 block buf (class-major) to 8 rows of C at out. */
 static inline void rows8_store(float *out, ptrdiff_t C, float buf[][8]) {
+    if (C % 8 == 0) { /* transpose back in registers, store whole rows */
+        for (ptrdiff_t b = 0; b < C; b += 8) {
+            __m256 r[8];
+            for (int j = 0; j < 8; j++) r[j] = _mm256_loadu_ps(buf[b + j]);
+            transpose8_ps(r);
+            for (int k = 0; k < 8; k++) _mm256_storeu_ps(out + k * C + b, r[k]);
+        }
+        return;
+    }
     for (int k = 0; k < 8; k++)
         for (ptrdiff_t j = 0; j < C; j++) out[k * C + j] = buf[j][k];
 }
@@ -213,11 +260,32 @@ typedef struct {
     __m256d v[FASTCE_SMALL_C], ex[FASTCE_SMALL_C], m, rest, L;
 } rows4;
 
+/* In-register transpose of a 4 x 4 block of doubles (see transpose8_ps). */
+static inline void transpose4_pd(__m256d r[4]) {
+    __m256d t0 = _mm256_unpacklo_pd(r[0], r[1]), t1 = _mm256_unpackhi_pd(r[0], r[1]);
+    __m256d t2 = _mm256_unpacklo_pd(r[2], r[3]), t3 = _mm256_unpackhi_pd(r[2], r[3]);
+    r[0] = _mm256_permute2f128_pd(t0, t2, 0x20);
+    r[1] = _mm256_permute2f128_pd(t1, t3, 0x20);
+    r[2] = _mm256_permute2f128_pd(t0, t2, 0x31);
+    r[3] = _mm256_permute2f128_pd(t1, t3, 0x31);
+}
+
+static inline void rows4_gather(__m256d *v, const double *xb, ptrdiff_t C, __m128i rows) {
+    if (C % 4 == 0) {
+        for (ptrdiff_t b = 0; b < C; b += 4) {
+            for (int k = 0; k < 4; k++) v[b + k] = _mm256_loadu_pd(xb + k * C + b);
+            transpose4_pd(v + b);
+        }
+    } else {
+        for (ptrdiff_t j = 0; j < C; j++) v[j] = _mm256_i32gather_pd(xb + j, rows, 8);
+    }
+}
+
 static inline int rows4_load(rows4 *g, const double *xb, ptrdiff_t C, __m128i rows,
                              __m256d used) {
     __m256d m = _mm256_set1_pd(-INFINITY), bad = _mm256_setzero_pd();
+    rows4_gather(g->v, xb, C, rows);
     for (ptrdiff_t j = 0; j < C; j++) {
-        g->v[j] = _mm256_i32gather_pd(xb + j, rows, 8);
         m = _mm256_max_pd(g->v[j], m);
         bad = _mm256_or_pd(bad, _mm256_cmp_pd(g->v[j], g->v[j], _CMP_UNORD_Q));
     }
@@ -238,6 +306,15 @@ static inline int rows4_load(rows4 *g, const double *xb, ptrdiff_t C, __m128i ro
 }
 
 static inline void rows4_store(double *out, ptrdiff_t C, double buf[][4]) {
+    if (C % 4 == 0) {
+        for (ptrdiff_t b = 0; b < C; b += 4) {
+            __m256d r[4];
+            for (int j = 0; j < 4; j++) r[j] = _mm256_loadu_pd(buf[b + j]);
+            transpose4_pd(r);
+            for (int k = 0; k < 4; k++) _mm256_storeu_pd(out + k * C + b, r[k]);
+        }
+        return;
+    }
     for (int k = 0; k < 4; k++)
         for (ptrdiff_t j = 0; j < C; j++) out[k * C + j] = buf[j][k];
 }

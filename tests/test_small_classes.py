@@ -12,7 +12,7 @@ from helpers import DTYPES, assert_close, labels_for, logits
 N = 203  # groups of 8 rows plus a tail
 
 
-@pytest.mark.parametrize("C", [2, 10, 16, 32, 33])
+@pytest.mark.parametrize("C", [2, 8, 10, 16, 24, 32, 33])
 @pytest.mark.parametrize("option", ["plain", "all", "smoothing-only"])
 @pytest.mark.parametrize("reduction", ["mean", "none"])
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
@@ -75,7 +75,7 @@ def test_confident_rows_keep_their_loss():
 
 
 @pytest.mark.parametrize("name", ["logsumexp", "log_softmax", "softmax"])
-@pytest.mark.parametrize("C", [2, 10, 32, 33])
+@pytest.mark.parametrize("C", [2, 8, 10, 16, 24, 32, 33])
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 def test_softmax_family_matches_reference(dtype, C, name):
     x = logits((N, C), dtype, seed=C)
