@@ -36,15 +36,34 @@ static inline double LOCAL(strided_row_rest)(const T *x, ptrdiff_t n1, ptrdiff_t
     return fastce_acc_value(rest) + ties;
 }
 
-static inline fastce_row LOCAL(row_stats)(const T *x, ptrdiff_t n1, ptrdiff_t C) {
-    fastce_row r = {0.0, 0.0};
-    if (n1 == 1) {
-        r.max = VEC(row_max)(x, C);
-        if (r.max != -INFINITY) r.rest = VEC(row_rest)(x, C, r.max);
-    } else {
-        r.max = LOCAL(strided_row_max)(x, n1, C);
-        if (r.max != -INFINITY) r.rest = LOCAL(strided_row_rest)(x, n1, C, r.max);
+/* The row's largest entry. */
+static inline double LOCAL(row_max)(const T *x, ptrdiff_t n1, ptrdiff_t C) {
+    return n1 == 1 ? VEC(row_max)(x, C) : LOCAL(strided_row_max)(x, n1, C);
+}
+
+/* Completes r (whose max is set) with the row's rest. With e, on a
+ * contiguous row with a finite max, it also stores exp(x_j - max) (1 at a
+ * maximum) into e[0..C), which may be x itself, and returns 1: a kernel then
+ * turns e into probabilities or gradients with no second exp. Otherwise it
+ * stores nothing and returns 0. Kernels read what they need of x first. */
+static inline int LOCAL(row_rest_from_max)(const T *x, ptrdiff_t n1, ptrdiff_t C,
+                                           fastce_row *r, T *e) {
+    if (r->max == -INFINITY) { /* every class masked */
+        r->rest = 0.0;
+        return 0;
     }
+    if (e && n1 == 1 && isfinite(r->max)) {
+        r->rest = VEC(row_rest_store)(x, C, r->max, e);
+        return 1;
+    }
+    r->rest = n1 == 1 ? VEC(row_rest)(x, C, r->max)
+                      : LOCAL(strided_row_rest)(x, n1, C, r->max);
+    return 0;
+}
+
+static inline fastce_row LOCAL(row_stats)(const T *x, ptrdiff_t n1, ptrdiff_t C) {
+    fastce_row r = {LOCAL(row_max)(x, n1, C), 0.0};
+    LOCAL(row_rest_from_max)(x, n1, C, &r, NULL);
     return r;
 }
 

@@ -64,40 +64,24 @@ static void LOCAL(sparse_row)(const LOCAL(sparse_ctx) *c, ptrdiff_t s,
     double wy = c->w ? (double)c->w[y] : 1.0;
     double xy = (double)x[y * n1];
 
-    fastce_row r;
-    int stored = 0;          /* g holds exp(x_j - max) */
-    double smooth_base = 0.0; /* sum_c w_c * (max - x_c), when stored */
-    if (g && n1 == 1 && isfinite(r.max = VEC(row_max)(x, C))) {
-        if (e > 0.0) {
-            fastce_acc sb = {0.0, 0.0};
-            for (ptrdiff_t j = 0; j < C; j++)
-                fastce_acc_add(&sb, (c->w ? (double)c->w[j] : 1.0) * (r.max - (double)x[j]));
-            smooth_base = fastce_acc_value(sb);
-        }
-        r.rest = VEC(row_rest_store)(x, C, r.max, g);
-        stored = 1;
-    } else {
-        r = LOCAL(row_stats)(x, n1, C);
-    }
-    double lse_rel = fastce_lse_rel(r);
+    fastce_row r = {LOCAL(row_max)(x, n1, C), 0.0};
     int masked = r.max == -INFINITY; /* every class masked, y too */
+    /* the smoothing term sum_c w_c*l_c = sum_c w_c*(max - x_c) + W*lse_rel:
+     * its first part reads x, so it comes before g may overwrite x */
+    fastce_acc smooth = {0.0, 0.0};
+    if (e > 0.0 && !masked)
+        for (ptrdiff_t j = 0; j < C; j++) {
+            double v = (double)x[j * n1];
+            fastce_acc_add(&smooth, (c->w ? (double)c->w[j] : 1.0) *
+                                        (v == r.max ? 0.0 : r.max - v));
+        }
+    int stored = LOCAL(row_rest_from_max)(x, n1, C, &r, g); /* g: exp(x_j - max) */
+    double lse_rel = fastce_lse_rel(r);
 
     double l = INFINITY;
     if (!masked) {
         l = fastce_term(1.0 - e, wy * LOCAL(class_loss)(xy, r, lse_rel));
-        if (e > 0.0) {
-            double smooth;
-            if (stored) {
-                smooth = smooth_base + c->w_sum * lse_rel;
-            } else {
-                fastce_acc sm = {0.0, 0.0};
-                for (ptrdiff_t j = 0; j < C; j++)
-                    fastce_acc_add(&sm, (c->w ? (double)c->w[j] : 1.0) *
-                                            LOCAL(class_loss)((double)x[j * n1], r, lse_rel));
-                smooth = fastce_acc_value(sm);
-            }
-            l += e_c * smooth;
-        }
+        if (e > 0.0) l += e_c * (fastce_acc_value(smooth) + c->w_sum * lse_rel);
     }
     l *= sw;
     if (c->loss) c->loss[s] = (T)l;
@@ -115,8 +99,6 @@ static void LOCAL(sparse_row)(const LOCAL(sparse_ctx) *c, ptrdiff_t s,
     if (stored) {
         for (ptrdiff_t j = 0; j < C; j++)
             g[j] = (T)(scale * (double)g[j] + offset * (c->w ? (double)c->w[j] : 1.0));
-    } else if (LOCAL(row_vectorizable)(n1, r)) {
-        VEC(row_exp_affine)(x, C, r.max, scale, offset, c->w, g);
     } else {
         for (ptrdiff_t j = 0; j < C; j++)
             g[j * n1] = (T)(scale * LOCAL(row_exp)((double)x[j * n1], r) +
@@ -191,8 +173,7 @@ static double LOCAL(dense_block)(const void *vctx, ptrdiff_t begin,
         const T *x = c->x + off, *t = c->t + off;
         T *g = c->grad ? c->grad + off : NULL;
         double sw = c->sw ? (double)c->sw[s] : 1.0;
-        fastce_row r = LOCAL(row_stats)(x, n1, C);
-        double lse_rel = fastce_lse_rel(r);
+        fastce_row r = {LOCAL(row_max)(x, n1, C), 0.0};
         int masked = r.max == -INFINITY;
 
         /* loss = sum_c wt_c * ((max - x_c) + lse_rel), wt_c = w_c * t'_c: A
@@ -213,6 +194,9 @@ static double LOCAL(dense_block)(const void *vctx, ptrdiff_t begin,
             if (!masked) fastce_acc_add(&A, fastce_term(wt, r.max - v));
         }
         double B = fastce_acc_value(B_acc), B_rest = fastce_acc_value(B_rest_acc);
+        /* the sums above have read x: g may now receive exp(x_j - max) */
+        int stored = LOCAL(row_rest_from_max)(x, n1, C, &r, g);
+        double lse_rel = fastce_lse_rel(r);
         /* B == 0 (no target mass): 0 whatever the logits hold, like an
          * ignored sample; otherwise a masked row is inf */
         double l = B == 0.0 ? 0.0
@@ -230,8 +214,7 @@ static double LOCAL(dense_block)(const void *vctx, ptrdiff_t begin,
         /* d l / d x_j = sw * (B*p_j - wt_j); at a lone maximum B*p - wt
          * equals B_rest - B*rest/(1+rest), without the cancellation near 1. */
         double a = sw * c->grad_scale;
-        if (LOCAL(row_vectorizable)(n1, r)) { /* the sums above have read x */
-            VEC(row_rest_store)(x, C, r.max, g);
+        if (stored) {
             double scale = a * B / (1.0 + r.rest);
             for (ptrdiff_t j = 0; j < C; j++) g[j] = (T)(scale * (double)g[j]);
         } else

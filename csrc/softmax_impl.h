@@ -15,13 +15,15 @@ static void LOCAL(softmax_row)(const LOCAL(softmax_ctx) *c, ptrdiff_t s) {
     const ptrdiff_t C = c->C, n1 = c->n1;
     ptrdiff_t off = fastce_row_offset(s, C, n1);
     const T *x = c->x + off;
-    fastce_row r = LOCAL(row_stats)(x, n1, C);
+    T *out = c->out + (c->op == LOCAL(OP_LSE) ? s : off);
+    fastce_row r = {LOCAL(row_max)(x, n1, C), 0.0};
+    int stored = LOCAL(row_rest_from_max)(x, n1, C, &r,
+                                          c->op == LOCAL(OP_SOFTMAX) ? out : NULL);
     double lse_rel = fastce_lse_rel(r);
     if (c->op == LOCAL(OP_LSE)) {
-        c->out[s] = (T)(r.max + lse_rel);
+        *out = (T)(r.max + lse_rel);
         return;
     }
-    T *out = c->out + off;
     int masked = r.max == -INFINITY; /* every class masked */
     if (c->op == LOCAL(OP_LOG_SOFTMAX) && LOCAL(row_vectorizable)(n1, r)) {
         /* (x_j - max) - lse_rel: two non-positive terms; branch-free, so it
@@ -31,8 +33,7 @@ static void LOCAL(softmax_row)(const LOCAL(softmax_ctx) *c, ptrdiff_t s) {
         for (ptrdiff_t j = 0; j < C; j++)
             out[j * n1] = (T)(masked ? -INFINITY
                                      : -LOCAL(class_loss)((double)x[j * n1], r, lse_rel));
-    } else if (LOCAL(row_vectorizable)(n1, r)) {
-        VEC(row_rest_store)(x, C, r.max, out); /* exp(x_j - max), then normalise */
+    } else if (stored) { /* out holds exp(x_j - max): normalise */
         double inv = 1.0 / (1.0 + r.rest);
         for (ptrdiff_t j = 0; j < C; j++) out[j] = (T)(inv * (double)out[j]);
     } else {

@@ -24,11 +24,6 @@ typedef struct {
      * e[0..C); e may be x itself. m must be finite. */
     double (*row_rest_store_f32)(const float *x, ptrdiff_t C, double m, float *e);
     double (*row_rest_store_f64)(const double *x, ptrdiff_t C, double m, double *e);
-    /* out_j = scale * exp(x_j - m) + offset * (w ? w_j : 1); out may be x. */
-    void (*row_exp_affine_f32)(const float *x, ptrdiff_t C, double m, double scale,
-                               double offset, const float *w, float *out);
-    void (*row_exp_affine_f64)(const double *x, ptrdiff_t C, double m, double scale,
-                               double offset, const double *w, double *out);
     /* Sigmoid cross-entropy over n contiguous elements (fastce_api.h); w, q
      * NULL or n long; loss, grad NULL or n long. Returns the sum of losses. */
     double (*sigmoid_ce_f32)(const float *x, const float *z, const float *w,

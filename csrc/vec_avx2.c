@@ -197,46 +197,6 @@ static double row_rest_store_f64(const double *x, ptrdiff_t C, double m, double 
     return rest_f64(x, C, m, e);
 }
 
-/* ----------------------------------------------------- row exp affine */
-
-static void row_exp_affine_f32(const float *x, ptrdiff_t C, double m,
-                               double scale, double offset, const float *w,
-                               float *out) {
-    const __m256 mv = _mm256_set1_ps((float)m);
-    const __m256 sv = _mm256_set1_ps((float)scale), ov = _mm256_set1_ps((float)offset);
-    ptrdiff_t j = 0;
-    for (; j + 8 <= C; j += 8) {
-        __m256 e = exp_diff_ps(_mm256_loadu_ps(x + j), mv);
-        __m256 off = w ? _mm256_mul_ps(ov, _mm256_loadu_ps(w + j)) : ov;
-        _mm256_storeu_ps(out + j, _mm256_fmadd_ps(sv, e, off));
-    }
-    if (j < C) {
-        __m256i mask = tail_mask_ps(C - j);
-        __m256 e = exp_diff_ps(_mm256_maskload_ps(x + j, mask), mv);
-        __m256 off = w ? _mm256_mul_ps(ov, _mm256_maskload_ps(w + j, mask)) : ov;
-        _mm256_maskstore_ps(out + j, mask, _mm256_fmadd_ps(sv, e, off));
-    }
-}
-
-static void row_exp_affine_f64(const double *x, ptrdiff_t C, double m,
-                               double scale, double offset, const double *w,
-                               double *out) {
-    const __m256d mv = _mm256_set1_pd(m);
-    const __m256d sv = _mm256_set1_pd(scale), ov = _mm256_set1_pd(offset);
-    ptrdiff_t j = 0;
-    for (; j + 4 <= C; j += 4) {
-        __m256d e = exp_diff_pd(_mm256_loadu_pd(x + j), mv);
-        __m256d off = w ? _mm256_mul_pd(ov, _mm256_loadu_pd(w + j)) : ov;
-        _mm256_storeu_pd(out + j, _mm256_fmadd_pd(sv, e, off));
-    }
-    if (j < C) {
-        __m256i mask = tail_mask_pd(C - j);
-        __m256d e = exp_diff_pd(_mm256_maskload_pd(x + j, mask), mv);
-        __m256d off = w ? _mm256_mul_pd(ov, _mm256_maskload_pd(w + j, mask)) : ov;
-        _mm256_maskstore_pd(out + j, mask, _mm256_fmadd_pd(sv, e, off));
-    }
-}
-
 /* --------------------------------------------------------- sigmoid CE */
 
 /* Four elements in double lanes (see fastce_sigmoid_ce_one in internal.h). */
@@ -391,7 +351,6 @@ const fastce_vec_ops fastce_vec_avx2 = {
     row_max_f32,        row_max_f64,
     row_rest_f32,       row_rest_f64,
     row_rest_store_f32, row_rest_store_f64,
-    row_exp_affine_f32, row_exp_affine_f64,
     sigmoid_ce_f32,     sigmoid_ce_f64,
     binary_ce_f32,      binary_ce_f64,
     math_f32,           math_f64,

@@ -9,7 +9,6 @@ const fastce_vec_ops fastce_vec_scalar = {
     scalar_row_max_f32,        scalar_row_max_f64,
     scalar_row_rest_f32,       scalar_row_rest_f64,
     scalar_row_rest_store_f32, scalar_row_rest_store_f64,
-    scalar_row_exp_affine_f32, scalar_row_exp_affine_f64,
     scalar_sigmoid_ce_f32,     scalar_sigmoid_ce_f64,
     scalar_binary_ce_f32,      scalar_binary_ce_f64,
     scalar_math_f32,           scalar_math_f64,

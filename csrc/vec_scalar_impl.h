@@ -27,15 +27,6 @@ static double LOCAL(scalar_row_rest_store)(const T *x, ptrdiff_t C, double m, T 
     return fastce_acc_value(rest) + ties;
 }
 
-static void LOCAL(scalar_row_exp_affine)(const T *x, ptrdiff_t C, double m,
-                                         double scale, double offset,
-                                         const T *w, T *out) {
-    for (ptrdiff_t j = 0; j < C; j++) {
-        double e = fastce_exp_diff((double)x[j], m);
-        out[j] = (T)(scale * e + offset * (w ? (double)w[j] : 1.0));
-    }
-}
-
 static double LOCAL(scalar_sigmoid_ce)(const T *x, const T *z, const T *w,
                                        const T *q, ptrdiff_t n, T *loss,
                                        T *grad, double grad_scale) {

@@ -248,7 +248,7 @@ class Grad:
 
     def __init__(self, wanted: bool, grad_out: Optional[np.ndarray],
                  shape: tuple, compute: np.dtype):
-        self.wanted, self.grad_out, self.shape = wanted, grad_out, shape
+        self.grad_out, self.shape = grad_out, shape
         self.direct = wanted and grad_out is not None and grad_out.dtype == compute
         if not wanted:
             self.buffer = EMPTY[compute]
