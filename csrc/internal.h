@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ddmath.h"
 #include "fastce.h"
 #include "vec.h"
 
@@ -24,6 +25,15 @@ typedef struct {
 
 /* log of the row's normaliser relative to its max: lse = max + lse_rel. */
 static inline double fastce_lse_rel(fastce_row r) { return log1p(r.rest); }
+
+/* Whether lse = max + lse_rel cancels enough to lose the 2-ulp bound: a
+ * negative max and an lse_rel (whose error is about an ulp of itself) more
+ * than half the size of the result. Rare for logits (the max must be
+ * negative); common for log-probabilities, whose logsumexp is near 0. NaN
+ * and infinite rows never qualify. */
+static inline int fastce_lse_cancels(double max, double lse_rel, double lse) {
+    return max < 0.0 && max > -INFINITY && lse_rel > 0.5 * fabs(lse);
+}
 
 /* Offset of sample s's first class entry; its classes are n1 apart. */
 static inline ptrdiff_t fastce_row_offset(ptrdiff_t s, ptrdiff_t C,
@@ -103,6 +113,51 @@ static inline void fastce_binary_ce_one(double p, double z, double w, double lo,
     double pc = fastce_clip(p, lo, hi);
     *loss = -w * (fastce_term(z, log(pc)) + fastce_term(1.0 - z, log1p(-pc)));
     if (grad) *grad = w * ((1.0 - z) / (1.0 - pc) - z / pc);
+}
+
+/* Dot2 (Ogita, Rump and Oishi): adds a * b, for double-doubles a and b, to
+ * a compensated sum as accurately as if it were computed in double-double. */
+static inline void fastce_dot2_add(fastce_acc *acc, fastce_dd a, fastce_dd b) {
+    fastce_dd p = fastce_two_prod(a.hi, b.hi), s = fastce_two_sum(acc->s, p.hi);
+    acc->s = s.hi;
+    acc->c += s.lo + p.lo + (a.hi * b.lo + a.lo * b.hi);
+}
+
+/* The loss of a dense row with class weights, sample weight or smoothing,
+ *   sw * ((1-e) * (sum_c w_c t_c d_c + T * L) + (e/C) * (sum_c w_c d_c + W * L)),
+ * d_c = max - x_c, T = sum_c w_c t_c, W = sum_c w_c, L = lse_rel, from sums
+ * whose products and differences are exact: in plain double, w_c * ((1-e)
+ * t_c + e/C) * d_c rounds three or four times per class (up to 2.2 ulp). */
+typedef struct {
+    fastce_acc a_t, a_w, sum_t, sum_w;
+} fastce_dense_sums;
+
+static inline void fastce_dense_sums_add(fastce_dense_sums *s, double w, double t,
+                                         double v, double max, int smoothing) {
+    fastce_dd wt = fastce_two_prod(w, t);
+    fastce_dd d = v == max ? fastce_dd_of(0.0) : fastce_two_sum(max, -v);
+    fastce_acc_add(&s->sum_t, wt.hi);
+    s->sum_t.c += wt.lo;
+    if (wt.hi != 0.0) fastce_dot2_add(&s->a_t, wt, d);
+    if (smoothing) {
+        fastce_acc_add(&s->sum_w, w);
+        if (w != 0.0) fastce_dot2_add(&s->a_w, fastce_dd_of(w), d);
+    }
+}
+
+static inline double fastce_dense_loss_value(const fastce_dense_sums *s, double L,
+                                             double e, ptrdiff_t C, double sw) {
+    fastce_dd ld = fastce_dd_of(L);
+    fastce_dd l = fastce_dd_add(fastce_fast_two_sum(s->a_t.s, s->a_t.c),
+                                fastce_dd_mul(fastce_fast_two_sum(s->sum_t.s, s->sum_t.c), ld));
+    if (e > 0.0) {
+        fastce_dd rest = fastce_dd_add(fastce_fast_two_sum(s->a_w.s, s->a_w.c),
+                                       fastce_dd_mul(fastce_fast_two_sum(s->sum_w.s, s->sum_w.c), ld));
+        l = fastce_dd_add(fastce_dd_mul(fastce_two_sum(1.0, -e), l),
+                          fastce_dd_mul(fastce_dd_div_d(e, (double)C), rest));
+    }
+    l = fastce_dd_mul(l, fastce_dd_of(sw));
+    return l.hi + l.lo;
 }
 
 /* A block function handles items [begin, end) and returns the sum of their

@@ -42,6 +42,29 @@ static inline ptrdiff_t (*LOCAL(sparse_rows_kernel)(void))(
     return VEC(sparse_ce_rows);
 }
 
+/* The weighted, smoothed loss of a row, rounded once:
+ *   sw * ((1-e) * wy * l_y + (e/C) * (smooth + W * lse_rel)),
+ * l_y = (max - x_y) + lse_rel. Each product and sum is carried in
+ * double-double: in double its five roundings would add up to 2.5 ulp on
+ * top of the error of lse_rel. Every term is non-negative, so the result
+ * keeps the relative accuracy of its parts. Finite inputs only. */
+static double LOCAL(weighted_loss)(double e, double wy, double sw, double xy,
+                                   fastce_row r, double lse_rel, fastce_acc smooth,
+                                   double w_sum, ptrdiff_t C) {
+    fastce_dd ly = fastce_dd_of(lse_rel);
+    if (xy != r.max) ly = fastce_dd_add(fastce_two_sum(r.max, -xy), ly);
+    fastce_dd l = fastce_dd_mul(fastce_two_prod(wy, sw), ly);
+    if (e > 0.0) {
+        l = fastce_dd_mul(fastce_two_sum(1.0, -e), l);
+        fastce_dd rest = fastce_dd_add(fastce_fast_two_sum(smooth.s, smooth.c),
+                                       fastce_two_prod(w_sum, lse_rel));
+        rest = fastce_dd_mul(fastce_dd_mul(rest, fastce_dd_of(sw)),
+                             fastce_dd_div_d(e, (double)C));
+        l = fastce_dd_add(l, rest);
+    }
+    return l.hi + l.lo;
+}
+
 /* One row of the sparse loss (any stride), its gradient, and its loss
  * added to *acc. With a gradient to write on a contiguous row with a finite
  * max, exp(x_j - max) is computed once: stored in the gradient row by the
@@ -82,8 +105,11 @@ static void LOCAL(sparse_row)(const LOCAL(sparse_ctx) *c, ptrdiff_t s,
     if (!masked) {
         l = fastce_term(1.0 - e, wy * LOCAL(class_loss)(xy, r, lse_rel));
         if (e > 0.0) l += e_c * (fastce_acc_value(smooth) + c->w_sum * lse_rel);
-    }
-    l *= sw;
+        l *= sw;
+        if (isfinite(l) && (e > 0.0 || c->w || c->sw))
+            l = LOCAL(weighted_loss)(e, wy, sw, xy, r, lse_rel, smooth, c->w_sum, C);
+    } else
+        l *= sw;
     if (c->loss) c->loss[s] = (T)l;
     fastce_acc_add(acc, l);
 
@@ -118,6 +144,9 @@ static double LOCAL(sparse_block)(const void *vctx, ptrdiff_t begin,
     /* Few classes: the row-parallel kernel takes rows while it can; a group
      * it leaves (a row whose max is not finite) and the tail go one by one. */
     int rows = LOCAL(sparse_rows_kernel)() && c->n1 == 1 && C <= FASTCE_SMALL_C;
+    /* a double row kernel rounds each weight product in double: weighted
+     * and smoothed double losses go through weighted_loss instead */
+    if (sizeof(T) == sizeof(double) && (c->w || c->sw || c->e > 0.0)) rows = 0;
     for (ptrdiff_t s = begin; s < end;) {
         if (rows) {
             double part = 0.0;
@@ -167,6 +196,8 @@ static double LOCAL(dense_block)(const void *vctx, ptrdiff_t begin,
     const LOCAL(dense_ctx) *c = vctx;
     const ptrdiff_t C = c->C, n1 = c->n1;
     const double keep = 1.0 - c->e, e_c = c->e / (double)C;
+    /* weights or smoothing: the loss is recomputed from compensated sums */
+    const int precise = c->e > 0.0 || c->w || c->sw;
     fastce_acc acc = {0.0, 0.0};
     for (ptrdiff_t s = begin; s < end; s++) {
         ptrdiff_t off = fastce_row_offset(s, C, n1);
@@ -181,10 +212,14 @@ static double LOCAL(dense_block)(const void *vctx, ptrdiff_t begin,
          * leaves out the maximum; k is that maximum when it is the only one
          * (rest < 1), where the gradient needs B_rest to avoid cancellation. */
         fastce_acc A = {0.0, 0.0}, B_acc = {0.0, 0.0}, B_rest_acc = {0.0, 0.0};
+        fastce_dense_sums sums = {{0.0, 0.0}, {0.0, 0.0}, {0.0, 0.0}, {0.0, 0.0}};
         ptrdiff_t k = -1;
         for (ptrdiff_t j = 0; j < C; j++) {
             double v = (double)x[j * n1];
             double wt = (c->w ? (double)c->w[j] : 1.0) * (keep * (double)t[j * n1] + e_c);
+            if (precise && !masked)
+                fastce_dense_sums_add(&sums, c->w ? (double)c->w[j] : 1.0,
+                                      (double)t[j * n1], v, r.max, c->e > 0.0);
             fastce_acc_add(&B_acc, wt);
             if (v == r.max) {
                 if (k < 0) k = j;
@@ -203,6 +238,8 @@ static double LOCAL(dense_block)(const void *vctx, ptrdiff_t begin,
                  : masked   ? (B != B ? B : INFINITY) /* a NaN target stays NaN */
                             : fastce_acc_value(A) + B * lse_rel;
         l *= sw;
+        if (precise && isfinite(l) && l != 0.0)
+            l = fastce_dense_loss_value(&sums, lse_rel, c->e, C, sw);
         if (c->loss) c->loss[s] = (T)l;
         fastce_acc_add(&acc, l);
 

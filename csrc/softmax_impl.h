@@ -10,6 +10,45 @@ typedef struct {
     int op;
 } LOCAL(softmax_ctx);
 
+/* logsumexp of a row whose fast result max + log1p(rest) cancels (see
+ * fastce_lse_cancels): the exact value is near 0 while both terms are not,
+ * so the absolute error of log1p(rest), an ulp of a number near |max|, is
+ * many ulp of the result. Float rows first try double precision (the scalar
+ * rest is double); what still cancels, and every double row, is redone in
+ * double-double: rest = sum over x_j != max of exp(x_j - max) plus the
+ * extra maxima, with x_j - max exact (TwoSum: d + err) and exp(d + err) =
+ * exp(d) * (1 + err + err^2/2), then max + log1p(rest). Its absolute error is about
+ * 2^-104 log1p(rest): 2 ulp of the result unless |lse| < 2^-50 log1p(rest),
+ * which only rows of log-probabilities normalised to the last bit reach
+ * (their lse is the rounding residue of their entries). */
+static double LOCAL(lse_cancelled)(const T *x, ptrdiff_t n1, ptrdiff_t C, double m) {
+    if (sizeof(T) < sizeof(double)) {
+        double rel = log1p(LOCAL(strided_row_rest)(x, n1, C, m)), lse = m + rel;
+        /* error about 2^-52 rel: under a quarter ulp of a float result */
+        if (rel * 0x1p-26 < fabs(lse)) return lse;
+    }
+    fastce_dd_acc rest = {0.0, 0.0, 0.0};
+    int first = 1; /* one maximum's exp(0) = 1 stays out of rest */
+    for (ptrdiff_t j = 0; j < C; j++) {
+        double v = (double)x[j * n1];
+        if (v == m && first) {
+            first = 0;
+            continue;
+        }
+        fastce_dd d = fastce_two_sum(v, -m);
+        if (d.hi < -745.0) continue; /* under 2^-1074 of the sum */
+        /* exp(d.hi + d.lo) = e * (1 + d.lo + d.lo^2/2): d.lo is up to
+         * 2^-49 for |d| ~ 25, so its square still counts at 106 bits */
+        fastce_dd e = fastce_dd_exp(d.hi);
+        fastce_dd corr = fastce_two_prod(e.hi, d.lo);
+        corr.lo += e.hi * (0.5 * d.lo * d.lo);
+        fastce_dd_acc_add(&rest, fastce_dd_add(e, corr));
+    }
+    fastce_dd lse = fastce_dd_add(fastce_dd_log1p(fastce_dd_acc_value(rest)),
+                                  fastce_dd_of(m));
+    return lse.hi + lse.lo;
+}
+
 /* One row of logsumexp, log_softmax or softmax (any stride). */
 static void LOCAL(softmax_row)(const LOCAL(softmax_ctx) *c, ptrdiff_t s) {
     const ptrdiff_t C = c->C, n1 = c->n1;
@@ -21,7 +60,10 @@ static void LOCAL(softmax_row)(const LOCAL(softmax_ctx) *c, ptrdiff_t s) {
                                           c->op == LOCAL(OP_SOFTMAX) ? out : NULL);
     double lse_rel = fastce_lse_rel(r);
     if (c->op == LOCAL(OP_LSE)) {
-        *out = (T)(r.max + lse_rel);
+        double lse = r.max + lse_rel;
+        *out = (T)(fastce_lse_cancels(r.max, lse_rel, lse)
+                       ? LOCAL(lse_cancelled)(x, c->n1, C, r.max)
+                       : lse);
         return;
     }
     int masked = r.max == -INFINITY; /* every class masked */

@@ -98,6 +98,17 @@ static inline int rows8_load(rows8 *g, const float *xb, ptrdiff_t C, __m256i row
     return 1;
 }
 
+/* Whether a lane's lse = max + L cancels (fastce_lse_cancels in internal.h):
+ * such a group is left to the generic path, which recomputes those rows in
+ * extra precision. */
+static inline int lse_cancels_pd(__m256d m, __m256d L, __m256d lse) {
+    __m256d half_abs = _mm256_mul_pd(_mm256_set1_pd(0.5),
+                                     _mm256_andnot_pd(_mm256_set1_pd(-0.0), lse));
+    __m256d c = _mm256_and_pd(_mm256_cmp_pd(m, _mm256_setzero_pd(), _CMP_LT_OQ),
+                              _mm256_cmp_pd(L, half_abs, _CMP_GT_OQ));
+    return _mm256_movemask_pd(c) != 0;
+}
+
 static inline __m256i rows_index(ptrdiff_t C) {
     return _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
                               _mm256_set1_epi32((int)C));
@@ -131,8 +142,10 @@ static ptrdiff_t softmax_rows_f32(const float *x, ptrdiff_t n, ptrdiff_t C, int 
     for (; r0 + 8 <= n; r0 += 8) {
         if (!rows8_load(&g, x + r0 * C, C, rows, all)) break;
         if (op == 0) {
-            _mm256_storeu_ps(out + r0, to_ps(_mm256_add_pd(g.m_lo, g.L_lo),
-                                             _mm256_add_pd(g.m_hi, g.L_hi)));
+            __m256d lse_lo = _mm256_add_pd(g.m_lo, g.L_lo), lse_hi = _mm256_add_pd(g.m_hi, g.L_hi);
+            if (lse_cancels_pd(g.m_lo, g.L_lo, lse_lo) || lse_cancels_pd(g.m_hi, g.L_hi, lse_hi))
+                break;
+            _mm256_storeu_ps(out + r0, to_ps(lse_lo, lse_hi));
             continue;
         }
         if (op == 1) { /* (x_j - max) - lse_rel, in double: exact difference */
@@ -329,7 +342,9 @@ static ptrdiff_t softmax_rows_f64(const double *x, ptrdiff_t n, ptrdiff_t C, int
     for (; r0 + 4 <= n; r0 += 4) {
         if (!rows4_load(&g, x + r0 * C, C, rows, all)) break;
         if (op == 0) {
-            _mm256_storeu_pd(out + r0, _mm256_add_pd(g.m, g.L));
+            __m256d lse = _mm256_add_pd(g.m, g.L);
+            if (lse_cancels_pd(g.m, g.L, lse)) break;
+            _mm256_storeu_pd(out + r0, lse);
             continue;
         }
         if (op == 1) {

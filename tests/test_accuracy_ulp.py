@@ -342,14 +342,20 @@ def softmax_corpus(dtype, heavy: bool = False) -> List[Row]:
             x[top] = x.max() + 1.0
             add(f"ties C={C} n_ties={len(top)}", x, top[0])
 
-    # logsumexp near 0: lse = max + log1p(rest) cancels.
+    # logsumexp near 0: lse = max + log1p(rest) cancels, down to rows of
+    # log-probabilities (a log_softmax output), whose lse is only the
+    # rounding of their entries.
     r = _rng("lse0", dtype)
-    for C in (2, 10, 100):
-        for target in (0.3, -0.2, 0.05, -0.01, 1e-3):
+    for C in (2, 10, 100, 1000):
+        for target in (0.3, -0.2, 0.05, -0.01, 1e-3, -1e-6, 1e-9):
             for _ in range(reps):
                 x = r.standard_normal(C) * 2
                 x = x - float(reference.logsumexp(x)) + target
                 add(f"lse~{target:g} C={C}", x, int(r.integers(C)))
+        for scale in (0.3, 3.0, 10.0):
+            for _ in range(2 * reps):
+                x = reference.log_softmax(scale * r.standard_normal(C).astype(dtype))
+                add(f"log-probabilities C={C} scale={scale}", x, int(r.integers(C)))
 
     r = _rng("huge", dtype)
     for H in [1e4] + ([1e30] if f64 else []):
@@ -434,6 +440,14 @@ def _entries(C: int, y: int, k: int, r: np.random.Generator) -> np.ndarray:
     return np.unique(np.concatenate([[y, k], pick]))
 
 
+def lse_bound(lse: mpf, max_x, dt) -> float:
+    """2 ulp, or 2^-100 |max| where lse < 2^-48 |max| (rows of log-probabilities
+    normalised to the last bit: lse is the rounding residue of the entries,
+    beyond the 106 bits of double-double; see lse_cancelled in softmax_impl.h)."""
+    spacing = float(np.spacing(dt(abs(float(lse))))) if lse != 0 else np.inf
+    return max(LOSS_ULP, 2.0**-100 * abs(float(max_x)) / spacing)
+
+
 def softmax_cases(rows: List[Row], exact: List[ExactRow], dt) -> List[Case]:
     """logsumexp, log_softmax, softmax, sparse CE (loss and gradient), nll."""
     r = _rng("entries", dt)
@@ -442,12 +456,8 @@ def softmax_cases(rows: List[Row], exact: List[ExactRow], dt) -> List[Case]:
         X, y, C, what = row.x[None, :], row.y, row.x.size, row.what
         Y = np.array([y])
         js = _entries(C, y, ex.k, r)
-        # lse = max + log1p(rest) cancels when lse ~ -max: the rounding of
-        # log1p(rest) (~|max| in size) is then |max|/|lse| ulp of lse.
-        lse = float(ex.lse())
-        cond = abs(float(row.x.max())) / abs(lse) if lse != 0 else np.inf
         cases.append(Case("logsumexp", what, lambda X=X: fastce.logsumexp(X),
-                          Exact([ex.lse()]), np.array([LOSS_ULP + 2 * cond])))
+                          Exact([ex.lse()]), np.array([lse_bound(ex.lse(), row.x.max(), dt)])))
         cases.append(Case("log_softmax", what, lambda X=X, js=js: fastce.log_softmax(X)[0, js],
                           Exact([-ex.nlp(j) for j in js]), np.full(js.size, LOSS_ULP)))
         cases.append(Case("softmax", what, lambda X=X, js=js: fastce.softmax(X)[0, js],
@@ -470,6 +480,20 @@ def softmax_cases(rows: List[Row], exact: List[ExactRow], dt) -> List[Case]:
         cases.append(Case("nll_loss", what,
                           lambda lp=lp, Y=Y: fastce.nll_loss(lp, Y, reduction="none"),
                           Exact([-mpf(float(lp[0, y]))]), np.array([LOSS_ULP])))
+    # The rows above go one at a time; few classes in a batch take the
+    # row-parallel kernels (8 or 4 rows per group), which must find the
+    # cancelling rows too.
+    by_c: Dict[int, List[int]] = {}
+    for i, row in enumerate(rows):
+        if row.what.startswith(("lse~", "log-probabilities")):
+            by_c.setdefault(row.x.size, []).append(i)
+    for C, idx in by_c.items():
+        idx = (idx * 16)[:16]
+        X = np.stack([rows[i].x for i in idx])
+        cases.append(Case("logsumexp", f"batch of {len(idx)} rows near 0, C={C}",
+                          lambda X=X: fastce.logsumexp(X, axis=1),
+                          Exact([exact[i].lse() for i in idx]),
+                          np.array([lse_bound(exact[i].lse(), rows[i].x.max(), dt) for i in idx])))
     return cases
 
 
@@ -522,7 +546,7 @@ def weighted_cases(rows: List[Row], exact: List[ExactRow], dt) -> List[Case]:
         loss = S * ((1 - E) * W[y] * nl[y] + E / C * mp.fsum(W[j] * nl[j] for j in range(C)))
         cases.append(Case("softmax_cross_entropy smoothing+weights", what,
                           lambda X=X, Y=Y, kw=kw: fastce.softmax_cross_entropy(X, Y, **kw),
-                          Exact([loss]), np.array([LOSS_ULP + 3 * WEIGHT_ULP])))
+                          Exact([loss]), np.array([LOSS_ULP])))
         # gradient S * (B p_j - c_j), c_j = (1-E) W_y [j==y] + E/C W_j
         cs = [E / C * W[j] + ((1 - E) * W[y] if j == y else 0) for j in range(C)]
         values, bounds = _dense_grad(ex, cs, S)
@@ -537,6 +561,25 @@ def weighted_cases(rows: List[Row], exact: List[ExactRow], dt) -> List[Case]:
             lambda lp=lp, Y=Y, w=w, sw=sw: fastce.nll_loss(lp, Y, weight=w, sample_weight=sw,
                                                            reduction="none"),
             Exact([-S * W[y] * mpf(float(lp[0, y]))]), np.array([LOSS_ULP])))
+    # few classes in a batch: the row-parallel kernels' weighted loss
+    for C in (3, 10):
+        idx = [i for i, row in enumerate(rows) if row.x.size == C][:16]
+        X = np.stack([rows[i].x for i in idx])
+        Y = np.array([rows[i].y for i in idx])
+        w = r.uniform(0.1, 3.0, C).astype(dt)
+        sw = r.uniform(0.1, 3.0, len(idx)).astype(dt)
+        W, E = [mpf(v) for v in w.tolist()], mpf(0.1)
+        losses = []
+        for i, k in enumerate(idx):
+            nl = [exact[k].nlp(j) for j in range(C)]
+            y = rows[k].y
+            losses.append(mpf(float(sw[i])) * ((1 - E) * W[y] * nl[y]
+                                               + E / C * mp.fsum(W[j] * nl[j] for j in range(C))))
+        kw = dict(weight=w, sample_weight=sw, label_smoothing=0.1, reduction="none")
+        cases.append(Case("softmax_cross_entropy smoothing+weights",
+                          f"batch of {len(idx)} rows C={C} smoothing=0.1 weighted",
+                          lambda X=X, Y=Y, kw=kw: fastce.softmax_cross_entropy(X, Y, **kw),
+                          Exact(losses), np.full(len(idx), LOSS_ULP)))
     return cases
 
 

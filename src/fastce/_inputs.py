@@ -270,11 +270,16 @@ class Grad:
         out += [o.copy() if o.size and np.may_share_memory(o, b) else o for o in others]
         return tuple(out)
 
-    def result(self, result: np.dtype, scale: float = 1.0) -> np.ndarray:
-        """The gradient to return; all zeros when ``scale`` is 0 (a mean over
-        nothing has no gradient, whatever the inputs held)."""
-        if scale == 0 and self.buffer.size:
-            self.buffer.fill(0)
+    def result(self, result: np.dtype, reduction: str, denominator: float) -> np.ndarray:
+        """The gradient to return, after the kernel scaled it by
+        ``grad_scale(reduction, denominator)``: all zeros for a mean over
+        nothing (no gradient, whatever the inputs held), and divided here
+        when 1/denominator overflowed (a subnormal denominator)."""
+        if reduction == "mean" and self.buffer.size:
+            if denominator == 0:
+                self.buffer.fill(0)
+            elif not math.isfinite(1.0 / denominator):
+                np.divide(self.buffer, denominator, out=self.buffer)
         g = self.buffer.reshape(self.shape)
         if self.grad_out is None:
             return g.astype(result, copy=False)
@@ -288,10 +293,16 @@ def per_sample_buffer(reduction: str, n: int, compute: np.dtype) -> np.ndarray:
 
 
 def grad_scale(reduction: str, denominator: float) -> float:
-    """1/denominator for a mean (0 when it is 0: no gradient), else 1."""
+    """The kernels' gradient scale: 1/denominator for a mean, else 1.
+
+    0 for a mean over nothing (no gradient), and 1 when 1/denominator
+    overflows: ``Grad.result`` then divides instead."""
     if reduction != "mean":
         return 1.0
-    return 1.0 / denominator if denominator != 0 else 0.0
+    if denominator == 0:
+        return 0.0
+    inv = 1.0 / denominator
+    return inv if math.isfinite(inv) else 1.0
 
 
 def reduce(reduction: str, total: float, per_sample: np.ndarray,

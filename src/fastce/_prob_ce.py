@@ -97,7 +97,7 @@ def categorical_cross_entropy(
             operand(p, compute), operand(t, compute), *layout.dims, sw, eps,
             loss, grad.buffer, scale, nt)
     out = reduce(reduction, total, loss, den, layout.sample_shape, result)
-    return (out, grad.result(result, scale)) if return_grad else out
+    return (out, grad.result(result, reduction, den)) if return_grad else out
 
 
 def binary_cross_entropy(
@@ -163,4 +163,4 @@ def binary_cross_entropy(
     total = _kernels.binary_ce(operand(p, compute), operand(z, compute), P, w,
                                eps, loss, grad.buffer, scale, nt)
     out = reduce(reduction, total, loss, den, p.shape, result)
-    return (out, grad.result(result, scale)) if return_grad else out
+    return (out, grad.result(result, reduction, den)) if return_grad else out

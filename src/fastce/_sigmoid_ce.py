@@ -85,4 +85,4 @@ def sigmoid_cross_entropy(
     total = _kernels.sigmoid_ce(xc, zc, P, w, q, loss, grad.buffer,
                                 scale, nt)
     out = reduce(reduction, total, loss, den, x.shape, result)
-    return (out, grad.result(result, scale)) if return_grad else out
+    return (out, grad.result(result, reduction, den)) if return_grad else out

@@ -128,7 +128,7 @@ def softmax_cross_entropy(
             scale, nt)
 
     out = reduce(reduction, total, loss, den, layout.sample_shape, result)
-    return (out, grad.result(result, scale)) if return_grad else out
+    return (out, grad.result(result, reduction, den)) if return_grad else out
 
 
 def nll_loss(
@@ -196,4 +196,4 @@ def nll_loss(
     total = _kernels.nll(xc, y, *layout.dims, w, sw, kernel_ignore_index(ignore), loss, grad.buffer,
                          scale, nt)
     out = reduce(reduction, total, loss, den, layout.sample_shape, result)
-    return (out, grad.result(result, scale)) if return_grad else out
+    return (out, grad.result(result, reduction, den)) if return_grad else out
