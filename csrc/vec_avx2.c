@@ -199,9 +199,11 @@ static double row_rest_store_f64(const double *x, ptrdiff_t C, double m, double 
 
 /* --------------------------------------------------------- sigmoid CE */
 
-/* Four elements in double lanes (see fastce_sigmoid_ce_one in internal.h). */
+/* Four elements in double lanes (see fastce_sigmoid_ce_one in internal.h),
+ * to double accuracy: the float64 kernel, and float32 elements whose logit
+ * is not finite or beyond the fast path's range. */
 static inline __m256d sigmoid_ce4(__m256d x, __m256d z, __m256d w, __m256d q,
-                                  __m256d *grad) {
+                                  int want_grad, __m256d *grad) {
     const __m256d zero = _mm256_setzero_pd(), one = _mm256_set1_pd(1.0);
     __m256d a = _mm256_andnot_pd(_mm256_set1_pd(-0.0), x);
     __m256d e = fastce_exp_pd(_mm256_sub_pd(zero, a));
@@ -215,7 +217,7 @@ static inline __m256d sigmoid_ce4(__m256d x, __m256d z, __m256d w, __m256d q,
     /* a NaN x makes tail, hence both softplus terms, NaN (like the scalar
      * path); a zero coefficient still drops its term */
     __m256d l = _mm256_mul_pd(w, _mm256_add_pd(t_neg, t_pos));
-    if (grad) {
+    if (want_grad) {
         __m256d big = _mm256_div_pd(one, _mm256_add_pd(one, e));
         __m256d small = _mm256_mul_pd(e, big);
         __m256d pos = _mm256_cmp_pd(x, zero, _CMP_GE_OQ);
@@ -227,37 +229,192 @@ static inline __m256d sigmoid_ce4(__m256d x, __m256d z, __m256d w, __m256d q,
     return l;
 }
 
-#define FASTCE_SIGMOID_AVX2(SUF, TYPE, LOAD4, STORE4)                                 \
-    static double sigmoid_ce_##SUF(const TYPE *x, const TYPE *z, const TYPE *w,       \
-                                   const TYPE *q, ptrdiff_t n, TYPE *loss,           \
-                                   TYPE *grad, double grad_scale) {                  \
-        const __m256d one = _mm256_set1_pd(1.0), gs = _mm256_set1_pd(grad_scale);     \
-        __m256d acc = _mm256_setzero_pd(), comp = acc;                               \
-        ptrdiff_t i = 0;                                                             \
-        for (; i + 4 <= n; i += 4) {                                                 \
-            __m256d g;                                                               \
-            __m256d l = sigmoid_ce4(LOAD4(x + i), LOAD4(z + i), w ? LOAD4(w + i) : one, \
-                                    q ? LOAD4(q + i) : one, grad ? &g : NULL);       \
-            if (loss) STORE4(loss + i, l);                                           \
-            if (grad) STORE4(grad + i, _mm256_mul_pd(gs, g));                        \
-            kahan_add_pd(&acc, &comp, l);                                            \
-        }                                                                            \
-        fastce_acc rest = {kahan_total(acc, comp), 0.0};                             \
-        for (; i < n; i++) {                                                         \
-            double l, g;                                                             \
-            fastce_sigmoid_ce_one((double)x[i], (double)z[i], w ? (double)w[i] : 1.0, \
-                                  q ? (double)q[i] : 1.0, &l, grad ? &g : NULL);     \
-            if (loss) loss[i] = (TYPE)l;                                             \
-            if (grad) grad[i] = (TYPE)(grad_scale * g);                              \
-            fastce_acc_add(&rest, l);                                                \
-        }                                                                            \
-        return fastce_acc_value(rest);                                               \
+/* The float32 kernel's four elements, for finite |x| <= FAST_F32_MAX only:
+ * the same loss and gradient to within 0.01 ulp of float (before the one
+ * rounding to float), from float-accurate exp and log1p (simd_avx2.h).
+ * With e = exp(-|x|), tail = log1p(e) and c the coefficient of |x|'s side
+ * (c_pos for x >= 0, c_neg for x < 0):
+ *   loss = w * ((c_neg + c_pos)*tail + c*|x|),   both terms >= 0;
+ *   grad = w * (c_pos - c_neg*e) / (1 + e)   (x >= 0),
+ *          w * (c_pos*e - c_neg) / (1 + e)   (x < 0),
+ * the difference of the two sigmoid terms formed by one FMA, then one
+ * division. Finite softplus values need no zero-coefficient rule: 0 * finite
+ * is already 0. The blends on x's sign treat -0 as negative, where both
+ * forms agree (e = 1). */
+#define FAST_F32_MAX 708.0f
+static inline __m256d sigmoid_ce4_f32(__m256d x, __m256d z, __m256d w, __m256d q,
+                                      int want_grad, __m256d *grad) {
+    const __m256d one = _mm256_set1_pd(1.0);
+    __m256d t = _mm256_or_pd(_mm256_set1_pd(-0.0), x); /* -|x| */
+    __m256d e = fastce_exp24_pd(t);
+    __m256d tail = fastce_log1p24_pd(e);
+    __m256d c_neg = _mm256_mul_pd(q, z), c_pos = _mm256_sub_pd(one, z);
+    __m256d c = _mm256_blendv_pd(c_pos, c_neg, x);
+    /* (c_neg + c_pos)*tail - c*t */
+    __m256d l = _mm256_fmsub_pd(_mm256_add_pd(c_neg, c_pos), tail, _mm256_mul_pd(c, t));
+    if (want_grad) {
+        __m256d num = _mm256_blendv_pd(_mm256_fnmadd_pd(c_neg, e, c_pos),
+                                       _mm256_fmsub_pd(c_pos, e, c_neg), x);
+        *grad = _mm256_mul_pd(w, _mm256_div_pd(num, _mm256_add_pd(one, e)));
     }
+    return _mm256_mul_pd(w, l);
+}
+
+/* Inlined into each of the two loops below, whatever the compiler's size
+ * heuristics think: one loop is specialised for w = q = NULL. */
+#if defined(__GNUC__)
+#define FASTCE_ALWAYS_INLINE static inline __attribute__((always_inline))
+#else
+#define FASTCE_ALWAYS_INLINE static inline
+#endif
+
+/* Eight elements, w and q NULL for all ones, loss and grad NULL when not
+ * wanted; every input is read before any output is written (grad may be x).
+ * Returns the losses of elements 0..3 and stores those of 4..7 in *l_hi. */
+FASTCE_ALWAYS_INLINE __m256d sigmoid8_f64(const double *x, const double *z, const double *w,
+                                          const double *q, double *loss, double *grad,
+                                          __m256d gs, __m256d *l_hi) {
+    const __m256d one = _mm256_set1_pd(1.0);
+    __m256d g0, g1;
+    __m256d l0 = sigmoid_ce4(_mm256_loadu_pd(x), _mm256_loadu_pd(z),
+                             w ? _mm256_loadu_pd(w) : one, q ? _mm256_loadu_pd(q) : one,
+                             grad != NULL, &g0);
+    __m256d l1 = sigmoid_ce4(_mm256_loadu_pd(x + 4), _mm256_loadu_pd(z + 4),
+                             w ? _mm256_loadu_pd(w + 4) : one, q ? _mm256_loadu_pd(q + 4) : one,
+                             grad != NULL, &g1);
+    if (loss) {
+        _mm256_storeu_pd(loss, l0);
+        _mm256_storeu_pd(loss + 4, l1);
+    }
+    if (grad) {
+        _mm256_storeu_pd(grad, _mm256_mul_pd(gs, g0));
+        _mm256_storeu_pd(grad + 4, _mm256_mul_pd(gs, g1));
+    }
+    *l_hi = l1;
+    return l0;
+}
+
+/* sigmoid8_f32 for a group with some |x| > FAST_F32_MAX or NaN: the fast
+ * path for the other lanes (bitwise what they get in any group), the
+ * double-accuracy one blended in for those. */
+static inline __m256d sigmoid8_f32_mixed(const float *x, const float *z, const float *w,
+                                         const float *q, float *loss, float *grad,
+                                         __m256d gs, __m256d *l_hi) {
+    const __m256d zero = _mm256_setzero_pd(), one = _mm256_set1_pd(1.0);
+    __m256d l[2], g[2];
+    for (int h = 0; h < 2; h++) {
+        __m256d xh = _mm256_cvtps_pd(_mm_loadu_ps(x + 4 * h));
+        __m256d zh = _mm256_cvtps_pd(_mm_loadu_ps(z + 4 * h));
+        __m256d wh = w ? _mm256_cvtps_pd(_mm_loadu_ps(w + 4 * h)) : one;
+        __m256d qh = q ? _mm256_cvtps_pd(_mm_loadu_ps(q + 4 * h)) : one;
+        __m256d fast = _mm256_cmp_pd(_mm256_andnot_pd(_mm256_set1_pd(-0.0), xh),
+                                     _mm256_set1_pd(FAST_F32_MAX), _CMP_LE_OQ);
+        __m256d g_fast, g_slow;
+        __m256d l_fast = sigmoid_ce4_f32(_mm256_blendv_pd(zero, xh, fast), zh, wh, qh,
+                                         grad != NULL, &g_fast);
+        __m256d l_slow = sigmoid_ce4(xh, zh, wh, qh, grad != NULL, &g_slow);
+        l[h] = _mm256_blendv_pd(l_slow, l_fast, fast);
+        if (grad) g[h] = _mm256_mul_pd(gs, _mm256_blendv_pd(g_slow, g_fast, fast));
+    }
+    if (loss)
+        _mm256_storeu_ps(loss, _mm256_set_m128(_mm256_cvtpd_ps(l[1]), _mm256_cvtpd_ps(l[0])));
+    if (grad)
+        _mm256_storeu_ps(grad, _mm256_set_m128(_mm256_cvtpd_ps(g[1]), _mm256_cvtpd_ps(g[0])));
+    *l_hi = l[1];
+    return l[0];
+}
+
+/* sigmoid8_f32 for a group with every |x| <= FAST_F32_MAX. */
+FASTCE_ALWAYS_INLINE __m256d sigmoid8_f32_fast(const float *x, const float *z, const float *w,
+                                               const float *q, float *loss, float *grad,
+                                               __m256d gs, __m256d *l_hi) {
+    const __m256d one = _mm256_set1_pd(1.0);
+    __m256d x0 = _mm256_cvtps_pd(_mm_loadu_ps(x)), x1 = _mm256_cvtps_pd(_mm_loadu_ps(x + 4));
+    __m256d z0 = _mm256_cvtps_pd(_mm_loadu_ps(z)), z1 = _mm256_cvtps_pd(_mm_loadu_ps(z + 4));
+    __m256d w0 = w ? _mm256_cvtps_pd(_mm_loadu_ps(w)) : one;
+    __m256d w1 = w ? _mm256_cvtps_pd(_mm_loadu_ps(w + 4)) : one;
+    __m256d q0 = q ? _mm256_cvtps_pd(_mm_loadu_ps(q)) : one;
+    __m256d q1 = q ? _mm256_cvtps_pd(_mm_loadu_ps(q + 4)) : one;
+    __m256d g0, g1;
+    __m256d l0 = sigmoid_ce4_f32(x0, z0, w0, q0, grad != NULL, &g0);
+    __m256d l1 = sigmoid_ce4_f32(x1, z1, w1, q1, grad != NULL, &g1);
+    if (loss)
+        _mm256_storeu_ps(loss, _mm256_set_m128(_mm256_cvtpd_ps(l1), _mm256_cvtpd_ps(l0)));
+    if (grad)
+        _mm256_storeu_ps(grad, _mm256_set_m128(_mm256_cvtpd_ps(_mm256_mul_pd(gs, g1)),
+                                               _mm256_cvtpd_ps(_mm256_mul_pd(gs, g0))));
+    *l_hi = l1;
+    return l0;
+}
+
+/* As sigmoid8_f64, for float: in double lanes, on the fast path unless some
+ * |x| > FAST_F32_MAX or is NaN. */
+FASTCE_ALWAYS_INLINE __m256d sigmoid8_f32(const float *x, const float *z, const float *w,
+                                          const float *q, float *loss, float *grad,
+                                          __m256d gs, __m256d *l_hi) {
+    __m256 a = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), _mm256_loadu_ps(x));
+    int all_fast = _mm256_movemask_ps(
+        _mm256_cmp_ps(a, _mm256_set1_ps(FAST_F32_MAX), _CMP_LE_OQ)) == 0xff;
+    return all_fast ? sigmoid8_f32_fast(x, z, w, q, loss, grad, gs, l_hi)
+                    : sigmoid8_f32_mixed(x, z, w, q, loss, grad, gs, l_hi);
+}
+
+/* The loop over n elements, eight at a time; the last n % 8 go through the
+ * same code, padded with w = 0 (a loss of exactly 0). Losses are summed in
+ * Kahan-compensated double lanes: the float kernel adds the pair l0 + l1
+ * first (one rounding of two terms that each carry one already, which does
+ * not grow with n), the double kernel keeps two sums. */
+#define FASTCE_SIGMOID_LOOP(SUF, PAIRED, W, Q)                                          \
+    for (; i <= n - 8; i += 8) {                                                        \
+        l0 = sigmoid8_##SUF(x + i, z + i, W, Q, loss ? loss + i : NULL,                 \
+                            grad ? grad + i : NULL, gs, &l1);                           \
+        if (PAIRED) {                                                                   \
+            kahan_add_pd(&acc0, &comp0, _mm256_add_pd(l0, l1));                         \
+        } else {                                                                        \
+            kahan_add_pd(&acc0, &comp0, l0);                                            \
+            kahan_add_pd(&acc1, &comp1, l1);                                            \
+        }                                                                               \
+    }
+
+#define FASTCE_SIGMOID_AVX2(SUF, TYPE, PAIRED)                                          \
+    static double sigmoid_ce_##SUF(const TYPE *x, const TYPE *z, const TYPE *w,         \
+                                   const TYPE *q, ptrdiff_t n, TYPE *loss,             \
+                                   TYPE *grad, double grad_scale) {                    \
+        const __m256d gs = _mm256_set1_pd(grad_scale);                                  \
+        __m256d acc0 = _mm256_setzero_pd(), comp0 = acc0, acc1 = acc0, comp1 = acc0;    \
+        __m256d l0, l1;                                                                 \
+        ptrdiff_t i = 0;                                                                \
+        if (!w && !q) /* the common case, with the multiplications by 1 gone */         \
+            FASTCE_SIGMOID_LOOP(SUF, PAIRED, NULL, NULL)                                \
+        else                                                                            \
+            FASTCE_SIGMOID_LOOP(SUF, PAIRED, w ? w + i : NULL, q ? q + i : NULL)        \
+        if (i < n) {                                                                    \
+            TYPE xb[8] = {0}, zb[8] = {0}, wb[8] = {0}, qb[8] = {0}, lb[8], gb[8];      \
+            ptrdiff_t r = n - i;                                                        \
+            for (ptrdiff_t k = 0; k < r; k++) {                                         \
+                xb[k] = x[i + k];                                                       \
+                zb[k] = z[i + k];                                                       \
+                wb[k] = w ? w[i + k] : (TYPE)1;                                         \
+                qb[k] = q ? q[i + k] : (TYPE)1;                                         \
+            }                                                                           \
+            l0 = sigmoid8_##SUF(xb, zb, wb, qb, lb, grad ? gb : NULL, gs, &l1);         \
+            for (ptrdiff_t k = 0; k < r; k++) {                                         \
+                if (loss) loss[i + k] = lb[k];                                          \
+                if (grad) grad[i + k] = gb[k];                                          \
+            }                                                                           \
+            kahan_add_pd(&acc0, &comp0, l0);                                            \
+            kahan_add_pd(&acc1, &comp1, l1);                                            \
+        }                                                                               \
+        fastce_acc s = {kahan_total(acc0, comp0), 0.0};                                 \
+        fastce_acc_add(&s, kahan_total(acc1, comp1));                                   \
+        return fastce_acc_value(s);                                                     \
+    }
+
+FASTCE_SIGMOID_AVX2(f32, float, 1)
+FASTCE_SIGMOID_AVX2(f64, double, 0)
 
 #define LOAD4_F32(p) _mm256_cvtps_pd(_mm_loadu_ps(p))
 #define STORE4_F32(p, v) _mm_storeu_ps((p), _mm256_cvtpd_ps(v))
-FASTCE_SIGMOID_AVX2(f32, float, LOAD4_F32, STORE4_F32)
-FASTCE_SIGMOID_AVX2(f64, double, _mm256_loadu_pd, _mm256_storeu_pd)
 
 /* ---------------------------------------------------------- binary CE */
 
@@ -315,15 +472,20 @@ FASTCE_BINARY_AVX2(f64, double, _mm256_loadu_pd, _mm256_storeu_pd)
 /* ------------------------------------------------- the math, for tests */
 
 static inline __m256d math4(int f, __m256d v) {
-    return f == FASTCE_MATH_EXP ? fastce_exp_pd(v)
-         : f == FASTCE_MATH_LOG ? fastce_log_pd(v) : fastce_log1p_pd(v);
+    switch (f) {
+    case FASTCE_MATH_EXP: return fastce_exp_pd(v);
+    case FASTCE_MATH_LOG: return fastce_log_pd(v);
+    case FASTCE_MATH_EXP24: return fastce_exp24_pd(v);
+    case FASTCE_MATH_LOG1P24: return fastce_log1p24_pd(v);
+    default: return fastce_log1p_pd(v);
+    }
 }
 
 static void math_f32(int f, const float *x, float *out, ptrdiff_t n) {
     ptrdiff_t i = 0;
     if (f == FASTCE_MATH_EXP) /* float exp runs in float lanes */
         for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, fastce_exp_ps(_mm256_loadu_ps(x + i)));
-    else /* float log and log1p run in double lanes, as in the kernels */
+    else /* float log, log1p and the *24 ones run in double lanes, as in the kernels */
         for (; i + 4 <= n; i += 4)
             _mm_storeu_ps(out + i, _mm256_cvtpd_ps(math4(f, _mm256_cvtps_pd(_mm_loadu_ps(x + i)))));
     for (; i < n; i++) { /* the tail through the same vector code */

@@ -111,13 +111,20 @@ def set_isa(str name):
     return fastce_set_isa(name.encode()) == 0
 
 
-_MATH = {"exp": 0, "log": 1, "log1p": 2}
+_MATH = {"exp": 0, "log": 1, "log1p": 2, "exp24": 3, "log1p24": 4}
+#: The functions only some instruction sets have (fastce.h).
+_MATH_ISAS = {"exp24": ("avx2",), "log1p24": ("avx2",)}
 
 
 def vector_math(str name, const real[::1] x, real[::1] out):
     """Test hook: ``out = name(x)`` with the current instruction set's own
-    vectorised exp, log or log1p (the functions the kernels use)."""
+    vectorised exp, log or log1p (the functions the kernels use), or the
+    float-accuracy ``exp24`` and ``log1p24`` of the avx2 float kernels
+    (ValueError on other instruction sets)."""
     cdef int f = _MATH[name]
+    if name in _MATH_ISAS and current_isa() not in _MATH_ISAS[name]:
+        raise ValueError(f"{name}: only on {', '.join(_MATH_ISAS[name])}, "
+                         f"not on {current_isa()}")
     cdef ptrdiff_t n = x.shape[0]
     if n == 0:
         return
