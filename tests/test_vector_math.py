@@ -4,10 +4,11 @@ whole range the kernels use them on, against a more precise reference
 are printed with -s; the bounds asserted are those documented in
 csrc/simd_avx2.h.
 
-The avx2 float kernels' own exp24 and log1p24 (double lanes, float
-accuracy) are measured twice: their double results in ulps of a 24-bit
-significand (what they cost a float result before its one rounding), and
-their float results (float in, float out) in float ulps."""
+The avx2 sigmoid kernels' softplus-tail functions are measured too:
+exp24 and log1p24 (double lanes, float accuracy) twice, their double
+results in ulps of a 24-bit significand (what they cost a float result
+before its one rounding) and their float results in float ulps; exp_dd
+(its hi + lo, summed) and log1p_dd in float64 ulps."""
 import numpy as np
 import pytest
 
@@ -90,7 +91,8 @@ def ulp24_error(got, exact):
 
 
 #: (function, dtype, inputs, exact(x) in long double, bound): float64 cases
-#: measured by ulp24_error, float32 ones in float ulps (the result rounded).
+#: of the *24 functions measured by ulp24_error, the others in ulps of
+#: their dtype (float32: the result rounded once).
 CASES24 = {
     "exp24-f64": ("exp24", np.float64,
                   np.concatenate([sweep(-708.0, 0.0), -sweep(-300.0, 0.0, log_scale=True)]),
@@ -103,6 +105,12 @@ CASES24 = {
     "log1p24-f32": ("log1p24", np.float32,
                     np.concatenate([sweep(0.0, 1.0), sweep(-45.0, 0.0, log_scale=True)]),
                     lambda x: np.log1p(x.astype(np.longdouble)), 0.51),
+    "exp_dd-f64": ("exp_dd", np.float64,
+                   np.concatenate([sweep(-708.0, 0.0), -sweep(-300.0, 0.0, log_scale=True)]),
+                   lambda x: np.exp(x.astype(np.longdouble)), 0.7),
+    "log1p_dd-f64": ("log1p_dd", np.float64,
+                     np.concatenate([sweep(0.0, 1.0), sweep(-307.0, 0.0, log_scale=True)]),
+                     lambda x: np.log1p(x.astype(np.longdouble)), 0.6),
 }
 
 
@@ -123,7 +131,7 @@ def test_max_ulp_float_accuracy(case, isa):
     out = np.empty_like(x)
     _kernels.vector_math(name, x, out)
     exact = exact_fn(x)
-    err = ulp24_error(out, exact) if dtype == np.float64 else ulp_error(out, exact, dtype)
+    err = ulp24_error(out, exact) if case.endswith("24-f64") else ulp_error(out, exact, dtype)
     worst = int(np.argmax(err))
     MEASURED[(isa, case)] = float(err[worst])
     print(f"\n{isa:6s} {case:18s} max {float(err[worst]):.4f} ulp at x = {x[worst]!r}")
@@ -145,3 +153,18 @@ def test_special_values_float_accuracy(dtype, isa):
     _kernels.vector_math("log1p24", u, out)
     assert out[0] == 0 and np.isnan(out[1]) and abs(out[2] - np.log(2.0)) < 1e-7
     np.testing.assert_array_equal(out[3:], u[3:])  # log1p(u) = u for tiny u
+
+
+def test_special_values_double_accuracy(isa):
+    if not _has_math24(isa):
+        pytest.skip(f"{isa} has no softplus-tail functions")
+    x = np.array([0.0, -0.0, np.nan, -1e-300, -708.0])
+    out = np.empty_like(x)
+    _kernels.vector_math("exp_dd", x, out)  # its domain is [-708, 0] and NaN
+    assert out[0] == 1 and out[1] == 1 and np.isnan(out[2]) and out[3] == 1
+    assert out[4] == np.exp(-708.0)
+    u = np.array([0.0, np.nan, 1.0, 1e-300, 2.0**-1021])
+    out = np.empty_like(u)
+    _kernels.vector_math("log1p_dd", u, out)
+    assert out[0] == 0 and np.isnan(out[1]) and out[2] == np.log(2.0)
+    np.testing.assert_array_equal(out[3:], u[3:])
