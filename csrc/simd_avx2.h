@@ -11,7 +11,13 @@
  * and 709.7, clamped above.)
  *   log_pd   (double) <= 0.85 ulp for every positive double, subnormals included
  *   log1p_pd (double) <= 1.22 ulp on (-1, 1]
- * NaN inputs give NaN; -inf gives 0 in exp. */
+ * NaN inputs give NaN; -inf gives 0 in exp. The float-accuracy ones, in ulps
+ * of a 24-bit significand (relative error times 2^23 at most):
+ *   exp24_pd   <= 0.0013 on [-708, 0]
+ *   log1p24_pd <= 0.0045 on [0, 1]
+ * and the double-accuracy ones, in double ulps:
+ *   exp_dd_pd   (hi + lo rounded) <= 0.65 on [-708, 0]
+ *   log1p_dd_pd (of hi + 0)       <= 0.59 on [0, 1] */
 #ifndef FASTCE_SIMD_AVX2_H
 #define FASTCE_SIMD_AVX2_H
 
@@ -134,6 +140,143 @@ static inline __m256d fastce_log1p_pd(__m256d u) {
     __m256d series = _mm256_fmadd_pd(_mm256_mul_pd(p, u), u, u);
     lg = _mm256_blendv_pd(lg, series, small);
     return _mm256_blendv_pd(lg, u, _mm256_cmp_pd(u, u, _CMP_UNORD_Q));
+}
+
+/* ---- float-accurate functions in double lanes ----
+ * A float32 kernel that computes in double and rounds its result to float
+ * once needs transcendental parts with a relative error far below float's
+ * 2^-24, not double's 2^-53: 2^-31 costs at most 0.01 ulp before that
+ * rounding. These run in double lanes (no cancellation or range issues),
+ * with short polynomials in Estrin's form: their callers are bound by
+ * latency, not by throughput. */
+
+/* exp(t) for t in [-708, 0] (or NaN, giving NaN), double lanes, relative
+ * error < 2e-10 (2^-32); other t are the caller's business (the float
+ * sigmoid kernel sends them down its double-accuracy path). t = n*ln2 + r,
+ * |r| <= ln2/2: the rounding shifter gives n, ln2 in one part (|n| <= 1022
+ * adds at most 3e-14 to r), exp(r) = 1 + r*S(r) with S of degree 6
+ * (Chebyshev interpolant of expm1(r)/r), 2^n from its bits. */
+static inline __m256d fastce_exp24_pd(__m256d t) {
+    const __m256d shifter = _mm256_set1_pd(6755399441055744.0); /* 1.5 * 2^52 */
+    __m256d kd = _mm256_fmadd_pd(t, _mm256_set1_pd(1.4426950408889634074), shifter);
+    __m256d n = _mm256_sub_pd(kd, shifter); /* round(t / ln2), exactly */
+    __m256d r = _mm256_fnmadd_pd(n, _mm256_set1_pd(6.93147180559945286e-01), t);
+    __m256d r2 = _mm256_mul_pd(r, r), r4 = _mm256_mul_pd(r2, r2);
+    __m256d p01 = _mm256_fmadd_pd(_mm256_set1_pd(5.000000047117757e-1), r, _mm256_set1_pd(1.0));
+    __m256d p23 = _mm256_fmadd_pd(_mm256_set1_pd(4.166635289677516e-2), r,
+                                  _mm256_set1_pd(1.6666666718997508e-1));
+    __m256d p45 = _mm256_fmadd_pd(_mm256_set1_pd(1.3941108433972674e-3), r,
+                                  _mm256_set1_pd(8.333298483754886e-3));
+    __m256d p46 = _mm256_fmadd_pd(_mm256_set1_pd(1.989927395864936e-4), r2, p45);
+    __m256d p = _mm256_fmadd_pd(p46, r4, _mm256_fmadd_pd(p23, r2, p01));
+    /* kd's low bits hold n: (n + 1023) << 52 is 2^n (n >= -1022 here) */
+    __m256d scale = _mm256_castsi256_pd(_mm256_slli_epi64(
+        _mm256_add_epi64(_mm256_castpd_si256(kd), _mm256_set1_epi64x(1023)), 52));
+    /* 2^n + (r 2^n) S(r): exactly 1 at t = 0 */
+    return _mm256_fmadd_pd(p, _mm256_mul_pd(r, scale), scale);
+}
+
+/* log1p(e) for e in [0, 1], double lanes, relative error < 4e-10 (2^-31)
+ * for e >= 2^-1021: 2*atanh(s) with s = e/(2+e) in [0, 1/3], as
+ * 2s + s*w*R(w), w = s^2 <= 1/9, R of degree 4 (Chebyshev interpolant), so
+ * the leading 2s keeps tiny e's digits. NaN gives NaN. The one division
+ * runs beside the polynomials of its neighbours; without it log1p needs a
+ * degree-10 polynomial on [0, 1], which measured slower. */
+static inline __m256d fastce_log1p24_pd(__m256d e) {
+    __m256d s = _mm256_div_pd(e, _mm256_add_pd(_mm256_set1_pd(2.0), e));
+    __m256d w = _mm256_mul_pd(s, s);
+    __m256d w2 = _mm256_mul_pd(w, w);
+    __m256d r01 = _mm256_fmadd_pd(_mm256_set1_pd(0.3999970633192972), w,
+                                  _mm256_set1_pd(0.6666666732052742));
+    __m256d r23 = _mm256_fmadd_pd(_mm256_set1_pd(0.21706575800880373), w,
+                                  _mm256_set1_pd(0.28592357994302836));
+    __m256d r24 = _mm256_fmadd_pd(_mm256_set1_pd(0.2322432922402335), w2, r23);
+    __m256d R = _mm256_fmadd_pd(r24, w2, r01);
+    return _mm256_fmadd_pd(_mm256_mul_pd(s, w), R, _mm256_add_pd(s, s));
+}
+
+/* ---- the softplus tail to double accuracy ---- */
+
+/* exp(t) for t in [-708, 0] (or NaN), double lanes, as an unevaluated sum
+ * hi + *lo (|lo| <= ulp(hi)) within about 0.15 ulp of exp(t), for a log1p
+ * that takes both: Cody-Waite reduction with ln2 in two parts and the
+ * rounding error of r kept (r + r_lo), 1 + r split exactly (Fast2Sum), the
+ * Taylor series r^2 (1/2 + r/6 + ... + r^11/13!) added to its low part,
+ * then renormalised. */
+static inline __m256d fastce_exp_dd_pd(__m256d t, __m256d *lo) {
+    const __m256d shifter = _mm256_set1_pd(6755399441055744.0), one = _mm256_set1_pd(1.0);
+    const __m256d ln2_hi = _mm256_set1_pd(6.93147180369123816490e-01);
+    const __m256d ln2_lo = _mm256_set1_pd(1.90821492927058770002e-10);
+    __m256d kd = _mm256_fmadd_pd(t, _mm256_set1_pd(1.4426950408889634074), shifter);
+    __m256d n = _mm256_sub_pd(kd, shifter);
+    __m256d r_hi = _mm256_fnmadd_pd(n, ln2_hi, t); /* exact */
+    __m256d r = _mm256_fnmadd_pd(n, ln2_lo, r_hi);
+    __m256d r_lo = _mm256_fnmadd_pd(n, ln2_lo, _mm256_sub_pd(r_hi, r));
+    static const double inv_fact[] = {
+        1.0 / 6227020800.0, 1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0,
+        1.0 / 362880.0,     1.0 / 40320.0,     1.0 / 5040.0,     1.0 / 720.0,
+        1.0 / 120.0,        1.0 / 24.0,        1.0 / 6.0,        0.5};
+#define FASTCE_C_(k) _mm256_set1_pd(inv_fact[k])
+    __m256d r2 = _mm256_mul_pd(r, r), r4 = _mm256_mul_pd(r2, r2), r8 = _mm256_mul_pd(r4, r4);
+    /* P(r) = sum_{k=0..11} inv_fact[11-k] r^k, Estrin */
+    __m256d a0 = _mm256_fmadd_pd(FASTCE_C_(10), r, FASTCE_C_(11));
+    __m256d a1 = _mm256_fmadd_pd(FASTCE_C_(8), r, FASTCE_C_(9));
+    __m256d a2 = _mm256_fmadd_pd(FASTCE_C_(6), r, FASTCE_C_(7));
+    __m256d a3 = _mm256_fmadd_pd(FASTCE_C_(4), r, FASTCE_C_(5));
+    __m256d a4 = _mm256_fmadd_pd(FASTCE_C_(2), r, FASTCE_C_(3));
+    __m256d a5 = _mm256_fmadd_pd(FASTCE_C_(0), r, FASTCE_C_(1));
+    __m256d b0 = _mm256_fmadd_pd(a1, r2, a0), b1 = _mm256_fmadd_pd(a3, r2, a2);
+    __m256d b2 = _mm256_fmadd_pd(a5, r2, a4);
+    __m256d p = _mm256_fmadd_pd(b2, r8, _mm256_fmadd_pd(b1, r4, b0));
+#undef FASTCE_C_
+    /* exp(r + r_lo) = (1 + r + r^2 P(r)) (1 + r_lo): 1 + r split exactly
+     * (Fast2Sum), the rest added to its low part, then renormalised */
+    __m256d h1 = _mm256_add_pd(one, r);
+    __m256d l1 = _mm256_add_pd(_mm256_sub_pd(one, h1), r);
+    l1 = _mm256_add_pd(l1, _mm256_fmadd_pd(p, r2, _mm256_fmadd_pd(r_lo, r, r_lo)));
+    __m256d hi = _mm256_add_pd(h1, l1);
+    __m256d l = _mm256_add_pd(_mm256_sub_pd(h1, hi), l1);
+    __m256d scale = _mm256_castsi256_pd(_mm256_slli_epi64(
+        _mm256_add_epi64(_mm256_castpd_si256(kd), _mm256_set1_epi64x(1023)), 52));
+    *lo = _mm256_mul_pd(l, scale);
+    return _mm256_mul_pd(hi, scale);
+}
+
+/* log1p(e) for e = hi + lo in [0, 1] (hi >= 2^-1021 or 0, |lo| <= ulp(hi)),
+ * double lanes, within 0.6 ulp: 2*atanh(s), s = e/(2+e) in [0, 1/3] with
+ * its rounding error s_lo kept (the exact residual of the division, over
+ * 2+e to 12 bits), as 2s + (2 s_lo (1 + w) + s*w*R(w)), w = s^2, R of
+ * degree 10 (Chebyshev interpolant, 0.02 ulp): one rounding of the leading
+ * 2s plus a small part. NaN gives NaN. */
+static inline __m256d fastce_log1p_dd_pd(__m256d hi, __m256d lo) {
+    const __m256d two = _mm256_set1_pd(2.0);
+    __m256d d = _mm256_add_pd(two, hi);
+    __m256d d_lo = _mm256_add_pd(_mm256_sub_pd(two, d), hi); /* exact */
+    __m256d s = _mm256_div_pd(hi, d);
+    /* (hi + lo) - s*(d + d_lo + lo): the first part exact */
+    __m256d res = _mm256_fnmadd_pd(s, d, hi);
+    res = _mm256_add_pd(res, _mm256_fnmadd_pd(s, _mm256_add_pd(d_lo, lo), lo));
+    __m256d inv_d = _mm256_cvtps_pd(_mm_rcp_ps(_mm256_cvtpd_ps(d)));
+    __m256d s_lo = _mm256_mul_pd(res, inv_d);
+    __m256d w = _mm256_mul_pd(s, s), w2 = _mm256_mul_pd(w, w), w4 = _mm256_mul_pd(w2, w2);
+    static const double c[] = {
+        0.6666666666666666, 0.39999999999999525, 0.285714285716001, 0.2222222219823677,
+        0.18181819897962714, 0.1538454396486055, 0.13335178631449257, 0.11734279061303197,
+        0.10845178394880015, 0.07492143795550767, 0.1563057780092285};
+#define FASTCE_C_(k) _mm256_set1_pd(c[k])
+    __m256d a0 = _mm256_fmadd_pd(FASTCE_C_(1), w, FASTCE_C_(0));
+    __m256d a1 = _mm256_fmadd_pd(FASTCE_C_(3), w, FASTCE_C_(2));
+    __m256d a2 = _mm256_fmadd_pd(FASTCE_C_(5), w, FASTCE_C_(4));
+    __m256d a3 = _mm256_fmadd_pd(FASTCE_C_(7), w, FASTCE_C_(6));
+    __m256d a4 = _mm256_fmadd_pd(FASTCE_C_(9), w, FASTCE_C_(8));
+    __m256d b0 = _mm256_fmadd_pd(a1, w2, a0), b1 = _mm256_fmadd_pd(a3, w2, a2);
+    __m256d b2 = _mm256_fmadd_pd(FASTCE_C_(10), w2, a4);
+    __m256d R = _mm256_fmadd_pd(_mm256_fmadd_pd(b2, w4, b1), w4, b0);
+#undef FASTCE_C_
+    /* 2 atanh(s + s_lo) = 2 atanh(s) + 2 s_lo (1 + s^2 + ...) */
+    __m256d s_lo2 = _mm256_add_pd(s_lo, s_lo);
+    __m256d small = _mm256_fmadd_pd(_mm256_mul_pd(s, w), R, _mm256_fmadd_pd(s_lo2, w, s_lo2));
+    return _mm256_add_pd(_mm256_add_pd(s, s), small);
 }
 
 #endif /* FASTCE_SIMD_AVX2_H */

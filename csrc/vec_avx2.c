@@ -199,9 +199,23 @@ static double row_rest_store_f64(const double *x, ptrdiff_t C, double m, double 
 
 /* --------------------------------------------------------- sigmoid CE */
 
-/* Four elements in double lanes (see fastce_sigmoid_ce_one in internal.h). */
-static inline __m256d sigmoid_ce4(__m256d x, __m256d z, __m256d w, __m256d q,
-                                  __m256d *grad) {
+/* Everything a sigmoid loop calls is inlined into it, whatever the
+ * compiler's size heuristics think (each kernel has two loops, one for
+ * w = q = NULL): a call left in the loop, even on its rare path, makes GCC
+ * reload every constant in every iteration (measured 25% more
+ * instructions). */
+#if defined(__GNUC__)
+#define FASTCE_ALWAYS_INLINE static inline __attribute__((always_inline))
+#else
+#define FASTCE_ALWAYS_INLINE static inline
+#endif
+
+/* Four elements in double lanes, exactly as fastce_sigmoid_ce_one
+ * (internal.h) with exp_pd and log1p_pd: the path of the elements whose
+ * logit is NaN, infinite or beyond +-SIGMOID_FAST_MAX, where the
+ * zero-coefficient rule and NaN propagation matter. */
+FASTCE_ALWAYS_INLINE __m256d sigmoid_ce4_general(__m256d x, __m256d z, __m256d w, __m256d q,
+                                                 int want_grad, __m256d *grad) {
     const __m256d zero = _mm256_setzero_pd(), one = _mm256_set1_pd(1.0);
     __m256d a = _mm256_andnot_pd(_mm256_set1_pd(-0.0), x);
     __m256d e = fastce_exp_pd(_mm256_sub_pd(zero, a));
@@ -215,7 +229,7 @@ static inline __m256d sigmoid_ce4(__m256d x, __m256d z, __m256d w, __m256d q,
     /* a NaN x makes tail, hence both softplus terms, NaN (like the scalar
      * path); a zero coefficient still drops its term */
     __m256d l = _mm256_mul_pd(w, _mm256_add_pd(t_neg, t_pos));
-    if (grad) {
+    if (want_grad) {
         __m256d big = _mm256_div_pd(one, _mm256_add_pd(one, e));
         __m256d small = _mm256_mul_pd(e, big);
         __m256d pos = _mm256_cmp_pd(x, zero, _CMP_GE_OQ);
@@ -227,37 +241,206 @@ static inline __m256d sigmoid_ce4(__m256d x, __m256d z, __m256d w, __m256d q,
     return l;
 }
 
-#define FASTCE_SIGMOID_AVX2(SUF, TYPE, LOAD4, STORE4)                                 \
-    static double sigmoid_ce_##SUF(const TYPE *x, const TYPE *z, const TYPE *w,       \
-                                   const TYPE *q, ptrdiff_t n, TYPE *loss,           \
-                                   TYPE *grad, double grad_scale) {                  \
-        const __m256d one = _mm256_set1_pd(1.0), gs = _mm256_set1_pd(grad_scale);     \
-        __m256d acc = _mm256_setzero_pd(), comp = acc;                               \
-        ptrdiff_t i = 0;                                                             \
-        for (; i + 4 <= n; i += 4) {                                                 \
-            __m256d g;                                                               \
-            __m256d l = sigmoid_ce4(LOAD4(x + i), LOAD4(z + i), w ? LOAD4(w + i) : one, \
-                                    q ? LOAD4(q + i) : one, grad ? &g : NULL);       \
-            if (loss) STORE4(loss + i, l);                                           \
-            if (grad) STORE4(grad + i, _mm256_mul_pd(gs, g));                        \
-            kahan_add_pd(&acc, &comp, l);                                            \
-        }                                                                            \
-        fastce_acc rest = {kahan_total(acc, comp), 0.0};                             \
-        for (; i < n; i++) {                                                         \
-            double l, g;                                                             \
-            fastce_sigmoid_ce_one((double)x[i], (double)z[i], w ? (double)w[i] : 1.0, \
-                                  q ? (double)q[i] : 1.0, &l, grad ? &g : NULL);     \
-            if (loss) loss[i] = (TYPE)l;                                             \
-            if (grad) grad[i] = (TYPE)(grad_scale * g);                              \
-            fastce_acc_add(&rest, l);                                                \
-        }                                                                            \
-        return fastce_acc_value(rest);                                               \
+/* The domain of exp24_pd and exp_dd_pd: |x| up to this takes the fast path. */
+#define SIGMOID_FAST_MAX 708.0
+
+/* Four elements with finite |x| <= SIGMOID_FAST_MAX, given t = -|x|,
+ * e = exp(t) and tail = log1p(e). With c the coefficient of |x|'s side
+ * (c_pos for x >= 0, c_neg for x < 0):
+ *   loss = w * ((c_neg + c_pos)*tail + c*|x|),   both terms >= 0;
+ *   grad = w * (c_pos - c_neg*e) / (1 + e)   (x >= 0),
+ *          w * (c_pos*e - c_neg) / (1 + e)   (x < 0),
+ * the difference of the two sigmoid terms formed by one FMA, then one
+ * division. Finite softplus values need no zero-coefficient rule: 0 * finite
+ * is already 0. The blends on x's sign treat -0 as negative, where both
+ * forms agree (e = 1). */
+FASTCE_ALWAYS_INLINE __m256d sigmoid_ce4_fast(__m256d x, __m256d t, __m256d e, __m256d tail,
+                                              __m256d z, __m256d w, __m256d q,
+                                              int want_grad, __m256d *grad) {
+    const __m256d one = _mm256_set1_pd(1.0);
+    __m256d c_neg = _mm256_mul_pd(q, z), c_pos = _mm256_sub_pd(one, z);
+    __m256d c = _mm256_blendv_pd(c_pos, c_neg, x);
+    __m256d l = _mm256_fmsub_pd(_mm256_add_pd(c_neg, c_pos), tail, _mm256_mul_pd(c, t));
+    if (want_grad) {
+        __m256d num = _mm256_blendv_pd(_mm256_fnmadd_pd(c_neg, e, c_pos),
+                                       _mm256_fmsub_pd(c_pos, e, c_neg), x);
+        *grad = _mm256_mul_pd(w, _mm256_div_pd(num, _mm256_add_pd(one, e)));
     }
+    return _mm256_mul_pd(w, l);
+}
+
+/* e = exp(t) and the softplus tail log1p(e), t = -|x| in [-708, 0]. The
+ * float kernel rounds a loss computed in double to float once, so 2^-31
+ * relative error in tail costs it at most 0.01 ulp: exp24 and log1p24. The
+ * double kernel carries e as hi + lo into a log1p that keeps the rounding
+ * error of its division: tail within 0.66 ulp for |x| <= 700 (measured;
+ * 1.5 ulp towards 708, where lo is subnormal), against 1.5 to 2.2 ulp with
+ * exp_pd and log1p_pd. */
+FASTCE_ALWAYS_INLINE __m256d sigmoid_tail4_f32(__m256d t, __m256d *e) {
+    *e = fastce_exp24_pd(t);
+    return fastce_log1p24_pd(*e);
+}
+FASTCE_ALWAYS_INLINE __m256d sigmoid_tail4_f64(__m256d t, __m256d *e) {
+    __m256d lo;
+    *e = fastce_exp_dd_pd(t, &lo);
+    return fastce_log1p_dd_pd(*e, lo);
+}
+
+FASTCE_ALWAYS_INLINE __m256d sigmoid_fast4_f32(__m256d x, __m256d z, __m256d w, __m256d q,
+                                               int want_grad, __m256d *grad) {
+    __m256d t = _mm256_or_pd(_mm256_set1_pd(-0.0), x), e;
+    __m256d tail = sigmoid_tail4_f32(t, &e);
+    return sigmoid_ce4_fast(x, t, e, tail, z, w, q, want_grad, grad);
+}
+FASTCE_ALWAYS_INLINE __m256d sigmoid_fast4_f64(__m256d x, __m256d z, __m256d w, __m256d q,
+                                               int want_grad, __m256d *grad) {
+    __m256d t = _mm256_or_pd(_mm256_set1_pd(-0.0), x), e;
+    __m256d tail = sigmoid_tail4_f64(t, &e);
+    return sigmoid_ce4_fast(x, t, e, tail, z, w, q, want_grad, grad);
+}
+
+/* Four elements as double lanes, and eight results back. */
+static inline __m256d load4_f32(const float *p) { return _mm256_cvtps_pd(_mm_loadu_ps(p)); }
+static inline __m256d load4_f64(const double *p) { return _mm256_loadu_pd(p); }
+static inline void store8_f32(float *p, __m256d lo, __m256d hi) {
+    _mm256_storeu_ps(p, _mm256_set_m128(_mm256_cvtpd_ps(hi), _mm256_cvtpd_ps(lo)));
+}
+static inline void store8_f64(double *p, __m256d lo, __m256d hi) {
+    _mm256_storeu_pd(p, lo);
+    _mm256_storeu_pd(p + 4, hi);
+}
+
+/* Whether all of x[0..8) may take the fast path (NaN may not). */
+static inline int all_fast8_f32(const float *x) {
+    __m256 a = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), _mm256_loadu_ps(x));
+    return _mm256_movemask_ps(_mm256_cmp_ps(a, _mm256_set1_ps((float)SIGMOID_FAST_MAX),
+                                            _CMP_LE_OQ)) == 0xff;
+}
+static inline int all_fast8_f64(const double *x) {
+    const __m256d lim = _mm256_set1_pd(SIGMOID_FAST_MAX), sign = _mm256_set1_pd(-0.0);
+    __m256d f0 = _mm256_cmp_pd(_mm256_andnot_pd(sign, _mm256_loadu_pd(x)), lim, _CMP_LE_OQ);
+    __m256d f1 = _mm256_cmp_pd(_mm256_andnot_pd(sign, _mm256_loadu_pd(x + 4)), lim, _CMP_LE_OQ);
+    return _mm256_movemask_pd(_mm256_and_pd(f0, f1)) == 0xf;
+}
+
+/* sigmoid8_<SUF>: eight elements (w, q NULL for all ones; loss, grad NULL
+ * when not wanted), every input read before any output is written (grad may
+ * be x). Returns the losses of elements 0..3 and stores those of 4..7 in
+ * *l_hi. A group with a logit off the fast path takes the fast path for
+ * its other lanes (the same bits as in any group) and the general one,
+ * blended in, for those. */
+#define FASTCE_SIGMOID8(SUF, TYPE)                                                      \
+    FASTCE_ALWAYS_INLINE __m256d sigmoid8_fast_##SUF(const TYPE *x, const TYPE *z,      \
+                                                     const TYPE *w, const TYPE *q,      \
+                                                     TYPE *loss, TYPE *grad, __m256d gs, \
+                                                     __m256d *l_hi) {                   \
+        const __m256d one = _mm256_set1_pd(1.0);                                        \
+        __m256d x0 = load4_##SUF(x), x1 = load4_##SUF(x + 4);                           \
+        __m256d z0 = load4_##SUF(z), z1 = load4_##SUF(z + 4);                           \
+        __m256d w0 = w ? load4_##SUF(w) : one, w1 = w ? load4_##SUF(w + 4) : one;       \
+        __m256d q0 = q ? load4_##SUF(q) : one, q1 = q ? load4_##SUF(q + 4) : one;       \
+        __m256d g0, g1;                                                                 \
+        __m256d l0 = sigmoid_fast4_##SUF(x0, z0, w0, q0, grad != NULL, &g0);            \
+        __m256d l1 = sigmoid_fast4_##SUF(x1, z1, w1, q1, grad != NULL, &g1);            \
+        if (loss) store8_##SUF(loss, l0, l1);                                           \
+        if (grad) store8_##SUF(grad, _mm256_mul_pd(gs, g0), _mm256_mul_pd(gs, g1));     \
+        *l_hi = l1;                                                                     \
+        return l0;                                                                      \
+    }                                                                                   \
+                                                                                        \
+    FASTCE_ALWAYS_INLINE __m256d sigmoid8_mixed_##SUF(const TYPE *x, const TYPE *z,     \
+                                                      const TYPE *w, const TYPE *q,     \
+                                                      TYPE *loss, TYPE *grad,           \
+                                                      __m256d gs, __m256d *l_hi) {      \
+        const __m256d zero = _mm256_setzero_pd(), one = _mm256_set1_pd(1.0);            \
+        __m256d l[2], g[2];                                                             \
+        for (int h = 0; h < 2; h++) {                                                   \
+            __m256d xh = load4_##SUF(x + 4 * h), zh = load4_##SUF(z + 4 * h);           \
+            __m256d wh = w ? load4_##SUF(w + 4 * h) : one;                              \
+            __m256d qh = q ? load4_##SUF(q + 4 * h) : one;                              \
+            __m256d fast = _mm256_cmp_pd(_mm256_andnot_pd(_mm256_set1_pd(-0.0), xh),    \
+                                         _mm256_set1_pd(SIGMOID_FAST_MAX), _CMP_LE_OQ); \
+            __m256d g_fast, g_general;                                                  \
+            __m256d l_fast = sigmoid_fast4_##SUF(_mm256_blendv_pd(zero, xh, fast), zh,  \
+                                                 wh, qh, grad != NULL, &g_fast);        \
+            __m256d l_general = sigmoid_ce4_general(xh, zh, wh, qh, grad != NULL,       \
+                                                    &g_general);                        \
+            l[h] = _mm256_blendv_pd(l_general, l_fast, fast);                           \
+            g[h] = _mm256_mul_pd(gs, _mm256_blendv_pd(g_general, g_fast, fast));        \
+        }                                                                               \
+        if (loss) store8_##SUF(loss, l[0], l[1]);                                       \
+        if (grad) store8_##SUF(grad, g[0], g[1]);                                       \
+        *l_hi = l[1];                                                                   \
+        return l[0];                                                                    \
+    }                                                                                   \
+                                                                                        \
+    FASTCE_ALWAYS_INLINE __m256d sigmoid8_##SUF(const TYPE *x, const TYPE *z,           \
+                                                const TYPE *w, const TYPE *q,           \
+                                                TYPE *loss, TYPE *grad, __m256d gs,     \
+                                                __m256d *l_hi) {                        \
+        return all_fast8_##SUF(x) ? sigmoid8_fast_##SUF(x, z, w, q, loss, grad, gs, l_hi) \
+                                  : sigmoid8_mixed_##SUF(x, z, w, q, loss, grad, gs, l_hi); \
+    }
+
+FASTCE_SIGMOID8(f32, float)
+FASTCE_SIGMOID8(f64, double)
+
+/* The loop over n elements, eight at a time; the last n % 8 go through the
+ * same code, padded with w = 0 (a loss of exactly 0). Losses are summed in
+ * Kahan-compensated double lanes: the float kernel adds the pair l0 + l1
+ * first (one rounding of two terms that each carry one already, which does
+ * not grow with n), the double kernel keeps two sums. */
+#define FASTCE_SIGMOID_LOOP(SUF, PAIRED, W, Q)                                          \
+    for (; i <= n - 8; i += 8) {                                                        \
+        l0 = sigmoid8_##SUF(x + i, z + i, W, Q, loss ? loss + i : NULL,                 \
+                            grad ? grad + i : NULL, gs, &l1);                           \
+        if (PAIRED) {                                                                   \
+            kahan_add_pd(&acc0, &comp0, _mm256_add_pd(l0, l1));                         \
+        } else {                                                                        \
+            kahan_add_pd(&acc0, &comp0, l0);                                            \
+            kahan_add_pd(&acc1, &comp1, l1);                                            \
+        }                                                                               \
+    }
+
+#define FASTCE_SIGMOID_AVX2(SUF, TYPE, PAIRED)                                          \
+    static double sigmoid_ce_##SUF(const TYPE *x, const TYPE *z, const TYPE *w,         \
+                                   const TYPE *q, ptrdiff_t n, TYPE *loss,             \
+                                   TYPE *grad, double grad_scale) {                    \
+        const __m256d gs = _mm256_set1_pd(grad_scale);                                  \
+        __m256d acc0 = _mm256_setzero_pd(), comp0 = acc0, acc1 = acc0, comp1 = acc0;    \
+        __m256d l0, l1;                                                                 \
+        ptrdiff_t i = 0;                                                                \
+        if (!w && !q) /* the common case, with the multiplications by 1 gone */         \
+            FASTCE_SIGMOID_LOOP(SUF, PAIRED, NULL, NULL)                                \
+        else                                                                            \
+            FASTCE_SIGMOID_LOOP(SUF, PAIRED, w ? w + i : NULL, q ? q + i : NULL)        \
+        if (i < n) {                                                                    \
+            TYPE xb[8] = {0}, zb[8] = {0}, wb[8] = {0}, qb[8] = {0}, lb[8], gb[8];      \
+            ptrdiff_t r = n - i;                                                        \
+            for (ptrdiff_t k = 0; k < r; k++) {                                         \
+                xb[k] = x[i + k];                                                       \
+                zb[k] = z[i + k];                                                       \
+                wb[k] = w ? w[i + k] : (TYPE)1;                                         \
+                qb[k] = q ? q[i + k] : (TYPE)1;                                         \
+            }                                                                           \
+            l0 = sigmoid8_##SUF(xb, zb, wb, qb, lb, grad ? gb : NULL, gs, &l1);         \
+            for (ptrdiff_t k = 0; k < r; k++) {                                         \
+                if (loss) loss[i + k] = lb[k];                                          \
+                if (grad) grad[i + k] = gb[k];                                          \
+            }                                                                           \
+            kahan_add_pd(&acc0, &comp0, l0);                                            \
+            kahan_add_pd(&acc1, &comp1, l1);                                            \
+        }                                                                               \
+        fastce_acc s = {kahan_total(acc0, comp0), 0.0};                                 \
+        fastce_acc_add(&s, kahan_total(acc1, comp1));                                   \
+        return fastce_acc_value(s);                                                     \
+    }
+
+FASTCE_SIGMOID_AVX2(f32, float, 1)
+FASTCE_SIGMOID_AVX2(f64, double, 0)
 
 #define LOAD4_F32(p) _mm256_cvtps_pd(_mm_loadu_ps(p))
 #define STORE4_F32(p, v) _mm_storeu_ps((p), _mm256_cvtpd_ps(v))
-FASTCE_SIGMOID_AVX2(f32, float, LOAD4_F32, STORE4_F32)
-FASTCE_SIGMOID_AVX2(f64, double, _mm256_loadu_pd, _mm256_storeu_pd)
 
 /* ---------------------------------------------------------- binary CE */
 
@@ -315,15 +498,25 @@ FASTCE_BINARY_AVX2(f64, double, _mm256_loadu_pd, _mm256_storeu_pd)
 /* ------------------------------------------------- the math, for tests */
 
 static inline __m256d math4(int f, __m256d v) {
-    return f == FASTCE_MATH_EXP ? fastce_exp_pd(v)
-         : f == FASTCE_MATH_LOG ? fastce_log_pd(v) : fastce_log1p_pd(v);
+    switch (f) {
+    case FASTCE_MATH_EXP: return fastce_exp_pd(v);
+    case FASTCE_MATH_LOG: return fastce_log_pd(v);
+    case FASTCE_MATH_EXP24: return fastce_exp24_pd(v);
+    case FASTCE_MATH_LOG1P24: return fastce_log1p24_pd(v);
+    case FASTCE_MATH_EXP_DD: {
+        __m256d lo, hi = fastce_exp_dd_pd(v, &lo);
+        return _mm256_add_pd(hi, lo);
+    }
+    case FASTCE_MATH_LOG1P_DD: return fastce_log1p_dd_pd(v, _mm256_setzero_pd());
+    default: return fastce_log1p_pd(v);
+    }
 }
 
 static void math_f32(int f, const float *x, float *out, ptrdiff_t n) {
     ptrdiff_t i = 0;
     if (f == FASTCE_MATH_EXP) /* float exp runs in float lanes */
         for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, fastce_exp_ps(_mm256_loadu_ps(x + i)));
-    else /* float log and log1p run in double lanes, as in the kernels */
+    else /* the others run in double lanes, as in the kernels */
         for (; i + 4 <= n; i += 4)
             _mm_storeu_ps(out + i, _mm256_cvtpd_ps(math4(f, _mm256_cvtps_pd(_mm_loadu_ps(x + i)))));
     for (; i < n; i++) { /* the tail through the same vector code */

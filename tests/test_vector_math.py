@@ -2,7 +2,13 @@
 whole range the kernels use them on, against a more precise reference
 (80-bit long double for float64, float64 for float32). The measured maxima
 are printed with -s; the bounds asserted are those documented in
-csrc/simd_avx2.h."""
+csrc/simd_avx2.h.
+
+The avx2 sigmoid kernels' softplus-tail functions are measured too:
+exp24 and log1p24 (double lanes, float accuracy) twice, their double
+results in ulps of a 24-bit significand (what they cost a float result
+before its one rounding) and their float results in float ulps; exp_dd
+(its hi + lo, summed) and log1p_dd in float64 ulps."""
 import numpy as np
 import pytest
 
@@ -71,3 +77,94 @@ def test_special_values(dtype, isa):
     out = np.empty_like(tiny)
     _kernels.vector_math("log1p", tiny, out)
     np.testing.assert_array_equal(out, tiny)  # log1p(u) = u for tiny u
+
+
+# ------------------------------------------- float accuracy in double lanes
+
+
+def ulp24_error(got, exact):
+    """|got - exact| in ulps of a 24-bit significand at exact's binade (a
+    float ulp with no exponent limits: a relative error, not hidden by
+    float's range)."""
+    _, ex = np.frexp(exact.astype(np.float64))
+    return np.abs(got.astype(np.longdouble) - exact) / np.ldexp(np.longdouble(1), ex - 24)
+
+
+#: (function, dtype, inputs, exact(x) in long double, bound): float64 cases
+#: of the *24 functions measured by ulp24_error, the others in ulps of
+#: their dtype (float32: the result rounded once).
+CASES24 = {
+    "exp24-f64": ("exp24", np.float64,
+                  np.concatenate([sweep(-708.0, 0.0), -sweep(-300.0, 0.0, log_scale=True)]),
+                  lambda x: np.exp(x.astype(np.longdouble)), 0.01),
+    "log1p24-f64": ("log1p24", np.float64,
+                    np.concatenate([sweep(0.0, 1.0), sweep(-300.0, 0.0, log_scale=True)]),
+                    lambda x: np.log1p(x.astype(np.longdouble)), 0.02),
+    "exp24-f32": ("exp24", np.float32, sweep(-104.0, 0.0),
+                  lambda x: np.exp(x.astype(np.longdouble)), 0.51),
+    "log1p24-f32": ("log1p24", np.float32,
+                    np.concatenate([sweep(0.0, 1.0), sweep(-45.0, 0.0, log_scale=True)]),
+                    lambda x: np.log1p(x.astype(np.longdouble)), 0.51),
+    "exp_dd-f64": ("exp_dd", np.float64,
+                   np.concatenate([sweep(-708.0, 0.0), -sweep(-300.0, 0.0, log_scale=True)]),
+                   lambda x: np.exp(x.astype(np.longdouble)), 0.7),
+    "log1p_dd-f64": ("log1p_dd", np.float64,
+                     np.concatenate([sweep(0.0, 1.0), sweep(-307.0, 0.0, log_scale=True)]),
+                     lambda x: np.log1p(x.astype(np.longdouble)), 0.6),
+}
+
+
+def _has_math24(isa):
+    if isa == "avx2":
+        return True
+    with pytest.raises(ValueError, match="only on avx2"):
+        _kernels.vector_math("exp24", np.zeros(1), np.zeros(1))
+    return False
+
+
+@pytest.mark.parametrize("case", list(CASES24))
+def test_max_ulp_float_accuracy(case, isa):
+    if not _has_math24(isa):
+        pytest.skip(f"{isa} has no float-accuracy functions (its kernels use libm)")
+    name, dtype, xs, exact_fn, bound = CASES24[case]
+    x = np.ascontiguousarray(xs, dtype=dtype)
+    out = np.empty_like(x)
+    _kernels.vector_math(name, x, out)
+    exact = exact_fn(x)
+    err = ulp24_error(out, exact) if case.endswith("24-f64") else ulp_error(out, exact, dtype)
+    worst = int(np.argmax(err))
+    MEASURED[(isa, case)] = float(err[worst])
+    print(f"\n{isa:6s} {case:18s} max {float(err[worst]):.4f} ulp at x = {x[worst]!r}")
+    assert float(err[worst]) <= bound, (case, x[worst], out[worst])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_special_values_float_accuracy(dtype, isa):
+    if not _has_math24(isa):
+        pytest.skip(f"{isa} has no float-accuracy functions")
+    x = np.array([0.0, -0.0, np.nan, -708.0, -1e-30, -5e-8], dtype)
+    out = np.empty_like(x)
+    _kernels.vector_math("exp24", x, out)  # its domain is [-708, 0] and NaN
+    assert out[0] == 1 and out[1] == 1 and np.isnan(out[2])
+    assert out[3] == 0 if dtype == np.float32 else abs(out[3] / np.exp(-708.0) - 1) < 1e-9
+    assert out[4] == 1 and (dtype == np.float64 or out[5] == np.float32(1 - 5e-8))
+    u = np.array([0.0, np.nan, 1.0, 1e-30, 1e-300 if dtype == np.float64 else 1e-45], dtype)
+    out = np.empty_like(u)
+    _kernels.vector_math("log1p24", u, out)
+    assert out[0] == 0 and np.isnan(out[1]) and abs(out[2] - np.log(2.0)) < 1e-7
+    np.testing.assert_array_equal(out[3:], u[3:])  # log1p(u) = u for tiny u
+
+
+def test_special_values_double_accuracy(isa):
+    if not _has_math24(isa):
+        pytest.skip(f"{isa} has no softplus-tail functions")
+    x = np.array([0.0, -0.0, np.nan, -1e-300, -708.0])
+    out = np.empty_like(x)
+    _kernels.vector_math("exp_dd", x, out)  # its domain is [-708, 0] and NaN
+    assert out[0] == 1 and out[1] == 1 and np.isnan(out[2]) and out[3] == 1
+    assert out[4] == np.exp(-708.0)
+    u = np.array([0.0, np.nan, 1.0, 1e-300, 2.0**-1021])
+    out = np.empty_like(u)
+    _kernels.vector_math("log1p_dd", u, out)
+    assert out[0] == 0 and np.isnan(out[1]) and out[2] == np.log(2.0)
+    np.testing.assert_array_equal(out[3:], u[3:])

@@ -111,13 +111,21 @@ def set_isa(str name):
     return fastce_set_isa(name.encode()) == 0
 
 
-_MATH = {"exp": 0, "log": 1, "log1p": 2}
+_MATH = {"exp": 0, "log": 1, "log1p": 2, "exp24": 3, "log1p24": 4, "exp_dd": 5, "log1p_dd": 6}
+#: The functions only some instruction sets have (fastce.h).
+_MATH_ISAS = {name: ("avx2",) for name in ("exp24", "log1p24", "exp_dd", "log1p_dd")}
 
 
 def vector_math(str name, const real[::1] x, real[::1] out):
     """Test hook: ``out = name(x)`` with the current instruction set's own
-    vectorised exp, log or log1p (the functions the kernels use)."""
+    vectorised exp, log or log1p (the functions the kernels use), or the
+    avx2 sigmoid kernels' ``exp24``, ``log1p24`` (float accuracy),
+    ``exp_dd`` and ``log1p_dd`` (double accuracy); ValueError for those on
+    other instruction sets."""
     cdef int f = _MATH[name]
+    if name in _MATH_ISAS and current_isa() not in _MATH_ISAS[name]:
+        raise ValueError(f"{name}: only on {', '.join(_MATH_ISAS[name])}, "
+                         f"not on {current_isa()}")
     cdef ptrdiff_t n = x.shape[0]
     if n == 0:
         return
