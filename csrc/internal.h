@@ -105,8 +105,17 @@ static inline void fastce_sigmoid_ce_one(double x, double z, double w, double q,
     double sp_neg = (x < 0.0 ? -x : 0.0) + tail;
     double sp_pos = (x > 0.0 ? x : 0.0) + tail;
     *loss = w * (fastce_term(q * z, sp_neg) + fastce_term(1.0 - z, sp_pos));
-    if (isfinite(*loss) && *loss != 0.0)
-        *loss = fastce_sigmoid_ce_loss_dd(x, z, w, q, tail);
+    if (isfinite(*loss) && *loss != 0.0) {
+        /* A weight other than 1 can double an error counted in ulp (the
+         * significands of tail and w*tail differ): then tail comes from
+         * double-double exp and log1p (libm's are within about 1.4 ulp). */
+        double t = tail;
+        if ((w != 1.0 || q != 1.0) && fabs(x) <= 700.0) {
+            fastce_dd td = fastce_dd_log1p(fastce_dd_exp(-fabs(x)));
+            t = td.hi + td.lo;
+        }
+        *loss = fastce_sigmoid_ce_loss_dd(x, z, w, q, t);
+    }
     if (grad) {
         double big = 1.0 / (1.0 + e), small = e / (1.0 + e);
         double sig_pos = x >= 0.0 ? big : small, sig_neg = x >= 0.0 ? small : big;

@@ -292,11 +292,47 @@ FASTCE_ALWAYS_INLINE __m256d sigmoid_fast4_f32(__m256d x, __m256d z, __m256d w, 
     __m256d tail = sigmoid_tail4_f32(t, &e);
     return sigmoid_ce4_fast(x, t, e, tail, z, w, q, want_grad, grad);
 }
+/* Double-double lanes: the error-free sum and product (TwoSum, FMA). */
+FASTCE_ALWAYS_INLINE __m256d two_sum_pd(__m256d a, __m256d b, __m256d *err) {
+    __m256d s = _mm256_add_pd(a, b), bb = _mm256_sub_pd(s, a);
+    *err = _mm256_add_pd(_mm256_sub_pd(a, _mm256_sub_pd(s, bb)), _mm256_sub_pd(b, bb));
+    return s;
+}
+FASTCE_ALWAYS_INLINE __m256d two_prod_pd(__m256d a, __m256d b, __m256d *err) {
+    __m256d p = _mm256_mul_pd(a, b);
+    *err = _mm256_fmsub_pd(a, b, p);
+    return p;
+}
+
+/* The float64 loss w * ((c_neg + c_pos)*tail + c*|x|) rounded once: the
+ * coefficients q*z and 1-z, their sum, the products and the weight carried
+ * as hi + lo (in double they round five times: up to 3 ulp with weights and
+ * soft targets), so that only tail's own error (0.66 ulp) remains. */
+FASTCE_ALWAYS_INLINE __m256d sigmoid_loss4_dd(__m256d x, __m256d tail, __m256d z,
+                                              __m256d w, __m256d q) {
+    __m256d cn_lo, cp_lo, s_lo, a_lo, b_lo, l_lo, p_lo;
+    __m256d ax = _mm256_andnot_pd(_mm256_set1_pd(-0.0), x);
+    __m256d cn = two_prod_pd(q, z, &cn_lo);
+    __m256d cp = two_sum_pd(_mm256_set1_pd(1.0), _mm256_sub_pd(_mm256_setzero_pd(), z), &cp_lo);
+    __m256d sum = two_sum_pd(cn, cp, &s_lo);
+    s_lo = _mm256_add_pd(s_lo, _mm256_add_pd(cn_lo, cp_lo));
+    __m256d a = two_prod_pd(sum, tail, &a_lo);
+    a_lo = _mm256_fmadd_pd(s_lo, tail, a_lo);
+    __m256d c = _mm256_blendv_pd(cp, cn, x), c_lo = _mm256_blendv_pd(cp_lo, cn_lo, x);
+    __m256d b = two_prod_pd(c, ax, &b_lo);
+    b_lo = _mm256_fmadd_pd(c_lo, ax, b_lo);
+    __m256d l = two_sum_pd(a, b, &l_lo);
+    l_lo = _mm256_add_pd(l_lo, _mm256_add_pd(a_lo, b_lo));
+    __m256d p = two_prod_pd(w, l, &p_lo);
+    return _mm256_add_pd(p, _mm256_fmadd_pd(w, l_lo, p_lo));
+}
+
 FASTCE_ALWAYS_INLINE __m256d sigmoid_fast4_f64(__m256d x, __m256d z, __m256d w, __m256d q,
                                                int want_grad, __m256d *grad) {
     __m256d t = _mm256_or_pd(_mm256_set1_pd(-0.0), x), e;
     __m256d tail = sigmoid_tail4_f64(t, &e);
-    return sigmoid_ce4_fast(x, t, e, tail, z, w, q, want_grad, grad);
+    (void)sigmoid_ce4_fast(x, t, e, tail, z, w, q, want_grad, grad);
+    return sigmoid_loss4_dd(x, tail, z, w, q);
 }
 
 /* Four elements as double lanes, and eight results back. */

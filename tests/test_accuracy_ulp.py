@@ -62,9 +62,6 @@ DPS = 60
 PREC = int(DPS * 3.33) + 8  # bits, for the libmp fast path
 DTYPES = [np.float32, np.float64]
 LOSS_ULP = 2.0
-#: Each weight factor (class weight, sample weight, pos_weight, the label
-#: smoothing mix) multiplies in one more rounding: up to 1 ulp more.
-WEIGHT_ULP = 1.0
 MEAN_ULP = 2.0
 GRAD_BASE_ULP = 4.0
 N_MEAN = 2**21  # samples in the reduction checks
@@ -630,7 +627,7 @@ def sigmoid_cases(dt, heavy: bool = False) -> List[Case]:
                 grads.append(W * (a - b))
                 cond = float(sp_neg if b == 0 else sp_pos if a == 0 else max(sp_neg, sp_pos))
                 bounds.append((GRAD_BASE_ULP + cond) * subtraction_factor(a, b))
-            bound = LOSS_ULP + (2 * WEIGHT_ULP if weighted else 0.0)  # weight, pos_weight
+            bound = LOSS_ULP
             cases.append(Case(fn, what, lambda x=x, z=z, kw=kw: fastce.sigmoid_cross_entropy(
                 x, z, reduction="none", **kw), Exact(losses), np.full(x.size, bound)))
             cases.append(Case(fn + " grad", what,
