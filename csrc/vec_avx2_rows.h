@@ -1,13 +1,18 @@
-/* vec_avx2_rows.h: the row-parallel sparse softmax cross-entropy for few
- * classes (C <= FASTCE_SMALL_C), AVX2 + FMA, float. Included by vec_avx2.c.
+/* vec_avx2_rows.h: the row-parallel sparse softmax cross-entropy, logsumexp,
+ * log_softmax and softmax for few classes (C <= FASTCE_SMALL_C), AVX2 + FMA,
+ * float and double. Included by vec_avx2.c.
  *
- * A row of 10 classes is too short to vectorise along: instead 8 rows are
- * gathered into C vectors of 8 lanes (lane k = row k, vector j = class j),
+ * A row of 10 classes is too short to vectorise along: instead 8 rows (4 of
+ * doubles) become C vectors of 8 lanes (lane k = row k, vector j = class j),
  * and every per-row step (max, ties, exp, the sums, log1p, the loss, the
- * gradient) runs lane-wise. The arithmetic is that of the generic path:
- * exp(x - max) corrected by TwoSum, sums in double lanes, lse_rel =
- * log1p(rest). A group of rows whose max is not finite (a masked row, +inf,
- * NaN) is left to the generic path, which owns those edge cases. */
+ * gradient) runs lane-wise. The rows of a group are contiguous: they are
+ * loaded in blocks of 8 classes (the last block partial when 8 does not
+ * divide C) and transposed in registers; outputs go back the same way.
+ *
+ * The arithmetic is that of the generic path: exp(x - max) corrected by
+ * TwoSum, sums in double lanes, lse_rel = log1p(rest). A group of rows whose
+ * max is not finite (a masked row, +inf, NaN) is left to the generic path,
+ * which owns those edge cases. */
 
 /* Four double lanes from half of eight float lanes. */
 static inline __m256d lo_pd(__m256 v) { return _mm256_cvtps_pd(_mm256_castps256_ps128(v)); }
@@ -16,11 +21,12 @@ static inline __m256 to_ps(__m256d lo, __m256d hi) {
     return _mm256_set_m128(_mm256_cvtpd_ps(hi), _mm256_cvtpd_ps(lo));
 }
 
-/* Eight rows of few classes, gathered class by class: v[j] holds class j of
- * the 8 rows, ex[j] = exp(v[j] - max) (1 at a maximum), rest and lse_rel =
- * log1p(rest) per row in two halves of double lanes (rows 0-3, 4-7). */
+/* Eight rows of few classes, class by class: v[j] holds class j of the 8
+ * rows, ex[j] = exp(v[j] - max) (1 at a maximum), rest and lse_rel =
+ * log1p(rest) per row in two halves of double lanes (rows 0-3, 4-7); xy and
+ * ey the target's logit and exp for each row, when asked for. */
 typedef struct {
-    __m256 v[FASTCE_SMALL_C], ex[FASTCE_SMALL_C], m;
+    __m256 v[FASTCE_SMALL_C], ex[FASTCE_SMALL_C], m, xy, ey;
     __m256d m_lo, m_hi, rest_lo, rest_hi, L_lo, L_hi;
 } rows8;
 
@@ -49,27 +55,104 @@ static inline void transpose8_ps(__m256 r[8]) {
     r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
 }
 
-/* Class j of the 8 rows at xb into v[j]: contiguous loads and in-register
- * transposes when C is a multiple of 8, gathers otherwise. */
-static inline void rows8_gather(__m256 *v, const float *xb, ptrdiff_t C, __m256i rows) {
-    if (C % 8 == 0) {
-        for (ptrdiff_t b = 0; b < C; b += 8) {
-            for (int k = 0; k < 8; k++) v[b + k] = _mm256_loadu_ps(xb + k * C + b);
-            transpose8_ps(v + b);
-        }
-    } else {
-        for (ptrdiff_t j = 0; j < C; j++) v[j] = _mm256_i32gather_ps(xb + j, rows, 4);
+/* How the 8 rows of a group (8*C contiguous floats) split into blocks of 8
+ * classes: `full` classes in whole blocks, then a partial block of `rem`
+ * classes (tail: its lanes). Rows k < spill may store their partial block
+ * as a whole vector: its extra lanes land in the rows after it, inside the
+ * group, which are written later (see rows8_store). */
+typedef struct {
+    ptrdiff_t C, full, rem;
+    int spill;
+    __m256i tail;
+} rows8_shape;
+
+static inline rows8_shape rows8_shape_of(ptrdiff_t C) {
+    rows8_shape s = {C, C - C % 8, C % 8, 0, tail_mask_ps(C % 8)};
+    while (s.spill < 8 && s.spill * C + s.full + 8 <= 8 * C) s.spill++;
+    return s;
+}
+
+/* Class j of the 8 rows at xb into v[j] (v has room for whole blocks):
+ * each block of 8 classes is loaded row by row and transposed in registers;
+ * the partial block reads only the row's own classes (the other lanes 0). */
+static inline void rows8_columns(__m256 *v, const float *xb, const rows8_shape *s) {
+    const ptrdiff_t C = s->C;
+    for (ptrdiff_t b = 0; b < s->full; b += 8) {
+        for (int k = 0; k < 8; k++) v[b + k] = _mm256_loadu_ps(xb + k * C + b);
+        transpose8_ps(v + b);
+    }
+    if (s->rem) {
+        for (int k = 0; k < 8; k++) v[s->full + k] = _mm256_maskload_ps(xb + k * C + s->full, s->tail);
+        transpose8_ps(v + s->full);
     }
 }
 
-/* Loads rows8 from the 8 rows at xb (C classes each). Returns 0, having
- * computed nothing past the max, when a row in `used` has a max that is not
- * finite or a NaN: the generic path owns those rows. */
-static inline int rows8_load(rows8 *g, const float *xb, ptrdiff_t C, __m256i rows,
-                             __m256 used) {
+/* The first r (1 to 7) floats of v to p. */
+static inline void store_part_ps(float *p, __m256 v, ptrdiff_t r) {
+    __m128 h = _mm256_castps256_ps128(v);
+    if (r & 4) {
+        _mm_storeu_ps(p, h);
+        h = _mm256_extractf128_ps(v, 1);
+        p += 4;
+    }
+    if (r & 2) {
+        _mm_storel_pi((__m64 *)p, h);
+        h = _mm_movehl_ps(h, h);
+        p += 2;
+    }
+    if (r & 1) _mm_store_ss(p, h);
+}
+
+/* The inverse of rows8_columns: class vectors o[j] (lane k = row k; o has
+ * room for whole blocks, entries past C initialised) to the 8 rows of C at
+ * out. The partial block goes first, so that what rows k < spill write past
+ * their end is overwritten by the rows after them; nothing past the group
+ * is written. */
+static inline void rows8_store(float *out, const __m256 *o, const rows8_shape *s) {
+    const ptrdiff_t C = s->C;
+    __m256 r[8];
+    if (s->rem) {
+        for (int j = 0; j < 8; j++) r[j] = o[s->full + j];
+        transpose8_ps(r);
+        for (int k = 0; k < 8; k++) {
+            if (k < s->spill) _mm256_storeu_ps(out + k * C + s->full, r[k]);
+            else store_part_ps(out + k * C + s->full, r[k], s->rem);
+        }
+    }
+    for (ptrdiff_t b = 0; b < s->full; b += 8) {
+        for (int j = 0; j < 8; j++) r[j] = o[b + j];
+        transpose8_ps(r);
+        for (int k = 0; k < 8; k++) _mm256_storeu_ps(out + k * C + b, r[k]);
+    }
+}
+
+/* The labels of 8 rows as int32 lanes (ignored rows: class 0) and, in
+ * *used, -1 for the rows that are not ignored. */
+static inline __m256i labels8(const int64_t *y, int64_t ignore_index, __m256i *used) {
+    const __m256i ig = _mm256_set1_epi64x(ignore_index);
+    __m256i a = _mm256_loadu_si256((const __m256i *)y);
+    __m256i b = _mm256_loadu_si256((const __m256i *)(y + 4));
+    /* the low halves of the eight int64, in order */
+#define FASTCE_LOW32(a, b) _mm256_permute4x64_epi64(_mm256_castps_si256(_mm256_shuffle_ps(      \
+        _mm256_castsi256_ps(a), _mm256_castsi256_ps(b), _MM_SHUFFLE(2, 0, 2, 0))),           \
+        _MM_SHUFFLE(3, 1, 2, 0))
+    __m256i ignored = FASTCE_LOW32(_mm256_cmpeq_epi64(a, ig), _mm256_cmpeq_epi64(b, ig));
+    __m256i labels = FASTCE_LOW32(a, b);
+#undef FASTCE_LOW32
+    *used = _mm256_xor_si256(ignored, _mm256_set1_epi32(-1));
+    return _mm256_andnot_si256(ignored, labels);
+}
+
+/* Loads rows8 from the 8 rows at xb; with pick, also each row's target
+ * (class yv, lane-wise) into xy and ey. Returns 0, having computed nothing
+ * past the max, when a row in `used` has a max that is not finite or a NaN:
+ * the generic path owns those rows. */
+static inline int rows8_load(rows8 *g, const float *xb, const rows8_shape *s,
+                             __m256 used, __m256i yv, int pick) {
+    const ptrdiff_t C = s->C;
     const __m256d zero = _mm256_setzero_pd();
     __m256 m = _mm256_set1_ps(-INFINITY), bad = _mm256_setzero_ps();
-    rows8_gather(g->v, xb, C, rows);
+    rows8_columns(g->v, xb, s);
     for (ptrdiff_t j = 0; j < C; j++) {
         m = _mm256_max_ps(g->v[j], m);
         bad = _mm256_or_ps(bad, _mm256_cmp_ps(g->v[j], g->v[j], _CMP_UNORD_Q));
@@ -78,10 +161,17 @@ static inline int rows8_load(rows8 *g, const float *xb, ptrdiff_t C, __m256i row
                                           _mm256_set1_ps(INFINITY), _CMP_EQ_OQ));
     if (_mm256_movemask_ps(_mm256_and_ps(bad, used))) return 0;
     __m256d rest_lo = zero, rest_hi = zero;
-    __m256i ties = _mm256_set1_epi32(-1);
+    __m256i ties = _mm256_set1_epi32(-1), jv = _mm256_setzero_si256();
+    __m256 xy = _mm256_setzero_ps(), ey = xy;
     for (ptrdiff_t j = 0; j < C; j++) {
         __m256 eq = _mm256_cmp_ps(g->v[j], m, _CMP_EQ_OQ);
         g->ex[j] = _mm256_blendv_ps(exp_diff_ps(g->v[j], m), _mm256_set1_ps(1.0f), eq);
+        if (pick) { /* the target class, by lane */
+            __m256 at = _mm256_castsi256_ps(_mm256_cmpeq_epi32(yv, jv));
+            xy = _mm256_blendv_ps(xy, g->v[j], at);
+            ey = _mm256_blendv_ps(ey, g->ex[j], at);
+            jv = _mm256_add_epi32(jv, _mm256_set1_epi32(1));
+        }
         __m256 term = _mm256_andnot_ps(eq, g->ex[j]);
         ties = _mm256_sub_epi32(ties, _mm256_castps_si256(eq));
         rest_lo = _mm256_add_pd(rest_lo, lo_pd(term));
@@ -89,6 +179,8 @@ static inline int rows8_load(rows8 *g, const float *xb, ptrdiff_t C, __m256i row
     }
     __m256 ties_ps = _mm256_cvtepi32_ps(ties);
     g->m = m;
+    g->xy = xy;
+    g->ey = ey;
     g->m_lo = lo_pd(m);
     g->m_hi = hi_pd(m);
     g->rest_lo = _mm256_add_pd(rest_lo, lo_pd(ties_ps));
@@ -98,38 +190,19 @@ static inline int rows8_load(rows8 *g, const float *xb, ptrdiff_t C, __m256i row
     return 1;
 }
 
-static inline __m256i rows_index(ptrdiff_t C) {
-    return _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
-                              _mm256_set1_epi32((int)C));
-}
-
-/* Writes the C x 8 block buf (class-major) to 8 rows of C at out. */
-static inline void rows8_store(float *out, ptrdiff_t C, float buf[][8]) {
-    if (C % 8 == 0) { /* transpose back in registers, store whole rows */
-        for (ptrdiff_t b = 0; b < C; b += 8) {
-            __m256 r[8];
-            for (int j = 0; j < 8; j++) r[j] = _mm256_loadu_ps(buf[b + j]);
-            transpose8_ps(r);
-            for (int k = 0; k < 8; k++) _mm256_storeu_ps(out + k * C + b, r[k]);
-        }
-        return;
-    }
-    for (int k = 0; k < 8; k++)
-        for (ptrdiff_t j = 0; j < C; j++) out[k * C + j] = buf[j][k];
-}
-
 /* logsumexp (op 0), log_softmax (1) or softmax (2) of rows [0, n) of a
  * contiguous (n, C) block, C <= FASTCE_SMALL_C, 8 rows at a time; returns
  * how many leading rows it did (see sparse_ce_rows in vec.h). */
 static ptrdiff_t softmax_rows_f32(const float *x, ptrdiff_t n, ptrdiff_t C, int op,
                                   float *out) {
-    const __m256i rows = rows_index(C);
+    const rows8_shape sh = rows8_shape_of(C);
     const __m256 all = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
     rows8 g;
-    float buf[FASTCE_SMALL_C][8];
+    __m256 o[FASTCE_SMALL_C];
+    for (int j = 0; j < FASTCE_SMALL_C; j++) o[j] = _mm256_setzero_ps();
     ptrdiff_t r0 = 0;
     for (; r0 + 8 <= n; r0 += 8) {
-        if (!rows8_load(&g, x + r0 * C, C, rows, all)) break;
+        if (!rows8_load(&g, x + r0 * C, &sh, all, _mm256_setzero_si256(), 0)) break;
         if (op == 0) {
             _mm256_storeu_ps(out + r0, to_ps(_mm256_add_pd(g.m_lo, g.L_lo),
                                              _mm256_add_pd(g.m_hi, g.L_hi)));
@@ -137,16 +210,15 @@ static ptrdiff_t softmax_rows_f32(const float *x, ptrdiff_t n, ptrdiff_t C, int 
         }
         if (op == 1) { /* (x_j - max) - lse_rel, in double: exact difference */
             for (ptrdiff_t j = 0; j < C; j++)
-                _mm256_storeu_ps(buf[j], to_ps(
-                    _mm256_sub_pd(_mm256_sub_pd(lo_pd(g.v[j]), g.m_lo), g.L_lo),
-                    _mm256_sub_pd(_mm256_sub_pd(hi_pd(g.v[j]), g.m_hi), g.L_hi)));
+                o[j] = to_ps(_mm256_sub_pd(_mm256_sub_pd(lo_pd(g.v[j]), g.m_lo), g.L_lo),
+                             _mm256_sub_pd(_mm256_sub_pd(hi_pd(g.v[j]), g.m_hi), g.L_hi));
         } else {
             const __m256d one = _mm256_set1_pd(1.0);
             __m256 inv = to_ps(_mm256_div_pd(one, _mm256_add_pd(one, g.rest_lo)),
                                _mm256_div_pd(one, _mm256_add_pd(one, g.rest_hi)));
-            for (ptrdiff_t j = 0; j < C; j++) _mm256_storeu_ps(buf[j], _mm256_mul_ps(g.ex[j], inv));
+            for (ptrdiff_t j = 0; j < C; j++) o[j] = _mm256_mul_ps(g.ex[j], inv);
         }
-        rows8_store(out + r0 * C, C, buf);
+        rows8_store(out + r0 * C, o, &sh);
     }
     return r0;
 }
@@ -158,23 +230,18 @@ static ptrdiff_t sparse_ce_rows_f32(const float *x, const int64_t *y, ptrdiff_t 
                                     double *total) {
     const __m256d one = _mm256_set1_pd(1.0), zero_d = _mm256_setzero_pd();
     const double e_c = e / (double)C, keep = 1.0 - e;
-    const __m256i rows = rows_index(C);
+    const rows8_shape sh = rows8_shape_of(C);
     rows8 g;
+    __m256 o[FASTCE_SMALL_C];
+    for (int j = 0; j < FASTCE_SMALL_C; j++) o[j] = _mm256_setzero_ps();
     __m256d acc = zero_d, comp = zero_d;
     ptrdiff_t r0 = 0;
     for (; r0 + 8 <= n; r0 += 8) {
-        const float *xb = x + r0 * C;
         /* labels: ignored rows point at class 0 and are masked at the end */
-        int32_t yl[8], used[8];
-        for (int k = 0; k < 8; k++) {
-            used[k] = y[r0 + k] != ignore_index ? -1 : 0;
-            yl[k] = used[k] ? (int32_t)y[r0 + k] : 0;
-        }
-        __m256i yv = _mm256_loadu_si256((const __m256i *)yl);
-        __m256i usedv = _mm256_loadu_si256((const __m256i *)used);
-
-        if (!rows8_load(&g, xb, C, rows, _mm256_castsi256_ps(usedv))) break;
-        __m256 m = g.m;
+        __m256i usedv, yv = labels8(y + r0, ignore_index, &usedv);
+        __m256 usedf = _mm256_castsi256_ps(usedv);
+        if (!rows8_load(&g, x + r0 * C, &sh, usedf, yv, 1)) break;
+        __m256 m = g.m, xy = g.xy;
         __m256d m_lo = g.m_lo, m_hi = g.m_hi, rest_lo = g.rest_lo, rest_hi = g.rest_hi;
         __m256d L_lo = g.L_lo, L_hi = g.L_hi, sm_lo = zero_d, sm_hi = zero_d;
         if (e > 0.0) /* sum_c w_c * (max - x_c), exact differences in double */
@@ -184,7 +251,6 @@ static ptrdiff_t sparse_ce_rows_f32(const float *x, const int64_t *y, ptrdiff_t 
                 sm_hi = _mm256_fmadd_pd(wj, _mm256_sub_pd(m_hi, hi_pd(g.v[j])), sm_hi);
             }
 
-        __m256 xy = _mm256_i32gather_ps(xb, _mm256_add_epi32(rows, yv), 4);
         __m256 wy = w ? _mm256_i32gather_ps(w, yv, 4) : _mm256_set1_ps(1.0f);
         __m256 swv = sw ? _mm256_loadu_ps(sw + r0) : _mm256_set1_ps(1.0f);
         /* l = sw * ((1-e)*w_y*((max - x_y) + L) + (e/C)*(smooth + W*L)) */
@@ -199,7 +265,6 @@ static ptrdiff_t sparse_ce_rows_f32(const float *x, const int64_t *y, ptrdiff_t 
             l_lo = _mm256_fmadd_pd(ec, _mm256_fmadd_pd(W, L_lo, sm_lo), l_lo);
             l_hi = _mm256_fmadd_pd(ec, _mm256_fmadd_pd(W, L_hi, sm_hi), l_hi);
         }
-        __m256 usedf = _mm256_castsi256_ps(usedv);
         __m256d used_lo = _mm256_castsi256_pd(_mm256_cvtepi32_epi64(_mm256_castsi256_si128(usedv)));
         __m256d used_hi = _mm256_castsi256_pd(_mm256_cvtepi32_epi64(_mm256_extracti128_si256(usedv, 1)));
         l_lo = _mm256_and_pd(_mm256_mul_pd(l_lo, lo_pd(swv)), used_lo);
@@ -221,16 +286,9 @@ static ptrdiff_t sparse_ce_rows_f32(const float *x, const int64_t *y, ptrdiff_t 
                           _mm256_mul_pd(_mm256_mul_pd(a_hi, _mm256_add_pd(cy_hi, ecW)), inv_hi));
         __m256 off = to_ps(_mm256_mul_pd(a_lo, _mm256_set1_pd(-e_c)),
                            _mm256_mul_pd(a_hi, _mm256_set1_pd(-e_c)));
-        float gbuf[FASTCE_SMALL_C][8];
-        for (ptrdiff_t j = 0; j < C; j++) {
-            __m256 offj = w ? _mm256_mul_ps(off, _mm256_set1_ps(w[j])) : off;
-            __m256 gj = _mm256_fmadd_ps(sp, g.ex[j], offj);
-            _mm256_storeu_ps(gbuf[j], _mm256_and_ps(gj, usedf)); /* ignored rows: 0 */
-        }
         __m256 at_max = _mm256_cmp_ps(xy, m, _CMP_EQ_OQ);
         __m256d atm_lo = lo_pd(at_max), atm_hi = hi_pd(at_max);
-        __m256d eyl = lo_pd(_mm256_blendv_ps(exp_diff_ps(xy, m), _mm256_set1_ps(1.0f), at_max));
-        __m256d eyh = hi_pd(_mm256_blendv_ps(exp_diff_ps(xy, m), _mm256_set1_ps(1.0f), at_max));
+        __m256d eyl = lo_pd(g.ey), eyh = hi_pd(g.ey);
         __m256d py_lo = _mm256_mul_pd(eyl, inv_lo), py_hi = _mm256_mul_pd(eyh, inv_hi);
         __m256d pm1_lo = _mm256_blendv_pd(_mm256_sub_pd(py_lo, one),
                                           _mm256_sub_pd(zero_d, _mm256_mul_pd(rest_lo, inv_lo)), atm_lo);
@@ -241,12 +299,16 @@ static ptrdiff_t sparse_ce_rows_f32(const float *x, const int64_t *y, ptrdiff_t 
                             _mm256_mul_pd(_mm256_set1_pd(e_c), _mm256_fmsub_pd(_mm256_set1_pd(w_sum), py_lo, wyl))));
         __m256d gy_hi = _mm256_mul_pd(a_hi, _mm256_fmadd_pd(cy_hi, pm1_hi,
                             _mm256_mul_pd(_mm256_set1_pd(e_c), _mm256_fmsub_pd(_mm256_set1_pd(w_sum), py_hi, wyh))));
-        float gy[8];
-        _mm256_storeu_ps(gy, to_ps(gy_lo, gy_hi));
-        float *gb = grad + r0 * C;
-        rows8_store(gb, C, gbuf);
-        for (int k = 0; k < 8; k++)
-            if (used[k]) gb[k * C + yl[k]] = gy[k];
+        __m256 gy = to_ps(gy_lo, gy_hi);
+        __m256i jv = _mm256_setzero_si256();
+        for (ptrdiff_t j = 0; j < C; j++) {
+            __m256 offj = w ? _mm256_mul_ps(off, _mm256_set1_ps(w[j])) : off;
+            __m256 gj = _mm256_and_ps(_mm256_fmadd_ps(sp, g.ex[j], offj), usedf); /* ignored rows: 0 */
+            __m256 at = _mm256_and_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(yv, jv)), usedf);
+            o[j] = _mm256_blendv_ps(gj, gy, at); /* the target entry */
+            jv = _mm256_add_epi32(jv, _mm256_set1_epi32(1));
+        }
+        rows8_store(grad + r0 * C, o, &sh);
     }
     *total += kahan_total(acc, comp);
     return r0;
@@ -257,7 +319,7 @@ static ptrdiff_t sparse_ce_rows_f32(const float *x, const int64_t *y, ptrdiff_t 
 /* Four rows of few classes in double lanes: the float version above, with
  * lane k = row k of 4 and Kahan-free double sums (C <= 32 terms). */
 typedef struct {
-    __m256d v[FASTCE_SMALL_C], ex[FASTCE_SMALL_C], m, rest, L;
+    __m256d v[FASTCE_SMALL_C], ex[FASTCE_SMALL_C], m, rest, L, xy, ey;
 } rows4;
 
 /* In-register transpose of a 4 x 4 block of doubles (see transpose8_ps). */
@@ -270,21 +332,66 @@ static inline void transpose4_pd(__m256d r[4]) {
     r[3] = _mm256_permute2f128_pd(t1, t3, 0x31);
 }
 
-static inline void rows4_gather(__m256d *v, const double *xb, ptrdiff_t C, __m128i rows) {
-    if (C % 4 == 0) {
-        for (ptrdiff_t b = 0; b < C; b += 4) {
-            for (int k = 0; k < 4; k++) v[b + k] = _mm256_loadu_pd(xb + k * C + b);
-            transpose4_pd(v + b);
-        }
-    } else {
-        for (ptrdiff_t j = 0; j < C; j++) v[j] = _mm256_i32gather_pd(xb + j, rows, 8);
+/* rows8_shape for 4 rows of doubles: blocks of 4 classes. */
+typedef struct {
+    ptrdiff_t C, full, rem;
+    int spill;
+    __m256i tail;
+} rows4_shape;
+
+static inline rows4_shape rows4_shape_of(ptrdiff_t C) {
+    rows4_shape s = {C, C - C % 4, C % 4, 0, tail_mask_pd(C % 4)};
+    while (s.spill < 4 && s.spill * C + s.full + 4 <= 4 * C) s.spill++;
+    return s;
+}
+
+static inline void rows4_columns(__m256d *v, const double *xb, const rows4_shape *s) {
+    const ptrdiff_t C = s->C;
+    for (ptrdiff_t b = 0; b < s->full; b += 4) {
+        for (int k = 0; k < 4; k++) v[b + k] = _mm256_loadu_pd(xb + k * C + b);
+        transpose4_pd(v + b);
+    }
+    if (s->rem) {
+        for (int k = 0; k < 4; k++) v[s->full + k] = _mm256_maskload_pd(xb + k * C + s->full, s->tail);
+        transpose4_pd(v + s->full);
     }
 }
 
-static inline int rows4_load(rows4 *g, const double *xb, ptrdiff_t C, __m128i rows,
-                             __m256d used) {
+/* The first r (1 to 3) doubles of v to p. */
+static inline void store_part_pd(double *p, __m256d v, ptrdiff_t r) {
+    __m128d h = _mm256_castpd256_pd128(v);
+    if (r & 2) {
+        _mm_storeu_pd(p, h);
+        h = _mm256_extractf128_pd(v, 1);
+        p += 2;
+    }
+    if (r & 1) _mm_store_sd(p, h);
+}
+
+/* See rows8_store. */
+static inline void rows4_store(double *out, const __m256d *o, const rows4_shape *s) {
+    const ptrdiff_t C = s->C;
+    __m256d r[4];
+    if (s->rem) {
+        for (int j = 0; j < 4; j++) r[j] = o[s->full + j];
+        transpose4_pd(r);
+        for (int k = 0; k < 4; k++) {
+            if (k < s->spill) _mm256_storeu_pd(out + k * C + s->full, r[k]);
+            else store_part_pd(out + k * C + s->full, r[k], s->rem);
+        }
+    }
+    for (ptrdiff_t b = 0; b < s->full; b += 4) {
+        for (int j = 0; j < 4; j++) r[j] = o[b + j];
+        transpose4_pd(r);
+        for (int k = 0; k < 4; k++) _mm256_storeu_pd(out + k * C + b, r[k]);
+    }
+}
+
+static inline int rows4_load(rows4 *g, const double *xb, const rows4_shape *s,
+                             __m256d used, __m256i yv, int pick) {
+    const ptrdiff_t C = s->C;
     __m256d m = _mm256_set1_pd(-INFINITY), bad = _mm256_setzero_pd();
-    rows4_gather(g->v, xb, C, rows);
+    rows4_columns(g->v, xb, s);
     for (ptrdiff_t j = 0; j < C; j++) {
         m = _mm256_max_pd(g->v[j], m);
         bad = _mm256_or_pd(bad, _mm256_cmp_pd(g->v[j], g->v[j], _CMP_UNORD_Q));
@@ -293,53 +400,49 @@ static inline int rows4_load(rows4 *g, const double *xb, ptrdiff_t C, __m128i ro
                                           _mm256_set1_pd(INFINITY), _CMP_EQ_OQ));
     if (_mm256_movemask_pd(_mm256_and_pd(bad, used))) return 0;
     __m256d rest = _mm256_setzero_pd(), comp = rest, ties = _mm256_set1_pd(-1.0);
+    __m256d xy = _mm256_setzero_pd(), ey = xy;
+    __m256i jv = _mm256_setzero_si256();
     for (ptrdiff_t j = 0; j < C; j++) {
         __m256d eq = _mm256_cmp_pd(g->v[j], m, _CMP_EQ_OQ);
         g->ex[j] = _mm256_blendv_pd(exp_diff_pd(g->v[j], m), _mm256_set1_pd(1.0), eq);
+        if (pick) { /* the target class, by lane */
+            __m256d at = _mm256_castsi256_pd(_mm256_cmpeq_epi64(yv, jv));
+            xy = _mm256_blendv_pd(xy, g->v[j], at);
+            ey = _mm256_blendv_pd(ey, g->ex[j], at);
+            jv = _mm256_add_epi64(jv, _mm256_set1_epi64x(1));
+        }
         kahan_add_pd(&rest, &comp, _mm256_andnot_pd(eq, g->ex[j]));
         ties = _mm256_add_pd(ties, _mm256_and_pd(eq, _mm256_set1_pd(1.0)));
     }
     g->m = m;
+    g->xy = xy;
+    g->ey = ey;
     g->rest = _mm256_add_pd(_mm256_sub_pd(rest, comp), ties);
     g->L = fastce_log1p_pd(g->rest);
     return 1;
 }
 
-static inline void rows4_store(double *out, ptrdiff_t C, double buf[][4]) {
-    if (C % 4 == 0) {
-        for (ptrdiff_t b = 0; b < C; b += 4) {
-            __m256d r[4];
-            for (int j = 0; j < 4; j++) r[j] = _mm256_loadu_pd(buf[b + j]);
-            transpose4_pd(r);
-            for (int k = 0; k < 4; k++) _mm256_storeu_pd(out + k * C + b, r[k]);
-        }
-        return;
-    }
-    for (int k = 0; k < 4; k++)
-        for (ptrdiff_t j = 0; j < C; j++) out[k * C + j] = buf[j][k];
-}
-
 static ptrdiff_t softmax_rows_f64(const double *x, ptrdiff_t n, ptrdiff_t C, int op,
                                   double *out) {
-    const __m128i rows = _mm_mullo_epi32(_mm_setr_epi32(0, 1, 2, 3), _mm_set1_epi32((int)C));
+    const rows4_shape sh = rows4_shape_of(C);
     const __m256d all = _mm256_castsi256_pd(_mm256_set1_epi64x(-1));
     rows4 g;
-    double buf[FASTCE_SMALL_C][4];
+    __m256d o[FASTCE_SMALL_C];
+    for (int j = 0; j < FASTCE_SMALL_C; j++) o[j] = _mm256_setzero_pd();
     ptrdiff_t r0 = 0;
     for (; r0 + 4 <= n; r0 += 4) {
-        if (!rows4_load(&g, x + r0 * C, C, rows, all)) break;
+        if (!rows4_load(&g, x + r0 * C, &sh, all, _mm256_setzero_si256(), 0)) break;
         if (op == 0) {
             _mm256_storeu_pd(out + r0, _mm256_add_pd(g.m, g.L));
             continue;
         }
         if (op == 1) {
-            for (ptrdiff_t j = 0; j < C; j++)
-                _mm256_storeu_pd(buf[j], _mm256_sub_pd(_mm256_sub_pd(g.v[j], g.m), g.L));
+            for (ptrdiff_t j = 0; j < C; j++) o[j] = _mm256_sub_pd(_mm256_sub_pd(g.v[j], g.m), g.L);
         } else {
             __m256d inv = _mm256_div_pd(_mm256_set1_pd(1.0), _mm256_add_pd(_mm256_set1_pd(1.0), g.rest));
-            for (ptrdiff_t j = 0; j < C; j++) _mm256_storeu_pd(buf[j], _mm256_mul_pd(g.ex[j], inv));
+            for (ptrdiff_t j = 0; j < C; j++) o[j] = _mm256_mul_pd(g.ex[j], inv);
         }
-        rows4_store(out + r0 * C, C, buf);
+        rows4_store(out + r0 * C, o, &sh);
     }
     return r0;
 }
@@ -351,28 +454,26 @@ static ptrdiff_t sparse_ce_rows_f64(const double *x, const int64_t *y, ptrdiff_t
                                     double *total) {
     const __m256d one = _mm256_set1_pd(1.0), zero = _mm256_setzero_pd();
     const double e_c = e / (double)C, keep = 1.0 - e;
-    const __m128i rows = _mm_mullo_epi32(_mm_setr_epi32(0, 1, 2, 3), _mm_set1_epi32((int)C));
+    const rows4_shape sh = rows4_shape_of(C);
     rows4 g;
+    __m256d o[FASTCE_SMALL_C];
+    for (int j = 0; j < FASTCE_SMALL_C; j++) o[j] = zero;
     __m256d acc = zero, comp = zero;
     ptrdiff_t r0 = 0;
     for (; r0 + 4 <= n; r0 += 4) {
-        const double *xb = x + r0 * C;
-        int32_t yl[4];
-        int64_t used[4];
-        for (int k = 0; k < 4; k++) {
-            used[k] = y[r0 + k] != ignore_index ? -1 : 0;
-            yl[k] = used[k] ? (int32_t)y[r0 + k] : 0;
-        }
-        __m128i yv = _mm_loadu_si128((const __m128i *)yl);
-        __m256d usedv = _mm256_castsi256_pd(_mm256_loadu_si256((const __m256i *)used));
-        if (!rows4_load(&g, xb, C, rows, usedv)) break;
+        /* labels: ignored rows point at class 0 and are masked at the end */
+        __m256i yraw = _mm256_loadu_si256((const __m256i *)(y + r0));
+        __m256i ignored = _mm256_cmpeq_epi64(yraw, _mm256_set1_epi64x(ignore_index));
+        __m256i yv = _mm256_andnot_si256(ignored, yraw);
+        __m256d usedv = _mm256_castsi256_pd(_mm256_xor_si256(ignored, _mm256_set1_epi64x(-1)));
+        if (!rows4_load(&g, x + r0 * C, &sh, usedv, yv, 1)) break;
 
         __m256d sm = zero;
         if (e > 0.0)
             for (ptrdiff_t j = 0; j < C; j++)
                 sm = _mm256_fmadd_pd(_mm256_set1_pd(w ? w[j] : 1.0), _mm256_sub_pd(g.m, g.v[j]), sm);
-        __m256d xy = _mm256_i32gather_pd(xb, _mm_add_epi32(rows, yv), 8);
-        __m256d wy = w ? _mm256_i32gather_pd(w, yv, 8) : one;
+        __m256d xy = g.xy;
+        __m256d wy = w ? _mm256_i64gather_pd(w, yv, 8) : one;
         __m256d swv = sw ? _mm256_loadu_pd(sw + r0) : one;
         __m256d at_max = _mm256_cmp_pd(xy, g.m, _CMP_EQ_OQ);
         /* (max - x_y) + L, with max - x_y = 0 at a maximum */
@@ -390,23 +491,20 @@ static ptrdiff_t sparse_ce_rows_f64(const double *x, const int64_t *y, ptrdiff_t
         __m256d a = _mm256_and_pd(_mm256_mul_pd(swv, _mm256_set1_pd(grad_scale)), usedv);
         __m256d sp = _mm256_mul_pd(_mm256_mul_pd(a, _mm256_add_pd(cy, _mm256_set1_pd(e_c * w_sum))), inv);
         __m256d off = _mm256_mul_pd(a, _mm256_set1_pd(-e_c));
-        double gbuf[FASTCE_SMALL_C][4];
-        for (ptrdiff_t j = 0; j < C; j++) {
-            __m256d offj = w ? _mm256_mul_pd(off, _mm256_set1_pd(w[j])) : off;
-            _mm256_storeu_pd(gbuf[j], _mm256_and_pd(_mm256_fmadd_pd(sp, g.ex[j], offj), usedv));
-        }
-        __m256d ey = _mm256_blendv_pd(exp_diff_pd(xy, g.m), one, at_max);
-        __m256d py = _mm256_mul_pd(ey, inv);
+        __m256d py = _mm256_mul_pd(g.ey, inv);
         __m256d pm1 = _mm256_blendv_pd(_mm256_sub_pd(py, one),
                                        _mm256_sub_pd(zero, _mm256_mul_pd(g.rest, inv)), at_max);
         __m256d gy = _mm256_mul_pd(a, _mm256_fmadd_pd(cy, pm1,
                          _mm256_mul_pd(_mm256_set1_pd(e_c), _mm256_fmsub_pd(_mm256_set1_pd(w_sum), py, wy))));
-        double gys[4];
-        _mm256_storeu_pd(gys, gy);
-        double *gb = grad + r0 * C;
-        rows4_store(gb, C, gbuf);
-        for (int k = 0; k < 4; k++)
-            if (used[k]) gb[k * C + yl[k]] = gys[k];
+        __m256i jv = _mm256_setzero_si256();
+        for (ptrdiff_t j = 0; j < C; j++) {
+            __m256d offj = w ? _mm256_mul_pd(off, _mm256_set1_pd(w[j])) : off;
+            __m256d gj = _mm256_and_pd(_mm256_fmadd_pd(sp, g.ex[j], offj), usedv); /* ignored rows: 0 */
+            __m256d at = _mm256_and_pd(_mm256_castsi256_pd(_mm256_cmpeq_epi64(yv, jv)), usedv);
+            o[j] = _mm256_blendv_pd(gj, gy, at); /* the target entry */
+            jv = _mm256_add_epi64(jv, _mm256_set1_epi64x(1));
+        }
+        rows4_store(grad + r0 * C, o, &sh);
     }
     *total += kahan_total(acc, comp);
     return r0;
