@@ -21,6 +21,105 @@ static inline __m256 to_ps(__m256d lo, __m256d hi) {
     return _mm256_set_m128(_mm256_cvtpd_ps(hi), _mm256_cvtpd_ps(lo));
 }
 
+/* Tame groups. In a group whose rows in use are all finite with
+ * min - max >= -87 (float) or -708 (double), exp(x_j - max) and log1p(rest)
+ * take shortcuts that give the same bits as the general exp_diff_ps/pd and
+ * fastce_log1p_pd: d = x_j - max is in [-87, 0] (or [-708, 0]), so the
+ * clamps are identities, 2^n is a normal number (n >= -126 or -1022) and
+ * e * 2^n is the one rounding that (e * 2^n1) * 2^n2 also makes, the
+ * TwoSum error is finite, and d = 0 exactly at a maximum, where the result
+ * is exactly 1; rest is in [0, 32], so 1 + rest is a normal, finite,
+ * positive number and the special-value blends of the log are identities. */
+#define FASTCE_TAME_F32 -87.0f
+#define FASTCE_TAME_F64 -708.0
+
+/* exp_diff_ps(v, m) for v - m in [-87, 0]: exp(d) * (1 + err), d = fl(v - m),
+ * err its exact rounding error (TwoSum); 1 where v == m. */
+static inline __m256 exp_diff_tame_ps(__m256 v, __m256 m) {
+    __m256 d = _mm256_sub_ps(v, m);
+    __m256 ap = _mm256_add_ps(d, m), bp = _mm256_sub_ps(d, ap);
+    __m256 err = _mm256_sub_ps(_mm256_sub_ps(v, ap), _mm256_add_ps(m, bp));
+    /* fastce_exp_ps(d) without its clamps and with one scaling by 2^n */
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(d, _mm256_set1_ps(1.44269504088896341f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), d);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    __m256 e = _mm256_add_ps(_mm256_set1_ps(1.0f), _mm256_fmadd_ps(_mm256_mul_ps(p, r), r, r));
+    __m256i ni = _mm256_cvtps_epi32(n);
+    e = _mm256_mul_ps(e, _mm256_castsi256_ps(_mm256_slli_epi32(
+                             _mm256_add_epi32(ni, _mm256_set1_epi32(127)), 23)));
+    return _mm256_fmadd_ps(e, err, e);
+}
+
+/* exp_diff_pd(v, m) for v - m in [-708, 0], as exp_diff_tame_ps. */
+static inline __m256d exp_diff_tame_pd(__m256d v, __m256d m) {
+    __m256d d = _mm256_sub_pd(v, m);
+    __m256d ap = _mm256_add_pd(d, m), bp = _mm256_sub_pd(d, ap);
+    __m256d err = _mm256_sub_pd(_mm256_sub_pd(v, ap), _mm256_add_pd(m, bp));
+    /* fastce_exp_pd(d) without its clamps and with one scaling by 2^n */
+    __m256d n = _mm256_round_pd(_mm256_mul_pd(d, _mm256_set1_pd(1.4426950408889634074)),
+                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256d r = _mm256_fnmadd_pd(n, _mm256_set1_pd(6.93147180369123816490e-01), d);
+    r = _mm256_fnmadd_pd(n, _mm256_set1_pd(1.90821492927058770002e-10), r);
+    static const double inv_fact[] = {
+        1.0 / 6227020800.0, 1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0,
+        1.0 / 362880.0,     1.0 / 40320.0,     1.0 / 5040.0,     1.0 / 720.0,
+        1.0 / 120.0,        1.0 / 24.0,        1.0 / 6.0,        0.5};
+    __m256d p = _mm256_set1_pd(inv_fact[0]);
+    for (int k = 1; k < 12; k++) p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(inv_fact[k]));
+    __m256d e = _mm256_add_pd(_mm256_set1_pd(1.0),
+                              _mm256_fmadd_pd(_mm256_mul_pd(p, r), r, r));
+    __m256i ni = _mm256_cvtepi32_epi64(_mm256_cvtpd_epi32(n));
+    e = _mm256_mul_pd(e, _mm256_castsi256_pd(_mm256_slli_epi64(
+                             _mm256_add_epi64(ni, _mm256_set1_epi64x(1023)), 52)));
+    return _mm256_fmadd_pd(e, err, e);
+}
+
+/* fastce_log1p_pd(u) for u = rest in [0, 32]: the same steps without the
+ * special values, and the series for |u| < 2^-7 only when a lane needs it. */
+static inline __m256d log1p_rest_pd(__m256d u) {
+    const __m256d one = _mm256_set1_pd(1.0);
+    __m256d w = _mm256_add_pd(one, u);
+    __m256d c = _mm256_div_pd(_mm256_sub_pd(u, _mm256_sub_pd(w, one)), w);
+    /* fastce_log_pd(w), w in [1, 33] */
+    __m256i bits = _mm256_castpd_si256(w);
+    __m256i ebits = _mm256_srli_epi64(bits, 52);
+    __m128i e32 = _mm256_castsi256_si128(
+        _mm256_permutevar8x32_epi32(ebits, _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6)));
+    __m256d k = _mm256_sub_pd(_mm256_cvtepi32_pd(e32), _mm256_set1_pd(1023.0));
+    __m256d f = _mm256_castsi256_pd(_mm256_or_si256(
+        _mm256_and_si256(bits, _mm256_set1_epi64x(0x000fffffffffffffLL)),
+        _mm256_set1_epi64x(0x3ff0000000000000LL)));
+    __m256d big = _mm256_cmp_pd(f, _mm256_set1_pd(1.4142135623730951), _CMP_GE_OQ);
+    f = _mm256_blendv_pd(f, _mm256_mul_pd(f, _mm256_set1_pd(0.5)), big);
+    k = _mm256_add_pd(k, _mm256_and_pd(big, one));
+    __m256d v = _mm256_sub_pd(f, one);
+    __m256d hfsq = _mm256_mul_pd(_mm256_set1_pd(0.5), _mm256_mul_pd(v, v));
+    __m256d s = _mm256_div_pd(v, _mm256_add_pd(_mm256_set1_pd(2.0), v));
+    __m256d z = _mm256_mul_pd(s, s);
+    __m256d R = _mm256_set1_pd(2.0 / 21.0);
+    for (int i = 19; i >= 3; i -= 2) R = _mm256_fmadd_pd(R, z, _mm256_set1_pd(2.0 / i));
+    R = _mm256_mul_pd(R, z);
+    __m256d corr = _mm256_fmadd_pd(s, _mm256_add_pd(hfsq, R),
+                                   _mm256_mul_pd(k, _mm256_set1_pd(2.31904681384629956e-17)));
+    __m256d lg = _mm256_fmadd_pd(k, _mm256_set1_pd(6.93147180559945286e-01),
+                                 _mm256_sub_pd(v, _mm256_sub_pd(hfsq, corr)));
+    lg = _mm256_add_pd(lg, c);
+    __m256d small = _mm256_cmp_pd(u, _mm256_set1_pd(0.0078125), _CMP_LT_OQ);
+    if (_mm256_movemask_pd(small)) {
+        __m256d p = _mm256_set1_pd(-1.0 / 10.0);
+        for (int i = 9; i >= 2; i--) p = _mm256_fmadd_pd(p, u, _mm256_set1_pd((i % 2 ? 1.0 : -1.0) / i));
+        lg = _mm256_blendv_pd(lg, _mm256_fmadd_pd(_mm256_mul_pd(p, u), u, u), small);
+    }
+    return lg;
+}
+
 /* Eight rows of few classes, class by class: v[j] holds class j of the 8
  * rows, ex[j] = exp(v[j] - max) (1 at a maximum), rest and lse_rel =
  * log1p(rest) per row in two halves of double lanes (rows 0-3, 4-7); xy and
@@ -143,29 +242,18 @@ static inline __m256i labels8(const int64_t *y, int64_t ignore_index, __m256i *u
     return _mm256_andnot_si256(ignored, labels);
 }
 
-/* Loads rows8 from the 8 rows at xb; with pick, also each row's target
- * (class yv, lane-wise) into xy and ey. Returns 0, having computed nothing
- * past the max, when a row in `used` has a max that is not finite or a NaN:
- * the generic path owns those rows. */
-static inline int rows8_load(rows8 *g, const float *xb, const rows8_shape *s,
-                             __m256 used, __m256i yv, int pick) {
-    const ptrdiff_t C = s->C;
+/* The rest of rows8 once v and m are in: ex, rest, lse_rel and, with pick,
+ * the target (class yv, lane-wise) of each row; tame: see exp_diff_tame_ps. */
+static inline void rows8_exp(rows8 *g, ptrdiff_t C, int tame, __m256i yv, int pick) {
     const __m256d zero = _mm256_setzero_pd();
-    __m256 m = _mm256_set1_ps(-INFINITY), bad = _mm256_setzero_ps();
-    rows8_columns(g->v, xb, s);
-    for (ptrdiff_t j = 0; j < C; j++) {
-        m = _mm256_max_ps(g->v[j], m);
-        bad = _mm256_or_ps(bad, _mm256_cmp_ps(g->v[j], g->v[j], _CMP_UNORD_Q));
-    }
-    bad = _mm256_or_ps(bad, _mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), m),
-                                          _mm256_set1_ps(INFINITY), _CMP_EQ_OQ));
-    if (_mm256_movemask_ps(_mm256_and_ps(bad, used))) return 0;
+    const __m256 m = g->m;
     __m256d rest_lo = zero, rest_hi = zero;
     __m256i ties = _mm256_set1_epi32(-1), jv = _mm256_setzero_si256();
     __m256 xy = _mm256_setzero_ps(), ey = xy;
     for (ptrdiff_t j = 0; j < C; j++) {
         __m256 eq = _mm256_cmp_ps(g->v[j], m, _CMP_EQ_OQ);
-        g->ex[j] = _mm256_blendv_ps(exp_diff_ps(g->v[j], m), _mm256_set1_ps(1.0f), eq);
+        g->ex[j] = tame ? exp_diff_tame_ps(g->v[j], m)
+                        : _mm256_blendv_ps(exp_diff_ps(g->v[j], m), _mm256_set1_ps(1.0f), eq);
         if (pick) { /* the target class, by lane */
             __m256 at = _mm256_castsi256_ps(_mm256_cmpeq_epi32(yv, jv));
             xy = _mm256_blendv_ps(xy, g->v[j], at);
@@ -178,15 +266,45 @@ static inline int rows8_load(rows8 *g, const float *xb, const rows8_shape *s,
         rest_hi = _mm256_add_pd(rest_hi, hi_pd(term));
     }
     __m256 ties_ps = _mm256_cvtepi32_ps(ties);
-    g->m = m;
     g->xy = xy;
     g->ey = ey;
     g->m_lo = lo_pd(m);
     g->m_hi = hi_pd(m);
     g->rest_lo = _mm256_add_pd(rest_lo, lo_pd(ties_ps));
     g->rest_hi = _mm256_add_pd(rest_hi, hi_pd(ties_ps));
-    g->L_lo = fastce_log1p_pd(g->rest_lo);
-    g->L_hi = fastce_log1p_pd(g->rest_hi);
+    g->L_lo = tame ? log1p_rest_pd(g->rest_lo) : fastce_log1p_pd(g->rest_lo);
+    g->L_hi = tame ? log1p_rest_pd(g->rest_hi) : fastce_log1p_pd(g->rest_hi);
+}
+
+/* Loads rows8 from the 8 rows at xb; with pick, also each row's target
+ * (class yv, lane-wise) into xy and ey. Returns 0, having computed nothing
+ * past the max, when a row in `used` has a max that is not finite or a NaN:
+ * the generic path owns those rows. */
+static inline int rows8_load(rows8 *g, const float *xb, const rows8_shape *s,
+                             __m256 used, __m256i yv, int pick) {
+    const ptrdiff_t C = s->C;
+    __m256 m = _mm256_set1_ps(-INFINITY), lo = _mm256_set1_ps(INFINITY);
+    __m256 sum = _mm256_setzero_ps();
+    rows8_columns(g->v, xb, s);
+    for (ptrdiff_t j = 0; j < C; j++) {
+        m = _mm256_max_ps(g->v[j], m);
+        lo = _mm256_min_ps(g->v[j], lo);
+        sum = _mm256_add_ps(sum, g->v[j]); /* finite only if every x_j is */
+    }
+    g->m = m;
+    __m256 tame = _mm256_and_ps(
+        _mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), sum), _mm256_set1_ps(INFINITY), _CMP_LT_OQ),
+        _mm256_cmp_ps(_mm256_sub_ps(lo, m), _mm256_set1_ps(FASTCE_TAME_F32), _CMP_GE_OQ));
+    if (!_mm256_movemask_ps(_mm256_andnot_ps(tame, used))) {
+        rows8_exp(g, C, 1, yv, pick);
+        return 1;
+    }
+    __m256 bad = _mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), m),
+                               _mm256_set1_ps(INFINITY), _CMP_EQ_OQ);
+    for (ptrdiff_t j = 0; j < C; j++)
+        bad = _mm256_or_ps(bad, _mm256_cmp_ps(g->v[j], g->v[j], _CMP_UNORD_Q));
+    if (_mm256_movemask_ps(_mm256_and_ps(bad, used))) return 0;
+    rows8_exp(g, C, 0, yv, pick);
     return 1;
 }
 
@@ -387,38 +505,63 @@ static inline void rows4_store(double *out, const __m256d *o, const rows4_shape 
     }
 }
 
-static inline int rows4_load(rows4 *g, const double *xb, const rows4_shape *s,
-                             __m256d used, __m256i yv, int pick) {
-    const ptrdiff_t C = s->C;
-    __m256d m = _mm256_set1_pd(-INFINITY), bad = _mm256_setzero_pd();
-    rows4_columns(g->v, xb, s);
-    for (ptrdiff_t j = 0; j < C; j++) {
-        m = _mm256_max_pd(g->v[j], m);
-        bad = _mm256_or_pd(bad, _mm256_cmp_pd(g->v[j], g->v[j], _CMP_UNORD_Q));
-    }
-    bad = _mm256_or_pd(bad, _mm256_cmp_pd(_mm256_andnot_pd(_mm256_set1_pd(-0.0), m),
-                                          _mm256_set1_pd(INFINITY), _CMP_EQ_OQ));
-    if (_mm256_movemask_pd(_mm256_and_pd(bad, used))) return 0;
+/* rows8_exp for rows4. */
+static inline void rows4_exp(rows4 *g, ptrdiff_t C, int tame, __m256i yv, int pick) {
+    const __m256d m = g->m;
     __m256d rest = _mm256_setzero_pd(), comp = rest, ties = _mm256_set1_pd(-1.0);
     __m256d xy = _mm256_setzero_pd(), ey = xy;
     __m256i jv = _mm256_setzero_si256();
     for (ptrdiff_t j = 0; j < C; j++) {
         __m256d eq = _mm256_cmp_pd(g->v[j], m, _CMP_EQ_OQ);
-        g->ex[j] = _mm256_blendv_pd(exp_diff_pd(g->v[j], m), _mm256_set1_pd(1.0), eq);
+        g->ex[j] = tame ? exp_diff_tame_pd(g->v[j], m)
+                        : _mm256_blendv_pd(exp_diff_pd(g->v[j], m), _mm256_set1_pd(1.0), eq);
         if (pick) { /* the target class, by lane */
             __m256d at = _mm256_castsi256_pd(_mm256_cmpeq_epi64(yv, jv));
             xy = _mm256_blendv_pd(xy, g->v[j], at);
             ey = _mm256_blendv_pd(ey, g->ex[j], at);
             jv = _mm256_add_epi64(jv, _mm256_set1_epi64x(1));
         }
-        kahan_add_pd(&rest, &comp, _mm256_andnot_pd(eq, g->ex[j]));
+        __m256d term = _mm256_andnot_pd(eq, g->ex[j]);
+        if (tame) { /* kahan_add_pd: the sums are finite, no NaN to clear */
+            __m256d yk = _mm256_sub_pd(term, comp), t = _mm256_add_pd(rest, yk);
+            comp = _mm256_sub_pd(_mm256_sub_pd(t, rest), yk);
+            rest = t;
+        } else {
+            kahan_add_pd(&rest, &comp, term);
+        }
         ties = _mm256_add_pd(ties, _mm256_and_pd(eq, _mm256_set1_pd(1.0)));
     }
-    g->m = m;
     g->xy = xy;
     g->ey = ey;
     g->rest = _mm256_add_pd(_mm256_sub_pd(rest, comp), ties);
-    g->L = fastce_log1p_pd(g->rest);
+    g->L = tame ? log1p_rest_pd(g->rest) : fastce_log1p_pd(g->rest);
+}
+
+static inline int rows4_load(rows4 *g, const double *xb, const rows4_shape *s,
+                             __m256d used, __m256i yv, int pick) {
+    const ptrdiff_t C = s->C;
+    __m256d m = _mm256_set1_pd(-INFINITY), lo = _mm256_set1_pd(INFINITY);
+    __m256d sum = _mm256_setzero_pd();
+    rows4_columns(g->v, xb, s);
+    for (ptrdiff_t j = 0; j < C; j++) {
+        m = _mm256_max_pd(g->v[j], m);
+        lo = _mm256_min_pd(g->v[j], lo);
+        sum = _mm256_add_pd(sum, g->v[j]);
+    }
+    g->m = m;
+    __m256d tame = _mm256_and_pd(
+        _mm256_cmp_pd(_mm256_andnot_pd(_mm256_set1_pd(-0.0), sum), _mm256_set1_pd(INFINITY), _CMP_LT_OQ),
+        _mm256_cmp_pd(_mm256_sub_pd(lo, m), _mm256_set1_pd(FASTCE_TAME_F64), _CMP_GE_OQ));
+    if (!_mm256_movemask_pd(_mm256_andnot_pd(tame, used))) {
+        rows4_exp(g, C, 1, yv, pick);
+        return 1;
+    }
+    __m256d bad = _mm256_cmp_pd(_mm256_andnot_pd(_mm256_set1_pd(-0.0), m),
+                                _mm256_set1_pd(INFINITY), _CMP_EQ_OQ);
+    for (ptrdiff_t j = 0; j < C; j++)
+        bad = _mm256_or_pd(bad, _mm256_cmp_pd(g->v[j], g->v[j], _CMP_UNORD_Q));
+    if (_mm256_movemask_pd(_mm256_and_pd(bad, used))) return 0;
+    rows4_exp(g, C, 0, yv, pick);
     return 1;
 }
 
