@@ -33,29 +33,35 @@ static inline __m256 to_ps(__m256d lo, __m256d hi) {
 #define FASTCE_TAME_F32 -87.0f
 #define FASTCE_TAME_F64 -708.0
 
-/* exp_diff_ps(v, m) for v - m in [-87, 0]: exp(d) * (1 + err), d = fl(v - m),
- * err its exact rounding error (TwoSum); 1 where v == m. */
-static inline __m256 exp_diff_tame_ps(__m256 v, __m256 m) {
-    __m256 d = _mm256_sub_ps(v, m);
-    __m256 ap = _mm256_add_ps(d, m), bp = _mm256_sub_ps(d, ap);
-    __m256 err = _mm256_sub_ps(_mm256_sub_ps(v, ap), _mm256_add_ps(m, bp));
+/* exp_diff_ps(v[u], m) for v[u] - m in [-87, 0], u < U: exp(d) * (1 + err),
+ * d = fl(v - m), err its exact rounding error (TwoSum); 1 where v == m. The
+ * U evaluations are interleaved step by step: each is one long chain of
+ * dependent operations, and side by side they keep the FP units busy. */
+#define FASTCE_EACH for (int u = 0; u < U; u++)
+#define FASTCE_POLY(c) FASTCE_EACH p[u] = _mm256_fmadd_ps(p[u], r[u], _mm256_set1_ps(c))
+static inline void exp_diff_tame_ps(const __m256 *v, __m256 m, __m256 *out, const int U) {
+    __m256 d[4], ap[4], bp[4], err[4], n[4], r[4], p[4], e[4];
+    FASTCE_EACH d[u] = _mm256_sub_ps(v[u], m);
+    FASTCE_EACH ap[u] = _mm256_add_ps(d[u], m);
+    FASTCE_EACH bp[u] = _mm256_sub_ps(d[u], ap[u]);
+    FASTCE_EACH err[u] = _mm256_sub_ps(_mm256_sub_ps(v[u], ap[u]), _mm256_add_ps(m, bp[u]));
     /* fastce_exp_ps(d) without its clamps and with one scaling by 2^n */
-    __m256 n = _mm256_round_ps(_mm256_mul_ps(d, _mm256_set1_ps(1.44269504088896341f)),
-                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), d);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-    __m256 e = _mm256_add_ps(_mm256_set1_ps(1.0f), _mm256_fmadd_ps(_mm256_mul_ps(p, r), r, r));
-    __m256i ni = _mm256_cvtps_epi32(n);
-    e = _mm256_mul_ps(e, _mm256_castsi256_ps(_mm256_slli_epi32(
-                             _mm256_add_epi32(ni, _mm256_set1_epi32(127)), 23)));
-    return _mm256_fmadd_ps(e, err, e);
+    FASTCE_EACH n[u] = _mm256_round_ps(_mm256_mul_ps(d[u], _mm256_set1_ps(1.44269504088896341f)),
+                                       _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    FASTCE_EACH r[u] = _mm256_fnmadd_ps(n[u], _mm256_set1_ps(0.693359375f), d[u]);
+    FASTCE_EACH r[u] = _mm256_fnmadd_ps(n[u], _mm256_set1_ps(-2.12194440e-4f), r[u]);
+    FASTCE_EACH p[u] = _mm256_set1_ps(1.9875691500e-4f);
+    FASTCE_POLY(1.3981999507e-3f);
+    FASTCE_POLY(8.3334519073e-3f);
+    FASTCE_POLY(4.1665795894e-2f);
+    FASTCE_POLY(1.6666665459e-1f);
+    FASTCE_POLY(5.0000001201e-1f);
+    FASTCE_EACH e[u] = _mm256_add_ps(_mm256_set1_ps(1.0f), _mm256_fmadd_ps(_mm256_mul_ps(p[u], r[u]), r[u], r[u]));
+    FASTCE_EACH e[u] = _mm256_mul_ps(e[u], _mm256_castsi256_ps(_mm256_slli_epi32(
+                           _mm256_add_epi32(_mm256_cvtps_epi32(n[u]), _mm256_set1_epi32(127)), 23)));
+    FASTCE_EACH out[u] = _mm256_fmadd_ps(e[u], err[u], e[u]);
 }
+#undef FASTCE_POLY
 
 /* exp_diff_pd(v, m) for v - m in [-708, 0], as exp_diff_tame_ps. */
 static inline __m256d exp_diff_tame_pd(__m256d v, __m256d m) {
@@ -123,10 +129,13 @@ static inline __m256d log1p_rest_pd(__m256d u) {
 /* Eight rows of few classes, class by class: v[j] holds class j of the 8
  * rows, ex[j] = exp(v[j] - max) (1 at a maximum), rest and lse_rel =
  * log1p(rest) per row in two halves of double lanes (rows 0-3, 4-7); xy and
- * ey the target's logit and exp for each row, when asked for. */
+ * ey the target's logit and exp for each row, when asked for; yv and used
+ * the rows' labels and which rows count. tame: see exp_diff_tame_ps. */
 typedef struct {
-    __m256 v[FASTCE_SMALL_C], ex[FASTCE_SMALL_C], m, xy, ey;
+    __m256 v[FASTCE_SMALL_C], ex[FASTCE_SMALL_C], m, xy, ey, used;
     __m256d m_lo, m_hi, rest_lo, rest_hi, L_lo, L_hi;
+    __m256i yv;
+    int tame;
 } rows8;
 
 /* In-register transpose of an 8 x 8 block: r[k] (row k) becomes r[j]
@@ -242,22 +251,60 @@ static inline __m256i labels8(const int64_t *y, int64_t ignore_index, __m256i *u
     return _mm256_andnot_si256(ignored, labels);
 }
 
-/* The rest of rows8 once v and m are in: ex, rest, lse_rel and, with pick,
- * the target (class yv, lane-wise) of each row; tame: see exp_diff_tame_ps. */
-static inline void rows8_exp(rows8 *g, ptrdiff_t C, int tame, __m256i yv, int pick) {
+/* A group goes through three steps: rows8_begin (load, max, which path),
+ * rows8_exp (the exps and rest), rows8_lse (lse_rel = log1p(rest)), then
+ * its outputs. log1p is a long chain of dependent operations, so the
+ * kernels take the log of one group just before the exps of the next, which
+ * hide its latency, and write the first group's outputs after them. */
+
+/* Loads the 8 rows at xb into g, and their max. Returns 0 when a row in
+ * `used` has a max that is not finite or a NaN: the generic path owns
+ * those rows. */
+static inline int rows8_begin(rows8 *g, const float *xb, const rows8_shape *s, __m256 used) {
+    const ptrdiff_t C = s->C;
+    __m256 m = _mm256_set1_ps(-INFINITY), lo = _mm256_set1_ps(INFINITY);
+    __m256 sum = _mm256_setzero_ps();
+    rows8_columns(g->v, xb, s);
+    for (ptrdiff_t j = 0; j < C; j++) {
+        m = _mm256_max_ps(g->v[j], m);
+        lo = _mm256_min_ps(g->v[j], lo);
+        sum = _mm256_add_ps(sum, g->v[j]); /* finite only if every x_j is */
+    }
+    g->m = m;
+    g->used = used;
+    __m256 tame = _mm256_and_ps(
+        _mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), sum), _mm256_set1_ps(INFINITY), _CMP_LT_OQ),
+        _mm256_cmp_ps(_mm256_sub_ps(lo, m), _mm256_set1_ps(FASTCE_TAME_F32), _CMP_GE_OQ));
+    g->tame = !_mm256_movemask_ps(_mm256_andnot_ps(tame, used));
+    if (g->tame) return 1;
+    __m256 bad = _mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), m),
+                               _mm256_set1_ps(INFINITY), _CMP_EQ_OQ);
+    for (ptrdiff_t j = 0; j < C; j++)
+        bad = _mm256_or_ps(bad, _mm256_cmp_ps(g->v[j], g->v[j], _CMP_UNORD_Q));
+    return !_mm256_movemask_ps(_mm256_and_ps(bad, used));
+}
+
+/* ex, rest and, with pick, the target (class g->yv, lane-wise) of each row:
+ * its logit xy and, for pick == 2, its exp ey. */
+static inline void rows8_exp_(rows8 *g, ptrdiff_t C, int tame, int pick) {
     const __m256d zero = _mm256_setzero_pd();
     const __m256 m = g->m;
+    const __m256i yv = g->yv;
     __m256d rest_lo = zero, rest_hi = zero;
     __m256i ties = _mm256_set1_epi32(-1), jv = _mm256_setzero_si256();
     __m256 xy = _mm256_setzero_ps(), ey = xy;
+    if (tame) {
+        ptrdiff_t j = 0;
+        for (; j + 2 <= C; j += 2) exp_diff_tame_ps(g->v + j, m, g->ex + j, 2);
+        if (j < C) exp_diff_tame_ps(g->v + j, m, g->ex + j, 1);
+    }
     for (ptrdiff_t j = 0; j < C; j++) {
         __m256 eq = _mm256_cmp_ps(g->v[j], m, _CMP_EQ_OQ);
-        g->ex[j] = tame ? exp_diff_tame_ps(g->v[j], m)
-                        : _mm256_blendv_ps(exp_diff_ps(g->v[j], m), _mm256_set1_ps(1.0f), eq);
+        if (!tame) g->ex[j] = _mm256_blendv_ps(exp_diff_ps(g->v[j], m), _mm256_set1_ps(1.0f), eq);
         if (pick) { /* the target class, by lane */
             __m256 at = _mm256_castsi256_ps(_mm256_cmpeq_epi32(yv, jv));
             xy = _mm256_blendv_ps(xy, g->v[j], at);
-            ey = _mm256_blendv_ps(ey, g->ex[j], at);
+            if (pick == 2) ey = _mm256_blendv_ps(ey, g->ex[j], at);
             jv = _mm256_add_epi32(jv, _mm256_set1_epi32(1));
         }
         __m256 term = _mm256_andnot_ps(eq, g->ex[j]);
@@ -272,40 +319,38 @@ static inline void rows8_exp(rows8 *g, ptrdiff_t C, int tame, __m256i yv, int pi
     g->m_hi = hi_pd(m);
     g->rest_lo = _mm256_add_pd(rest_lo, lo_pd(ties_ps));
     g->rest_hi = _mm256_add_pd(rest_hi, hi_pd(ties_ps));
-    g->L_lo = tame ? log1p_rest_pd(g->rest_lo) : fastce_log1p_pd(g->rest_lo);
-    g->L_hi = tame ? log1p_rest_pd(g->rest_hi) : fastce_log1p_pd(g->rest_hi);
 }
 
-/* Loads rows8 from the 8 rows at xb; with pick, also each row's target
- * (class yv, lane-wise) into xy and ey. Returns 0, having computed nothing
- * past the max, when a row in `used` has a max that is not finite or a NaN:
- * the generic path owns those rows. */
-static inline int rows8_load(rows8 *g, const float *xb, const rows8_shape *s,
-                             __m256 used, __m256i yv, int pick) {
+static inline void rows8_exp(rows8 *g, ptrdiff_t C, int pick) {
+    if (g->tame) rows8_exp_(g, C, 1, pick);
+    else rows8_exp_(g, C, 0, pick);
+}
+
+static inline void rows8_lse(rows8 *g) {
+    g->L_lo = g->tame ? log1p_rest_pd(g->rest_lo) : fastce_log1p_pd(g->rest_lo);
+    g->L_hi = g->tame ? log1p_rest_pd(g->rest_hi) : fastce_log1p_pd(g->rest_hi);
+}
+
+/* logsumexp (op 0), log_softmax (1) or softmax (2) of a finished group. */
+static inline void softmax_out8(const rows8 *g, const rows8_shape *s, int op, float *out,
+                                __m256 *o) {
     const ptrdiff_t C = s->C;
-    __m256 m = _mm256_set1_ps(-INFINITY), lo = _mm256_set1_ps(INFINITY);
-    __m256 sum = _mm256_setzero_ps();
-    rows8_columns(g->v, xb, s);
-    for (ptrdiff_t j = 0; j < C; j++) {
-        m = _mm256_max_ps(g->v[j], m);
-        lo = _mm256_min_ps(g->v[j], lo);
-        sum = _mm256_add_ps(sum, g->v[j]); /* finite only if every x_j is */
+    if (op == 0) {
+        _mm256_storeu_ps(out, to_ps(_mm256_add_pd(g->m_lo, g->L_lo),
+                                    _mm256_add_pd(g->m_hi, g->L_hi)));
+        return;
     }
-    g->m = m;
-    __m256 tame = _mm256_and_ps(
-        _mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), sum), _mm256_set1_ps(INFINITY), _CMP_LT_OQ),
-        _mm256_cmp_ps(_mm256_sub_ps(lo, m), _mm256_set1_ps(FASTCE_TAME_F32), _CMP_GE_OQ));
-    if (!_mm256_movemask_ps(_mm256_andnot_ps(tame, used))) {
-        rows8_exp(g, C, 1, yv, pick);
-        return 1;
+    if (op == 1) { /* (x_j - max) - lse_rel, in double: exact difference */
+        for (ptrdiff_t j = 0; j < C; j++)
+            o[j] = to_ps(_mm256_sub_pd(_mm256_sub_pd(lo_pd(g->v[j]), g->m_lo), g->L_lo),
+                         _mm256_sub_pd(_mm256_sub_pd(hi_pd(g->v[j]), g->m_hi), g->L_hi));
+    } else {
+        const __m256d one = _mm256_set1_pd(1.0);
+        __m256 inv = to_ps(_mm256_div_pd(one, _mm256_add_pd(one, g->rest_lo)),
+                           _mm256_div_pd(one, _mm256_add_pd(one, g->rest_hi)));
+        for (ptrdiff_t j = 0; j < C; j++) o[j] = _mm256_mul_ps(g->ex[j], inv);
     }
-    __m256 bad = _mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), m),
-                               _mm256_set1_ps(INFINITY), _CMP_EQ_OQ);
-    for (ptrdiff_t j = 0; j < C; j++)
-        bad = _mm256_or_ps(bad, _mm256_cmp_ps(g->v[j], g->v[j], _CMP_UNORD_Q));
-    if (_mm256_movemask_ps(_mm256_and_ps(bad, used))) return 0;
-    rows8_exp(g, C, 0, yv, pick);
-    return 1;
+    rows8_store(out, o, s);
 }
 
 /* logsumexp (op 0), log_softmax (1) or softmax (2) of rows [0, n) of a
@@ -315,30 +360,101 @@ static ptrdiff_t softmax_rows_f32(const float *x, ptrdiff_t n, ptrdiff_t C, int 
                                   float *out) {
     const rows8_shape sh = rows8_shape_of(C);
     const __m256 all = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
-    rows8 g;
+    rows8 gs[2], *g = gs, *prev = gs + 1; /* prev: the group before g, if have */
     __m256 o[FASTCE_SMALL_C];
     for (int j = 0; j < FASTCE_SMALL_C; j++) o[j] = _mm256_setzero_ps();
     ptrdiff_t r0 = 0;
-    for (; r0 + 8 <= n; r0 += 8) {
-        if (!rows8_load(&g, x + r0 * C, &sh, all, _mm256_setzero_si256(), 0)) break;
-        if (op == 0) {
-            _mm256_storeu_ps(out + r0, to_ps(_mm256_add_pd(g.m_lo, g.L_lo),
-                                             _mm256_add_pd(g.m_hi, g.L_hi)));
-            continue;
-        }
-        if (op == 1) { /* (x_j - max) - lse_rel, in double: exact difference */
-            for (ptrdiff_t j = 0; j < C; j++)
-                o[j] = to_ps(_mm256_sub_pd(_mm256_sub_pd(lo_pd(g.v[j]), g.m_lo), g.L_lo),
-                             _mm256_sub_pd(_mm256_sub_pd(hi_pd(g.v[j]), g.m_hi), g.L_hi));
-        } else {
-            const __m256d one = _mm256_set1_pd(1.0);
-            __m256 inv = to_ps(_mm256_div_pd(one, _mm256_add_pd(one, g.rest_lo)),
-                               _mm256_div_pd(one, _mm256_add_pd(one, g.rest_hi)));
-            for (ptrdiff_t j = 0; j < C; j++) o[j] = _mm256_mul_ps(g.ex[j], inv);
-        }
-        rows8_store(out + r0 * C, o, &sh);
+    for (int have = 0;; r0 += 8, have = 1) {
+        int ok = r0 + 8 <= n && rows8_begin(g, x + r0 * C, &sh, all);
+        if (have) rows8_lse(prev);
+        if (ok) rows8_exp(g, C, 0);
+        if (have) softmax_out8(prev, &sh, op, op == 0 ? out + r0 - 8 : out + (r0 - 8) * C, o);
+        if (!ok) break;
+        rows8 *t = prev;
+        prev = g;
+        g = t;
     }
     return r0;
+}
+
+/* The loss terms (added to *acc) and, with grad, the gradient of a finished
+ * group of rows; see sparse_ce_rows_f32. */
+static inline void sparse_ce_out8(const rows8 *g, const rows8_shape *sh, const float *w,
+                                  const float *swb, double e, double w_sum, float *lossb,
+                                  float *gradb, double grad_scale, __m256d *acc,
+                                  __m256d *comp, __m256 *o) {
+    const ptrdiff_t C = sh->C;
+    const __m256d one = _mm256_set1_pd(1.0), zero_d = _mm256_setzero_pd();
+    const double e_c = e / (double)C, keep = 1.0 - e;
+    const __m256 m = g->m, xy = g->xy, usedf = g->used;
+    const __m256i yv = g->yv, usedv = _mm256_castps_si256(usedf);
+    __m256d m_lo = g->m_lo, m_hi = g->m_hi, rest_lo = g->rest_lo, rest_hi = g->rest_hi;
+    __m256d L_lo = g->L_lo, L_hi = g->L_hi, sm_lo = zero_d, sm_hi = zero_d;
+    if (e > 0.0) /* sum_c w_c * (max - x_c), exact differences in double */
+        for (ptrdiff_t j = 0; j < C; j++) {
+            __m256d wj = _mm256_set1_pd(w ? (double)w[j] : 1.0);
+            sm_lo = _mm256_fmadd_pd(wj, _mm256_sub_pd(m_lo, lo_pd(g->v[j])), sm_lo);
+            sm_hi = _mm256_fmadd_pd(wj, _mm256_sub_pd(m_hi, hi_pd(g->v[j])), sm_hi);
+        }
+
+    __m256 wy = w ? _mm256_i32gather_ps(w, yv, 4) : _mm256_set1_ps(1.0f);
+    __m256 swv = swb ? _mm256_loadu_ps(swb) : _mm256_set1_ps(1.0f);
+    /* l = sw * ((1-e)*w_y*((max - x_y) + L) + (e/C)*(smooth + W*L)) */
+    __m256d ly_lo = _mm256_add_pd(_mm256_sub_pd(m_lo, lo_pd(xy)), L_lo);
+    __m256d ly_hi = _mm256_add_pd(_mm256_sub_pd(m_hi, hi_pd(xy)), L_hi);
+    __m256d cy_lo = _mm256_mul_pd(_mm256_set1_pd(keep), lo_pd(wy));
+    __m256d cy_hi = _mm256_mul_pd(_mm256_set1_pd(keep), hi_pd(wy));
+    __m256d l_lo = _mm256_mul_pd(cy_lo, ly_lo), l_hi = _mm256_mul_pd(cy_hi, ly_hi);
+    if (keep == 0.0) l_lo = l_hi = zero_d; /* (1-e) = 0: no target term */
+    if (e > 0.0) {
+        __m256d W = _mm256_set1_pd(w_sum), ec = _mm256_set1_pd(e_c);
+        l_lo = _mm256_fmadd_pd(ec, _mm256_fmadd_pd(W, L_lo, sm_lo), l_lo);
+        l_hi = _mm256_fmadd_pd(ec, _mm256_fmadd_pd(W, L_hi, sm_hi), l_hi);
+    }
+    __m256d used_lo = _mm256_castsi256_pd(_mm256_cvtepi32_epi64(_mm256_castsi256_si128(usedv)));
+    __m256d used_hi = _mm256_castsi256_pd(_mm256_cvtepi32_epi64(_mm256_extracti128_si256(usedv, 1)));
+    l_lo = _mm256_and_pd(_mm256_mul_pd(l_lo, lo_pd(swv)), used_lo);
+    l_hi = _mm256_and_pd(_mm256_mul_pd(l_hi, hi_pd(swv)), used_hi);
+    kahan_add_pd(acc, comp, l_lo);
+    kahan_add_pd(acc, comp, l_hi);
+    if (lossb) _mm256_storeu_ps(lossb, to_ps(l_lo, l_hi));
+
+    if (!gradb) return;
+    /* g_j = a*(cy + (e/C)*W) * p_j - a*(e/C)*w_j, then the target entry
+     * a*(cy*(p_y - 1) + (e/C)*(W*p_y - w_y)) with p_y - 1 = -rest/(1+rest)
+     * at a maximum; a = sw*grad_scale, 0 for an ignored row. */
+    __m256d inv_lo = _mm256_div_pd(one, _mm256_add_pd(one, rest_lo));
+    __m256d inv_hi = _mm256_div_pd(one, _mm256_add_pd(one, rest_hi));
+    __m256d a_lo = _mm256_and_pd(_mm256_mul_pd(lo_pd(swv), _mm256_set1_pd(grad_scale)), used_lo);
+    __m256d a_hi = _mm256_and_pd(_mm256_mul_pd(hi_pd(swv), _mm256_set1_pd(grad_scale)), used_hi);
+    __m256d ecW = _mm256_set1_pd(e_c * w_sum);
+    __m256 sp = to_ps(_mm256_mul_pd(_mm256_mul_pd(a_lo, _mm256_add_pd(cy_lo, ecW)), inv_lo),
+                      _mm256_mul_pd(_mm256_mul_pd(a_hi, _mm256_add_pd(cy_hi, ecW)), inv_hi));
+    __m256 off = to_ps(_mm256_mul_pd(a_lo, _mm256_set1_pd(-e_c)),
+                       _mm256_mul_pd(a_hi, _mm256_set1_pd(-e_c)));
+    __m256 at_max = _mm256_cmp_ps(xy, m, _CMP_EQ_OQ);
+    __m256d atm_lo = lo_pd(at_max), atm_hi = hi_pd(at_max);
+    __m256d eyl = lo_pd(g->ey), eyh = hi_pd(g->ey);
+    __m256d py_lo = _mm256_mul_pd(eyl, inv_lo), py_hi = _mm256_mul_pd(eyh, inv_hi);
+    __m256d pm1_lo = _mm256_blendv_pd(_mm256_sub_pd(py_lo, one),
+                                      _mm256_sub_pd(zero_d, _mm256_mul_pd(rest_lo, inv_lo)), atm_lo);
+    __m256d pm1_hi = _mm256_blendv_pd(_mm256_sub_pd(py_hi, one),
+                                      _mm256_sub_pd(zero_d, _mm256_mul_pd(rest_hi, inv_hi)), atm_hi);
+    __m256d wyl = lo_pd(wy), wyh = hi_pd(wy);
+    __m256d gy_lo = _mm256_mul_pd(a_lo, _mm256_fmadd_pd(cy_lo, pm1_lo,
+                        _mm256_mul_pd(_mm256_set1_pd(e_c), _mm256_fmsub_pd(_mm256_set1_pd(w_sum), py_lo, wyl))));
+    __m256d gy_hi = _mm256_mul_pd(a_hi, _mm256_fmadd_pd(cy_hi, pm1_hi,
+                        _mm256_mul_pd(_mm256_set1_pd(e_c), _mm256_fmsub_pd(_mm256_set1_pd(w_sum), py_hi, wyh))));
+    __m256 gy = to_ps(gy_lo, gy_hi);
+    __m256i jv = _mm256_setzero_si256();
+    for (ptrdiff_t j = 0; j < C; j++) {
+        __m256 offj = w ? _mm256_mul_ps(off, _mm256_set1_ps(w[j])) : off;
+        __m256 gj = _mm256_and_ps(_mm256_fmadd_ps(sp, g->ex[j], offj), usedf); /* ignored rows: 0 */
+        __m256 at = _mm256_and_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(yv, jv)), usedf);
+        o[j] = _mm256_blendv_ps(gj, gy, at); /* the target entry */
+        jv = _mm256_add_epi32(jv, _mm256_set1_epi32(1));
+    }
+    rows8_store(gradb, o, sh);
 }
 
 static ptrdiff_t sparse_ce_rows_f32(const float *x, const int64_t *y, ptrdiff_t n,
@@ -346,87 +462,30 @@ static ptrdiff_t sparse_ce_rows_f32(const float *x, const int64_t *y, ptrdiff_t 
                                     int64_t ignore_index, double e, double w_sum,
                                     float *loss, float *grad, double grad_scale,
                                     double *total) {
-    const __m256d one = _mm256_set1_pd(1.0), zero_d = _mm256_setzero_pd();
-    const double e_c = e / (double)C, keep = 1.0 - e;
     const rows8_shape sh = rows8_shape_of(C);
-    rows8 g;
+    rows8 gs[2], *g = gs, *prev = gs + 1; /* prev: the group before g, if have */
     __m256 o[FASTCE_SMALL_C];
     for (int j = 0; j < FASTCE_SMALL_C; j++) o[j] = _mm256_setzero_ps();
-    __m256d acc = zero_d, comp = zero_d;
+    __m256d acc = _mm256_setzero_pd(), comp = acc;
     ptrdiff_t r0 = 0;
-    for (; r0 + 8 <= n; r0 += 8) {
-        /* labels: ignored rows point at class 0 and are masked at the end */
-        __m256i usedv, yv = labels8(y + r0, ignore_index, &usedv);
-        __m256 usedf = _mm256_castsi256_ps(usedv);
-        if (!rows8_load(&g, x + r0 * C, &sh, usedf, yv, 1)) break;
-        __m256 m = g.m, xy = g.xy;
-        __m256d m_lo = g.m_lo, m_hi = g.m_hi, rest_lo = g.rest_lo, rest_hi = g.rest_hi;
-        __m256d L_lo = g.L_lo, L_hi = g.L_hi, sm_lo = zero_d, sm_hi = zero_d;
-        if (e > 0.0) /* sum_c w_c * (max - x_c), exact differences in double */
-            for (ptrdiff_t j = 0; j < C; j++) {
-                __m256d wj = _mm256_set1_pd(w ? (double)w[j] : 1.0);
-                sm_lo = _mm256_fmadd_pd(wj, _mm256_sub_pd(m_lo, lo_pd(g.v[j])), sm_lo);
-                sm_hi = _mm256_fmadd_pd(wj, _mm256_sub_pd(m_hi, hi_pd(g.v[j])), sm_hi);
-            }
-
-        __m256 wy = w ? _mm256_i32gather_ps(w, yv, 4) : _mm256_set1_ps(1.0f);
-        __m256 swv = sw ? _mm256_loadu_ps(sw + r0) : _mm256_set1_ps(1.0f);
-        /* l = sw * ((1-e)*w_y*((max - x_y) + L) + (e/C)*(smooth + W*L)) */
-        __m256d ly_lo = _mm256_add_pd(_mm256_sub_pd(m_lo, lo_pd(xy)), L_lo);
-        __m256d ly_hi = _mm256_add_pd(_mm256_sub_pd(m_hi, hi_pd(xy)), L_hi);
-        __m256d cy_lo = _mm256_mul_pd(_mm256_set1_pd(keep), lo_pd(wy));
-        __m256d cy_hi = _mm256_mul_pd(_mm256_set1_pd(keep), hi_pd(wy));
-        __m256d l_lo = _mm256_mul_pd(cy_lo, ly_lo), l_hi = _mm256_mul_pd(cy_hi, ly_hi);
-        if (keep == 0.0) l_lo = l_hi = zero_d; /* (1-e) = 0: no target term */
-        if (e > 0.0) {
-            __m256d W = _mm256_set1_pd(w_sum), ec = _mm256_set1_pd(e_c);
-            l_lo = _mm256_fmadd_pd(ec, _mm256_fmadd_pd(W, L_lo, sm_lo), l_lo);
-            l_hi = _mm256_fmadd_pd(ec, _mm256_fmadd_pd(W, L_hi, sm_hi), l_hi);
+    for (int have = 0;; r0 += 8, have = 1) {
+        int ok = r0 + 8 <= n;
+        if (ok) { /* labels: ignored rows point at class 0 and are masked at the end */
+            __m256i usedv;
+            g->yv = labels8(y + r0, ignore_index, &usedv);
+            ok = rows8_begin(g, x + r0 * C, &sh, _mm256_castsi256_ps(usedv));
         }
-        __m256d used_lo = _mm256_castsi256_pd(_mm256_cvtepi32_epi64(_mm256_castsi256_si128(usedv)));
-        __m256d used_hi = _mm256_castsi256_pd(_mm256_cvtepi32_epi64(_mm256_extracti128_si256(usedv, 1)));
-        l_lo = _mm256_and_pd(_mm256_mul_pd(l_lo, lo_pd(swv)), used_lo);
-        l_hi = _mm256_and_pd(_mm256_mul_pd(l_hi, hi_pd(swv)), used_hi);
-        kahan_add_pd(&acc, &comp, l_lo);
-        kahan_add_pd(&acc, &comp, l_hi);
-        if (loss) _mm256_storeu_ps(loss + r0, to_ps(l_lo, l_hi));
-
-        if (!grad) continue;
-        /* g_j = a*(cy + (e/C)*W) * p_j - a*(e/C)*w_j, then the target entry
-         * a*(cy*(p_y - 1) + (e/C)*(W*p_y - w_y)) with p_y - 1 = -rest/(1+rest)
-         * at a maximum; a = sw*grad_scale, 0 for an ignored row. */
-        __m256d inv_lo = _mm256_div_pd(one, _mm256_add_pd(one, rest_lo));
-        __m256d inv_hi = _mm256_div_pd(one, _mm256_add_pd(one, rest_hi));
-        __m256d a_lo = _mm256_and_pd(_mm256_mul_pd(lo_pd(swv), _mm256_set1_pd(grad_scale)), used_lo);
-        __m256d a_hi = _mm256_and_pd(_mm256_mul_pd(hi_pd(swv), _mm256_set1_pd(grad_scale)), used_hi);
-        __m256d ecW = _mm256_set1_pd(e_c * w_sum);
-        __m256 sp = to_ps(_mm256_mul_pd(_mm256_mul_pd(a_lo, _mm256_add_pd(cy_lo, ecW)), inv_lo),
-                          _mm256_mul_pd(_mm256_mul_pd(a_hi, _mm256_add_pd(cy_hi, ecW)), inv_hi));
-        __m256 off = to_ps(_mm256_mul_pd(a_lo, _mm256_set1_pd(-e_c)),
-                           _mm256_mul_pd(a_hi, _mm256_set1_pd(-e_c)));
-        __m256 at_max = _mm256_cmp_ps(xy, m, _CMP_EQ_OQ);
-        __m256d atm_lo = lo_pd(at_max), atm_hi = hi_pd(at_max);
-        __m256d eyl = lo_pd(g.ey), eyh = hi_pd(g.ey);
-        __m256d py_lo = _mm256_mul_pd(eyl, inv_lo), py_hi = _mm256_mul_pd(eyh, inv_hi);
-        __m256d pm1_lo = _mm256_blendv_pd(_mm256_sub_pd(py_lo, one),
-                                          _mm256_sub_pd(zero_d, _mm256_mul_pd(rest_lo, inv_lo)), atm_lo);
-        __m256d pm1_hi = _mm256_blendv_pd(_mm256_sub_pd(py_hi, one),
-                                          _mm256_sub_pd(zero_d, _mm256_mul_pd(rest_hi, inv_hi)), atm_hi);
-        __m256d wyl = lo_pd(wy), wyh = hi_pd(wy);
-        __m256d gy_lo = _mm256_mul_pd(a_lo, _mm256_fmadd_pd(cy_lo, pm1_lo,
-                            _mm256_mul_pd(_mm256_set1_pd(e_c), _mm256_fmsub_pd(_mm256_set1_pd(w_sum), py_lo, wyl))));
-        __m256d gy_hi = _mm256_mul_pd(a_hi, _mm256_fmadd_pd(cy_hi, pm1_hi,
-                            _mm256_mul_pd(_mm256_set1_pd(e_c), _mm256_fmsub_pd(_mm256_set1_pd(w_sum), py_hi, wyh))));
-        __m256 gy = to_ps(gy_lo, gy_hi);
-        __m256i jv = _mm256_setzero_si256();
-        for (ptrdiff_t j = 0; j < C; j++) {
-            __m256 offj = w ? _mm256_mul_ps(off, _mm256_set1_ps(w[j])) : off;
-            __m256 gj = _mm256_and_ps(_mm256_fmadd_ps(sp, g.ex[j], offj), usedf); /* ignored rows: 0 */
-            __m256 at = _mm256_and_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(yv, jv)), usedf);
-            o[j] = _mm256_blendv_ps(gj, gy, at); /* the target entry */
-            jv = _mm256_add_epi32(jv, _mm256_set1_epi32(1));
+        if (have) rows8_lse(prev);
+        if (ok) rows8_exp(g, C, grad ? 2 : 1);
+        if (have) {
+            ptrdiff_t p0 = r0 - 8;
+            sparse_ce_out8(prev, &sh, w, sw ? sw + p0 : NULL, e, w_sum, loss ? loss + p0 : NULL,
+                           grad ? grad + p0 * C : NULL, grad_scale, &acc, &comp, o);
         }
-        rows8_store(grad + r0 * C, o, &sh);
+        if (!ok) break;
+        rows8 *t = prev;
+        prev = g;
+        g = t;
     }
     *total += kahan_total(acc, comp);
     return r0;
