@@ -12,7 +12,13 @@
  * The arithmetic is that of the generic path: exp(x - max) corrected by
  * TwoSum, sums in double lanes, lse_rel = log1p(rest). A group of rows whose
  * max is not finite (a masked row, +inf, NaN) is left to the generic path,
- * which owns those edge cases. */
+ * which owns those edge cases. Most groups are "tame" (see below) and take
+ * shortcuts through exp and log1p that give the same bits.
+ *
+ * What limits speed is latency more than the number of operations: an exp
+ * or a log1p is one long chain of dependent operations. So two exps are
+ * interleaved, and the log1p of one group is issued before the exps of the
+ * next (see rows8_begin). */
 
 /* Four double lanes from half of eight float lanes. */
 static inline __m256d lo_pd(__m256 v) { return _mm256_cvtps_pd(_mm256_castps256_ps128(v)); }
@@ -29,14 +35,16 @@ static inline __m256 to_ps(__m256d lo, __m256d hi) {
  * e * 2^n is the one rounding that (e * 2^n1) * 2^n2 also makes, the
  * TwoSum error is finite, and d = 0 exactly at a maximum, where the result
  * is exactly 1; rest is in [0, 32], so 1 + rest is a normal, finite,
- * positive number and the special-value blends of the log are identities. */
+ * positive number and the special-value blends of the log are identities;
+ * the Kahan sums of doubles are finite and need no NaN guard. */
 #define FASTCE_TAME_F32 -87.0f
 #define FASTCE_TAME_F64 -708.0
 
-/* exp_diff_ps(v[u], m) for v[u] - m in [-87, 0], u < U: exp(d) * (1 + err),
- * d = fl(v - m), err its exact rounding error (TwoSum); 1 where v == m. The
- * U evaluations are interleaved step by step: each is one long chain of
- * dependent operations, and side by side they keep the FP units busy. */
+/* exp_diff_ps(v[u], m) for v[u] - m in [-87, 0], u < U <= 4: exp(d) * (1 +
+ * err), d = fl(v - m), err its exact rounding error (TwoSum); 1 where
+ * v == m. The U evaluations are interleaved step by step: each is one long
+ * chain of dependent operations, and side by side they keep the FP units
+ * busy. */
 #define FASTCE_EACH for (int u = 0; u < U; u++)
 #define FASTCE_POLY(c) FASTCE_EACH p[u] = _mm256_fmadd_ps(p[u], r[u], _mm256_set1_ps(c))
 static inline void exp_diff_tame_ps(const __m256 *v, __m256 m, __m256 *out, const int U) {
@@ -63,29 +71,34 @@ static inline void exp_diff_tame_ps(const __m256 *v, __m256 m, __m256 *out, cons
 }
 #undef FASTCE_POLY
 
-/* exp_diff_pd(v, m) for v - m in [-708, 0], as exp_diff_tame_ps. */
-static inline __m256d exp_diff_tame_pd(__m256d v, __m256d m) {
-    __m256d d = _mm256_sub_pd(v, m);
-    __m256d ap = _mm256_add_pd(d, m), bp = _mm256_sub_pd(d, ap);
-    __m256d err = _mm256_sub_pd(_mm256_sub_pd(v, ap), _mm256_add_pd(m, bp));
-    /* fastce_exp_pd(d) without its clamps and with one scaling by 2^n */
-    __m256d n = _mm256_round_pd(_mm256_mul_pd(d, _mm256_set1_pd(1.4426950408889634074)),
-                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256d r = _mm256_fnmadd_pd(n, _mm256_set1_pd(6.93147180369123816490e-01), d);
-    r = _mm256_fnmadd_pd(n, _mm256_set1_pd(1.90821492927058770002e-10), r);
+/* exp_diff_pd(v[u], m) for v[u] - m in [-708, 0], u < U, as
+ * exp_diff_tame_ps. */
+static inline void exp_diff_tame_pd(const __m256d *v, __m256d m, __m256d *out, const int U) {
     static const double inv_fact[] = {
         1.0 / 6227020800.0, 1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0,
         1.0 / 362880.0,     1.0 / 40320.0,     1.0 / 5040.0,     1.0 / 720.0,
         1.0 / 120.0,        1.0 / 24.0,        1.0 / 6.0,        0.5};
-    __m256d p = _mm256_set1_pd(inv_fact[0]);
-    for (int k = 1; k < 12; k++) p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(inv_fact[k]));
-    __m256d e = _mm256_add_pd(_mm256_set1_pd(1.0),
-                              _mm256_fmadd_pd(_mm256_mul_pd(p, r), r, r));
-    __m256i ni = _mm256_cvtepi32_epi64(_mm256_cvtpd_epi32(n));
-    e = _mm256_mul_pd(e, _mm256_castsi256_pd(_mm256_slli_epi64(
-                             _mm256_add_epi64(ni, _mm256_set1_epi64x(1023)), 52)));
-    return _mm256_fmadd_pd(e, err, e);
+    __m256d d[4], ap[4], bp[4], err[4], n[4], r[4], p[4], e[4];
+    FASTCE_EACH d[u] = _mm256_sub_pd(v[u], m);
+    FASTCE_EACH ap[u] = _mm256_add_pd(d[u], m);
+    FASTCE_EACH bp[u] = _mm256_sub_pd(d[u], ap[u]);
+    FASTCE_EACH err[u] = _mm256_sub_pd(_mm256_sub_pd(v[u], ap[u]), _mm256_add_pd(m, bp[u]));
+    /* fastce_exp_pd(d) without its clamps and with one scaling by 2^n */
+    FASTCE_EACH n[u] = _mm256_round_pd(_mm256_mul_pd(d[u], _mm256_set1_pd(1.4426950408889634074)),
+                                       _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    FASTCE_EACH r[u] = _mm256_fnmadd_pd(n[u], _mm256_set1_pd(6.93147180369123816490e-01), d[u]);
+    FASTCE_EACH r[u] = _mm256_fnmadd_pd(n[u], _mm256_set1_pd(1.90821492927058770002e-10), r[u]);
+    FASTCE_EACH p[u] = _mm256_set1_pd(inv_fact[0]);
+    for (int k = 1; k < 12; k++)
+        FASTCE_EACH p[u] = _mm256_fmadd_pd(p[u], r[u], _mm256_set1_pd(inv_fact[k]));
+    FASTCE_EACH e[u] = _mm256_add_pd(_mm256_set1_pd(1.0),
+                                     _mm256_fmadd_pd(_mm256_mul_pd(p[u], r[u]), r[u], r[u]));
+    FASTCE_EACH e[u] = _mm256_mul_pd(e[u], _mm256_castsi256_pd(_mm256_slli_epi64(
+                           _mm256_add_epi64(_mm256_cvtepi32_epi64(_mm256_cvtpd_epi32(n[u])),
+                                            _mm256_set1_epi64x(1023)), 52)));
+    FASTCE_EACH out[u] = _mm256_fmadd_pd(e[u], err[u], e[u]);
 }
+#undef FASTCE_EACH
 
 /* fastce_log1p_pd(u) for u = rest in [0, 32]: the same steps without the
  * special values, and the series for |u| < 2^-7 only when a lane needs it. */
@@ -95,10 +108,12 @@ static inline __m256d log1p_rest_pd(__m256d u) {
     __m256d c = _mm256_div_pd(_mm256_sub_pd(u, _mm256_sub_pd(w, one)), w);
     /* fastce_log_pd(w), w in [1, 33] */
     __m256i bits = _mm256_castpd_si256(w);
-    __m256i ebits = _mm256_srli_epi64(bits, 52);
-    __m128i e32 = _mm256_castsi256_si128(
-        _mm256_permutevar8x32_epi32(ebits, _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6)));
-    __m256d k = _mm256_sub_pd(_mm256_cvtepi32_pd(e32), _mm256_set1_pd(1023.0));
+    /* the biased exponent (w > 0: no sign bit) as a double, exactly: the bits
+     * of 2^52 + e, less 2^52 + 1023 */
+    __m256d k = _mm256_sub_pd(
+        _mm256_castsi256_pd(_mm256_or_si256(_mm256_srli_epi64(bits, 52),
+                                            _mm256_set1_epi64x(0x4330000000000000LL))),
+        _mm256_set1_pd(4503599627371519.0));
     __m256d f = _mm256_castsi256_pd(_mm256_or_si256(
         _mm256_and_si256(bits, _mm256_set1_epi64x(0x000fffffffffffffLL)),
         _mm256_set1_epi64x(0x3ff0000000000000LL)));
@@ -165,33 +180,78 @@ static inline void transpose8_ps(__m256 r[8]) {
 
 /* How the 8 rows of a group (8*C contiguous floats) split into blocks of 8
  * classes: `full` classes in whole blocks, then a partial block of `rem`
- * classes (tail: its lanes). Rows k < spill may store their partial block
- * as a whole vector: its extra lanes land in the rows after it, inside the
- * group, which are written later (see rows8_store). */
+ * classes (tail: its lanes). Rows k < spill (spill4) may store their
+ * partial block as a whole vector (half vector): its extra lanes land in
+ * the rows after it, inside the group, which are written later (see
+ * rows8_store). */
 typedef struct {
     ptrdiff_t C, full, rem;
-    int spill;
+    int spill, spill4;
     __m256i tail;
 } rows8_shape;
 
 static inline rows8_shape rows8_shape_of(ptrdiff_t C) {
-    rows8_shape s = {C, C - C % 8, C % 8, 0, tail_mask_ps(C % 8)};
+    rows8_shape s = {C, C - C % 8, C % 8, 0, 0, tail_mask_ps(C % 8)};
     while (s.spill < 8 && s.spill * C + s.full + 8 <= 8 * C) s.spill++;
+    while (s.spill4 < 8 && s.spill4 * C + s.full + 4 <= 8 * C) s.spill4++;
     return s;
 }
 
-/* Class j of the 8 rows at xb into v[j] (v has room for whole blocks):
- * each block of 8 classes is loaded row by row and transposed in registers;
- * the partial block reads only the row's own classes (the other lanes 0). */
-static inline void rows8_columns(__m256 *v, const float *xb, const rows8_shape *s) {
+/* transpose8_ps for the first n (1 to 7) columns only. */
+static inline void transpose8_ps_part(__m256 r[8], ptrdiff_t n) {
+    if (n > 4) {
+        transpose8_ps(r);
+        return;
+    }
+    const __m256 a0 = r[0], a1 = r[1], a2 = r[2], a3 = r[3];
+    const __m256 a4 = r[4], a5 = r[5], a6 = r[6], a7 = r[7];
+    __m256 t0 = _mm256_unpacklo_ps(a0, a1), t2 = _mm256_unpacklo_ps(a2, a3);
+    __m256 t4 = _mm256_unpacklo_ps(a4, a5), t6 = _mm256_unpacklo_ps(a6, a7);
+    r[0] = _mm256_permute2f128_ps(_mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0)),
+                                  _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0)), 0x20);
+    if (n > 1)
+        r[1] = _mm256_permute2f128_ps(_mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2)),
+                                      _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2)), 0x20);
+    if (n > 2) {
+        __m256 t1 = _mm256_unpackhi_ps(a0, a1), t3 = _mm256_unpackhi_ps(a2, a3);
+        __m256 t5 = _mm256_unpackhi_ps(a4, a5), t7 = _mm256_unpackhi_ps(a6, a7);
+        r[2] = _mm256_permute2f128_ps(_mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0)),
+                                      _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0)), 0x20);
+        if (n > 3)
+            r[3] = _mm256_permute2f128_ps(_mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2)),
+                                          _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2)), 0x20);
+    }
+}
+
+/* Class j of the 8 rows at xb into v[j], j < C: each block of 8 classes is
+ * loaded row by row and transposed in registers; the partial block reads
+ * only the row's own classes. Also the max, min and sum of each row, taken
+ * over the classes in order. */
+static inline void rows8_columns(__m256 *v, const float *xb, const rows8_shape *s,
+                                 __m256 *m, __m256 *lo, __m256 *sum) {
     const ptrdiff_t C = s->C;
+    __m256 r[8];
     for (ptrdiff_t b = 0; b < s->full; b += 8) {
-        for (int k = 0; k < 8; k++) v[b + k] = _mm256_loadu_ps(xb + k * C + b);
-        transpose8_ps(v + b);
+        const float *p = xb + b;
+        for (int k = 0; k < 8; k++, p += C) r[k] = _mm256_loadu_ps(p);
+        transpose8_ps(r);
+        for (int k = 0; k < 8; k++) {
+            v[b + k] = r[k];
+            *m = _mm256_max_ps(r[k], *m);
+            *lo = _mm256_min_ps(r[k], *lo);
+            *sum = _mm256_add_ps(*sum, r[k]);
+        }
     }
     if (s->rem) {
-        for (int k = 0; k < 8; k++) v[s->full + k] = _mm256_maskload_ps(xb + k * C + s->full, s->tail);
-        transpose8_ps(v + s->full);
+        const float *p = xb + s->full;
+        for (int k = 0; k < 8; k++, p += C) r[k] = _mm256_maskload_ps(p, s->tail);
+        transpose8_ps_part(r, s->rem);
+        for (int k = 0; k < s->rem; k++) {
+            v[s->full + k] = r[k];
+            *m = _mm256_max_ps(r[k], *m);
+            *lo = _mm256_min_ps(r[k], *lo);
+            *sum = _mm256_add_ps(*sum, r[k]);
+        }
     }
 }
 
@@ -215,22 +275,45 @@ static inline void store_part_ps(float *p, __m256 v, ptrdiff_t r) {
  * room for whole blocks, entries past C initialised) to the 8 rows of C at
  * out. The partial block goes first, so that what rows k < spill write past
  * their end is overwritten by the rows after them; nothing past the group
- * is written. */
+ * is written. A partial block of at most 4 classes goes as 8 half vectors
+ * (rows k < spill4 whole), after a 4 x 8 transpose. */
 static inline void rows8_store(float *out, const __m256 *o, const rows8_shape *s) {
     const ptrdiff_t C = s->C;
     __m256 r[8];
-    if (s->rem) {
+    if (s->rem > 4) {
         for (int j = 0; j < 8; j++) r[j] = o[s->full + j];
         transpose8_ps(r);
-        for (int k = 0; k < 8; k++) {
-            if (k < s->spill) _mm256_storeu_ps(out + k * C + s->full, r[k]);
-            else store_part_ps(out + k * C + s->full, r[k], s->rem);
+        float *p = out + s->full;
+        for (int k = 0; k < 8; k++, p += C) {
+            if (k < s->spill) _mm256_storeu_ps(p, r[k]);
+            else store_part_ps(p, r[k], s->rem);
+        }
+    } else if (s->rem) {
+        const __m256 *c = o + s->full;
+        __m256 t0 = _mm256_unpacklo_ps(c[0], c[1]), t1 = _mm256_unpackhi_ps(c[0], c[1]);
+        __m256 t2 = _mm256_unpacklo_ps(c[2], c[3]), t3 = _mm256_unpackhi_ps(c[2], c[3]);
+        /* q[k]: row k in the low half, row k + 4 in the high half */
+        __m256 q[4] = {_mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0)),
+                       _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2)),
+                       _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0)),
+                       _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2))};
+        float *p = out + s->full;
+        for (int k = 0; k < 8; k++, p += C) {
+            __m128 h = k < 4 ? _mm256_castps256_ps128(q[k]) : _mm256_extractf128_ps(q[k - 4], 1);
+            if (k < s->spill4) {
+                _mm_storeu_ps(p, h);
+            } else {
+                if (s->rem & 4) _mm_storeu_ps(p, h);
+                if (s->rem & 2) _mm_storel_pi((__m64 *)p, h);
+                if (s->rem & 1) _mm_store_ss(p + (s->rem & 2), (s->rem & 2) ? _mm_movehl_ps(h, h) : h);
+            }
         }
     }
     for (ptrdiff_t b = 0; b < s->full; b += 8) {
         for (int j = 0; j < 8; j++) r[j] = o[b + j];
         transpose8_ps(r);
-        for (int k = 0; k < 8; k++) _mm256_storeu_ps(out + k * C + b, r[k]);
+        float *p = out + b;
+        for (int k = 0; k < 8; k++, p += C) _mm256_storeu_ps(p, r[k]);
     }
 }
 
@@ -253,9 +336,10 @@ static inline __m256i labels8(const int64_t *y, int64_t ignore_index, __m256i *u
 
 /* A group goes through three steps: rows8_begin (load, max, which path),
  * rows8_exp (the exps and rest), rows8_lse (lse_rel = log1p(rest)), then
- * its outputs. log1p is a long chain of dependent operations, so the
- * kernels take the log of one group just before the exps of the next, which
- * hide its latency, and write the first group's outputs after them. */
+ * its outputs. log1p is a long chain of dependent operations, so a kernel
+ * takes the log of one group just before the exps of the next, which hide
+ * its latency, and writes the first group's outputs after them; nothing
+ * changes in what is computed, or in the order of the loss sum. */
 
 /* Loads the 8 rows at xb into g, and their max. Returns 0 when a row in
  * `used` has a max that is not finite or a NaN: the generic path owns
@@ -263,13 +347,8 @@ static inline __m256i labels8(const int64_t *y, int64_t ignore_index, __m256i *u
 static inline int rows8_begin(rows8 *g, const float *xb, const rows8_shape *s, __m256 used) {
     const ptrdiff_t C = s->C;
     __m256 m = _mm256_set1_ps(-INFINITY), lo = _mm256_set1_ps(INFINITY);
-    __m256 sum = _mm256_setzero_ps();
-    rows8_columns(g->v, xb, s);
-    for (ptrdiff_t j = 0; j < C; j++) {
-        m = _mm256_max_ps(g->v[j], m);
-        lo = _mm256_min_ps(g->v[j], lo);
-        sum = _mm256_add_ps(sum, g->v[j]); /* finite only if every x_j is */
-    }
+    __m256 sum = _mm256_setzero_ps(); /* finite only if every x_j is */
+    rows8_columns(g->v, xb, s, &m, &lo, &sum);
     g->m = m;
     g->used = used;
     __m256 tame = _mm256_and_ps(
@@ -447,10 +526,15 @@ static inline void sparse_ce_out8(const rows8 *g, const rows8_shape *sh, const f
                         _mm256_mul_pd(_mm256_set1_pd(e_c), _mm256_fmsub_pd(_mm256_set1_pd(w_sum), py_hi, wyh))));
     __m256 gy = to_ps(gy_lo, gy_hi);
     __m256i jv = _mm256_setzero_si256();
+    const int all_used = _mm256_movemask_ps(usedf) == 0xff; /* then the masks are identities */
     for (ptrdiff_t j = 0; j < C; j++) {
         __m256 offj = w ? _mm256_mul_ps(off, _mm256_set1_ps(w[j])) : off;
-        __m256 gj = _mm256_and_ps(_mm256_fmadd_ps(sp, g->ex[j], offj), usedf); /* ignored rows: 0 */
-        __m256 at = _mm256_and_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(yv, jv)), usedf);
+        __m256 gj = _mm256_fmadd_ps(sp, g->ex[j], offj);
+        __m256 at = _mm256_castsi256_ps(_mm256_cmpeq_epi32(yv, jv));
+        if (!all_used) { /* ignored rows: 0 */
+            gj = _mm256_and_ps(gj, usedf);
+            at = _mm256_and_ps(at, usedf);
+        }
         o[j] = _mm256_blendv_ps(gj, gy, at); /* the target entry */
         jv = _mm256_add_epi32(jv, _mm256_set1_epi32(1));
     }
@@ -494,9 +578,11 @@ static ptrdiff_t sparse_ce_rows_f32(const float *x, const int64_t *y, ptrdiff_t 
 /* ------------------------------------------------------------- double */
 
 /* Four rows of few classes in double lanes: the float version above, with
- * lane k = row k of 4 and Kahan-free double sums (C <= 32 terms). */
+ * lane k = row k of 4 and Kahan-compensated sums. */
 typedef struct {
-    __m256d v[FASTCE_SMALL_C], ex[FASTCE_SMALL_C], m, rest, L, xy, ey;
+    __m256d v[FASTCE_SMALL_C], ex[FASTCE_SMALL_C], m, rest, L, xy, ey, used;
+    __m256i yv;
+    int tame;
 } rows4;
 
 /* In-register transpose of a 4 x 4 block of doubles (see transpose8_ps). */
@@ -522,15 +608,24 @@ static inline rows4_shape rows4_shape_of(ptrdiff_t C) {
     return s;
 }
 
-static inline void rows4_columns(__m256d *v, const double *xb, const rows4_shape *s) {
+/* rows8_columns for rows4. */
+static inline void rows4_columns(__m256d *v, const double *xb, const rows4_shape *s,
+                                 __m256d *m, __m256d *lo, __m256d *sum) {
     const ptrdiff_t C = s->C;
-    for (ptrdiff_t b = 0; b < s->full; b += 4) {
-        for (int k = 0; k < 4; k++) v[b + k] = _mm256_loadu_pd(xb + k * C + b);
-        transpose4_pd(v + b);
-    }
-    if (s->rem) {
-        for (int k = 0; k < 4; k++) v[s->full + k] = _mm256_maskload_pd(xb + k * C + s->full, s->tail);
-        transpose4_pd(v + s->full);
+    __m256d r[4];
+    for (ptrdiff_t b = 0; b < C; b += 4) {
+        const double *p = xb + b;
+        if (b < s->full)
+            for (int k = 0; k < 4; k++, p += C) r[k] = _mm256_loadu_pd(p);
+        else
+            for (int k = 0; k < 4; k++, p += C) r[k] = _mm256_maskload_pd(p, s->tail);
+        transpose4_pd(r);
+        for (int k = 0; k < 4 && b + k < C; k++) {
+            v[b + k] = r[k];
+            *m = _mm256_max_pd(r[k], *m);
+            *lo = _mm256_min_pd(r[k], *lo);
+            *sum = _mm256_add_pd(*sum, r[k]);
+        }
     }
 }
 
@@ -552,32 +647,58 @@ static inline void rows4_store(double *out, const __m256d *o, const rows4_shape 
     if (s->rem) {
         for (int j = 0; j < 4; j++) r[j] = o[s->full + j];
         transpose4_pd(r);
-        for (int k = 0; k < 4; k++) {
-            if (k < s->spill) _mm256_storeu_pd(out + k * C + s->full, r[k]);
-            else store_part_pd(out + k * C + s->full, r[k], s->rem);
+        double *p = out + s->full;
+        for (int k = 0; k < 4; k++, p += C) {
+            if (k < s->spill) _mm256_storeu_pd(p, r[k]);
+            else store_part_pd(p, r[k], s->rem);
         }
     }
     for (ptrdiff_t b = 0; b < s->full; b += 4) {
         for (int j = 0; j < 4; j++) r[j] = o[b + j];
         transpose4_pd(r);
-        for (int k = 0; k < 4; k++) _mm256_storeu_pd(out + k * C + b, r[k]);
+        double *p = out + b;
+        for (int k = 0; k < 4; k++, p += C) _mm256_storeu_pd(p, r[k]);
     }
 }
 
-/* rows8_exp for rows4. */
-static inline void rows4_exp(rows4 *g, ptrdiff_t C, int tame, __m256i yv, int pick) {
+/* The steps of a group, as rows8_begin, rows8_exp and rows8_lse. */
+static inline int rows4_begin(rows4 *g, const double *xb, const rows4_shape *s, __m256d used) {
+    const ptrdiff_t C = s->C;
+    __m256d m = _mm256_set1_pd(-INFINITY), lo = _mm256_set1_pd(INFINITY);
+    __m256d sum = _mm256_setzero_pd(); /* finite only if every x_j is */
+    rows4_columns(g->v, xb, s, &m, &lo, &sum);
+    g->m = m;
+    g->used = used;
+    __m256d tame = _mm256_and_pd(
+        _mm256_cmp_pd(_mm256_andnot_pd(_mm256_set1_pd(-0.0), sum), _mm256_set1_pd(INFINITY), _CMP_LT_OQ),
+        _mm256_cmp_pd(_mm256_sub_pd(lo, m), _mm256_set1_pd(FASTCE_TAME_F64), _CMP_GE_OQ));
+    g->tame = !_mm256_movemask_pd(_mm256_andnot_pd(tame, used));
+    if (g->tame) return 1;
+    __m256d bad = _mm256_cmp_pd(_mm256_andnot_pd(_mm256_set1_pd(-0.0), m),
+                                _mm256_set1_pd(INFINITY), _CMP_EQ_OQ);
+    for (ptrdiff_t j = 0; j < C; j++)
+        bad = _mm256_or_pd(bad, _mm256_cmp_pd(g->v[j], g->v[j], _CMP_UNORD_Q));
+    return !_mm256_movemask_pd(_mm256_and_pd(bad, used));
+}
+
+static inline void rows4_exp_(rows4 *g, ptrdiff_t C, int tame, int pick) {
     const __m256d m = g->m;
+    const __m256i yv = g->yv;
     __m256d rest = _mm256_setzero_pd(), comp = rest, ties = _mm256_set1_pd(-1.0);
     __m256d xy = _mm256_setzero_pd(), ey = xy;
     __m256i jv = _mm256_setzero_si256();
+    if (tame) {
+        ptrdiff_t j = 0;
+        for (; j + 2 <= C; j += 2) exp_diff_tame_pd(g->v + j, m, g->ex + j, 2);
+        if (j < C) exp_diff_tame_pd(g->v + j, m, g->ex + j, 1);
+    }
     for (ptrdiff_t j = 0; j < C; j++) {
         __m256d eq = _mm256_cmp_pd(g->v[j], m, _CMP_EQ_OQ);
-        g->ex[j] = tame ? exp_diff_tame_pd(g->v[j], m)
-                        : _mm256_blendv_pd(exp_diff_pd(g->v[j], m), _mm256_set1_pd(1.0), eq);
+        if (!tame) g->ex[j] = _mm256_blendv_pd(exp_diff_pd(g->v[j], m), _mm256_set1_pd(1.0), eq);
         if (pick) { /* the target class, by lane */
             __m256d at = _mm256_castsi256_pd(_mm256_cmpeq_epi64(yv, jv));
             xy = _mm256_blendv_pd(xy, g->v[j], at);
-            ey = _mm256_blendv_pd(ey, g->ex[j], at);
+            if (pick == 2) ey = _mm256_blendv_pd(ey, g->ex[j], at);
             jv = _mm256_add_epi64(jv, _mm256_set1_epi64x(1));
         }
         __m256d term = _mm256_andnot_pd(eq, g->ex[j]);
@@ -593,60 +714,105 @@ static inline void rows4_exp(rows4 *g, ptrdiff_t C, int tame, __m256i yv, int pi
     g->xy = xy;
     g->ey = ey;
     g->rest = _mm256_add_pd(_mm256_sub_pd(rest, comp), ties);
-    g->L = tame ? log1p_rest_pd(g->rest) : fastce_log1p_pd(g->rest);
 }
 
-static inline int rows4_load(rows4 *g, const double *xb, const rows4_shape *s,
-                             __m256d used, __m256i yv, int pick) {
+static inline void rows4_exp(rows4 *g, ptrdiff_t C, int pick) {
+    if (g->tame) rows4_exp_(g, C, 1, pick);
+    else rows4_exp_(g, C, 0, pick);
+}
+
+static inline void rows4_lse(rows4 *g) {
+    g->L = g->tame ? log1p_rest_pd(g->rest) : fastce_log1p_pd(g->rest);
+}
+
+static inline void softmax_out4(const rows4 *g, const rows4_shape *s, int op, double *out,
+                                __m256d *o) {
     const ptrdiff_t C = s->C;
-    __m256d m = _mm256_set1_pd(-INFINITY), lo = _mm256_set1_pd(INFINITY);
-    __m256d sum = _mm256_setzero_pd();
-    rows4_columns(g->v, xb, s);
-    for (ptrdiff_t j = 0; j < C; j++) {
-        m = _mm256_max_pd(g->v[j], m);
-        lo = _mm256_min_pd(g->v[j], lo);
-        sum = _mm256_add_pd(sum, g->v[j]);
+    if (op == 0) {
+        _mm256_storeu_pd(out, _mm256_add_pd(g->m, g->L));
+        return;
     }
-    g->m = m;
-    __m256d tame = _mm256_and_pd(
-        _mm256_cmp_pd(_mm256_andnot_pd(_mm256_set1_pd(-0.0), sum), _mm256_set1_pd(INFINITY), _CMP_LT_OQ),
-        _mm256_cmp_pd(_mm256_sub_pd(lo, m), _mm256_set1_pd(FASTCE_TAME_F64), _CMP_GE_OQ));
-    if (!_mm256_movemask_pd(_mm256_andnot_pd(tame, used))) {
-        rows4_exp(g, C, 1, yv, pick);
-        return 1;
+    if (op == 1) {
+        for (ptrdiff_t j = 0; j < C; j++) o[j] = _mm256_sub_pd(_mm256_sub_pd(g->v[j], g->m), g->L);
+    } else {
+        __m256d inv = _mm256_div_pd(_mm256_set1_pd(1.0), _mm256_add_pd(_mm256_set1_pd(1.0), g->rest));
+        for (ptrdiff_t j = 0; j < C; j++) o[j] = _mm256_mul_pd(g->ex[j], inv);
     }
-    __m256d bad = _mm256_cmp_pd(_mm256_andnot_pd(_mm256_set1_pd(-0.0), m),
-                                _mm256_set1_pd(INFINITY), _CMP_EQ_OQ);
-    for (ptrdiff_t j = 0; j < C; j++)
-        bad = _mm256_or_pd(bad, _mm256_cmp_pd(g->v[j], g->v[j], _CMP_UNORD_Q));
-    if (_mm256_movemask_pd(_mm256_and_pd(bad, used))) return 0;
-    rows4_exp(g, C, 0, yv, pick);
-    return 1;
+    rows4_store(out, o, s);
 }
 
 static ptrdiff_t softmax_rows_f64(const double *x, ptrdiff_t n, ptrdiff_t C, int op,
                                   double *out) {
     const rows4_shape sh = rows4_shape_of(C);
     const __m256d all = _mm256_castsi256_pd(_mm256_set1_epi64x(-1));
-    rows4 g;
+    rows4 gs[2], *g = gs, *prev = gs + 1; /* prev: the group before g, if have */
     __m256d o[FASTCE_SMALL_C];
     for (int j = 0; j < FASTCE_SMALL_C; j++) o[j] = _mm256_setzero_pd();
     ptrdiff_t r0 = 0;
-    for (; r0 + 4 <= n; r0 += 4) {
-        if (!rows4_load(&g, x + r0 * C, &sh, all, _mm256_setzero_si256(), 0)) break;
-        if (op == 0) {
-            _mm256_storeu_pd(out + r0, _mm256_add_pd(g.m, g.L));
-            continue;
-        }
-        if (op == 1) {
-            for (ptrdiff_t j = 0; j < C; j++) o[j] = _mm256_sub_pd(_mm256_sub_pd(g.v[j], g.m), g.L);
-        } else {
-            __m256d inv = _mm256_div_pd(_mm256_set1_pd(1.0), _mm256_add_pd(_mm256_set1_pd(1.0), g.rest));
-            for (ptrdiff_t j = 0; j < C; j++) o[j] = _mm256_mul_pd(g.ex[j], inv);
-        }
-        rows4_store(out + r0 * C, o, &sh);
+    for (int have = 0;; r0 += 4, have = 1) {
+        int ok = r0 + 4 <= n && rows4_begin(g, x + r0 * C, &sh, all);
+        if (have) rows4_lse(prev);
+        if (ok) rows4_exp(g, C, 0);
+        if (have) softmax_out4(prev, &sh, op, op == 0 ? out + r0 - 4 : out + (r0 - 4) * C, o);
+        if (!ok) break;
+        rows4 *t = prev;
+        prev = g;
+        g = t;
     }
     return r0;
+}
+
+/* sparse_ce_out8 for rows4. */
+static inline void sparse_ce_out4(const rows4 *g, const rows4_shape *sh, const double *w,
+                                  const double *swb, double e, double w_sum, double *lossb,
+                                  double *gradb, double grad_scale, __m256d *acc,
+                                  __m256d *comp, __m256d *o) {
+    const ptrdiff_t C = sh->C;
+    const __m256d one = _mm256_set1_pd(1.0), zero = _mm256_setzero_pd();
+    const double e_c = e / (double)C, keep = 1.0 - e;
+    const __m256d usedv = g->used, xy = g->xy;
+    const __m256i yv = g->yv;
+    __m256d sm = zero;
+    if (e > 0.0)
+        for (ptrdiff_t j = 0; j < C; j++)
+            sm = _mm256_fmadd_pd(_mm256_set1_pd(w ? w[j] : 1.0), _mm256_sub_pd(g->m, g->v[j]), sm);
+    __m256d wy = w ? _mm256_i64gather_pd(w, yv, 8) : one;
+    __m256d swv = swb ? _mm256_loadu_pd(swb) : one;
+    __m256d at_max = _mm256_cmp_pd(xy, g->m, _CMP_EQ_OQ);
+    /* (max - x_y) + L, with max - x_y = 0 at a maximum */
+    __m256d ly = _mm256_add_pd(_mm256_andnot_pd(at_max, _mm256_sub_pd(g->m, xy)), g->L);
+    __m256d cy = _mm256_mul_pd(_mm256_set1_pd(keep), wy);
+    __m256d l = keep == 0.0 ? zero : _mm256_mul_pd(cy, ly);
+    if (e > 0.0)
+        l = _mm256_fmadd_pd(_mm256_set1_pd(e_c), _mm256_fmadd_pd(_mm256_set1_pd(w_sum), g->L, sm), l);
+    l = _mm256_and_pd(_mm256_mul_pd(l, swv), usedv);
+    kahan_add_pd(acc, comp, l);
+    if (lossb) _mm256_storeu_pd(lossb, l);
+
+    if (!gradb) return;
+    __m256d inv = _mm256_div_pd(one, _mm256_add_pd(one, g->rest));
+    __m256d a = _mm256_and_pd(_mm256_mul_pd(swv, _mm256_set1_pd(grad_scale)), usedv);
+    __m256d sp = _mm256_mul_pd(_mm256_mul_pd(a, _mm256_add_pd(cy, _mm256_set1_pd(e_c * w_sum))), inv);
+    __m256d off = _mm256_mul_pd(a, _mm256_set1_pd(-e_c));
+    __m256d py = _mm256_mul_pd(g->ey, inv);
+    __m256d pm1 = _mm256_blendv_pd(_mm256_sub_pd(py, one),
+                                   _mm256_sub_pd(zero, _mm256_mul_pd(g->rest, inv)), at_max);
+    __m256d gy = _mm256_mul_pd(a, _mm256_fmadd_pd(cy, pm1,
+                     _mm256_mul_pd(_mm256_set1_pd(e_c), _mm256_fmsub_pd(_mm256_set1_pd(w_sum), py, wy))));
+    __m256i jv = _mm256_setzero_si256();
+    const int all_used = _mm256_movemask_pd(usedv) == 0xf; /* then the masks are identities */
+    for (ptrdiff_t j = 0; j < C; j++) {
+        __m256d offj = w ? _mm256_mul_pd(off, _mm256_set1_pd(w[j])) : off;
+        __m256d gj = _mm256_fmadd_pd(sp, g->ex[j], offj);
+        __m256d at = _mm256_castsi256_pd(_mm256_cmpeq_epi64(yv, jv));
+        if (!all_used) { /* ignored rows: 0 */
+            gj = _mm256_and_pd(gj, usedv);
+            at = _mm256_and_pd(at, usedv);
+        }
+        o[j] = _mm256_blendv_pd(gj, gy, at); /* the target entry */
+        jv = _mm256_add_epi64(jv, _mm256_set1_epi64x(1));
+    }
+    rows4_store(gradb, o, sh);
 }
 
 static ptrdiff_t sparse_ce_rows_f64(const double *x, const int64_t *y, ptrdiff_t n,
@@ -654,59 +820,32 @@ static ptrdiff_t sparse_ce_rows_f64(const double *x, const int64_t *y, ptrdiff_t
                                     int64_t ignore_index, double e, double w_sum,
                                     double *loss, double *grad, double grad_scale,
                                     double *total) {
-    const __m256d one = _mm256_set1_pd(1.0), zero = _mm256_setzero_pd();
-    const double e_c = e / (double)C, keep = 1.0 - e;
     const rows4_shape sh = rows4_shape_of(C);
-    rows4 g;
+    rows4 gs[2], *g = gs, *prev = gs + 1; /* prev: the group before g, if have */
     __m256d o[FASTCE_SMALL_C];
-    for (int j = 0; j < FASTCE_SMALL_C; j++) o[j] = zero;
-    __m256d acc = zero, comp = zero;
+    for (int j = 0; j < FASTCE_SMALL_C; j++) o[j] = _mm256_setzero_pd();
+    __m256d acc = _mm256_setzero_pd(), comp = acc;
     ptrdiff_t r0 = 0;
-    for (; r0 + 4 <= n; r0 += 4) {
-        /* labels: ignored rows point at class 0 and are masked at the end */
-        __m256i yraw = _mm256_loadu_si256((const __m256i *)(y + r0));
-        __m256i ignored = _mm256_cmpeq_epi64(yraw, _mm256_set1_epi64x(ignore_index));
-        __m256i yv = _mm256_andnot_si256(ignored, yraw);
-        __m256d usedv = _mm256_castsi256_pd(_mm256_xor_si256(ignored, _mm256_set1_epi64x(-1)));
-        if (!rows4_load(&g, x + r0 * C, &sh, usedv, yv, 1)) break;
-
-        __m256d sm = zero;
-        if (e > 0.0)
-            for (ptrdiff_t j = 0; j < C; j++)
-                sm = _mm256_fmadd_pd(_mm256_set1_pd(w ? w[j] : 1.0), _mm256_sub_pd(g.m, g.v[j]), sm);
-        __m256d xy = g.xy;
-        __m256d wy = w ? _mm256_i64gather_pd(w, yv, 8) : one;
-        __m256d swv = sw ? _mm256_loadu_pd(sw + r0) : one;
-        __m256d at_max = _mm256_cmp_pd(xy, g.m, _CMP_EQ_OQ);
-        /* (max - x_y) + L, with max - x_y = 0 at a maximum */
-        __m256d ly = _mm256_add_pd(_mm256_andnot_pd(at_max, _mm256_sub_pd(g.m, xy)), g.L);
-        __m256d cy = _mm256_mul_pd(_mm256_set1_pd(keep), wy);
-        __m256d l = keep == 0.0 ? zero : _mm256_mul_pd(cy, ly);
-        if (e > 0.0)
-            l = _mm256_fmadd_pd(_mm256_set1_pd(e_c), _mm256_fmadd_pd(_mm256_set1_pd(w_sum), g.L, sm), l);
-        l = _mm256_and_pd(_mm256_mul_pd(l, swv), usedv);
-        kahan_add_pd(&acc, &comp, l);
-        if (loss) _mm256_storeu_pd(loss + r0, l);
-
-        if (!grad) continue;
-        __m256d inv = _mm256_div_pd(one, _mm256_add_pd(one, g.rest));
-        __m256d a = _mm256_and_pd(_mm256_mul_pd(swv, _mm256_set1_pd(grad_scale)), usedv);
-        __m256d sp = _mm256_mul_pd(_mm256_mul_pd(a, _mm256_add_pd(cy, _mm256_set1_pd(e_c * w_sum))), inv);
-        __m256d off = _mm256_mul_pd(a, _mm256_set1_pd(-e_c));
-        __m256d py = _mm256_mul_pd(g.ey, inv);
-        __m256d pm1 = _mm256_blendv_pd(_mm256_sub_pd(py, one),
-                                       _mm256_sub_pd(zero, _mm256_mul_pd(g.rest, inv)), at_max);
-        __m256d gy = _mm256_mul_pd(a, _mm256_fmadd_pd(cy, pm1,
-                         _mm256_mul_pd(_mm256_set1_pd(e_c), _mm256_fmsub_pd(_mm256_set1_pd(w_sum), py, wy))));
-        __m256i jv = _mm256_setzero_si256();
-        for (ptrdiff_t j = 0; j < C; j++) {
-            __m256d offj = w ? _mm256_mul_pd(off, _mm256_set1_pd(w[j])) : off;
-            __m256d gj = _mm256_and_pd(_mm256_fmadd_pd(sp, g.ex[j], offj), usedv); /* ignored rows: 0 */
-            __m256d at = _mm256_and_pd(_mm256_castsi256_pd(_mm256_cmpeq_epi64(yv, jv)), usedv);
-            o[j] = _mm256_blendv_pd(gj, gy, at); /* the target entry */
-            jv = _mm256_add_epi64(jv, _mm256_set1_epi64x(1));
+    for (int have = 0;; r0 += 4, have = 1) {
+        int ok = r0 + 4 <= n;
+        if (ok) { /* labels: ignored rows point at class 0 and are masked at the end */
+            __m256i yraw = _mm256_loadu_si256((const __m256i *)(y + r0));
+            __m256i ignored = _mm256_cmpeq_epi64(yraw, _mm256_set1_epi64x(ignore_index));
+            g->yv = _mm256_andnot_si256(ignored, yraw);
+            ok = rows4_begin(g, x + r0 * C, &sh,
+                             _mm256_castsi256_pd(_mm256_xor_si256(ignored, _mm256_set1_epi64x(-1))));
         }
-        rows4_store(grad + r0 * C, o, &sh);
+        if (have) rows4_lse(prev);
+        if (ok) rows4_exp(g, C, grad ? 2 : 1);
+        if (have) {
+            ptrdiff_t p0 = r0 - 4;
+            sparse_ce_out4(prev, &sh, w, sw ? sw + p0 : NULL, e, w_sum, loss ? loss + p0 : NULL,
+                           grad ? grad + p0 * C : NULL, grad_scale, &acc, &comp, o);
+        }
+        if (!ok) break;
+        rows4 *t = prev;
+        prev = g;
+        g = t;
     }
     *total += kahan_total(acc, comp);
     return r0;
