@@ -1,13 +1,24 @@
-/* vec_avx2_rows.h: the row-parallel sparse softmax cross-entropy for few
- * classes (C <= FASTCE_SMALL_C), AVX2 + FMA, float. Included by vec_avx2.c.
+/* vec_avx2_rows.h: the row-parallel sparse softmax cross-entropy, logsumexp,
+ * log_softmax and softmax for few classes (C <= FASTCE_SMALL_C), AVX2 + FMA,
+ * float and double. Included by vec_avx2.c.
  *
- * A row of 10 classes is too short to vectorise along: instead 8 rows are
- * gathered into C vectors of 8 lanes (lane k = row k, vector j = class j),
+ * A row of 10 classes is too short to vectorise along: instead 8 rows (4 of
+ * doubles) become C vectors of 8 lanes (lane k = row k, vector j = class j),
  * and every per-row step (max, ties, exp, the sums, log1p, the loss, the
- * gradient) runs lane-wise. The arithmetic is that of the generic path:
- * exp(x - max) corrected by TwoSum, sums in double lanes, lse_rel =
- * log1p(rest). A group of rows whose max is not finite (a masked row, +inf,
- * NaN) is left to the generic path, which owns those edge cases. */
+ * gradient) runs lane-wise. The rows of a group are contiguous: they are
+ * loaded in blocks of 8 classes (the last block partial when 8 does not
+ * divide C) and transposed in registers; outputs go back the same way.
+ *
+ * The arithmetic is that of the generic path: exp(x - max) corrected by
+ * TwoSum, sums in double lanes, lse_rel = log1p(rest). A group of rows whose
+ * max is not finite (a masked row, +inf, NaN) is left to the generic path,
+ * which owns those edge cases. Most groups are "tame" (see below) and take
+ * shortcuts through exp and log1p that give the same bits.
+ *
+ * What limits speed is latency more than the number of operations: an exp
+ * or a log1p is one long chain of dependent operations. So two exps are
+ * interleaved, and the log1p of one group is issued before the exps of the
+ * next (see rows8_begin). */
 
 /* Four double lanes from half of eight float lanes. */
 static inline __m256d lo_pd(__m256 v) { return _mm256_cvtps_pd(_mm256_castps256_ps128(v)); }
@@ -16,12 +27,130 @@ static inline __m256 to_ps(__m256d lo, __m256d hi) {
     return _mm256_set_m128(_mm256_cvtpd_ps(hi), _mm256_cvtpd_ps(lo));
 }
 
-/* Eight rows of few classes, gathered class by class: v[j] holds class j of
- * the 8 rows, ex[j] = exp(v[j] - max) (1 at a maximum), rest and lse_rel =
- * log1p(rest) per row in two halves of double lanes (rows 0-3, 4-7). */
+/* Tame groups. In a group whose rows in use are all finite with
+ * min - max >= -87 (float) or -708 (double), exp(x_j - max) and log1p(rest)
+ * take shortcuts that give the same bits as the general exp_diff_ps/pd and
+ * fastce_log1p_pd: d = x_j - max is in [-87, 0] (or [-708, 0]), so the
+ * clamps are identities, 2^n is a normal number (n >= -126 or -1022) and
+ * e * 2^n is the one rounding that (e * 2^n1) * 2^n2 also makes, the
+ * TwoSum error is finite, and d = 0 exactly at a maximum, where the result
+ * is exactly 1; rest is in [0, 32], so 1 + rest is a normal, finite,
+ * positive number and the special-value blends of the log are identities;
+ * the Kahan sums of doubles are finite and need no NaN guard. */
+#define FASTCE_TAME_F32 -87.0f
+#define FASTCE_TAME_F64 -708.0
+
+/* exp_diff_ps(v[u], m) for v[u] - m in [-87, 0], u < U <= 4: exp(d) * (1 +
+ * err), d = fl(v - m), err its exact rounding error (TwoSum); 1 where
+ * v == m. The U evaluations are interleaved step by step: each is one long
+ * chain of dependent operations, and side by side they keep the FP units
+ * busy. */
+#define FASTCE_EACH for (int u = 0; u < U; u++)
+#define FASTCE_POLY(c) FASTCE_EACH p[u] = _mm256_fmadd_ps(p[u], r[u], _mm256_set1_ps(c))
+static inline void exp_diff_tame_ps(const __m256 *v, __m256 m, __m256 *out, const int U) {
+    __m256 d[4], ap[4], bp[4], err[4], n[4], r[4], p[4], e[4];
+    FASTCE_EACH d[u] = _mm256_sub_ps(v[u], m);
+    FASTCE_EACH ap[u] = _mm256_add_ps(d[u], m);
+    FASTCE_EACH bp[u] = _mm256_sub_ps(d[u], ap[u]);
+    FASTCE_EACH err[u] = _mm256_sub_ps(_mm256_sub_ps(v[u], ap[u]), _mm256_add_ps(m, bp[u]));
+    /* fastce_exp_ps(d) without its clamps and with one scaling by 2^n */
+    FASTCE_EACH n[u] = _mm256_round_ps(_mm256_mul_ps(d[u], _mm256_set1_ps(1.44269504088896341f)),
+                                       _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    FASTCE_EACH r[u] = _mm256_fnmadd_ps(n[u], _mm256_set1_ps(0.693359375f), d[u]);
+    FASTCE_EACH r[u] = _mm256_fnmadd_ps(n[u], _mm256_set1_ps(-2.12194440e-4f), r[u]);
+    FASTCE_EACH p[u] = _mm256_set1_ps(1.9875691500e-4f);
+    FASTCE_POLY(1.3981999507e-3f);
+    FASTCE_POLY(8.3334519073e-3f);
+    FASTCE_POLY(4.1665795894e-2f);
+    FASTCE_POLY(1.6666665459e-1f);
+    FASTCE_POLY(5.0000001201e-1f);
+    FASTCE_EACH e[u] = _mm256_add_ps(_mm256_set1_ps(1.0f), _mm256_fmadd_ps(_mm256_mul_ps(p[u], r[u]), r[u], r[u]));
+    FASTCE_EACH e[u] = _mm256_mul_ps(e[u], _mm256_castsi256_ps(_mm256_slli_epi32(
+                           _mm256_add_epi32(_mm256_cvtps_epi32(n[u]), _mm256_set1_epi32(127)), 23)));
+    FASTCE_EACH out[u] = _mm256_fmadd_ps(e[u], err[u], e[u]);
+}
+#undef FASTCE_POLY
+
+/* exp_diff_pd(v[u], m) for v[u] - m in [-708, 0], u < U, as
+ * exp_diff_tame_ps. */
+static inline void exp_diff_tame_pd(const __m256d *v, __m256d m, __m256d *out, const int U) {
+    static const double inv_fact[] = {
+        1.0 / 6227020800.0, 1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0,
+        1.0 / 362880.0,     1.0 / 40320.0,     1.0 / 5040.0,     1.0 / 720.0,
+        1.0 / 120.0,        1.0 / 24.0,        1.0 / 6.0,        0.5};
+    __m256d d[4], ap[4], bp[4], err[4], n[4], r[4], p[4], e[4];
+    FASTCE_EACH d[u] = _mm256_sub_pd(v[u], m);
+    FASTCE_EACH ap[u] = _mm256_add_pd(d[u], m);
+    FASTCE_EACH bp[u] = _mm256_sub_pd(d[u], ap[u]);
+    FASTCE_EACH err[u] = _mm256_sub_pd(_mm256_sub_pd(v[u], ap[u]), _mm256_add_pd(m, bp[u]));
+    /* fastce_exp_pd(d) without its clamps and with one scaling by 2^n */
+    FASTCE_EACH n[u] = _mm256_round_pd(_mm256_mul_pd(d[u], _mm256_set1_pd(1.4426950408889634074)),
+                                       _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    FASTCE_EACH r[u] = _mm256_fnmadd_pd(n[u], _mm256_set1_pd(6.93147180369123816490e-01), d[u]);
+    FASTCE_EACH r[u] = _mm256_fnmadd_pd(n[u], _mm256_set1_pd(1.90821492927058770002e-10), r[u]);
+    FASTCE_EACH p[u] = _mm256_set1_pd(inv_fact[0]);
+    for (int k = 1; k < 12; k++)
+        FASTCE_EACH p[u] = _mm256_fmadd_pd(p[u], r[u], _mm256_set1_pd(inv_fact[k]));
+    FASTCE_EACH e[u] = _mm256_add_pd(_mm256_set1_pd(1.0),
+                                     _mm256_fmadd_pd(_mm256_mul_pd(p[u], r[u]), r[u], r[u]));
+    FASTCE_EACH e[u] = _mm256_mul_pd(e[u], _mm256_castsi256_pd(_mm256_slli_epi64(
+                           _mm256_add_epi64(_mm256_cvtepi32_epi64(_mm256_cvtpd_epi32(n[u])),
+                                            _mm256_set1_epi64x(1023)), 52)));
+    FASTCE_EACH out[u] = _mm256_fmadd_pd(e[u], err[u], e[u]);
+}
+#undef FASTCE_EACH
+
+/* fastce_log1p_pd(u) for u = rest in [0, 32]: the same steps without the
+ * special values, and the series for |u| < 2^-7 only when a lane needs it. */
+static inline __m256d log1p_rest_pd(__m256d u) {
+    const __m256d one = _mm256_set1_pd(1.0);
+    __m256d w = _mm256_add_pd(one, u);
+    __m256d c = _mm256_div_pd(_mm256_sub_pd(u, _mm256_sub_pd(w, one)), w);
+    /* fastce_log_pd(w), w in [1, 33] */
+    __m256i bits = _mm256_castpd_si256(w);
+    /* the biased exponent (w > 0: no sign bit) as a double, exactly: the bits
+     * of 2^52 + e, less 2^52 + 1023 */
+    __m256d k = _mm256_sub_pd(
+        _mm256_castsi256_pd(_mm256_or_si256(_mm256_srli_epi64(bits, 52),
+                                            _mm256_set1_epi64x(0x4330000000000000LL))),
+        _mm256_set1_pd(4503599627371519.0));
+    __m256d f = _mm256_castsi256_pd(_mm256_or_si256(
+        _mm256_and_si256(bits, _mm256_set1_epi64x(0x000fffffffffffffLL)),
+        _mm256_set1_epi64x(0x3ff0000000000000LL)));
+    __m256d big = _mm256_cmp_pd(f, _mm256_set1_pd(1.4142135623730951), _CMP_GE_OQ);
+    f = _mm256_blendv_pd(f, _mm256_mul_pd(f, _mm256_set1_pd(0.5)), big);
+    k = _mm256_add_pd(k, _mm256_and_pd(big, one));
+    __m256d v = _mm256_sub_pd(f, one);
+    __m256d hfsq = _mm256_mul_pd(_mm256_set1_pd(0.5), _mm256_mul_pd(v, v));
+    __m256d s = _mm256_div_pd(v, _mm256_add_pd(_mm256_set1_pd(2.0), v));
+    __m256d z = _mm256_mul_pd(s, s);
+    __m256d R = _mm256_set1_pd(2.0 / 21.0);
+    for (int i = 19; i >= 3; i -= 2) R = _mm256_fmadd_pd(R, z, _mm256_set1_pd(2.0 / i));
+    R = _mm256_mul_pd(R, z);
+    __m256d corr = _mm256_fmadd_pd(s, _mm256_add_pd(hfsq, R),
+                                   _mm256_mul_pd(k, _mm256_set1_pd(2.31904681384629956e-17)));
+    __m256d lg = _mm256_fmadd_pd(k, _mm256_set1_pd(6.93147180559945286e-01),
+                                 _mm256_sub_pd(v, _mm256_sub_pd(hfsq, corr)));
+    lg = _mm256_add_pd(lg, c);
+    __m256d small = _mm256_cmp_pd(u, _mm256_set1_pd(0.0078125), _CMP_LT_OQ);
+    if (_mm256_movemask_pd(small)) {
+        __m256d p = _mm256_set1_pd(-1.0 / 10.0);
+        for (int i = 9; i >= 2; i--) p = _mm256_fmadd_pd(p, u, _mm256_set1_pd((i % 2 ? 1.0 : -1.0) / i));
+        lg = _mm256_blendv_pd(lg, _mm256_fmadd_pd(_mm256_mul_pd(p, u), u, u), small);
+    }
+    return lg;
+}
+
+/* Eight rows of few classes, class by class: v[j] holds class j of the 8
+ * rows, ex[j] = exp(v[j] - max) (1 at a maximum), rest and lse_rel =
+ * log1p(rest) per row in two halves of double lanes (rows 0-3, 4-7); xy and
+ * ey the target's logit and exp for each row, when asked for; yv and used
+ * the rows' labels and which rows count. tame: see exp_diff_tame_ps. */
 typedef struct {
-    __m256 v[FASTCE_SMALL_C], ex[FASTCE_SMALL_C], m;
+    __m256 v[FASTCE_SMALL_C], ex[FASTCE_SMALL_C], m, xy, ey, used;
     __m256d m_lo, m_hi, rest_lo, rest_hi, L_lo, L_hi;
+    __m256i yv;
+    int tame;
 } rows8;
 
 /* In-register transpose of an 8 x 8 block: r[k] (row k) becomes r[j]
@@ -49,53 +178,226 @@ static inline void transpose8_ps(__m256 r[8]) {
     r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
 }
 
-/* Class j of the 8 rows at xb into v[j]: contiguous loads and in-register
- * transposes when C is a multiple of 8, gathers otherwise. */
-static inline void rows8_gather(__m256 *v, const float *xb, ptrdiff_t C, __m256i rows) {
-    if (C % 8 == 0) {
-        for (ptrdiff_t b = 0; b < C; b += 8) {
-            for (int k = 0; k < 8; k++) v[b + k] = _mm256_loadu_ps(xb + k * C + b);
-            transpose8_ps(v + b);
-        }
-    } else {
-        for (ptrdiff_t j = 0; j < C; j++) v[j] = _mm256_i32gather_ps(xb + j, rows, 4);
+/* How the 8 rows of a group (8*C contiguous floats) split into blocks of 8
+ * classes: `full` classes in whole blocks, then a partial block of `rem`
+ * classes (tail: its lanes). Rows k < spill (spill4) may store their
+ * partial block as a whole vector (half vector): its extra lanes land in
+ * the rows after it, inside the group, which are written later (see
+ * rows8_store). */
+typedef struct {
+    ptrdiff_t C, full, rem;
+    int spill, spill4;
+    __m256i tail;
+} rows8_shape;
+
+static inline rows8_shape rows8_shape_of(ptrdiff_t C) {
+    rows8_shape s = {C, C - C % 8, C % 8, 0, 0, tail_mask_ps(C % 8)};
+    while (s.spill < 8 && s.spill * C + s.full + 8 <= 8 * C) s.spill++;
+    while (s.spill4 < 8 && s.spill4 * C + s.full + 4 <= 8 * C) s.spill4++;
+    return s;
+}
+
+/* transpose8_ps for the first n (1 to 7) columns only. */
+static inline void transpose8_ps_part(__m256 r[8], ptrdiff_t n) {
+    if (n > 4) {
+        transpose8_ps(r);
+        return;
+    }
+    const __m256 a0 = r[0], a1 = r[1], a2 = r[2], a3 = r[3];
+    const __m256 a4 = r[4], a5 = r[5], a6 = r[6], a7 = r[7];
+    __m256 t0 = _mm256_unpacklo_ps(a0, a1), t2 = _mm256_unpacklo_ps(a2, a3);
+    __m256 t4 = _mm256_unpacklo_ps(a4, a5), t6 = _mm256_unpacklo_ps(a6, a7);
+    r[0] = _mm256_permute2f128_ps(_mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0)),
+                                  _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0)), 0x20);
+    if (n > 1)
+        r[1] = _mm256_permute2f128_ps(_mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2)),
+                                      _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2)), 0x20);
+    if (n > 2) {
+        __m256 t1 = _mm256_unpackhi_ps(a0, a1), t3 = _mm256_unpackhi_ps(a2, a3);
+        __m256 t5 = _mm256_unpackhi_ps(a4, a5), t7 = _mm256_unpackhi_ps(a6, a7);
+        r[2] = _mm256_permute2f128_ps(_mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0)),
+                                      _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0)), 0x20);
+        if (n > 3)
+            r[3] = _mm256_permute2f128_ps(_mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2)),
+                                          _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2)), 0x20);
     }
 }
 
-/* Loads rows8 from the 8 rows at xb (C classes each). Returns 0, having
- * computed nothing past the max, when a row in `used` has a max that is not
- * finite or a NaN: the generic path owns those rows. */
-static inline int rows8_load(rows8 *g, const float *xb, ptrdiff_t C, __m256i rows,
-                             __m256 used) {
-    const __m256d zero = _mm256_setzero_pd();
-    __m256 m = _mm256_set1_ps(-INFINITY), bad = _mm256_setzero_ps();
-    rows8_gather(g->v, xb, C, rows);
-    for (ptrdiff_t j = 0; j < C; j++) {
-        m = _mm256_max_ps(g->v[j], m);
-        bad = _mm256_or_ps(bad, _mm256_cmp_ps(g->v[j], g->v[j], _CMP_UNORD_Q));
+/* Class j of the 8 rows at xb into v[j], j < C: each block of 8 classes is
+ * loaded row by row and transposed in registers; the partial block reads
+ * only the row's own classes. Also the max, min and sum of each row, taken
+ * over the classes in order. */
+static inline void rows8_columns(__m256 *v, const float *xb, const rows8_shape *s,
+                                 __m256 *m, __m256 *lo, __m256 *sum) {
+    const ptrdiff_t C = s->C;
+    __m256 r[8];
+    for (ptrdiff_t b = 0; b < s->full; b += 8) {
+        const float *p = xb + b;
+        for (int k = 0; k < 8; k++, p += C) r[k] = _mm256_loadu_ps(p);
+        transpose8_ps(r);
+        for (int k = 0; k < 8; k++) {
+            v[b + k] = r[k];
+            *m = _mm256_max_ps(r[k], *m);
+            *lo = _mm256_min_ps(r[k], *lo);
+            *sum = _mm256_add_ps(*sum, r[k]);
+        }
     }
-    bad = _mm256_or_ps(bad, _mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), m),
-                                          _mm256_set1_ps(INFINITY), _CMP_EQ_OQ));
-    if (_mm256_movemask_ps(_mm256_and_ps(bad, used))) return 0;
+    if (s->rem) {
+        const float *p = xb + s->full;
+        for (int k = 0; k < 8; k++, p += C) r[k] = _mm256_maskload_ps(p, s->tail);
+        transpose8_ps_part(r, s->rem);
+        for (int k = 0; k < s->rem; k++) {
+            v[s->full + k] = r[k];
+            *m = _mm256_max_ps(r[k], *m);
+            *lo = _mm256_min_ps(r[k], *lo);
+            *sum = _mm256_add_ps(*sum, r[k]);
+        }
+    }
+}
+
+/* The first r (1 to 7) floats of v to p. */
+static inline void store_part_ps(float *p, __m256 v, ptrdiff_t r) {
+    __m128 h = _mm256_castps256_ps128(v);
+    if (r & 4) {
+        _mm_storeu_ps(p, h);
+        h = _mm256_extractf128_ps(v, 1);
+        p += 4;
+    }
+    if (r & 2) {
+        _mm_storel_pi((__m64 *)p, h);
+        h = _mm_movehl_ps(h, h);
+        p += 2;
+    }
+    if (r & 1) _mm_store_ss(p, h);
+}
+
+/* The inverse of rows8_columns: class vectors o[j] (lane k = row k; o has
+ * room for whole blocks, entries past C initialised) to the 8 rows of C at
+ * out. The partial block goes first, so that what rows k < spill write past
+ * their end is overwritten by the rows after them; nothing past the group
+ * is written. A partial block of at most 4 classes goes as 8 half vectors
+ * (rows k < spill4 whole), after a 4 x 8 transpose. */
+static inline void rows8_store(float *out, const __m256 *o, const rows8_shape *s) {
+    const ptrdiff_t C = s->C;
+    __m256 r[8];
+    if (s->rem > 4) {
+        for (int j = 0; j < 8; j++) r[j] = o[s->full + j];
+        transpose8_ps(r);
+        float *p = out + s->full;
+        for (int k = 0; k < 8; k++, p += C) {
+            if (k < s->spill) _mm256_storeu_ps(p, r[k]);
+            else store_part_ps(p, r[k], s->rem);
+        }
+    } else if (s->rem) {
+        const __m256 *c = o + s->full;
+        __m256 t0 = _mm256_unpacklo_ps(c[0], c[1]), t1 = _mm256_unpackhi_ps(c[0], c[1]);
+        __m256 t2 = _mm256_unpacklo_ps(c[2], c[3]), t3 = _mm256_unpackhi_ps(c[2], c[3]);
+        /* q[k]: row k in the low half, row k + 4 in the high half */
+        __m256 q[4] = {_mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0)),
+                       _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2)),
+                       _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0)),
+                       _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2))};
+        float *p = out + s->full;
+        for (int k = 0; k < 8; k++, p += C) {
+            __m128 h = k < 4 ? _mm256_castps256_ps128(q[k]) : _mm256_extractf128_ps(q[k - 4], 1);
+            if (k < s->spill4) {
+                _mm_storeu_ps(p, h);
+            } else {
+                if (s->rem & 4) _mm_storeu_ps(p, h);
+                if (s->rem & 2) _mm_storel_pi((__m64 *)p, h);
+                if (s->rem & 1) _mm_store_ss(p + (s->rem & 2), (s->rem & 2) ? _mm_movehl_ps(h, h) : h);
+            }
+        }
+    }
+    for (ptrdiff_t b = 0; b < s->full; b += 8) {
+        for (int j = 0; j < 8; j++) r[j] = o[b + j];
+        transpose8_ps(r);
+        float *p = out + b;
+        for (int k = 0; k < 8; k++, p += C) _mm256_storeu_ps(p, r[k]);
+    }
+}
+
+/* The labels of 8 rows as int32 lanes (ignored rows: class 0) and, in
+ * *used, -1 for the rows that are not ignored. */
+static inline __m256i labels8(const int64_t *y, int64_t ignore_index, __m256i *used) {
+    const __m256i ig = _mm256_set1_epi64x(ignore_index);
+    __m256i a = _mm256_loadu_si256((const __m256i *)y);
+    __m256i b = _mm256_loadu_si256((const __m256i *)(y + 4));
+    /* the low halves of the eight int64, in order */
+#define FASTCE_LOW32(a, b) _mm256_permute4x64_epi64(_mm256_castps_si256(_mm256_shuffle_ps(      \
+        _mm256_castsi256_ps(a), _mm256_castsi256_ps(b), _MM_SHUFFLE(2, 0, 2, 0))),           \
+        _MM_SHUFFLE(3, 1, 2, 0))
+    __m256i ignored = FASTCE_LOW32(_mm256_cmpeq_epi64(a, ig), _mm256_cmpeq_epi64(b, ig));
+    __m256i labels = FASTCE_LOW32(a, b);
+#undef FASTCE_LOW32
+    *used = _mm256_xor_si256(ignored, _mm256_set1_epi32(-1));
+    return _mm256_andnot_si256(ignored, labels);
+}
+
+/* A group goes through three steps: rows8_begin (load, max, which path),
+ * rows8_exp (the exps and rest), rows8_lse (lse_rel = log1p(rest)), then
+ * its outputs. log1p is a long chain of dependent operations, so a kernel
+ * takes the log of one group just before the exps of the next, which hide
+ * its latency, and writes the first group's outputs after them; nothing
+ * changes in what is computed, or in the order of the loss sum. */
+
+/* Loads the 8 rows at xb into g, and their max. Returns 0 when a row in
+ * `used` has a max that is not finite or a NaN: the generic path owns
+ * those rows. */
+static inline int rows8_begin(rows8 *g, const float *xb, const rows8_shape *s, __m256 used) {
+    const ptrdiff_t C = s->C;
+    __m256 m = _mm256_set1_ps(-INFINITY), lo = _mm256_set1_ps(INFINITY);
+    __m256 sum = _mm256_setzero_ps(); /* finite only if every x_j is */
+    rows8_columns(g->v, xb, s, &m, &lo, &sum);
+    g->m = m;
+    g->used = used;
+    __m256 tame = _mm256_and_ps(
+        _mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), sum), _mm256_set1_ps(INFINITY), _CMP_LT_OQ),
+        _mm256_cmp_ps(_mm256_sub_ps(lo, m), _mm256_set1_ps(FASTCE_TAME_F32), _CMP_GE_OQ));
+    g->tame = !_mm256_movemask_ps(_mm256_andnot_ps(tame, used));
+    if (g->tame) return 1;
+    __m256 bad = _mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), m),
+                               _mm256_set1_ps(INFINITY), _CMP_EQ_OQ);
+    for (ptrdiff_t j = 0; j < C; j++)
+        bad = _mm256_or_ps(bad, _mm256_cmp_ps(g->v[j], g->v[j], _CMP_UNORD_Q));
+    return !_mm256_movemask_ps(_mm256_and_ps(bad, used));
+}
+
+/* ex, rest and, with pick, the target (class g->yv, lane-wise) of each row:
+ * its logit xy and, for pick == 2, its exp ey. */
+static inline void rows8_exp_(rows8 *g, ptrdiff_t C, int tame, int pick) {
+    const __m256d zero = _mm256_setzero_pd();
+    const __m256 m = g->m;
+    const __m256i yv = g->yv;
     __m256d rest_lo = zero, rest_hi = zero;
-    __m256i ties = _mm256_set1_epi32(-1);
+    __m256i ties = _mm256_set1_epi32(-1), jv = _mm256_setzero_si256();
+    __m256 xy = _mm256_setzero_ps(), ey = xy;
+    if (tame) {
+        ptrdiff_t j = 0;
+        for (; j + 2 <= C; j += 2) exp_diff_tame_ps(g->v + j, m, g->ex + j, 2);
+        if (j < C) exp_diff_tame_ps(g->v + j, m, g->ex + j, 1);
+    }
     for (ptrdiff_t j = 0; j < C; j++) {
         __m256 eq = _mm256_cmp_ps(g->v[j], m, _CMP_EQ_OQ);
-        g->ex[j] = _mm256_blendv_ps(exp_diff_ps(g->v[j], m), _mm256_set1_ps(1.0f), eq);
+        if (!tame) g->ex[j] = _mm256_blendv_ps(exp_diff_ps(g->v[j], m), _mm256_set1_ps(1.0f), eq);
+        if (pick) { /* the target class, by lane */
+            __m256 at = _mm256_castsi256_ps(_mm256_cmpeq_epi32(yv, jv));
+            xy = _mm256_blendv_ps(xy, g->v[j], at);
+            if (pick == 2) ey = _mm256_blendv_ps(ey, g->ex[j], at);
+            jv = _mm256_add_epi32(jv, _mm256_set1_epi32(1));
+        }
         __m256 term = _mm256_andnot_ps(eq, g->ex[j]);
         ties = _mm256_sub_epi32(ties, _mm256_castps_si256(eq));
         rest_lo = _mm256_add_pd(rest_lo, lo_pd(term));
         rest_hi = _mm256_add_pd(rest_hi, hi_pd(term));
     }
     __m256 ties_ps = _mm256_cvtepi32_ps(ties);
-    g->m = m;
+    g->xy = xy;
+    g->ey = ey;
     g->m_lo = lo_pd(m);
     g->m_hi = hi_pd(m);
     g->rest_lo = _mm256_add_pd(rest_lo, lo_pd(ties_ps));
     g->rest_hi = _mm256_add_pd(rest_hi, hi_pd(ties_ps));
-    g->L_lo = fastce_log1p_pd(g->rest_lo);
-    g->L_hi = fastce_log1p_pd(g->rest_hi);
-    return 1;
 }
 
 /* Whether a lane's lse = max + L cancels (fastce_lse_cancels in internal.h):
@@ -109,24 +411,39 @@ static inline int lse_cancels_pd(__m256d m, __m256d L, __m256d lse) {
     return _mm256_movemask_pd(c) != 0;
 }
 
-static inline __m256i rows_index(ptrdiff_t C) {
-    return _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
-                              _mm256_set1_epi32((int)C));
+static inline void rows8_exp(rows8 *g, ptrdiff_t C, int pick) {
+    if (g->tame) rows8_exp_(g, C, 1, pick);
+    else rows8_exp_(g, C, 0, pick);
 }
 
-/* Writes the C x 8 block buf (class-major) to 8 rows of C at out. */
-static inline void rows8_store(float *out, ptrdiff_t C, float buf[][8]) {
-    if (C % 8 == 0) { /* transpose back in registers, store whole rows */
-        for (ptrdiff_t b = 0; b < C; b += 8) {
-            __m256 r[8];
-            for (int j = 0; j < 8; j++) r[j] = _mm256_loadu_ps(buf[b + j]);
-            transpose8_ps(r);
-            for (int k = 0; k < 8; k++) _mm256_storeu_ps(out + k * C + b, r[k]);
-        }
-        return;
+static inline void rows8_lse(rows8 *g) {
+    g->L_lo = g->tame ? log1p_rest_pd(g->rest_lo) : fastce_log1p_pd(g->rest_lo);
+    g->L_hi = g->tame ? log1p_rest_pd(g->rest_hi) : fastce_log1p_pd(g->rest_hi);
+}
+
+/* logsumexp (op 0), log_softmax (1) or softmax (2) of a finished group. */
+static inline int softmax_out8(const rows8 *g, const rows8_shape *s, int op, float *out,
+                               __m256 *o) {
+    const ptrdiff_t C = s->C;
+    if (op == 0) {
+        __m256d lse_lo = _mm256_add_pd(g->m_lo, g->L_lo), lse_hi = _mm256_add_pd(g->m_hi, g->L_hi);
+        if (lse_cancels_pd(g->m_lo, g->L_lo, lse_lo) || lse_cancels_pd(g->m_hi, g->L_hi, lse_hi))
+            return 0;
+        _mm256_storeu_ps(out, to_ps(lse_lo, lse_hi));
+        return 1;
     }
-    for (int k = 0; k < 8; k++)
-        for (ptrdiff_t j = 0; j < C; j++) out[k * C + j] = buf[j][k];
+    if (op == 1) { /* (x_j - max) - lse_rel, in double: exact difference */
+        for (ptrdiff_t j = 0; j < C; j++)
+            o[j] = to_ps(_mm256_sub_pd(_mm256_sub_pd(lo_pd(g->v[j]), g->m_lo), g->L_lo),
+                         _mm256_sub_pd(_mm256_sub_pd(hi_pd(g->v[j]), g->m_hi), g->L_hi));
+    } else {
+        const __m256d one = _mm256_set1_pd(1.0);
+        __m256 inv = to_ps(_mm256_div_pd(one, _mm256_add_pd(one, g->rest_lo)),
+                           _mm256_div_pd(one, _mm256_add_pd(one, g->rest_hi)));
+        for (ptrdiff_t j = 0; j < C; j++) o[j] = _mm256_mul_ps(g->ex[j], inv);
+    }
+    rows8_store(out, o, s);
+    return 1;
 }
 
 /* logsumexp (op 0), log_softmax (1) or softmax (2) of rows [0, n) of a
@@ -134,34 +451,109 @@ static inline void rows8_store(float *out, ptrdiff_t C, float buf[][8]) {
  * how many leading rows it did (see sparse_ce_rows in vec.h). */
 static ptrdiff_t softmax_rows_f32(const float *x, ptrdiff_t n, ptrdiff_t C, int op,
                                   float *out) {
-    const __m256i rows = rows_index(C);
+    const rows8_shape sh = rows8_shape_of(C);
     const __m256 all = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
-    rows8 g;
-    float buf[FASTCE_SMALL_C][8];
+    rows8 gs[2], *g = gs, *prev = gs + 1; /* prev: the group before g, if have */
+    __m256 o[FASTCE_SMALL_C];
+    for (int j = 0; j < FASTCE_SMALL_C; j++) o[j] = _mm256_setzero_ps();
     ptrdiff_t r0 = 0;
-    for (; r0 + 8 <= n; r0 += 8) {
-        if (!rows8_load(&g, x + r0 * C, C, rows, all)) break;
-        if (op == 0) {
-            __m256d lse_lo = _mm256_add_pd(g.m_lo, g.L_lo), lse_hi = _mm256_add_pd(g.m_hi, g.L_hi);
-            if (lse_cancels_pd(g.m_lo, g.L_lo, lse_lo) || lse_cancels_pd(g.m_hi, g.L_hi, lse_hi))
-                break;
-            _mm256_storeu_ps(out + r0, to_ps(lse_lo, lse_hi));
-            continue;
-        }
-        if (op == 1) { /* (x_j - max) - lse_rel, in double: exact difference */
-            for (ptrdiff_t j = 0; j < C; j++)
-                _mm256_storeu_ps(buf[j], to_ps(
-                    _mm256_sub_pd(_mm256_sub_pd(lo_pd(g.v[j]), g.m_lo), g.L_lo),
-                    _mm256_sub_pd(_mm256_sub_pd(hi_pd(g.v[j]), g.m_hi), g.L_hi)));
-        } else {
-            const __m256d one = _mm256_set1_pd(1.0);
-            __m256 inv = to_ps(_mm256_div_pd(one, _mm256_add_pd(one, g.rest_lo)),
-                               _mm256_div_pd(one, _mm256_add_pd(one, g.rest_hi)));
-            for (ptrdiff_t j = 0; j < C; j++) _mm256_storeu_ps(buf[j], _mm256_mul_ps(g.ex[j], inv));
-        }
-        rows8_store(out + r0 * C, C, buf);
+    for (int have = 0;; r0 += 8, have = 1) {
+        int ok = r0 + 8 <= n && rows8_begin(g, x + r0 * C, &sh, all);
+        if (have) rows8_lse(prev);
+        if (ok) rows8_exp(g, C, 0);
+        if (have && !softmax_out8(prev, &sh, op, op == 0 ? out + r0 - 8 : out + (r0 - 8) * C, o))
+            return r0 - 8; /* a cancelling logsumexp: the generic path redoes the group */
+        if (!ok) break;
+        rows8 *t = prev;
+        prev = g;
+        g = t;
     }
     return r0;
+}
+
+/* The loss terms (added to *acc) and, with grad, the gradient of a finished
+ * group of rows; see sparse_ce_rows_f32. */
+static inline void sparse_ce_out8(const rows8 *g, const rows8_shape *sh, const float *w,
+                                  const float *swb, double e, double w_sum, float *lossb,
+                                  float *gradb, double grad_scale, __m256d *acc,
+                                  __m256d *comp, __m256 *o) {
+    const ptrdiff_t C = sh->C;
+    const __m256d one = _mm256_set1_pd(1.0), zero_d = _mm256_setzero_pd();
+    const double e_c = e / (double)C, keep = 1.0 - e;
+    const __m256 m = g->m, xy = g->xy, usedf = g->used;
+    const __m256i yv = g->yv, usedv = _mm256_castps_si256(usedf);
+    __m256d m_lo = g->m_lo, m_hi = g->m_hi, rest_lo = g->rest_lo, rest_hi = g->rest_hi;
+    __m256d L_lo = g->L_lo, L_hi = g->L_hi, sm_lo = zero_d, sm_hi = zero_d;
+    if (e > 0.0) /* sum_c w_c * (max - x_c), exact differences in double */
+        for (ptrdiff_t j = 0; j < C; j++) {
+            __m256d wj = _mm256_set1_pd(w ? (double)w[j] : 1.0);
+            sm_lo = _mm256_fmadd_pd(wj, _mm256_sub_pd(m_lo, lo_pd(g->v[j])), sm_lo);
+            sm_hi = _mm256_fmadd_pd(wj, _mm256_sub_pd(m_hi, hi_pd(g->v[j])), sm_hi);
+        }
+
+    __m256 wy = w ? _mm256_i32gather_ps(w, yv, 4) : _mm256_set1_ps(1.0f);
+    __m256 swv = swb ? _mm256_loadu_ps(swb) : _mm256_set1_ps(1.0f);
+    /* l = sw * ((1-e)*w_y*((max - x_y) + L) + (e/C)*(smooth + W*L)) */
+    __m256d ly_lo = _mm256_add_pd(_mm256_sub_pd(m_lo, lo_pd(xy)), L_lo);
+    __m256d ly_hi = _mm256_add_pd(_mm256_sub_pd(m_hi, hi_pd(xy)), L_hi);
+    __m256d cy_lo = _mm256_mul_pd(_mm256_set1_pd(keep), lo_pd(wy));
+    __m256d cy_hi = _mm256_mul_pd(_mm256_set1_pd(keep), hi_pd(wy));
+    __m256d l_lo = _mm256_mul_pd(cy_lo, ly_lo), l_hi = _mm256_mul_pd(cy_hi, ly_hi);
+    if (keep == 0.0) l_lo = l_hi = zero_d; /* (1-e) = 0: no target term */
+    if (e > 0.0) {
+        __m256d W = _mm256_set1_pd(w_sum), ec = _mm256_set1_pd(e_c);
+        l_lo = _mm256_fmadd_pd(ec, _mm256_fmadd_pd(W, L_lo, sm_lo), l_lo);
+        l_hi = _mm256_fmadd_pd(ec, _mm256_fmadd_pd(W, L_hi, sm_hi), l_hi);
+    }
+    __m256d used_lo = _mm256_castsi256_pd(_mm256_cvtepi32_epi64(_mm256_castsi256_si128(usedv)));
+    __m256d used_hi = _mm256_castsi256_pd(_mm256_cvtepi32_epi64(_mm256_extracti128_si256(usedv, 1)));
+    l_lo = _mm256_and_pd(_mm256_mul_pd(l_lo, lo_pd(swv)), used_lo);
+    l_hi = _mm256_and_pd(_mm256_mul_pd(l_hi, hi_pd(swv)), used_hi);
+    kahan_add_pd(acc, comp, l_lo);
+    kahan_add_pd(acc, comp, l_hi);
+    if (lossb) _mm256_storeu_ps(lossb, to_ps(l_lo, l_hi));
+
+    if (!gradb) return;
+    /* g_j = a*(cy + (e/C)*W) * p_j - a*(e/C)*w_j, then the target entry
+     * a*(cy*(p_y - 1) + (e/C)*(W*p_y - w_y)) with p_y - 1 = -rest/(1+rest)
+     * at a maximum; a = sw*grad_scale, 0 for an ignored row. */
+    __m256d inv_lo = _mm256_div_pd(one, _mm256_add_pd(one, rest_lo));
+    __m256d inv_hi = _mm256_div_pd(one, _mm256_add_pd(one, rest_hi));
+    __m256d a_lo = _mm256_and_pd(_mm256_mul_pd(lo_pd(swv), _mm256_set1_pd(grad_scale)), used_lo);
+    __m256d a_hi = _mm256_and_pd(_mm256_mul_pd(hi_pd(swv), _mm256_set1_pd(grad_scale)), used_hi);
+    __m256d ecW = _mm256_set1_pd(e_c * w_sum);
+    __m256 sp = to_ps(_mm256_mul_pd(_mm256_mul_pd(a_lo, _mm256_add_pd(cy_lo, ecW)), inv_lo),
+                      _mm256_mul_pd(_mm256_mul_pd(a_hi, _mm256_add_pd(cy_hi, ecW)), inv_hi));
+    __m256 off = to_ps(_mm256_mul_pd(a_lo, _mm256_set1_pd(-e_c)),
+                       _mm256_mul_pd(a_hi, _mm256_set1_pd(-e_c)));
+    __m256 at_max = _mm256_cmp_ps(xy, m, _CMP_EQ_OQ);
+    __m256d atm_lo = lo_pd(at_max), atm_hi = hi_pd(at_max);
+    __m256d eyl = lo_pd(g->ey), eyh = hi_pd(g->ey);
+    __m256d py_lo = _mm256_mul_pd(eyl, inv_lo), py_hi = _mm256_mul_pd(eyh, inv_hi);
+    __m256d pm1_lo = _mm256_blendv_pd(_mm256_sub_pd(py_lo, one),
+                                      _mm256_sub_pd(zero_d, _mm256_mul_pd(rest_lo, inv_lo)), atm_lo);
+    __m256d pm1_hi = _mm256_blendv_pd(_mm256_sub_pd(py_hi, one),
+                                      _mm256_sub_pd(zero_d, _mm256_mul_pd(rest_hi, inv_hi)), atm_hi);
+    __m256d wyl = lo_pd(wy), wyh = hi_pd(wy);
+    __m256d gy_lo = _mm256_mul_pd(a_lo, _mm256_fmadd_pd(cy_lo, pm1_lo,
+                        _mm256_mul_pd(_mm256_set1_pd(e_c), _mm256_fmsub_pd(_mm256_set1_pd(w_sum), py_lo, wyl))));
+    __m256d gy_hi = _mm256_mul_pd(a_hi, _mm256_fmadd_pd(cy_hi, pm1_hi,
+                        _mm256_mul_pd(_mm256_set1_pd(e_c), _mm256_fmsub_pd(_mm256_set1_pd(w_sum), py_hi, wyh))));
+    __m256 gy = to_ps(gy_lo, gy_hi);
+    __m256i jv = _mm256_setzero_si256();
+    const int all_used = _mm256_movemask_ps(usedf) == 0xff; /* then the masks are identities */
+    for (ptrdiff_t j = 0; j < C; j++) {
+        __m256 offj = w ? _mm256_mul_ps(off, _mm256_set1_ps(w[j])) : off;
+        __m256 gj = _mm256_fmadd_ps(sp, g->ex[j], offj);
+        __m256 at = _mm256_castsi256_ps(_mm256_cmpeq_epi32(yv, jv));
+        if (!all_used) { /* ignored rows: 0 */
+            gj = _mm256_and_ps(gj, usedf);
+            at = _mm256_and_ps(at, usedf);
+        }
+        o[j] = _mm256_blendv_ps(gj, gy, at); /* the target entry */
+        jv = _mm256_add_epi32(jv, _mm256_set1_epi32(1));
+    }
+    rows8_store(gradb, o, sh);
 }
 
 static ptrdiff_t sparse_ce_rows_f32(const float *x, const int64_t *y, ptrdiff_t n,
@@ -169,97 +561,30 @@ static ptrdiff_t sparse_ce_rows_f32(const float *x, const int64_t *y, ptrdiff_t 
                                     int64_t ignore_index, double e, double w_sum,
                                     float *loss, float *grad, double grad_scale,
                                     double *total) {
-    const __m256d one = _mm256_set1_pd(1.0), zero_d = _mm256_setzero_pd();
-    const double e_c = e / (double)C, keep = 1.0 - e;
-    const __m256i rows = rows_index(C);
-    rows8 g;
-    __m256d acc = zero_d, comp = zero_d;
+    const rows8_shape sh = rows8_shape_of(C);
+    rows8 gs[2], *g = gs, *prev = gs + 1; /* prev: the group before g, if have */
+    __m256 o[FASTCE_SMALL_C];
+    for (int j = 0; j < FASTCE_SMALL_C; j++) o[j] = _mm256_setzero_ps();
+    __m256d acc = _mm256_setzero_pd(), comp = acc;
     ptrdiff_t r0 = 0;
-    for (; r0 + 8 <= n; r0 += 8) {
-        const float *xb = x + r0 * C;
-        /* labels: ignored rows point at class 0 and are masked at the end */
-        int32_t yl[8], used[8];
-        for (int k = 0; k < 8; k++) {
-            used[k] = y[r0 + k] != ignore_index ? -1 : 0;
-            yl[k] = used[k] ? (int32_t)y[r0 + k] : 0;
+    for (int have = 0;; r0 += 8, have = 1) {
+        int ok = r0 + 8 <= n;
+        if (ok) { /* labels: ignored rows point at class 0 and are masked at the end */
+            __m256i usedv;
+            g->yv = labels8(y + r0, ignore_index, &usedv);
+            ok = rows8_begin(g, x + r0 * C, &sh, _mm256_castsi256_ps(usedv));
         }
-        __m256i yv = _mm256_loadu_si256((const __m256i *)yl);
-        __m256i usedv = _mm256_loadu_si256((const __m256i *)used);
-
-        if (!rows8_load(&g, xb, C, rows, _mm256_castsi256_ps(usedv))) break;
-        __m256 m = g.m;
-        __m256d m_lo = g.m_lo, m_hi = g.m_hi, rest_lo = g.rest_lo, rest_hi = g.rest_hi;
-        __m256d L_lo = g.L_lo, L_hi = g.L_hi, sm_lo = zero_d, sm_hi = zero_d;
-        if (e > 0.0) /* sum_c w_c * (max - x_c), exact differences in double */
-            for (ptrdiff_t j = 0; j < C; j++) {
-                __m256d wj = _mm256_set1_pd(w ? (double)w[j] : 1.0);
-                sm_lo = _mm256_fmadd_pd(wj, _mm256_sub_pd(m_lo, lo_pd(g.v[j])), sm_lo);
-                sm_hi = _mm256_fmadd_pd(wj, _mm256_sub_pd(m_hi, hi_pd(g.v[j])), sm_hi);
-            }
-
-        __m256 xy = _mm256_i32gather_ps(xb, _mm256_add_epi32(rows, yv), 4);
-        __m256 wy = w ? _mm256_i32gather_ps(w, yv, 4) : _mm256_set1_ps(1.0f);
-        __m256 swv = sw ? _mm256_loadu_ps(sw + r0) : _mm256_set1_ps(1.0f);
-        /* l = sw * ((1-e)*w_y*((max - x_y) + L) + (e/C)*(smooth + W*L)) */
-        __m256d ly_lo = _mm256_add_pd(_mm256_sub_pd(m_lo, lo_pd(xy)), L_lo);
-        __m256d ly_hi = _mm256_add_pd(_mm256_sub_pd(m_hi, hi_pd(xy)), L_hi);
-        __m256d cy_lo = _mm256_mul_pd(_mm256_set1_pd(keep), lo_pd(wy));
-        __m256d cy_hi = _mm256_mul_pd(_mm256_set1_pd(keep), hi_pd(wy));
-        __m256d l_lo = _mm256_mul_pd(cy_lo, ly_lo), l_hi = _mm256_mul_pd(cy_hi, ly_hi);
-        if (keep == 0.0) l_lo = l_hi = zero_d; /* (1-e) = 0: no target term */
-        if (e > 0.0) {
-            __m256d W = _mm256_set1_pd(w_sum), ec = _mm256_set1_pd(e_c);
-            l_lo = _mm256_fmadd_pd(ec, _mm256_fmadd_pd(W, L_lo, sm_lo), l_lo);
-            l_hi = _mm256_fmadd_pd(ec, _mm256_fmadd_pd(W, L_hi, sm_hi), l_hi);
+        if (have) rows8_lse(prev);
+        if (ok) rows8_exp(g, C, grad ? 2 : 1);
+        if (have) {
+            ptrdiff_t p0 = r0 - 8;
+            sparse_ce_out8(prev, &sh, w, sw ? sw + p0 : NULL, e, w_sum, loss ? loss + p0 : NULL,
+                           grad ? grad + p0 * C : NULL, grad_scale, &acc, &comp, o);
         }
-        __m256 usedf = _mm256_castsi256_ps(usedv);
-        __m256d used_lo = _mm256_castsi256_pd(_mm256_cvtepi32_epi64(_mm256_castsi256_si128(usedv)));
-        __m256d used_hi = _mm256_castsi256_pd(_mm256_cvtepi32_epi64(_mm256_extracti128_si256(usedv, 1)));
-        l_lo = _mm256_and_pd(_mm256_mul_pd(l_lo, lo_pd(swv)), used_lo);
-        l_hi = _mm256_and_pd(_mm256_mul_pd(l_hi, hi_pd(swv)), used_hi);
-        kahan_add_pd(&acc, &comp, l_lo);
-        kahan_add_pd(&acc, &comp, l_hi);
-        if (loss) _mm256_storeu_ps(loss + r0, to_ps(l_lo, l_hi));
-
-        if (!grad) continue;
-        /* g_j = a*(cy + (e/C)*W) * p_j - a*(e/C)*w_j, then the target entry
-         * a*(cy*(p_y - 1) + (e/C)*(W*p_y - w_y)) with p_y - 1 = -rest/(1+rest)
-         * at a maximum; a = sw*grad_scale, 0 for an ignored row. */
-        __m256d inv_lo = _mm256_div_pd(one, _mm256_add_pd(one, rest_lo));
-        __m256d inv_hi = _mm256_div_pd(one, _mm256_add_pd(one, rest_hi));
-        __m256d a_lo = _mm256_and_pd(_mm256_mul_pd(lo_pd(swv), _mm256_set1_pd(grad_scale)), used_lo);
-        __m256d a_hi = _mm256_and_pd(_mm256_mul_pd(hi_pd(swv), _mm256_set1_pd(grad_scale)), used_hi);
-        __m256d ecW = _mm256_set1_pd(e_c * w_sum);
-        __m256 sp = to_ps(_mm256_mul_pd(_mm256_mul_pd(a_lo, _mm256_add_pd(cy_lo, ecW)), inv_lo),
-                          _mm256_mul_pd(_mm256_mul_pd(a_hi, _mm256_add_pd(cy_hi, ecW)), inv_hi));
-        __m256 off = to_ps(_mm256_mul_pd(a_lo, _mm256_set1_pd(-e_c)),
-                           _mm256_mul_pd(a_hi, _mm256_set1_pd(-e_c)));
-        float gbuf[FASTCE_SMALL_C][8];
-        for (ptrdiff_t j = 0; j < C; j++) {
-            __m256 offj = w ? _mm256_mul_ps(off, _mm256_set1_ps(w[j])) : off;
-            __m256 gj = _mm256_fmadd_ps(sp, g.ex[j], offj);
-            _mm256_storeu_ps(gbuf[j], _mm256_and_ps(gj, usedf)); /* ignored rows: 0 */
-        }
-        __m256 at_max = _mm256_cmp_ps(xy, m, _CMP_EQ_OQ);
-        __m256d atm_lo = lo_pd(at_max), atm_hi = hi_pd(at_max);
-        __m256d eyl = lo_pd(_mm256_blendv_ps(exp_diff_ps(xy, m), _mm256_set1_ps(1.0f), at_max));
-        __m256d eyh = hi_pd(_mm256_blendv_ps(exp_diff_ps(xy, m), _mm256_set1_ps(1.0f), at_max));
-        __m256d py_lo = _mm256_mul_pd(eyl, inv_lo), py_hi = _mm256_mul_pd(eyh, inv_hi);
-        __m256d pm1_lo = _mm256_blendv_pd(_mm256_sub_pd(py_lo, one),
-                                          _mm256_sub_pd(zero_d, _mm256_mul_pd(rest_lo, inv_lo)), atm_lo);
-        __m256d pm1_hi = _mm256_blendv_pd(_mm256_sub_pd(py_hi, one),
-                                          _mm256_sub_pd(zero_d, _mm256_mul_pd(rest_hi, inv_hi)), atm_hi);
-        __m256d wyl = lo_pd(wy), wyh = hi_pd(wy);
-        __m256d gy_lo = _mm256_mul_pd(a_lo, _mm256_fmadd_pd(cy_lo, pm1_lo,
-                            _mm256_mul_pd(_mm256_set1_pd(e_c), _mm256_fmsub_pd(_mm256_set1_pd(w_sum), py_lo, wyl))));
-        __m256d gy_hi = _mm256_mul_pd(a_hi, _mm256_fmadd_pd(cy_hi, pm1_hi,
-                            _mm256_mul_pd(_mm256_set1_pd(e_c), _mm256_fmsub_pd(_mm256_set1_pd(w_sum), py_hi, wyh))));
-        float gy[8];
-        _mm256_storeu_ps(gy, to_ps(gy_lo, gy_hi));
-        float *gb = grad + r0 * C;
-        rows8_store(gb, C, gbuf);
-        for (int k = 0; k < 8; k++)
-            if (used[k]) gb[k * C + yl[k]] = gy[k];
+        if (!ok) break;
+        rows8 *t = prev;
+        prev = g;
+        g = t;
     }
     *total += kahan_total(acc, comp);
     return r0;
@@ -268,9 +593,11 @@ static ptrdiff_t sparse_ce_rows_f32(const float *x, const int64_t *y, ptrdiff_t 
 /* ------------------------------------------------------------- double */
 
 /* Four rows of few classes in double lanes: the float version above, with
- * lane k = row k of 4 and Kahan-free double sums (C <= 32 terms). */
+ * lane k = row k of 4 and Kahan-compensated sums. */
 typedef struct {
-    __m256d v[FASTCE_SMALL_C], ex[FASTCE_SMALL_C], m, rest, L;
+    __m256d v[FASTCE_SMALL_C], ex[FASTCE_SMALL_C], m, rest, L, xy, ey, used;
+    __m256i yv;
+    int tame;
 } rows4;
 
 /* In-register transpose of a 4 x 4 block of doubles (see transpose8_ps). */
@@ -283,80 +610,228 @@ static inline void transpose4_pd(__m256d r[4]) {
     r[3] = _mm256_permute2f128_pd(t1, t3, 0x31);
 }
 
-static inline void rows4_gather(__m256d *v, const double *xb, ptrdiff_t C, __m128i rows) {
-    if (C % 4 == 0) {
-        for (ptrdiff_t b = 0; b < C; b += 4) {
-            for (int k = 0; k < 4; k++) v[b + k] = _mm256_loadu_pd(xb + k * C + b);
-            transpose4_pd(v + b);
+/* rows8_shape for 4 rows of doubles: blocks of 4 classes. */
+typedef struct {
+    ptrdiff_t C, full, rem;
+    int spill;
+    __m256i tail;
+} rows4_shape;
+
+static inline rows4_shape rows4_shape_of(ptrdiff_t C) {
+    rows4_shape s = {C, C - C % 4, C % 4, 0, tail_mask_pd(C % 4)};
+    while (s.spill < 4 && s.spill * C + s.full + 4 <= 4 * C) s.spill++;
+    return s;
+}
+
+/* rows8_columns for rows4. */
+static inline void rows4_columns(__m256d *v, const double *xb, const rows4_shape *s,
+                                 __m256d *m, __m256d *lo, __m256d *sum) {
+    const ptrdiff_t C = s->C;
+    __m256d r[4];
+    for (ptrdiff_t b = 0; b < C; b += 4) {
+        const double *p = xb + b;
+        if (b < s->full)
+            for (int k = 0; k < 4; k++, p += C) r[k] = _mm256_loadu_pd(p);
+        else
+            for (int k = 0; k < 4; k++, p += C) r[k] = _mm256_maskload_pd(p, s->tail);
+        transpose4_pd(r);
+        for (int k = 0; k < 4 && b + k < C; k++) {
+            v[b + k] = r[k];
+            *m = _mm256_max_pd(r[k], *m);
+            *lo = _mm256_min_pd(r[k], *lo);
+            *sum = _mm256_add_pd(*sum, r[k]);
         }
-    } else {
-        for (ptrdiff_t j = 0; j < C; j++) v[j] = _mm256_i32gather_pd(xb + j, rows, 8);
     }
 }
 
-static inline int rows4_load(rows4 *g, const double *xb, ptrdiff_t C, __m128i rows,
-                             __m256d used) {
-    __m256d m = _mm256_set1_pd(-INFINITY), bad = _mm256_setzero_pd();
-    rows4_gather(g->v, xb, C, rows);
-    for (ptrdiff_t j = 0; j < C; j++) {
-        m = _mm256_max_pd(g->v[j], m);
-        bad = _mm256_or_pd(bad, _mm256_cmp_pd(g->v[j], g->v[j], _CMP_UNORD_Q));
+/* The first r (1 to 3) doubles of v to p. */
+static inline void store_part_pd(double *p, __m256d v, ptrdiff_t r) {
+    __m128d h = _mm256_castpd256_pd128(v);
+    if (r & 2) {
+        _mm_storeu_pd(p, h);
+        h = _mm256_extractf128_pd(v, 1);
+        p += 2;
     }
-    bad = _mm256_or_pd(bad, _mm256_cmp_pd(_mm256_andnot_pd(_mm256_set1_pd(-0.0), m),
-                                          _mm256_set1_pd(INFINITY), _CMP_EQ_OQ));
-    if (_mm256_movemask_pd(_mm256_and_pd(bad, used))) return 0;
+    if (r & 1) _mm_store_sd(p, h);
+}
+
+/* See rows8_store. */
+static inline void rows4_store(double *out, const __m256d *o, const rows4_shape *s) {
+    const ptrdiff_t C = s->C;
+    __m256d r[4];
+    if (s->rem) {
+        for (int j = 0; j < 4; j++) r[j] = o[s->full + j];
+        transpose4_pd(r);
+        double *p = out + s->full;
+        for (int k = 0; k < 4; k++, p += C) {
+            if (k < s->spill) _mm256_storeu_pd(p, r[k]);
+            else store_part_pd(p, r[k], s->rem);
+        }
+    }
+    for (ptrdiff_t b = 0; b < s->full; b += 4) {
+        for (int j = 0; j < 4; j++) r[j] = o[b + j];
+        transpose4_pd(r);
+        double *p = out + b;
+        for (int k = 0; k < 4; k++, p += C) _mm256_storeu_pd(p, r[k]);
+    }
+}
+
+/* The steps of a group, as rows8_begin, rows8_exp and rows8_lse. */
+static inline int rows4_begin(rows4 *g, const double *xb, const rows4_shape *s, __m256d used) {
+    const ptrdiff_t C = s->C;
+    __m256d m = _mm256_set1_pd(-INFINITY), lo = _mm256_set1_pd(INFINITY);
+    __m256d sum = _mm256_setzero_pd(); /* finite only if every x_j is */
+    rows4_columns(g->v, xb, s, &m, &lo, &sum);
+    g->m = m;
+    g->used = used;
+    __m256d tame = _mm256_and_pd(
+        _mm256_cmp_pd(_mm256_andnot_pd(_mm256_set1_pd(-0.0), sum), _mm256_set1_pd(INFINITY), _CMP_LT_OQ),
+        _mm256_cmp_pd(_mm256_sub_pd(lo, m), _mm256_set1_pd(FASTCE_TAME_F64), _CMP_GE_OQ));
+    g->tame = !_mm256_movemask_pd(_mm256_andnot_pd(tame, used));
+    if (g->tame) return 1;
+    __m256d bad = _mm256_cmp_pd(_mm256_andnot_pd(_mm256_set1_pd(-0.0), m),
+                                _mm256_set1_pd(INFINITY), _CMP_EQ_OQ);
+    for (ptrdiff_t j = 0; j < C; j++)
+        bad = _mm256_or_pd(bad, _mm256_cmp_pd(g->v[j], g->v[j], _CMP_UNORD_Q));
+    return !_mm256_movemask_pd(_mm256_and_pd(bad, used));
+}
+
+static inline void rows4_exp_(rows4 *g, ptrdiff_t C, int tame, int pick) {
+    const __m256d m = g->m;
+    const __m256i yv = g->yv;
     __m256d rest = _mm256_setzero_pd(), comp = rest, ties = _mm256_set1_pd(-1.0);
+    __m256d xy = _mm256_setzero_pd(), ey = xy;
+    __m256i jv = _mm256_setzero_si256();
+    if (tame) {
+        ptrdiff_t j = 0;
+        for (; j + 2 <= C; j += 2) exp_diff_tame_pd(g->v + j, m, g->ex + j, 2);
+        if (j < C) exp_diff_tame_pd(g->v + j, m, g->ex + j, 1);
+    }
     for (ptrdiff_t j = 0; j < C; j++) {
         __m256d eq = _mm256_cmp_pd(g->v[j], m, _CMP_EQ_OQ);
-        g->ex[j] = _mm256_blendv_pd(exp_diff_pd(g->v[j], m), _mm256_set1_pd(1.0), eq);
-        kahan_add_pd(&rest, &comp, _mm256_andnot_pd(eq, g->ex[j]));
+        if (!tame) g->ex[j] = _mm256_blendv_pd(exp_diff_pd(g->v[j], m), _mm256_set1_pd(1.0), eq);
+        if (pick) { /* the target class, by lane */
+            __m256d at = _mm256_castsi256_pd(_mm256_cmpeq_epi64(yv, jv));
+            xy = _mm256_blendv_pd(xy, g->v[j], at);
+            if (pick == 2) ey = _mm256_blendv_pd(ey, g->ex[j], at);
+            jv = _mm256_add_epi64(jv, _mm256_set1_epi64x(1));
+        }
+        __m256d term = _mm256_andnot_pd(eq, g->ex[j]);
+        if (tame) { /* kahan_add_pd: the sums are finite, no NaN to clear */
+            __m256d yk = _mm256_sub_pd(term, comp), t = _mm256_add_pd(rest, yk);
+            comp = _mm256_sub_pd(_mm256_sub_pd(t, rest), yk);
+            rest = t;
+        } else {
+            kahan_add_pd(&rest, &comp, term);
+        }
         ties = _mm256_add_pd(ties, _mm256_and_pd(eq, _mm256_set1_pd(1.0)));
     }
-    g->m = m;
+    g->xy = xy;
+    g->ey = ey;
     g->rest = _mm256_add_pd(_mm256_sub_pd(rest, comp), ties);
-    g->L = fastce_log1p_pd(g->rest);
-    return 1;
 }
 
-static inline void rows4_store(double *out, ptrdiff_t C, double buf[][4]) {
-    if (C % 4 == 0) {
-        for (ptrdiff_t b = 0; b < C; b += 4) {
-            __m256d r[4];
-            for (int j = 0; j < 4; j++) r[j] = _mm256_loadu_pd(buf[b + j]);
-            transpose4_pd(r);
-            for (int k = 0; k < 4; k++) _mm256_storeu_pd(out + k * C + b, r[k]);
-        }
-        return;
+static inline void rows4_exp(rows4 *g, ptrdiff_t C, int pick) {
+    if (g->tame) rows4_exp_(g, C, 1, pick);
+    else rows4_exp_(g, C, 0, pick);
+}
+
+static inline void rows4_lse(rows4 *g) {
+    g->L = g->tame ? log1p_rest_pd(g->rest) : fastce_log1p_pd(g->rest);
+}
+
+static inline int softmax_out4(const rows4 *g, const rows4_shape *s, int op, double *out,
+                               __m256d *o) {
+    const ptrdiff_t C = s->C;
+    if (op == 0) {
+        __m256d lse = _mm256_add_pd(g->m, g->L);
+        if (lse_cancels_pd(g->m, g->L, lse)) return 0;
+        _mm256_storeu_pd(out, lse);
+        return 1;
     }
-    for (int k = 0; k < 4; k++)
-        for (ptrdiff_t j = 0; j < C; j++) out[k * C + j] = buf[j][k];
+    if (op == 1) {
+        for (ptrdiff_t j = 0; j < C; j++) o[j] = _mm256_sub_pd(_mm256_sub_pd(g->v[j], g->m), g->L);
+    } else {
+        __m256d inv = _mm256_div_pd(_mm256_set1_pd(1.0), _mm256_add_pd(_mm256_set1_pd(1.0), g->rest));
+        for (ptrdiff_t j = 0; j < C; j++) o[j] = _mm256_mul_pd(g->ex[j], inv);
+    }
+    rows4_store(out, o, s);
+    return 1;
 }
 
 static ptrdiff_t softmax_rows_f64(const double *x, ptrdiff_t n, ptrdiff_t C, int op,
                                   double *out) {
-    const __m128i rows = _mm_mullo_epi32(_mm_setr_epi32(0, 1, 2, 3), _mm_set1_epi32((int)C));
+    const rows4_shape sh = rows4_shape_of(C);
     const __m256d all = _mm256_castsi256_pd(_mm256_set1_epi64x(-1));
-    rows4 g;
-    double buf[FASTCE_SMALL_C][4];
+    rows4 gs[2], *g = gs, *prev = gs + 1; /* prev: the group before g, if have */
+    __m256d o[FASTCE_SMALL_C];
+    for (int j = 0; j < FASTCE_SMALL_C; j++) o[j] = _mm256_setzero_pd();
     ptrdiff_t r0 = 0;
-    for (; r0 + 4 <= n; r0 += 4) {
-        if (!rows4_load(&g, x + r0 * C, C, rows, all)) break;
-        if (op == 0) {
-            __m256d lse = _mm256_add_pd(g.m, g.L);
-            if (lse_cancels_pd(g.m, g.L, lse)) break;
-            _mm256_storeu_pd(out + r0, lse);
-            continue;
-        }
-        if (op == 1) {
-            for (ptrdiff_t j = 0; j < C; j++)
-                _mm256_storeu_pd(buf[j], _mm256_sub_pd(_mm256_sub_pd(g.v[j], g.m), g.L));
-        } else {
-            __m256d inv = _mm256_div_pd(_mm256_set1_pd(1.0), _mm256_add_pd(_mm256_set1_pd(1.0), g.rest));
-            for (ptrdiff_t j = 0; j < C; j++) _mm256_storeu_pd(buf[j], _mm256_mul_pd(g.ex[j], inv));
-        }
-        rows4_store(out + r0 * C, C, buf);
+    for (int have = 0;; r0 += 4, have = 1) {
+        int ok = r0 + 4 <= n && rows4_begin(g, x + r0 * C, &sh, all);
+        if (have) rows4_lse(prev);
+        if (ok) rows4_exp(g, C, 0);
+        if (have && !softmax_out4(prev, &sh, op, op == 0 ? out + r0 - 4 : out + (r0 - 4) * C, o))
+            return r0 - 4; /* a cancelling logsumexp: the generic path redoes the group */
+        if (!ok) break;
+        rows4 *t = prev;
+        prev = g;
+        g = t;
     }
     return r0;
+}
+
+/* sparse_ce_out8 for rows4. */
+static inline void sparse_ce_out4(const rows4 *g, const rows4_shape *sh, const double *w,
+                                  const double *swb, double e, double w_sum, double *lossb,
+                                  double *gradb, double grad_scale, __m256d *acc,
+                                  __m256d *comp, __m256d *o) {
+    const ptrdiff_t C = sh->C;
+    const __m256d one = _mm256_set1_pd(1.0), zero = _mm256_setzero_pd();
+    const double e_c = e / (double)C, keep = 1.0 - e;
+    const __m256d usedv = g->used, xy = g->xy;
+    const __m256i yv = g->yv;
+    __m256d sm = zero;
+    if (e > 0.0)
+        for (ptrdiff_t j = 0; j < C; j++)
+            sm = _mm256_fmadd_pd(_mm256_set1_pd(w ? w[j] : 1.0), _mm256_sub_pd(g->m, g->v[j]), sm);
+    __m256d wy = w ? _mm256_i64gather_pd(w, yv, 8) : one;
+    __m256d swv = swb ? _mm256_loadu_pd(swb) : one;
+    __m256d at_max = _mm256_cmp_pd(xy, g->m, _CMP_EQ_OQ);
+    /* (max - x_y) + L, with max - x_y = 0 at a maximum */
+    __m256d ly = _mm256_add_pd(_mm256_andnot_pd(at_max, _mm256_sub_pd(g->m, xy)), g->L);
+    __m256d cy = _mm256_mul_pd(_mm256_set1_pd(keep), wy);
+    __m256d l = keep == 0.0 ? zero : _mm256_mul_pd(cy, ly);
+    if (e > 0.0)
+        l = _mm256_fmadd_pd(_mm256_set1_pd(e_c), _mm256_fmadd_pd(_mm256_set1_pd(w_sum), g->L, sm), l);
+    l = _mm256_and_pd(_mm256_mul_pd(l, swv), usedv);
+    kahan_add_pd(acc, comp, l);
+    if (lossb) _mm256_storeu_pd(lossb, l);
+
+    if (!gradb) return;
+    __m256d inv = _mm256_div_pd(one, _mm256_add_pd(one, g->rest));
+    __m256d a = _mm256_and_pd(_mm256_mul_pd(swv, _mm256_set1_pd(grad_scale)), usedv);
+    __m256d sp = _mm256_mul_pd(_mm256_mul_pd(a, _mm256_add_pd(cy, _mm256_set1_pd(e_c * w_sum))), inv);
+    __m256d off = _mm256_mul_pd(a, _mm256_set1_pd(-e_c));
+    __m256d py = _mm256_mul_pd(g->ey, inv);
+    __m256d pm1 = _mm256_blendv_pd(_mm256_sub_pd(py, one),
+                                   _mm256_sub_pd(zero, _mm256_mul_pd(g->rest, inv)), at_max);
+    __m256d gy = _mm256_mul_pd(a, _mm256_fmadd_pd(cy, pm1,
+                     _mm256_mul_pd(_mm256_set1_pd(e_c), _mm256_fmsub_pd(_mm256_set1_pd(w_sum), py, wy))));
+    __m256i jv = _mm256_setzero_si256();
+    const int all_used = _mm256_movemask_pd(usedv) == 0xf; /* then the masks are identities */
+    for (ptrdiff_t j = 0; j < C; j++) {
+        __m256d offj = w ? _mm256_mul_pd(off, _mm256_set1_pd(w[j])) : off;
+        __m256d gj = _mm256_fmadd_pd(sp, g->ex[j], offj);
+        __m256d at = _mm256_castsi256_pd(_mm256_cmpeq_epi64(yv, jv));
+        if (!all_used) { /* ignored rows: 0 */
+            gj = _mm256_and_pd(gj, usedv);
+            at = _mm256_and_pd(at, usedv);
+        }
+        o[j] = _mm256_blendv_pd(gj, gy, at); /* the target entry */
+        jv = _mm256_add_epi64(jv, _mm256_set1_epi64x(1));
+    }
+    rows4_store(gradb, o, sh);
 }
 
 static ptrdiff_t sparse_ce_rows_f64(const double *x, const int64_t *y, ptrdiff_t n,
@@ -364,64 +839,32 @@ static ptrdiff_t sparse_ce_rows_f64(const double *x, const int64_t *y, ptrdiff_t
                                     int64_t ignore_index, double e, double w_sum,
                                     double *loss, double *grad, double grad_scale,
                                     double *total) {
-    const __m256d one = _mm256_set1_pd(1.0), zero = _mm256_setzero_pd();
-    const double e_c = e / (double)C, keep = 1.0 - e;
-    const __m128i rows = _mm_mullo_epi32(_mm_setr_epi32(0, 1, 2, 3), _mm_set1_epi32((int)C));
-    rows4 g;
-    __m256d acc = zero, comp = zero;
+    const rows4_shape sh = rows4_shape_of(C);
+    rows4 gs[2], *g = gs, *prev = gs + 1; /* prev: the group before g, if have */
+    __m256d o[FASTCE_SMALL_C];
+    for (int j = 0; j < FASTCE_SMALL_C; j++) o[j] = _mm256_setzero_pd();
+    __m256d acc = _mm256_setzero_pd(), comp = acc;
     ptrdiff_t r0 = 0;
-    for (; r0 + 4 <= n; r0 += 4) {
-        const double *xb = x + r0 * C;
-        int32_t yl[4];
-        int64_t used[4];
-        for (int k = 0; k < 4; k++) {
-            used[k] = y[r0 + k] != ignore_index ? -1 : 0;
-            yl[k] = used[k] ? (int32_t)y[r0 + k] : 0;
+    for (int have = 0;; r0 += 4, have = 1) {
+        int ok = r0 + 4 <= n;
+        if (ok) { /* labels: ignored rows point at class 0 and are masked at the end */
+            __m256i yraw = _mm256_loadu_si256((const __m256i *)(y + r0));
+            __m256i ignored = _mm256_cmpeq_epi64(yraw, _mm256_set1_epi64x(ignore_index));
+            g->yv = _mm256_andnot_si256(ignored, yraw);
+            ok = rows4_begin(g, x + r0 * C, &sh,
+                             _mm256_castsi256_pd(_mm256_xor_si256(ignored, _mm256_set1_epi64x(-1))));
         }
-        __m128i yv = _mm_loadu_si128((const __m128i *)yl);
-        __m256d usedv = _mm256_castsi256_pd(_mm256_loadu_si256((const __m256i *)used));
-        if (!rows4_load(&g, xb, C, rows, usedv)) break;
-
-        __m256d sm = zero;
-        if (e > 0.0)
-            for (ptrdiff_t j = 0; j < C; j++)
-                sm = _mm256_fmadd_pd(_mm256_set1_pd(w ? w[j] : 1.0), _mm256_sub_pd(g.m, g.v[j]), sm);
-        __m256d xy = _mm256_i32gather_pd(xb, _mm_add_epi32(rows, yv), 8);
-        __m256d wy = w ? _mm256_i32gather_pd(w, yv, 8) : one;
-        __m256d swv = sw ? _mm256_loadu_pd(sw + r0) : one;
-        __m256d at_max = _mm256_cmp_pd(xy, g.m, _CMP_EQ_OQ);
-        /* (max - x_y) + L, with max - x_y = 0 at a maximum */
-        __m256d ly = _mm256_add_pd(_mm256_andnot_pd(at_max, _mm256_sub_pd(g.m, xy)), g.L);
-        __m256d cy = _mm256_mul_pd(_mm256_set1_pd(keep), wy);
-        __m256d l = keep == 0.0 ? zero : _mm256_mul_pd(cy, ly);
-        if (e > 0.0)
-            l = _mm256_fmadd_pd(_mm256_set1_pd(e_c), _mm256_fmadd_pd(_mm256_set1_pd(w_sum), g.L, sm), l);
-        l = _mm256_and_pd(_mm256_mul_pd(l, swv), usedv);
-        kahan_add_pd(&acc, &comp, l);
-        if (loss) _mm256_storeu_pd(loss + r0, l);
-
-        if (!grad) continue;
-        __m256d inv = _mm256_div_pd(one, _mm256_add_pd(one, g.rest));
-        __m256d a = _mm256_and_pd(_mm256_mul_pd(swv, _mm256_set1_pd(grad_scale)), usedv);
-        __m256d sp = _mm256_mul_pd(_mm256_mul_pd(a, _mm256_add_pd(cy, _mm256_set1_pd(e_c * w_sum))), inv);
-        __m256d off = _mm256_mul_pd(a, _mm256_set1_pd(-e_c));
-        double gbuf[FASTCE_SMALL_C][4];
-        for (ptrdiff_t j = 0; j < C; j++) {
-            __m256d offj = w ? _mm256_mul_pd(off, _mm256_set1_pd(w[j])) : off;
-            _mm256_storeu_pd(gbuf[j], _mm256_and_pd(_mm256_fmadd_pd(sp, g.ex[j], offj), usedv));
+        if (have) rows4_lse(prev);
+        if (ok) rows4_exp(g, C, grad ? 2 : 1);
+        if (have) {
+            ptrdiff_t p0 = r0 - 4;
+            sparse_ce_out4(prev, &sh, w, sw ? sw + p0 : NULL, e, w_sum, loss ? loss + p0 : NULL,
+                           grad ? grad + p0 * C : NULL, grad_scale, &acc, &comp, o);
         }
-        __m256d ey = _mm256_blendv_pd(exp_diff_pd(xy, g.m), one, at_max);
-        __m256d py = _mm256_mul_pd(ey, inv);
-        __m256d pm1 = _mm256_blendv_pd(_mm256_sub_pd(py, one),
-                                       _mm256_sub_pd(zero, _mm256_mul_pd(g.rest, inv)), at_max);
-        __m256d gy = _mm256_mul_pd(a, _mm256_fmadd_pd(cy, pm1,
-                         _mm256_mul_pd(_mm256_set1_pd(e_c), _mm256_fmsub_pd(_mm256_set1_pd(w_sum), py, wy))));
-        double gys[4];
-        _mm256_storeu_pd(gys, gy);
-        double *gb = grad + r0 * C;
-        rows4_store(gb, C, gbuf);
-        for (int k = 0; k < 4; k++)
-            if (used[k]) gb[k * C + yl[k]] = gys[k];
+        if (!ok) break;
+        rows4 *t = prev;
+        prev = g;
+        g = t;
     }
     *total += kahan_total(acc, comp);
     return r0;

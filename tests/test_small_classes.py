@@ -1,6 +1,8 @@
 """The row-parallel kernel for few classes (C <= 32, class axis last, many
 rows) against fastce.reference, with every option, and with rows the generic
-path must take (masked, +inf, NaN) scattered among ordinary ones."""
+path must take (masked, +inf, NaN) scattered among ordinary ones. Class
+counts that are not a multiple of the group's block (8 floats, 4 doubles)
+take a partial block, and the last group of rows may be partial too."""
 import numpy as np
 import pytest
 
@@ -10,9 +12,12 @@ from fastce import reference as ref
 from helpers import DTYPES, assert_close, labels_for, logits
 
 N = 203  # groups of 8 rows plus a tail
+#: Every kind of class block: whole ones (8, 16, 24, 32), a partial one of
+#: each size, C below a block, and 33 (the generic path).
+CLASSES = [1, 2, 3, 5, 7, 8, 10, 12, 16, 20, 24, 31, 32, 33]
 
 
-@pytest.mark.parametrize("C", [2, 8, 10, 16, 24, 32, 33])
+@pytest.mark.parametrize("C", CLASSES)
 @pytest.mark.parametrize("option", ["plain", "all", "smoothing-only"])
 @pytest.mark.parametrize("reduction", ["mean", "none"])
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
@@ -32,20 +37,21 @@ def test_matches_reference(dtype, reduction, option, C):
     assert_close(grad, want_grad, dtype)
 
 
+@pytest.mark.parametrize("C", [5, 10, 16])
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
-def test_edge_rows_among_ordinary_ones(dtype):
-    x = logits((64, 10), dtype)
-    y = labels_for((64, 10), 1)
+def test_edge_rows_among_ordinary_ones(dtype, C):
+    x = logits((64, C), dtype)
+    y = labels_for((64, C), 1)
     x[3] = -np.inf                      # every class masked: loss inf, grad 0
     x[12, 4] = np.inf                   # a dominant +inf logit
     y[12] = 4
-    x[21, 7] = np.nan                   # NaN in a used row
+    x[21, C - 3] = np.nan               # NaN in a used row
     x[30] = np.nan                      # an ignored row full of NaN
     y[30] = -100
     x[45, [1, 2]] = 50.0                # ties at the max
     loss, grad = fastce.softmax_cross_entropy(x, y, reduction="none", return_grad=True)
     assert loss[3] == np.inf and np.all(grad[3] == 0)
-    assert loss[12] == 0 and grad[12, 4] == 0 and np.all(grad[12][np.arange(10) != 4] == 0)
+    assert loss[12] == 0 and grad[12, 4] == 0 and np.all(grad[12][np.arange(C) != 4] == 0)
     assert np.isnan(loss[21])
     assert loss[30] == 0 and np.all(grad[30] == 0)
     ordinary = np.setdiff1d(np.arange(64), [3, 12, 21, 30])
@@ -55,10 +61,11 @@ def test_edge_rows_among_ordinary_ones(dtype):
     assert_close(grad[ordinary], want_grad, dtype)
 
 
+@pytest.mark.parametrize("C", [3, 5, 10, 16, 31])
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
-def test_in_place_gradient(dtype):
-    x = logits((40, 10), dtype)
-    y = labels_for((40, 10), 1)
+def test_in_place_gradient(dtype, C):
+    x = logits((43, C), dtype)
+    y = labels_for((43, C), 1, ignore_frac=0.2)
     want_loss, want_grad = fastce.softmax_cross_entropy(x, y, return_grad=True)
     loss, grad = fastce.softmax_cross_entropy(x, y, return_grad=True, grad_out=x)
     assert grad is x and loss == want_loss
@@ -75,7 +82,7 @@ def test_confident_rows_keep_their_loss():
 
 
 @pytest.mark.parametrize("name", ["logsumexp", "log_softmax", "softmax"])
-@pytest.mark.parametrize("C", [2, 8, 10, 16, 24, 32, 33])
+@pytest.mark.parametrize("C", CLASSES)
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 def test_softmax_family_matches_reference(dtype, C, name):
     x = logits((N, C), dtype, seed=C)
@@ -97,3 +104,71 @@ def test_softmax_family_edge_rows(dtype):
     ordinary = np.setdiff1d(np.arange(40), [3, 12, 21])
     for name in ("logsumexp", "log_softmax", "softmax"):
         assert_close(getattr(fastce, name)(x)[ordinary], getattr(ref, name)(x[ordinary]), dtype)
+
+
+@pytest.mark.parametrize("C", [3, 10])
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_every_row_count(dtype, C):
+    """Whole and partial last groups: each row as the reference has it."""
+    for n in range(1, 26):
+        x = logits((n, C), dtype, seed=n)
+        y = labels_for((n, C), 1, seed=n, ignore_frac=0.2)
+        loss, grad = fastce.softmax_cross_entropy(x, y, reduction="none", return_grad=True)
+        want_loss, want_grad = ref.softmax_cross_entropy(x, y, reduction="none", return_grad=True)
+        assert_close(loss, want_loss, dtype)
+        assert_close(grad, want_grad, dtype)
+        for name in ("logsumexp", "log_softmax", "softmax"):
+            assert_close(getattr(fastce, name)(x), getattr(ref, name)(x), dtype)
+
+
+@pytest.mark.parametrize("view", ["columns", "rows", "reversed"])
+@pytest.mark.parametrize("C", [5, 10, 12])
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_sliced_inputs(dtype, C, view):
+    """Views of a larger array give what their contiguous copy gives."""
+    big = logits((2 * N + 1, C + 3), dtype, seed=C)
+    x = {"columns": big[:N, 2:C + 2], "rows": big[1::2, :C], "reversed": big[N - 1::-1, C - 1::-1]}[view]
+    y = labels_for(x.shape, 1, ignore_frac=0.1)
+    dense = np.ascontiguousarray(x)
+    before = big.copy()
+    loss, grad = fastce.softmax_cross_entropy(x, y, reduction="none", return_grad=True)
+    want_loss, want_grad = fastce.softmax_cross_entropy(dense, y, reduction="none",
+                                                        return_grad=True)
+    np.testing.assert_array_equal(loss, want_loss)
+    np.testing.assert_array_equal(grad, want_grad)
+    for name in ("logsumexp", "log_softmax", "softmax"):
+        np.testing.assert_array_equal(getattr(fastce, name)(x), getattr(fastce, name)(dense))
+    np.testing.assert_array_equal(big, before)  # inputs are never modified
+
+
+@pytest.mark.parametrize("C", [1, 3, 5, 10, 16, 31])
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_gradient_stays_in_its_rows(dtype, C):
+    """grad_out inside a larger buffer: the rows around it keep their values."""
+    n = 200  # whole groups only, so the last one ends at the buffer's last row
+    x = logits((n, C), dtype, seed=C)
+    y = labels_for((n, C), 1)
+    buf = np.full((n + 2, C), 7.0, dtype)
+    _, grad = fastce.softmax_cross_entropy(x, y, return_grad=True, grad_out=buf[1:-1])
+    assert np.all(buf[0] == 7) and np.all(buf[-1] == 7)
+    assert_close(grad, ref.softmax_cross_entropy(x, y, return_grad=True)[1], dtype)
+
+
+@pytest.mark.parametrize("C", [5, 10, 16])
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_wide_rows_near_underflow(dtype, C):
+    """Rows whose smallest logit lies about where exp(x - max) underflows
+    (87 below the max in float32, 708 in float64) among ordinary rows."""
+    reach = 87.0 if dtype == np.float32 else 708.0
+    r = np.random.default_rng(C)
+    x = logits((N, C), dtype, seed=C)
+    x[::3, 0] = x[::3].max(axis=1) - reach + r.uniform(-3, 3, x[::3].shape[0])
+    x[1::5, -1] = 40.0 + r.uniform(-1, 1, x[1::5].shape[0])
+    y = labels_for((N, C), 1)
+    y[::6] = 0  # some targets on the far logit
+    loss, grad = fastce.softmax_cross_entropy(x, y, reduction="none", return_grad=True)
+    want_loss, want_grad = ref.softmax_cross_entropy(x, y, reduction="none", return_grad=True)
+    assert_close(loss, want_loss, dtype)
+    assert_close(grad, want_grad, dtype)
+    for name in ("logsumexp", "log_softmax", "softmax"):
+        assert_close(getattr(fastce, name)(x), getattr(ref, name)(x), dtype)
