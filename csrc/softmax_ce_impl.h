@@ -5,6 +5,20 @@
 int PUBLIC(check_labels)(const int64_t *y, ptrdiff_t n, ptrdiff_t C,
                          int has_ignore, int64_t ignore_index, const T *w,
                          const T *sw, double *denominator, ptrdiff_t *bad) {
+    if (!w && !sw && fastce_vec->count_labels) { /* the denominator is a count */
+        ptrdiff_t bad_count;
+        ptrdiff_t used = fastce_vec->count_labels(y, n, (int64_t)C, has_ignore,
+                                                  ignore_index, &bad_count);
+        if (bad_count) {
+            for (ptrdiff_t s = 0; s < n; s++)
+                if (!(has_ignore && y[s] == ignore_index) && (y[s] < 0 || y[s] >= (int64_t)C)) {
+                    *bad = s;
+                    return FASTCE_ERR_LABEL;
+                }
+        }
+        if (denominator) *denominator = (double)used;
+        return FASTCE_OK;
+    }
     fastce_acc den = {0.0, 0.0};
     for (ptrdiff_t s = 0; s < n; s++) {
         int64_t v = y[s];

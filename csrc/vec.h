@@ -68,6 +68,11 @@ typedef struct {
                                   float *out);
     ptrdiff_t (*softmax_rows_f64)(const double *x, ptrdiff_t n, ptrdiff_t C, int op,
                                   double *out);
+    /* Labels: returns how many of y[0..n) are not ignore_index (when
+     * has_ignore) and stores in *n_bad how many of those are outside
+     * [0, C). NULL where an instruction set has none. */
+    ptrdiff_t (*count_labels)(const int64_t *y, ptrdiff_t n, int64_t C, int has_ignore,
+                              int64_t ignore_index, ptrdiff_t *n_bad);
 } fastce_vec_ops;
 
 /* Class counts up to which the row-parallel sparse kernel is used. */

@@ -575,6 +575,37 @@ static void math_f64(int f, const double *x, double *out, ptrdiff_t n) {
 
 #include "vec_avx2_rows.h"
 
+/* ------------------------------------------------------------- labels */
+
+static ptrdiff_t count_labels(const int64_t *y, ptrdiff_t n, int64_t C, int has_ignore,
+                              int64_t ignore_index, ptrdiff_t *n_bad) {
+    const __m256i ign = _mm256_set1_epi64x(ignore_index), top = _mm256_set1_epi64x(C - 1);
+    const __m256i zero = _mm256_setzero_si256();
+    __m256i used = zero, bad = zero; /* per-lane counts, as minus masks */
+    ptrdiff_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)(y + i));
+        __m256i live = has_ignore ? _mm256_xor_si256(_mm256_cmpeq_epi64(v, ign),
+                                                     _mm256_set1_epi64x(-1))
+                                  : _mm256_set1_epi64x(-1);
+        __m256i out = _mm256_or_si256(_mm256_cmpgt_epi64(zero, v), _mm256_cmpgt_epi64(v, top));
+        used = _mm256_sub_epi64(used, live);
+        bad = _mm256_sub_epi64(bad, _mm256_and_si256(out, live));
+    }
+    int64_t u[4], b[4];
+    _mm256_storeu_si256((__m256i *)u, used);
+    _mm256_storeu_si256((__m256i *)b, bad);
+    ptrdiff_t n_used = (ptrdiff_t)(u[0] + u[1] + u[2] + u[3]);
+    ptrdiff_t nb = (ptrdiff_t)(b[0] + b[1] + b[2] + b[3]);
+    for (; i < n; i++) {
+        if (has_ignore && y[i] == ignore_index) continue;
+        n_used++;
+        nb += y[i] < 0 || y[i] >= C;
+    }
+    *n_bad = nb;
+    return n_used;
+}
+
 const fastce_vec_ops fastce_vec_avx2 = {
     "avx2",
     row_max_f32,        row_max_f64,
@@ -585,6 +616,7 @@ const fastce_vec_ops fastce_vec_avx2 = {
     math_f32,           math_f64,
     sparse_ce_rows_f32, sparse_ce_rows_f64,
     softmax_rows_f32,   softmax_rows_f64,
+    count_labels,
 };
 
 #endif /* FASTCE_HAVE_AVX2_TABLE */

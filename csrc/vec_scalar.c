@@ -14,4 +14,5 @@ const fastce_vec_ops fastce_vec_scalar = {
     scalar_math_f32,           scalar_math_f64,
     NULL,                      NULL,
     NULL,                      NULL,
+    NULL,
 };

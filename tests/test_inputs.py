@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import fastce
+from fastce import reference
 
 from helpers import logits
 
@@ -193,3 +194,33 @@ def test_empty_batch_other_functions():
 def test_lists_are_accepted():
     assert np.isclose(fastce.softmax_cross_entropy([[1.0, 2.0]], [1]),
                       np.log1p(np.exp(-1.0)))
+
+
+@pytest.mark.parametrize("n", [1, 3, 4, 5, 8, 11, 64, 67])
+@pytest.mark.parametrize("ignore_index", [None, -100, 2])
+def test_labels_counted_and_checked_at_every_position(n, ignore_index):
+    """The label check (vectorised four labels at a time) finds the first bad
+    label wherever it sits, counts the used ones for the mean, and lets an
+    ignored label be anything."""
+    r = np.random.default_rng(n)
+    x = r.standard_normal((n, 3))
+    y = r.integers(0, 3, n)
+    if ignore_index is not None:
+        y[r.random(n) < 0.3] = ignore_index
+    used = y != ignore_index if ignore_index is not None else np.ones(n, bool)
+    kw = {} if ignore_index is None else dict(ignore_index=ignore_index)
+    got = fastce.softmax_cross_entropy(x, y, **kw)
+    expect = reference.softmax_cross_entropy(x, y, **kw)
+    if used.any():
+        np.testing.assert_allclose(got, expect, rtol=1e-13)
+    else:
+        assert np.isnan(got) and np.isnan(expect)
+    for pos in {0, n // 2, n - 1}:
+        for bad in (3, -1, 2**40):
+            if bad == ignore_index:
+                continue
+            yb = y.copy()
+            yb[pos] = bad
+            yb[pos + 1:][r.random(n - pos - 1) < 0.5] = 7  # later bad labels too
+            with pytest.raises(IndexError, match=rf"target\[{pos}\] = {bad} "):
+                fastce.softmax_cross_entropy(x, yb, **kw)
