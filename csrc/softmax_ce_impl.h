@@ -323,6 +323,7 @@ int PUBLIC(nll)(const T *lp, const int64_t *y, ptrdiff_t n0, ptrdiff_t C,
                 int n_threads) {
     LOCAL(sparse_ctx) ctx = {lp, y,  w,           sw,  loss,       grad,
                              C,  n1, ignore_index, 0.0, grad_scale, 0.0};
-    return fastce_run_blocks(LOCAL(nll_block), &ctx, n0 * n1, 1, n_threads,
+    /* a gradient zero-fills C entries per sample: that is the work */
+    return fastce_run_blocks(LOCAL(nll_block), &ctx, n0 * n1, grad ? C : 1, n_threads,
                              total);
 }
