@@ -81,30 +81,20 @@ static inline __m256d fastce_exp_pd(__m256d x) {
     return _mm256_blendv_pd(e, x, _mm256_cmp_pd(x, x, _CMP_UNORD_Q));
 }
 
-/* log(w), double lanes, any w: w = 2^k * f with f in [sqrt(2)/2, sqrt(2)),
- * log f = 2*atanh(s), s = (f-1)/(f+1), |s| <= 0.172, the series to s^21,
- * k*ln2 in two parts. Subnormal w are scaled by 2^52 first; 0 gives -inf,
- * +inf gives +inf, negative or NaN gives NaN. */
-static inline __m256d fastce_log_pd(__m256d w) {
+/* log(2^k * m) for positive finite normal lanes given as their bits, m the
+ * significand in [1, 2) and k the unbiased exponent as a double: with f = m
+ * or m/2 in [sqrt(2)/2, sqrt(2)) (k adjusted), log f = log(1 + u), u = f - 1
+ * exact: with s = u/(2+u) and hfsq = u^2/2, log(1+u) = 2*atanh(s) =
+ * u - (hfsq - s*(hfsq + R)), R = sum_i 2 s^(2i)/(2i+1). The exact u leads;
+ * only the small correction carries rounding errors. */
+static inline __m256d fastce_log_finite_pd(__m256i bits, __m256d k) {
     const __m256d one = _mm256_set1_pd(1.0);
-    __m256d tiny = _mm256_cmp_pd(w, _mm256_set1_pd(2.2250738585072014e-308), _CMP_LT_OQ);
-    __m256d ws = _mm256_blendv_pd(w, _mm256_mul_pd(w, _mm256_set1_pd(4503599627370496.0)), tiny);
-    __m256i bits = _mm256_castpd_si256(ws);
-    /* the biased exponent of each lane, as four int32 in the low half */
-    __m256i ebits = _mm256_srli_epi64(bits, 52);
-    __m128i e32 = _mm256_castsi256_si128(
-        _mm256_permutevar8x32_epi32(ebits, _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6)));
-    __m256d k = _mm256_sub_pd(_mm256_cvtepi32_pd(e32), _mm256_set1_pd(1023.0));
-    k = _mm256_sub_pd(k, _mm256_and_pd(tiny, _mm256_set1_pd(52.0)));
     __m256d f = _mm256_castsi256_pd(_mm256_or_si256(
         _mm256_and_si256(bits, _mm256_set1_epi64x(0x000fffffffffffffLL)),
         _mm256_set1_epi64x(0x3ff0000000000000LL)));
     __m256d big = _mm256_cmp_pd(f, _mm256_set1_pd(1.4142135623730951), _CMP_GE_OQ);
     f = _mm256_blendv_pd(f, _mm256_mul_pd(f, _mm256_set1_pd(0.5)), big);
     k = _mm256_add_pd(k, _mm256_and_pd(big, one));
-    /* log f = log(1 + u), u = f - 1 exact: with s = u/(2+u) and hfsq = u^2/2,
-     * log(1+u) = 2*atanh(s) = u - (hfsq - s*(hfsq + R)), R = sum_i 2 s^(2i)/(2i+1).
-     * The exact u leads; only the small correction carries rounding errors. */
     __m256d u = _mm256_sub_pd(f, one);
     __m256d hfsq = _mm256_mul_pd(_mm256_set1_pd(0.5), _mm256_mul_pd(u, u));
     __m256d s = _mm256_div_pd(u, _mm256_add_pd(_mm256_set1_pd(2.0), u));
@@ -114,8 +104,25 @@ static inline __m256d fastce_log_pd(__m256d w) {
     R = _mm256_mul_pd(R, z);
     __m256d corr = _mm256_fmadd_pd(s, _mm256_add_pd(hfsq, R),
                                    _mm256_mul_pd(k, _mm256_set1_pd(2.31904681384629956e-17)));
-    __m256d lg = _mm256_fmadd_pd(k, _mm256_set1_pd(6.93147180559945286e-01),
-                                 _mm256_sub_pd(u, _mm256_sub_pd(hfsq, corr)));
+    return _mm256_fmadd_pd(k, _mm256_set1_pd(6.93147180559945286e-01),
+                           _mm256_sub_pd(u, _mm256_sub_pd(hfsq, corr)));
+}
+
+/* log(w), double lanes, any w: w = 2^k * f with f in [sqrt(2)/2, sqrt(2)),
+ * log f = 2*atanh(s), s = (f-1)/(f+1), |s| <= 0.172, the series to s^21,
+ * k*ln2 in two parts. Subnormal w are scaled by 2^52 first; 0 gives -inf,
+ * +inf gives +inf, negative or NaN gives NaN. */
+static inline __m256d fastce_log_pd(__m256d w) {
+    __m256d tiny = _mm256_cmp_pd(w, _mm256_set1_pd(2.2250738585072014e-308), _CMP_LT_OQ);
+    __m256d ws = _mm256_blendv_pd(w, _mm256_mul_pd(w, _mm256_set1_pd(4503599627370496.0)), tiny);
+    __m256i bits = _mm256_castpd_si256(ws);
+    /* the biased exponent of each lane, as four int32 in the low half */
+    __m256i ebits = _mm256_srli_epi64(bits, 52);
+    __m128i e32 = _mm256_castsi256_si128(
+        _mm256_permutevar8x32_epi32(ebits, _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6)));
+    __m256d k = _mm256_sub_pd(_mm256_cvtepi32_pd(e32), _mm256_set1_pd(1023.0));
+    k = _mm256_sub_pd(k, _mm256_and_pd(tiny, _mm256_set1_pd(52.0)));
+    __m256d lg = fastce_log_finite_pd(bits, k);
     /* special values: 0 -> -inf, +inf -> +inf, negative or NaN -> NaN */
     lg = _mm256_blendv_pd(lg, _mm256_set1_pd(-INFINITY), _mm256_cmp_pd(w, _mm256_setzero_pd(), _CMP_EQ_OQ));
     lg = _mm256_blendv_pd(lg, w, _mm256_cmp_pd(w, _mm256_set1_pd(INFINITY), _CMP_EQ_OQ));

@@ -114,23 +114,7 @@ static inline __m256d log1p_rest_pd(__m256d u) {
         _mm256_castsi256_pd(_mm256_or_si256(_mm256_srli_epi64(bits, 52),
                                             _mm256_set1_epi64x(0x4330000000000000LL))),
         _mm256_set1_pd(4503599627371519.0));
-    __m256d f = _mm256_castsi256_pd(_mm256_or_si256(
-        _mm256_and_si256(bits, _mm256_set1_epi64x(0x000fffffffffffffLL)),
-        _mm256_set1_epi64x(0x3ff0000000000000LL)));
-    __m256d big = _mm256_cmp_pd(f, _mm256_set1_pd(1.4142135623730951), _CMP_GE_OQ);
-    f = _mm256_blendv_pd(f, _mm256_mul_pd(f, _mm256_set1_pd(0.5)), big);
-    k = _mm256_add_pd(k, _mm256_and_pd(big, one));
-    __m256d v = _mm256_sub_pd(f, one);
-    __m256d hfsq = _mm256_mul_pd(_mm256_set1_pd(0.5), _mm256_mul_pd(v, v));
-    __m256d s = _mm256_div_pd(v, _mm256_add_pd(_mm256_set1_pd(2.0), v));
-    __m256d z = _mm256_mul_pd(s, s);
-    __m256d R = _mm256_set1_pd(2.0 / 21.0);
-    for (int i = 19; i >= 3; i -= 2) R = _mm256_fmadd_pd(R, z, _mm256_set1_pd(2.0 / i));
-    R = _mm256_mul_pd(R, z);
-    __m256d corr = _mm256_fmadd_pd(s, _mm256_add_pd(hfsq, R),
-                                   _mm256_mul_pd(k, _mm256_set1_pd(2.31904681384629956e-17)));
-    __m256d lg = _mm256_fmadd_pd(k, _mm256_set1_pd(6.93147180559945286e-01),
-                                 _mm256_sub_pd(v, _mm256_sub_pd(hfsq, corr)));
+    __m256d lg = fastce_log_finite_pd(bits, k);
     lg = _mm256_add_pd(lg, c);
     __m256d small = _mm256_cmp_pd(u, _mm256_set1_pd(0.0078125), _CMP_LT_OQ);
     if (_mm256_movemask_pd(small)) {
