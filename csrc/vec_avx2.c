@@ -396,7 +396,7 @@ static inline int all_fast8_f64(const double *x) {
             __m256d qh = q ? load4_##SUF(q + 4 * h) : one;                              \
             __m256d fast = _mm256_cmp_pd(_mm256_andnot_pd(_mm256_set1_pd(-0.0), xh),    \
                                          _mm256_set1_pd(SIGMOID_FAST_MAX), _CMP_LE_OQ); \
-            __m256d g_fast, g_general;                                                  \
+            __m256d g_fast = _mm256_setzero_pd(), g_general = g_fast;                   \
             __m256d l_fast = sigmoid_fast4_##SUF(_mm256_blendv_pd(zero, xh, fast), zh,  \
                                                  wh, qh, grad != NULL, &g_fast);        \
             __m256d l_general = sigmoid_ce4_general(xh, zh, wh, qh, grad != NULL,       \
