@@ -42,11 +42,15 @@ static double LOCAL(categorical_dense_block)(const void *vctx,
         T *g = c->grad ? c->grad + off : NULL;
         double sw = c->w ? (double)c->w[s] : 1.0, a = sw * c->grad_scale;
         double l = 0.0;
-        for (ptrdiff_t j = 0; j < C; j++) {
-            double tj = (double)t[j * n1];
-            double pc = fastce_clip((double)p[j * n1], c->lo, c->hi);
-            l -= fastce_term(tj, log(pc));
-            if (g) g[j * n1] = (T)(tj == 0.0 ? 0.0 : -a * tj / pc);
+        if (n1 == 1) { /* a contiguous row: the vector table's */
+            l -= VEC(categorical_row)(p, t, C, c->lo, c->hi, g, a);
+        } else {
+            for (ptrdiff_t j = 0; j < C; j++) {
+                double tj = (double)t[j * n1];
+                double pc = fastce_clip((double)p[j * n1], c->lo, c->hi);
+                l -= fastce_term(tj, log(pc));
+                if (g) g[j * n1] = (T)(tj == 0.0 ? 0.0 : -a * tj / pc);
+            }
         }
         l *= sw;
         if (c->loss) c->loss[s] = (T)l;

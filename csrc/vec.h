@@ -73,6 +73,16 @@ typedef struct {
      * [0, C). NULL where an instruction set has none. */
     ptrdiff_t (*count_labels)(const int64_t *y, ptrdiff_t n, int64_t C, int has_ignore,
                               int64_t ignore_index, ptrdiff_t *n_bad);
+    /* Categorical cross-entropy of one contiguous row, C >= 0: returns
+     * sum_j t_j * log(clip(p_j, lo, hi)) (compensated, in double), a zero
+     * t_j contributing 0 even when p_j is NaN; a NaN p_j is not clipped.
+     * When grad is not NULL also stores grad[j] = -a * t_j / clip(p_j)
+     * (0 where t_j == 0) in grad[0..C); grad may be p or t (each element is
+     * read before it is written). */
+    double (*categorical_row_f32)(const float *p, const float *t, ptrdiff_t C,
+                                  double lo, double hi, float *grad, double a);
+    double (*categorical_row_f64)(const double *p, const double *t, ptrdiff_t C,
+                                  double lo, double hi, double *grad, double a);
 } fastce_vec_ops;
 
 /* Class counts up to which the row-parallel sparse kernel is used. */

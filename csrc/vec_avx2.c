@@ -531,6 +531,111 @@ static inline __m256d binary_ce4(__m256d p, __m256d z, __m256d w, __m256d lo,
 FASTCE_BINARY_AVX2(f32, float, LOAD4_F32, STORE4_F32)
 FASTCE_BINARY_AVX2(f64, double, _mm256_loadu_pd, _mm256_storeu_pd)
 
+/* ----------------------------------------------------- categorical CE */
+
+/* Four terms t*log(clip(p)) of a categorical row (0 where t == 0, even for
+ * a NaN p) and, when want_grad, -a*t/clip(p) (0 where t == 0), rounded as
+ * fastce_term and categorical_dense_block round them. max_pd and min_pd
+ * return their second operand when one is NaN, so with p second a NaN p
+ * stays NaN, as in fastce_clip. */
+FASTCE_ALWAYS_INLINE __m256d categorical4(__m256d p, __m256d t, __m256d lo, __m256d hi,
+                                          __m256d neg_a, int want_grad, __m256d *grad) {
+    __m256d pc = _mm256_min_pd(hi, _mm256_max_pd(lo, p));
+    __m256d t0 = _mm256_cmp_pd(t, _mm256_setzero_pd(), _CMP_EQ_OQ);
+    if (want_grad)
+        *grad = _mm256_andnot_pd(t0, _mm256_div_pd(_mm256_mul_pd(neg_a, t), pc));
+    return _mm256_andnot_pd(t0, _mm256_mul_pd(t, fastce_log_pd(pc)));
+}
+
+/* kahan_add_pd whose correction is also dropped when a lane's sum
+ * overflows (inf - finite would leave an inf correction, and the next add
+ * inf - inf = NaN where the compensated scalar sum gives inf). */
+FASTCE_ALWAYS_INLINE void kahan_add_fin_pd(__m256d *acc, __m256d *comp, __m256d v) {
+    __m256d y = _mm256_sub_pd(v, *comp);
+    __m256d t = _mm256_add_pd(*acc, y);
+    __m256d c = _mm256_sub_pd(_mm256_sub_pd(t, *acc), y);
+    __m256d fin = _mm256_cmp_pd(_mm256_andnot_pd(_mm256_set1_pd(-0.0), t),
+                                _mm256_set1_pd(INFINITY), _CMP_LT_OQ);
+    *comp = _mm256_and_pd(c, fin);
+    *acc = t;
+}
+
+/* The row's two Kahan lane sets, added lane by lane in a fixed order. */
+static inline double categorical_total(__m256d acc0, __m256d comp0, __m256d acc1,
+                                       __m256d comp1) {
+    double a[8], c[8];
+    _mm256_storeu_pd(a, acc0);
+    _mm256_storeu_pd(a + 4, acc1);
+    _mm256_storeu_pd(c, comp0);
+    _mm256_storeu_pd(c + 4, comp1);
+    fastce_acc s = {0.0, 0.0};
+    for (int k = 0; k < 8; k++) {
+        fastce_acc_add(&s, a[k]);
+        if (isfinite(a[k])) fastce_acc_add(&s, -c[k]);
+    }
+    return fastce_acc_value(s);
+}
+
+/* The first r < 4 elements of a row's tail: the rest load as 0 (a zero
+ * target, so a zero term) and are never stored. */
+static inline __m128i tail_mask4_epi32(ptrdiff_t r) {
+    return _mm_cmpgt_epi32(_mm_set1_epi32((int)r), _mm_setr_epi32(0, 1, 2, 3));
+}
+#define MASKLOAD4_F32(p, r) _mm256_cvtps_pd(_mm_maskload_ps((p), tail_mask4_epi32(r)))
+#define MASKSTORE4_F32(p, r, v) _mm_maskstore_ps((p), tail_mask4_epi32(r), _mm256_cvtpd_ps(v))
+#define MASKLOAD4_F64(p, r) _mm256_maskload_pd((p), tail_mask_pd(r))
+#define MASKSTORE4_F64(p, r, v) _mm256_maskstore_pd((p), tail_mask_pd(r), (v))
+
+/* Eight elements a step with two independent Kahan lane sets (the log's
+ * latency is what bounds one), then four, then a masked tail; every load
+ * of a step comes before its stores, so grad may be p or t. */
+#define FASTCE_CATEGORICAL_AVX2(SUF, TYPE, LOAD4, STORE4, MLOAD4, MSTORE4)                \
+    FASTCE_ALWAYS_INLINE double categorical_row_body_##SUF(                               \
+        const TYPE *p, const TYPE *t, ptrdiff_t C, double lo, double hi, TYPE *grad,      \
+        double a, int want_grad) {                                                        \
+        const __m256d lov = _mm256_set1_pd(lo), hiv = _mm256_set1_pd(hi);                 \
+        const __m256d na = _mm256_set1_pd(-a);                                            \
+        __m256d acc0 = _mm256_setzero_pd(), comp0 = acc0, acc1 = acc0, comp1 = acc0;      \
+        __m256d g0 = acc0, g1 = acc0;                                                     \
+        ptrdiff_t j = 0;                                                                  \
+        for (; j + 8 <= C; j += 8) {                                                      \
+            __m256d l0 = categorical4(LOAD4(p + j), LOAD4(t + j), lov, hiv, na,           \
+                                      want_grad, &g0);                                    \
+            __m256d l1 = categorical4(LOAD4(p + j + 4), LOAD4(t + j + 4), lov, hiv, na,   \
+                                      want_grad, &g1);                                    \
+            if (want_grad) {                                                              \
+                STORE4(grad + j, g0);                                                     \
+                STORE4(grad + j + 4, g1);                                                 \
+            }                                                                             \
+            kahan_add_fin_pd(&acc0, &comp0, l0);                                          \
+            kahan_add_fin_pd(&acc1, &comp1, l1);                                          \
+        }                                                                                 \
+        if (j + 4 <= C) {                                                                 \
+            __m256d l0 = categorical4(LOAD4(p + j), LOAD4(t + j), lov, hiv, na,           \
+                                      want_grad, &g0);                                    \
+            if (want_grad) STORE4(grad + j, g0);                                          \
+            kahan_add_fin_pd(&acc0, &comp0, l0);                                          \
+            j += 4;                                                                       \
+        }                                                                                 \
+        if (j < C) {                                                                      \
+            ptrdiff_t r = C - j;                                                          \
+            __m256d l1 = categorical4(MLOAD4(p + j, r), MLOAD4(t + j, r), lov, hiv, na,   \
+                                      want_grad, &g1);                                    \
+            if (want_grad) MSTORE4(grad + j, r, g1);                                      \
+            kahan_add_fin_pd(&acc1, &comp1, l1);                                          \
+        }                                                                                 \
+        return categorical_total(acc0, comp0, acc1, comp1);                               \
+    }                                                                                     \
+    static double categorical_row_##SUF(const TYPE *p, const TYPE *t, ptrdiff_t C,        \
+                                        double lo, double hi, TYPE *grad, double a) {     \
+        return grad ? categorical_row_body_##SUF(p, t, C, lo, hi, grad, a, 1)             \
+                    : categorical_row_body_##SUF(p, t, C, lo, hi, NULL, a, 0);            \
+    }
+
+FASTCE_CATEGORICAL_AVX2(f32, float, LOAD4_F32, STORE4_F32, MASKLOAD4_F32, MASKSTORE4_F32)
+FASTCE_CATEGORICAL_AVX2(f64, double, _mm256_loadu_pd, _mm256_storeu_pd, MASKLOAD4_F64,
+                        MASKSTORE4_F64)
+
 /* ------------------------------------------------- the math, for tests */
 
 static inline __m256d math4(int f, __m256d v) {
@@ -617,6 +722,7 @@ const fastce_vec_ops fastce_vec_avx2 = {
     sparse_ce_rows_f32, sparse_ce_rows_f64,
     softmax_rows_f32,   softmax_rows_f64,
     count_labels,
+    categorical_row_f32, categorical_row_f64,
 };
 
 #endif /* FASTCE_HAVE_AVX2_TABLE */
