@@ -78,7 +78,9 @@ typedef struct {
      * t_j contributing 0 even when p_j is NaN; a NaN p_j is not clipped.
      * When grad is not NULL also stores grad[j] = -a * t_j / clip(p_j)
      * (0 where t_j == 0) in grad[0..C); grad may be p or t (each element is
-     * read before it is written). */
+     * read before it is written). 0 < lo <= hi <= 1. The float version may
+     * compute log to float accuracy (relative error < 2^-30: its terms
+     * round to float once). */
     double (*categorical_row_f32)(const float *p, const float *t, ptrdiff_t C,
                                   double lo, double hi, float *grad, double a);
     double (*categorical_row_f64)(const double *p, const double *t, ptrdiff_t C,

@@ -533,47 +533,93 @@ FASTCE_BINARY_AVX2(f64, double, _mm256_loadu_pd, _mm256_storeu_pd)
 
 /* ----------------------------------------------------- categorical CE */
 
+/* log(x) to float accuracy, double lanes (relative error < 2^-30): for
+ * float rows, whose terms are rounded to float once (see fastce_log1p24_pd
+ * and the sigmoid float kernels). x must be a positive normal double (a
+ * clipped probability, lo > 0) or NaN (giving NaN). x = 2^k f, f in
+ * [sqrt(1/2), sqrt(2)), log x = k ln2 + log1p(f - 1), f - 1 exact; |log f|
+ * <= |k ln2| / 2, so the sum at most doubles log1p's relative error. */
+FASTCE_ALWAYS_INLINE __m256d categorical_log24_pd(__m256d x) {
+    const __m256d one = _mm256_set1_pd(1.0);
+    __m256i bits = _mm256_castpd_si256(x);
+    __m256i ebits = _mm256_srli_epi64(bits, 52);
+    __m128i e32 = _mm256_castsi256_si128(
+        _mm256_permutevar8x32_epi32(ebits, _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6)));
+    __m256d k = _mm256_sub_pd(_mm256_cvtepi32_pd(e32), _mm256_set1_pd(1023.0));
+    __m256d f = _mm256_castsi256_pd(_mm256_or_si256(
+        _mm256_and_si256(bits, _mm256_set1_epi64x(0x000fffffffffffffLL)),
+        _mm256_set1_epi64x(0x3ff0000000000000LL)));
+    __m256d big = _mm256_cmp_pd(f, _mm256_set1_pd(1.4142135623730951), _CMP_GE_OQ);
+    f = _mm256_blendv_pd(f, _mm256_mul_pd(f, _mm256_set1_pd(0.5)), big);
+    k = _mm256_add_pd(k, _mm256_and_pd(big, one));
+    __m256d lg = _mm256_fmadd_pd(k, _mm256_set1_pd(6.93147180559945286e-01),
+                                 fastce_log1p24_pd(_mm256_sub_pd(f, one)));
+    return _mm256_blendv_pd(lg, x, _mm256_cmp_pd(x, x, _CMP_UNORD_Q));
+}
+
 /* Four terms t*log(clip(p)) of a categorical row (0 where t == 0, even for
  * a NaN p) and, when want_grad, -a*t/clip(p) (0 where t == 0), rounded as
- * fastce_term and categorical_dense_block round them. max_pd and min_pd
- * return their second operand when one is NaN, so with p second a NaN p
- * stays NaN, as in fastce_clip. */
+ * fastce_term and categorical_dense_block round them; log24 picks the
+ * float-accuracy log (float rows). max_pd and min_pd return their second
+ * operand when one is NaN, so with p second a NaN p stays NaN, as in
+ * fastce_clip. */
 FASTCE_ALWAYS_INLINE __m256d categorical4(__m256d p, __m256d t, __m256d lo, __m256d hi,
-                                          __m256d neg_a, int want_grad, __m256d *grad) {
+                                          __m256d neg_a, int log24, int want_grad,
+                                          __m256d *grad) {
     __m256d pc = _mm256_min_pd(hi, _mm256_max_pd(lo, p));
     __m256d t0 = _mm256_cmp_pd(t, _mm256_setzero_pd(), _CMP_EQ_OQ);
     if (want_grad)
         *grad = _mm256_andnot_pd(t0, _mm256_div_pd(_mm256_mul_pd(neg_a, t), pc));
-    return _mm256_andnot_pd(t0, _mm256_mul_pd(t, fastce_log_pd(pc)));
+    __m256d lg = log24 ? categorical_log24_pd(pc) : fastce_log_pd(pc);
+    return _mm256_andnot_pd(t0, _mm256_mul_pd(t, lg));
 }
 
-/* kahan_add_pd whose correction is also dropped when a lane's sum
- * overflows (inf - finite would leave an inf correction, and the next add
- * inf - inf = NaN where the compensated scalar sum gives inf). */
-FASTCE_ALWAYS_INLINE void kahan_add_fin_pd(__m256d *acc, __m256d *comp, __m256d v) {
-    __m256d y = _mm256_sub_pd(v, *comp);
-    __m256d t = _mm256_add_pd(*acc, y);
-    __m256d c = _mm256_sub_pd(_mm256_sub_pd(t, *acc), y);
-    __m256d fin = _mm256_cmp_pd(_mm256_andnot_pd(_mm256_set1_pd(-0.0), t),
+/* Compensated lanes, the loop-carried chain one add long: *acc += v and
+ * the rounding error of that add (TwoSum, off the chain) into *err; the
+ * error is dropped when a lane's sum is not finite (it would be NaN). The
+ * sum is acc + err. (Kahan's update carries four dependent adds from one
+ * step to the next: measured a third slower here.) */
+FASTCE_ALWAYS_INLINE void two_sum_add_pd(__m256d *acc, __m256d *err, __m256d v) {
+    __m256d s = _mm256_add_pd(*acc, v);
+    __m256d bp = _mm256_sub_pd(s, *acc);
+    __m256d e = _mm256_add_pd(_mm256_sub_pd(*acc, _mm256_sub_pd(s, bp)), _mm256_sub_pd(v, bp));
+    __m256d fin = _mm256_cmp_pd(_mm256_andnot_pd(_mm256_set1_pd(-0.0), s),
                                 _mm256_set1_pd(INFINITY), _CMP_LT_OQ);
-    *comp = _mm256_and_pd(c, fin);
-    *acc = t;
+    *err = _mm256_add_pd(*err, _mm256_and_pd(e, fin));
+    *acc = s;
 }
 
-/* The row's two Kahan lane sets, added lane by lane in a fixed order. */
+/* A float row's terms carry relative errors near 2^-30 and its loss
+ * rounds to float: plain double lanes suffice there (C * 2^-53 << 2^-24),
+ * and the compensation would cost a fifth of the loop. Double rows are
+ * compensated. */
+FASTCE_ALWAYS_INLINE void row_add_pd(__m256d *acc, __m256d *err, __m256d v, int plain) {
+    if (plain) *acc = _mm256_add_pd(*acc, v);
+    else two_sum_add_pd(acc, err, v);
+}
+
+/* The row's two compensated lane sets as one double: lane sums by TwoSum, then
+ * the halves and the pair by TwoSum, every rounding error and correction
+ * added at the end (branch-free: a short row must not pay for a scalar
+ * compensated loop). A sum that is not finite is returned as it is; when it
+ * is finite, so is every lane and correction. */
 static inline double categorical_total(__m256d acc0, __m256d comp0, __m256d acc1,
                                        __m256d comp1) {
-    double a[8], c[8];
-    _mm256_storeu_pd(a, acc0);
-    _mm256_storeu_pd(a + 4, acc1);
-    _mm256_storeu_pd(c, comp0);
-    _mm256_storeu_pd(c + 4, comp1);
-    fastce_acc s = {0.0, 0.0};
-    for (int k = 0; k < 8; k++) {
-        fastce_acc_add(&s, a[k]);
-        if (isfinite(a[k])) fastce_acc_add(&s, -c[k]);
-    }
-    return fastce_acc_value(s);
+    __m256d s = _mm256_add_pd(acc0, acc1);
+    double plain = hsum_pd(s);
+    if (!isfinite(plain)) return plain;
+    __m256d bp = _mm256_sub_pd(s, acc0);
+    __m256d err = _mm256_add_pd(_mm256_sub_pd(acc0, _mm256_sub_pd(s, bp)),
+                                _mm256_sub_pd(acc1, bp));
+    __m256d c = _mm256_add_pd(err, _mm256_add_pd(comp0, comp1));
+    __m128d a = _mm256_castpd256_pd128(s), b = _mm256_extractf128_pd(s, 1);
+    __m128d s2 = _mm_add_pd(a, b), bp2 = _mm_sub_pd(s2, a);
+    __m128d c2 = _mm_add_pd(_mm_add_pd(_mm_sub_pd(a, _mm_sub_pd(s2, bp2)), _mm_sub_pd(b, bp2)),
+                            _mm_add_pd(_mm256_castpd256_pd128(c), _mm256_extractf128_pd(c, 1)));
+    double x = _mm_cvtsd_f64(s2), y = _mm_cvtsd_f64(_mm_unpackhi_pd(s2, s2));
+    double c3 = _mm_cvtsd_f64(c2) + _mm_cvtsd_f64(_mm_unpackhi_pd(c2, c2));
+    fastce_dd t = fastce_two_sum(x, y);
+    return t.hi + (t.lo + c3);
 }
 
 /* The first r < 4 elements of a row's tail: the rest load as 0 (a zero
@@ -586,10 +632,11 @@ static inline __m128i tail_mask4_epi32(ptrdiff_t r) {
 #define MASKLOAD4_F64(p, r) _mm256_maskload_pd((p), tail_mask_pd(r))
 #define MASKSTORE4_F64(p, r, v) _mm256_maskstore_pd((p), tail_mask_pd(r), (v))
 
-/* Eight elements a step with two independent Kahan lane sets (the log's
- * latency is what bounds one), then four, then a masked tail; every load
- * of a step comes before its stores, so grad may be p or t. */
-#define FASTCE_CATEGORICAL_AVX2(SUF, TYPE, LOAD4, STORE4, MLOAD4, MSTORE4)                \
+/* Eight elements a step into two lane sets (compensated for double rows),
+ * then four, then a masked tail; every load of a step comes before its
+ * stores, so grad may be p or t. LOG24: a float row (float-accuracy log,
+ * plain double lanes). */
+#define FASTCE_CATEGORICAL_AVX2(SUF, TYPE, LOG24, LOAD4, STORE4, MLOAD4, MSTORE4)              \
     FASTCE_ALWAYS_INLINE double categorical_row_body_##SUF(                               \
         const TYPE *p, const TYPE *t, ptrdiff_t C, double lo, double hi, TYPE *grad,      \
         double a, int want_grad) {                                                        \
@@ -599,30 +646,30 @@ static inline __m128i tail_mask4_epi32(ptrdiff_t r) {
         __m256d g0 = acc0, g1 = acc0;                                                     \
         ptrdiff_t j = 0;                                                                  \
         for (; j + 8 <= C; j += 8) {                                                      \
-            __m256d l0 = categorical4(LOAD4(p + j), LOAD4(t + j), lov, hiv, na,           \
+            __m256d l0 = categorical4(LOAD4(p + j), LOAD4(t + j), lov, hiv, na, LOG24,    \
                                       want_grad, &g0);                                    \
-            __m256d l1 = categorical4(LOAD4(p + j + 4), LOAD4(t + j + 4), lov, hiv, na,   \
+            __m256d l1 = categorical4(LOAD4(p + j + 4), LOAD4(t + j + 4), lov, hiv, na, LOG24,    \
                                       want_grad, &g1);                                    \
             if (want_grad) {                                                              \
                 STORE4(grad + j, g0);                                                     \
                 STORE4(grad + j + 4, g1);                                                 \
             }                                                                             \
-            kahan_add_fin_pd(&acc0, &comp0, l0);                                          \
-            kahan_add_fin_pd(&acc1, &comp1, l1);                                          \
+            row_add_pd(&acc0, &comp0, l0, LOG24);                                      \
+            row_add_pd(&acc1, &comp1, l1, LOG24);                                      \
         }                                                                                 \
         if (j + 4 <= C) {                                                                 \
-            __m256d l0 = categorical4(LOAD4(p + j), LOAD4(t + j), lov, hiv, na,           \
+            __m256d l0 = categorical4(LOAD4(p + j), LOAD4(t + j), lov, hiv, na, LOG24,    \
                                       want_grad, &g0);                                    \
             if (want_grad) STORE4(grad + j, g0);                                          \
-            kahan_add_fin_pd(&acc0, &comp0, l0);                                          \
+            row_add_pd(&acc0, &comp0, l0, LOG24);                                      \
             j += 4;                                                                       \
         }                                                                                 \
         if (j < C) {                                                                      \
             ptrdiff_t r = C - j;                                                          \
-            __m256d l1 = categorical4(MLOAD4(p + j, r), MLOAD4(t + j, r), lov, hiv, na,   \
+            __m256d l1 = categorical4(MLOAD4(p + j, r), MLOAD4(t + j, r), lov, hiv, na, LOG24,    \
                                       want_grad, &g1);                                    \
             if (want_grad) MSTORE4(grad + j, r, g1);                                      \
-            kahan_add_fin_pd(&acc1, &comp1, l1);                                          \
+            row_add_pd(&acc1, &comp1, l1, LOG24);                                      \
         }                                                                                 \
         return categorical_total(acc0, comp0, acc1, comp1);                               \
     }                                                                                     \
@@ -632,8 +679,8 @@ static inline __m128i tail_mask4_epi32(ptrdiff_t r) {
                     : categorical_row_body_##SUF(p, t, C, lo, hi, NULL, a, 0);            \
     }
 
-FASTCE_CATEGORICAL_AVX2(f32, float, LOAD4_F32, STORE4_F32, MASKLOAD4_F32, MASKSTORE4_F32)
-FASTCE_CATEGORICAL_AVX2(f64, double, _mm256_loadu_pd, _mm256_storeu_pd, MASKLOAD4_F64,
+FASTCE_CATEGORICAL_AVX2(f32, float, 1, LOAD4_F32, STORE4_F32, MASKLOAD4_F32, MASKSTORE4_F32)
+FASTCE_CATEGORICAL_AVX2(f64, double, 0, _mm256_loadu_pd, _mm256_storeu_pd, MASKLOAD4_F64,
                         MASKSTORE4_F64)
 
 /* ------------------------------------------------- the math, for tests */
