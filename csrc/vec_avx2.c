@@ -671,6 +671,7 @@ static inline __m128i tail_mask4_epi32(ptrdiff_t r) {
             if (want_grad) MSTORE4(grad + j, r, g1);                                      \
             row_add_pd(&acc1, &comp1, l1, LOG24);                                      \
         }                                                                                 \
+        if (LOG24) return hsum_pd(_mm256_add_pd(acc0, acc1));                             \
         return categorical_total(acc0, comp0, acc1, comp1);                               \
     }                                                                                     \
     static double categorical_row_##SUF(const TYPE *p, const TYPE *t, ptrdiff_t C,        \
