@@ -557,6 +557,48 @@ FASTCE_ALWAYS_INLINE __m256d categorical_log24_pd(__m256d x) {
     return _mm256_blendv_pd(lg, x, _mm256_cmp_pd(x, x, _CMP_UNORD_Q));
 }
 
+/* log(x) for a clipped probability x (0 < lo <= x <= hi < 1) or NaN,
+ * double lanes: fastce_log_pd's reduction and formula (0.85 ulp; R only
+ * enters a correction term) with R's polynomial in Estrin's form instead of
+ * Horner's (4 dependent steps, not 10: the row loop is bound by the log's
+ * latency) and no special values but NaN. A vector with a subnormal lane
+ * (a subnormal eps) goes to fastce_log_pd. */
+FASTCE_ALWAYS_INLINE __m256d categorical_log_pd(__m256d w) {
+    if (_mm256_movemask_pd(_mm256_cmp_pd(w, _mm256_set1_pd(2.2250738585072014e-308),
+                                         _CMP_LT_OQ)))
+        return fastce_log_pd(w);
+    const __m256d one = _mm256_set1_pd(1.0);
+    __m256i bits = _mm256_castpd_si256(w);
+    __m256i ebits = _mm256_srli_epi64(bits, 52);
+    __m128i e32 = _mm256_castsi256_si128(
+        _mm256_permutevar8x32_epi32(ebits, _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6)));
+    __m256d k = _mm256_sub_pd(_mm256_cvtepi32_pd(e32), _mm256_set1_pd(1023.0));
+    __m256d f = _mm256_castsi256_pd(_mm256_or_si256(
+        _mm256_and_si256(bits, _mm256_set1_epi64x(0x000fffffffffffffLL)),
+        _mm256_set1_epi64x(0x3ff0000000000000LL)));
+    __m256d big = _mm256_cmp_pd(f, _mm256_set1_pd(1.4142135623730951), _CMP_GE_OQ);
+    f = _mm256_blendv_pd(f, _mm256_mul_pd(f, _mm256_set1_pd(0.5)), big);
+    k = _mm256_add_pd(k, _mm256_and_pd(big, one));
+    __m256d u = _mm256_sub_pd(f, one);
+    __m256d hfsq = _mm256_mul_pd(_mm256_set1_pd(0.5), _mm256_mul_pd(u, u));
+    __m256d s = _mm256_div_pd(u, _mm256_add_pd(_mm256_set1_pd(2.0), u));
+    __m256d z = _mm256_mul_pd(s, s), z2 = _mm256_mul_pd(z, z);
+    __m256d z4 = _mm256_mul_pd(z2, z2), z8 = _mm256_mul_pd(z4, z4);
+#define C_(i) _mm256_set1_pd(2.0 / (i))
+    __m256d p01 = _mm256_fmadd_pd(C_(5), z, C_(3)), p23 = _mm256_fmadd_pd(C_(9), z, C_(7));
+    __m256d p45 = _mm256_fmadd_pd(C_(13), z, C_(11)), p67 = _mm256_fmadd_pd(C_(17), z, C_(15));
+    __m256d p89 = _mm256_fmadd_pd(C_(21), z, C_(19));
+#undef C_
+    __m256d q03 = _mm256_fmadd_pd(p23, z2, p01), q47 = _mm256_fmadd_pd(p67, z2, p45);
+    __m256d R = _mm256_fmadd_pd(p89, z8, _mm256_fmadd_pd(q47, z4, q03));
+    R = _mm256_mul_pd(R, z);
+    __m256d corr = _mm256_fmadd_pd(s, _mm256_add_pd(hfsq, R),
+                                   _mm256_mul_pd(k, _mm256_set1_pd(2.31904681384629956e-17)));
+    __m256d lg = _mm256_fmadd_pd(k, _mm256_set1_pd(6.93147180559945286e-01),
+                                 _mm256_sub_pd(u, _mm256_sub_pd(hfsq, corr)));
+    return _mm256_blendv_pd(lg, w, _mm256_cmp_pd(w, w, _CMP_UNORD_Q));
+}
+
 /* Four terms t*log(clip(p)) of a categorical row (0 where t == 0, even for
  * a NaN p) and, when want_grad, -a*t/clip(p) (0 where t == 0), rounded as
  * fastce_term and categorical_dense_block round them; log24 picks the
@@ -570,7 +612,7 @@ FASTCE_ALWAYS_INLINE __m256d categorical4(__m256d p, __m256d t, __m256d lo, __m2
     __m256d t0 = _mm256_cmp_pd(t, _mm256_setzero_pd(), _CMP_EQ_OQ);
     if (want_grad)
         *grad = _mm256_andnot_pd(t0, _mm256_div_pd(_mm256_mul_pd(neg_a, t), pc));
-    __m256d lg = log24 ? categorical_log24_pd(pc) : fastce_log_pd(pc);
+    __m256d lg = log24 ? categorical_log24_pd(pc) : categorical_log_pd(pc);
     return _mm256_andnot_pd(t0, _mm256_mul_pd(t, lg));
 }
 

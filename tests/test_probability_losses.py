@@ -161,3 +161,30 @@ def test_categorical_dense_long_rows_and_threads(dtype):
     p0, t0 = _dense_case(5, 4099, dtype, seed=7)
     np.testing.assert_array_equal(p, p0)
     np.testing.assert_array_equal(t, t0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_categorical_dense_log_accuracy(dtype):
+    # One-hot rows: the row's loss is -log(clip(p)) of its one live element,
+    # whatever the lane it lands in; within 1 ulp of the correctly rounded log.
+    mpmath = pytest.importorskip("mpmath")
+    g = np.random.default_rng(11)
+    n, C = 1200, 9
+    tiny = np.finfo(dtype).tiny
+    logs = g.uniform(np.log(tiny) if dtype == np.float32 else -700.0, 0.0, n)
+    live = np.exp(logs).astype(dtype)
+    live[:40] = np.linspace(0.25, 1.0, 40, dtype=dtype)  # near 1: log's cancellation
+    if dtype == np.float64:
+        live[40:50] = np.geomspace(4e-318, 1e-309, 10)  # subnormal (eps below them)
+    eps = 1e-320 if dtype == np.float64 else 1e-45
+    p = g.random((n, C)).astype(dtype)
+    t = np.zeros((n, C), dtype)
+    hot = g.integers(0, C, n)
+    p[np.arange(n), hot] = live
+    t[np.arange(n), hot] = 1.0
+    loss = fastce.categorical_cross_entropy(p, t, eps=eps, reduction="none")
+    pc = np.clip(live.astype(np.float64), eps, 1.0 - eps)
+    with mpmath.workdps(40):
+        want = np.array([-float(mpmath.log(mpmath.mpf(float(v)))) for v in pc]).astype(dtype)
+    ulps = np.abs(loss.astype(np.float64) - want) / np.spacing(np.maximum(np.abs(want), tiny))
+    assert np.max(ulps) <= 1.0, (np.max(ulps), pc[np.argmax(ulps)])
