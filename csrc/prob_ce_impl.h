@@ -35,6 +35,11 @@ static double LOCAL(categorical_dense_block)(const void *vctx,
                                              ptrdiff_t begin, ptrdiff_t end) {
     const LOCAL(prob_ctx) *c = vctx;
     const ptrdiff_t C = c->C, n1 = c->n1;
+    if (n1 == 1) /* contiguous rows: the vector table's */
+        return VEC(categorical_rows)(c->p + begin * C, c->t + begin * C, end - begin, C,
+                                     c->w ? c->w + begin : NULL, c->lo, c->hi,
+                                     c->loss ? c->loss + begin : NULL,
+                                     c->grad ? c->grad + begin * C : NULL, c->grad_scale);
     fastce_acc acc = {0.0, 0.0};
     for (ptrdiff_t s = begin; s < end; s++) {
         ptrdiff_t off = fastce_row_offset(s, C, n1);
@@ -42,15 +47,11 @@ static double LOCAL(categorical_dense_block)(const void *vctx,
         T *g = c->grad ? c->grad + off : NULL;
         double sw = c->w ? (double)c->w[s] : 1.0, a = sw * c->grad_scale;
         double l = 0.0;
-        if (n1 == 1) { /* a contiguous row: the vector table's */
-            l -= VEC(categorical_row)(p, t, C, c->lo, c->hi, g, a);
-        } else {
-            for (ptrdiff_t j = 0; j < C; j++) {
-                double tj = (double)t[j * n1];
-                double pc = fastce_clip((double)p[j * n1], c->lo, c->hi);
-                l -= fastce_term(tj, log(pc));
-                if (g) g[j * n1] = (T)(tj == 0.0 ? 0.0 : -a * tj / pc);
-            }
+        for (ptrdiff_t j = 0; j < C; j++) {
+            double tj = (double)t[j * n1];
+            double pc = fastce_clip((double)p[j * n1], c->lo, c->hi);
+            l -= fastce_term(tj, log(pc));
+            if (g) g[j * n1] = (T)(tj == 0.0 ? 0.0 : -a * tj / pc);
         }
         l *= sw;
         if (c->loss) c->loss[s] = (T)l;

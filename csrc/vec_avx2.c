@@ -716,10 +716,29 @@ static inline __m128i tail_mask4_epi32(ptrdiff_t r) {
         if (LOG24) return hsum_pd(_mm256_add_pd(acc0, acc1));                             \
         return categorical_total(acc0, comp0, acc1, comp1);                               \
     }                                                                                     \
-    static double categorical_row_##SUF(const TYPE *p, const TYPE *t, ptrdiff_t C,        \
-                                        double lo, double hi, TYPE *grad, double a) {     \
-        return grad ? categorical_row_body_##SUF(p, t, C, lo, hi, grad, a, 1)             \
-                    : categorical_row_body_##SUF(p, t, C, lo, hi, NULL, a, 0);            \
+    FASTCE_ALWAYS_INLINE double categorical_rows_body_##SUF(                              \
+        const TYPE *p, const TYPE *t, ptrdiff_t n, ptrdiff_t C, const TYPE *sw, double lo, \
+        double hi, TYPE *loss, TYPE *grad, double grad_scale, int want_grad) {            \
+        fastce_acc acc = {0.0, 0.0};                                                      \
+        for (ptrdiff_t s = 0; s < n; s++) {                                               \
+            double w = sw ? (double)sw[s] : 1.0;                                          \
+            double l = 0.0 - categorical_row_body_##SUF(p + s * C, t + s * C, C, lo, hi,  \
+                                                        want_grad ? grad + s * C : NULL,  \
+                                                        w * grad_scale, want_grad);       \
+            l *= w;                                                                       \
+            if (loss) loss[s] = (TYPE)l;                                                  \
+            fastce_acc_add(&acc, l);                                                      \
+        }                                                                                 \
+        return fastce_acc_value(acc);                                                     \
+    }                                                                                     \
+    static double categorical_rows_##SUF(const TYPE *p, const TYPE *t, ptrdiff_t n,       \
+                                         ptrdiff_t C, const TYPE *sw, double lo,          \
+                                         double hi, TYPE *loss, TYPE *grad,               \
+                                         double grad_scale) {                             \
+        return grad ? categorical_rows_body_##SUF(p, t, n, C, sw, lo, hi, loss, grad,     \
+                                                  grad_scale, 1)                          \
+                    : categorical_rows_body_##SUF(p, t, n, C, sw, lo, hi, loss, NULL,     \
+                                                  grad_scale, 0);                         \
     }
 
 FASTCE_CATEGORICAL_AVX2(f32, float, 1, LOAD4_F32, STORE4_F32, MASKLOAD4_F32, MASKSTORE4_F32)
@@ -812,7 +831,7 @@ const fastce_vec_ops fastce_vec_avx2 = {
     sparse_ce_rows_f32, sparse_ce_rows_f64,
     softmax_rows_f32,   softmax_rows_f64,
     count_labels,
-    categorical_row_f32, categorical_row_f64,
+    categorical_rows_f32, categorical_rows_f64,
 };
 
 #endif /* FASTCE_HAVE_AVX2_TABLE */
