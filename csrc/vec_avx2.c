@@ -568,17 +568,18 @@ FASTCE_ALWAYS_INLINE __m256d categorical_log_pd(__m256d w) {
                                          _CMP_LT_OQ)))
         return fastce_log_pd(w);
     const __m256d one = _mm256_set1_pd(1.0);
+    /* x = 2^k f, f in [sqrt(1/2), sqrt(2)), in integer steps (musl's log):
+     * tmp = bits - bits(sqrt(1/2)) holds k in its top 12 bits (two's
+     * complement), f = bits - (k << 52); k + 1024 = (tmp + 2^62) >> 52
+     * becomes a double by the 2^52 trick. */
     __m256i bits = _mm256_castpd_si256(w);
-    __m256i ebits = _mm256_srli_epi64(bits, 52);
-    __m128i e32 = _mm256_castsi256_si128(
-        _mm256_permutevar8x32_epi32(ebits, _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6)));
-    __m256d k = _mm256_sub_pd(_mm256_cvtepi32_pd(e32), _mm256_set1_pd(1023.0));
-    __m256d f = _mm256_castsi256_pd(_mm256_or_si256(
-        _mm256_and_si256(bits, _mm256_set1_epi64x(0x000fffffffffffffLL)),
-        _mm256_set1_epi64x(0x3ff0000000000000LL)));
-    __m256d big = _mm256_cmp_pd(f, _mm256_set1_pd(1.4142135623730951), _CMP_GE_OQ);
-    f = _mm256_blendv_pd(f, _mm256_mul_pd(f, _mm256_set1_pd(0.5)), big);
-    k = _mm256_add_pd(k, _mm256_and_pd(big, one));
+    __m256i tmp = _mm256_sub_epi64(bits, _mm256_set1_epi64x(0x3fe6a09e667f3bcdLL));
+    __m256d f = _mm256_castsi256_pd(_mm256_sub_epi64(
+        bits, _mm256_and_si256(tmp, _mm256_set1_epi64x((long long)0xfff0000000000000ULL))));
+    __m256i kb = _mm256_srli_epi64(_mm256_add_epi64(tmp, _mm256_set1_epi64x(0x4000000000000000LL)), 52);
+    __m256d k = _mm256_sub_pd(
+        _mm256_castsi256_pd(_mm256_or_si256(kb, _mm256_set1_epi64x(0x4330000000000000LL))),
+        _mm256_set1_pd(4503599627371520.0)); /* 2^52 + 1024 */
     __m256d u = _mm256_sub_pd(f, one);
     __m256d hfsq = _mm256_mul_pd(_mm256_set1_pd(0.5), _mm256_mul_pd(u, u));
     __m256d s = _mm256_div_pd(u, _mm256_add_pd(_mm256_set1_pd(2.0), u));
