@@ -35,6 +35,11 @@ static double LOCAL(categorical_dense_block)(const void *vctx,
                                              ptrdiff_t begin, ptrdiff_t end) {
     const LOCAL(prob_ctx) *c = vctx;
     const ptrdiff_t C = c->C, n1 = c->n1;
+    if (n1 == 1) /* contiguous rows: the vector table's */
+        return VEC(categorical_rows)(c->p + begin * C, c->t + begin * C, end - begin, C,
+                                     c->w ? c->w + begin : NULL, c->lo, c->hi,
+                                     c->loss ? c->loss + begin : NULL,
+                                     c->grad ? c->grad + begin * C : NULL, c->grad_scale);
     fastce_acc acc = {0.0, 0.0};
     for (ptrdiff_t s = begin; s < end; s++) {
         ptrdiff_t off = fastce_row_offset(s, C, n1);

@@ -73,6 +73,22 @@ typedef struct {
      * [0, C). NULL where an instruction set has none. */
     ptrdiff_t (*count_labels)(const int64_t *y, ptrdiff_t n, int64_t C, int has_ignore,
                               int64_t ignore_index, ptrdiff_t *n_bad);
+    /* Categorical cross-entropy of rows [0, n) of a contiguous (n, C) block
+     * (C >= 0): loss_s = -sw_s * sum_j t_sj * log(clip(p_sj, lo, hi)), a
+     * zero t_sj contributing 0 even when p_sj is NaN (a NaN p is not
+     * clipped); stored in loss[s] when loss is not NULL. When grad is not
+     * NULL also stores grad_sj = -sw_s * grad_scale * t_sj / clip(p_sj) (0
+     * where t_sj == 0); grad may be p or t (each element is read before it
+     * is written). sw NULL or n long; 0 < lo <= hi <= 1. Each row's sum is
+     * compensated in double (the float version may compute log to float
+     * accuracy, relative error < 2^-30: its terms round to float once).
+     * Returns the compensated sum of the losses, added in row order. */
+    double (*categorical_rows_f32)(const float *p, const float *t, ptrdiff_t n,
+                                   ptrdiff_t C, const float *sw, double lo, double hi,
+                                   float *loss, float *grad, double grad_scale);
+    double (*categorical_rows_f64)(const double *p, const double *t, ptrdiff_t n,
+                                   ptrdiff_t C, const double *sw, double lo, double hi,
+                                   double *loss, double *grad, double grad_scale);
 } fastce_vec_ops;
 
 /* Class counts up to which the row-parallel sparse kernel is used. */

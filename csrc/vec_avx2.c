@@ -552,6 +552,221 @@ static inline __m256d binary_ce4(__m256d p, __m256d z, __m256d w, __m256d lo,
 FASTCE_BINARY_AVX2(f32, float, LOAD4_F32, STORE4_F32)
 FASTCE_BINARY_AVX2(f64, double, _mm256_loadu_pd, _mm256_storeu_pd)
 
+/* ----------------------------------------------------- categorical CE */
+
+/* log(x) to float accuracy, double lanes (relative error < 2^-30): for
+ * float rows, whose terms are rounded to float once (see fastce_log1p24_pd
+ * and the sigmoid float kernels). x must be a positive normal double (a
+ * clipped probability, lo > 0) or NaN (giving NaN). x = 2^k f, f in
+ * [sqrt(1/2), sqrt(2)), log x = k ln2 + log1p(f - 1), f - 1 exact; |log f|
+ * <= |k ln2| / 2, so the sum at most doubles log1p's relative error. */
+FASTCE_ALWAYS_INLINE __m256d categorical_log24_pd(__m256d x) {
+    const __m256d one = _mm256_set1_pd(1.0);
+    __m256i bits = _mm256_castpd_si256(x);
+    __m256i ebits = _mm256_srli_epi64(bits, 52);
+    __m128i e32 = _mm256_castsi256_si128(
+        _mm256_permutevar8x32_epi32(ebits, _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6)));
+    __m256d k = _mm256_sub_pd(_mm256_cvtepi32_pd(e32), _mm256_set1_pd(1023.0));
+    __m256d f = _mm256_castsi256_pd(_mm256_or_si256(
+        _mm256_and_si256(bits, _mm256_set1_epi64x(0x000fffffffffffffLL)),
+        _mm256_set1_epi64x(0x3ff0000000000000LL)));
+    __m256d big = _mm256_cmp_pd(f, _mm256_set1_pd(1.4142135623730951), _CMP_GE_OQ);
+    f = _mm256_blendv_pd(f, _mm256_mul_pd(f, _mm256_set1_pd(0.5)), big);
+    k = _mm256_add_pd(k, _mm256_and_pd(big, one));
+    __m256d lg = _mm256_fmadd_pd(k, _mm256_set1_pd(6.93147180559945286e-01),
+                                 fastce_log1p24_pd(_mm256_sub_pd(f, one)));
+    return _mm256_blendv_pd(lg, x, _mm256_cmp_pd(x, x, _CMP_UNORD_Q));
+}
+
+/* log(x) for a clipped probability x (0 < lo <= x <= hi < 1) or NaN,
+ * double lanes: fastce_log_pd's reduction and formula (0.85 ulp; R only
+ * enters a correction term) with R's polynomial in Estrin's form instead of
+ * Horner's (4 dependent steps, not 10: the row loop is bound by the log's
+ * latency) and no special values but NaN. A vector with a subnormal lane
+ * (a subnormal eps) goes to fastce_log_pd. */
+FASTCE_ALWAYS_INLINE __m256d categorical_log_pd(__m256d w) {
+    if (_mm256_movemask_pd(_mm256_cmp_pd(w, _mm256_set1_pd(2.2250738585072014e-308),
+                                         _CMP_LT_OQ)))
+        return fastce_log_pd(w);
+    const __m256d one = _mm256_set1_pd(1.0);
+    /* x = 2^k f, f in [sqrt(1/2), sqrt(2)), in integer steps (musl's log):
+     * tmp = bits - bits(sqrt(1/2)) holds k in its top 12 bits (two's
+     * complement), f = bits - (k << 52); k + 1024 = (tmp + 2^62) >> 52
+     * becomes a double by the 2^52 trick. */
+    __m256i bits = _mm256_castpd_si256(w);
+    __m256i tmp = _mm256_sub_epi64(bits, _mm256_set1_epi64x(0x3fe6a09e667f3bcdLL));
+    __m256d f = _mm256_castsi256_pd(_mm256_sub_epi64(
+        bits, _mm256_and_si256(tmp, _mm256_set1_epi64x((long long)0xfff0000000000000ULL))));
+    __m256i kb = _mm256_srli_epi64(_mm256_add_epi64(tmp, _mm256_set1_epi64x(0x4000000000000000LL)), 52);
+    __m256d k = _mm256_sub_pd(
+        _mm256_castsi256_pd(_mm256_or_si256(kb, _mm256_set1_epi64x(0x4330000000000000LL))),
+        _mm256_set1_pd(4503599627371520.0)); /* 2^52 + 1024 */
+    __m256d u = _mm256_sub_pd(f, one);
+    __m256d hfsq = _mm256_mul_pd(_mm256_set1_pd(0.5), _mm256_mul_pd(u, u));
+    __m256d s = _mm256_div_pd(u, _mm256_add_pd(_mm256_set1_pd(2.0), u));
+    __m256d z = _mm256_mul_pd(s, s), z2 = _mm256_mul_pd(z, z);
+    __m256d z4 = _mm256_mul_pd(z2, z2), z8 = _mm256_mul_pd(z4, z4);
+#define C_(i) _mm256_set1_pd(2.0 / (i))
+    __m256d p01 = _mm256_fmadd_pd(C_(5), z, C_(3)), p23 = _mm256_fmadd_pd(C_(9), z, C_(7));
+    __m256d p45 = _mm256_fmadd_pd(C_(13), z, C_(11)), p67 = _mm256_fmadd_pd(C_(17), z, C_(15));
+    __m256d p89 = _mm256_fmadd_pd(C_(21), z, C_(19));
+#undef C_
+    __m256d q03 = _mm256_fmadd_pd(p23, z2, p01), q47 = _mm256_fmadd_pd(p67, z2, p45);
+    __m256d R = _mm256_fmadd_pd(p89, z8, _mm256_fmadd_pd(q47, z4, q03));
+    R = _mm256_mul_pd(R, z);
+    __m256d corr = _mm256_fmadd_pd(s, _mm256_add_pd(hfsq, R),
+                                   _mm256_mul_pd(k, _mm256_set1_pd(2.31904681384629956e-17)));
+    __m256d lg = _mm256_fmadd_pd(k, _mm256_set1_pd(6.93147180559945286e-01),
+                                 _mm256_sub_pd(u, _mm256_sub_pd(hfsq, corr)));
+    return _mm256_blendv_pd(lg, w, _mm256_cmp_pd(w, w, _CMP_UNORD_Q));
+}
+
+/* Four terms t*log(clip(p)) of a categorical row (0 where t == 0, even for
+ * a NaN p) and, when want_grad, -a*t/clip(p) (0 where t == 0), rounded as
+ * fastce_term and categorical_dense_block round them; log24 picks the
+ * float-accuracy log (float rows). max_pd and min_pd return their second
+ * operand when one is NaN, so with p second a NaN p stays NaN, as in
+ * fastce_clip. */
+FASTCE_ALWAYS_INLINE __m256d categorical4(__m256d p, __m256d t, __m256d lo, __m256d hi,
+                                          __m256d neg_a, int log24, int want_grad,
+                                          __m256d *grad) {
+    __m256d pc = _mm256_min_pd(hi, _mm256_max_pd(lo, p));
+    __m256d t0 = _mm256_cmp_pd(t, _mm256_setzero_pd(), _CMP_EQ_OQ);
+    if (want_grad)
+        *grad = _mm256_andnot_pd(t0, _mm256_div_pd(_mm256_mul_pd(neg_a, t), pc));
+    __m256d lg = log24 ? categorical_log24_pd(pc) : categorical_log_pd(pc);
+    return _mm256_andnot_pd(t0, _mm256_mul_pd(t, lg));
+}
+
+/* Compensated lanes, the loop-carried chain one add long: *acc += v and
+ * the rounding error of that add (TwoSum, off the chain) into *err; the
+ * error is dropped when a lane's sum is not finite (it would be NaN). The
+ * sum is acc + err. (Kahan's update carries four dependent adds from one
+ * step to the next: measured a third slower here.) */
+FASTCE_ALWAYS_INLINE void two_sum_add_pd(__m256d *acc, __m256d *err, __m256d v) {
+    __m256d s = _mm256_add_pd(*acc, v);
+    __m256d bp = _mm256_sub_pd(s, *acc);
+    __m256d e = _mm256_add_pd(_mm256_sub_pd(*acc, _mm256_sub_pd(s, bp)), _mm256_sub_pd(v, bp));
+    __m256d fin = _mm256_cmp_pd(_mm256_andnot_pd(_mm256_set1_pd(-0.0), s),
+                                _mm256_set1_pd(INFINITY), _CMP_LT_OQ);
+    *err = _mm256_add_pd(*err, _mm256_and_pd(e, fin));
+    *acc = s;
+}
+
+/* A float row's terms carry relative errors near 2^-30 and its loss
+ * rounds to float: plain double lanes suffice there (C * 2^-53 << 2^-24),
+ * and the compensation would cost a fifth of the loop. Double rows are
+ * compensated. */
+FASTCE_ALWAYS_INLINE void row_add_pd(__m256d *acc, __m256d *err, __m256d v, int plain) {
+    if (plain) *acc = _mm256_add_pd(*acc, v);
+    else two_sum_add_pd(acc, err, v);
+}
+
+/* The row's two compensated lane sets as one double: lane sums by TwoSum, then
+ * the halves and the pair by TwoSum, every rounding error and correction
+ * added at the end (branch-free: a short row must not pay for a scalar
+ * compensated loop). A sum that is not finite is returned as it is; when it
+ * is finite, so is every lane and correction. */
+static inline double categorical_total(__m256d acc0, __m256d comp0, __m256d acc1,
+                                       __m256d comp1) {
+    __m256d s = _mm256_add_pd(acc0, acc1);
+    double plain = hsum_pd(s);
+    if (!isfinite(plain)) return plain;
+    __m256d bp = _mm256_sub_pd(s, acc0);
+    __m256d err = _mm256_add_pd(_mm256_sub_pd(acc0, _mm256_sub_pd(s, bp)),
+                                _mm256_sub_pd(acc1, bp));
+    __m256d c = _mm256_add_pd(err, _mm256_add_pd(comp0, comp1));
+    __m128d a = _mm256_castpd256_pd128(s), b = _mm256_extractf128_pd(s, 1);
+    __m128d s2 = _mm_add_pd(a, b), bp2 = _mm_sub_pd(s2, a);
+    __m128d c2 = _mm_add_pd(_mm_add_pd(_mm_sub_pd(a, _mm_sub_pd(s2, bp2)), _mm_sub_pd(b, bp2)),
+                            _mm_add_pd(_mm256_castpd256_pd128(c), _mm256_extractf128_pd(c, 1)));
+    double x = _mm_cvtsd_f64(s2), y = _mm_cvtsd_f64(_mm_unpackhi_pd(s2, s2));
+    double c3 = _mm_cvtsd_f64(c2) + _mm_cvtsd_f64(_mm_unpackhi_pd(c2, c2));
+    fastce_dd t = fastce_two_sum(x, y);
+    return t.hi + (t.lo + c3);
+}
+
+/* The first r < 4 elements of a row's tail: the rest load as 0 (a zero
+ * target, so a zero term) and are never stored. */
+static inline __m128i tail_mask4_epi32(ptrdiff_t r) {
+    return _mm_cmpgt_epi32(_mm_set1_epi32((int)r), _mm_setr_epi32(0, 1, 2, 3));
+}
+#define MASKLOAD4_F32(p, r) _mm256_cvtps_pd(_mm_maskload_ps((p), tail_mask4_epi32(r)))
+#define MASKSTORE4_F32(p, r, v) _mm_maskstore_ps((p), tail_mask4_epi32(r), _mm256_cvtpd_ps(v))
+#define MASKLOAD4_F64(p, r) _mm256_maskload_pd((p), tail_mask_pd(r))
+#define MASKSTORE4_F64(p, r, v) _mm256_maskstore_pd((p), tail_mask_pd(r), (v))
+
+/* Eight elements a step into two lane sets (compensated for double rows),
+ * then four, then a masked tail; every load of a step comes before its
+ * stores, so grad may be p or t. LOG24: a float row (float-accuracy log,
+ * plain double lanes). */
+#define FASTCE_CATEGORICAL_AVX2(SUF, TYPE, LOG24, LOAD4, STORE4, MLOAD4, MSTORE4)              \
+    FASTCE_ALWAYS_INLINE double categorical_row_body_##SUF(                               \
+        const TYPE *p, const TYPE *t, ptrdiff_t C, double lo, double hi, TYPE *grad,      \
+        double a, int want_grad) {                                                        \
+        const __m256d lov = _mm256_set1_pd(lo), hiv = _mm256_set1_pd(hi);                 \
+        const __m256d na = _mm256_set1_pd(-a);                                            \
+        __m256d acc0 = _mm256_setzero_pd(), comp0 = acc0, acc1 = acc0, comp1 = acc0;      \
+        __m256d g0 = acc0, g1 = acc0;                                                     \
+        ptrdiff_t j = 0;                                                                  \
+        for (; j + 8 <= C; j += 8) {                                                      \
+            __m256d l0 = categorical4(LOAD4(p + j), LOAD4(t + j), lov, hiv, na, LOG24,    \
+                                      want_grad, &g0);                                    \
+            __m256d l1 = categorical4(LOAD4(p + j + 4), LOAD4(t + j + 4), lov, hiv, na, LOG24,    \
+                                      want_grad, &g1);                                    \
+            if (want_grad) {                                                              \
+                STORE4(grad + j, g0);                                                     \
+                STORE4(grad + j + 4, g1);                                                 \
+            }                                                                             \
+            row_add_pd(&acc0, &comp0, l0, LOG24);                                      \
+            row_add_pd(&acc1, &comp1, l1, LOG24);                                      \
+        }                                                                                 \
+        if (j + 4 <= C) {                                                                 \
+            __m256d l0 = categorical4(LOAD4(p + j), LOAD4(t + j), lov, hiv, na, LOG24,    \
+                                      want_grad, &g0);                                    \
+            if (want_grad) STORE4(grad + j, g0);                                          \
+            row_add_pd(&acc0, &comp0, l0, LOG24);                                      \
+            j += 4;                                                                       \
+        }                                                                                 \
+        if (j < C) {                                                                      \
+            ptrdiff_t r = C - j;                                                          \
+            __m256d l1 = categorical4(MLOAD4(p + j, r), MLOAD4(t + j, r), lov, hiv, na, LOG24,    \
+                                      want_grad, &g1);                                    \
+            if (want_grad) MSTORE4(grad + j, r, g1);                                      \
+            row_add_pd(&acc1, &comp1, l1, LOG24);                                      \
+        }                                                                                 \
+        if (LOG24) return hsum_pd(_mm256_add_pd(acc0, acc1));                             \
+        return categorical_total(acc0, comp0, acc1, comp1);                               \
+    }                                                                                     \
+    FASTCE_ALWAYS_INLINE double categorical_rows_body_##SUF(                              \
+        const TYPE *p, const TYPE *t, ptrdiff_t n, ptrdiff_t C, const TYPE *sw, double lo, \
+        double hi, TYPE *loss, TYPE *grad, double grad_scale, int want_grad) {            \
+        fastce_acc acc = {0.0, 0.0};                                                      \
+        for (ptrdiff_t s = 0; s < n; s++) {                                               \
+            double w = sw ? (double)sw[s] : 1.0;                                          \
+            double l = 0.0 - categorical_row_body_##SUF(p + s * C, t + s * C, C, lo, hi,  \
+                                                        want_grad ? grad + s * C : NULL,  \
+                                                        w * grad_scale, want_grad);       \
+            l *= w;                                                                       \
+            if (loss) loss[s] = (TYPE)l;                                                  \
+            fastce_acc_add(&acc, l);                                                      \
+        }                                                                                 \
+        return fastce_acc_value(acc);                                                     \
+    }                                                                                     \
+    static double categorical_rows_##SUF(const TYPE *p, const TYPE *t, ptrdiff_t n,       \
+                                         ptrdiff_t C, const TYPE *sw, double lo,          \
+                                         double hi, TYPE *loss, TYPE *grad,               \
+                                         double grad_scale) {                             \
+        return grad ? categorical_rows_body_##SUF(p, t, n, C, sw, lo, hi, loss, grad,     \
+                                                  grad_scale, 1)                          \
+                    : categorical_rows_body_##SUF(p, t, n, C, sw, lo, hi, loss, NULL,     \
+                                                  grad_scale, 0);                         \
+    }
+
+FASTCE_CATEGORICAL_AVX2(f32, float, 1, LOAD4_F32, STORE4_F32, MASKLOAD4_F32, MASKSTORE4_F32)
+FASTCE_CATEGORICAL_AVX2(f64, double, 0, _mm256_loadu_pd, _mm256_storeu_pd, MASKLOAD4_F64,
+                        MASKSTORE4_F64)
+
 /* ------------------------------------------------- the math, for tests */
 
 static inline __m256d math4(int f, __m256d v) {
@@ -638,6 +853,7 @@ const fastce_vec_ops fastce_vec_avx2 = {
     sparse_ce_rows_f32, sparse_ce_rows_f64,
     softmax_rows_f32,   softmax_rows_f64,
     count_labels,
+    categorical_rows_f32, categorical_rows_f64,
 };
 
 #endif /* FASTCE_HAVE_AVX2_TABLE */

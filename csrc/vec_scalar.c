@@ -15,4 +15,5 @@ const fastce_vec_ops fastce_vec_scalar = {
     NULL,                      NULL,
     NULL,                      NULL,
     NULL,
+    scalar_categorical_rows_f32, scalar_categorical_rows_f64,
 };

@@ -57,6 +57,35 @@ static double LOCAL(scalar_binary_ce)(const T *p, const T *z, const T *w,
     return fastce_acc_value(acc);
 }
 
+static double LOCAL(scalar_categorical_row)(const T *p, const T *t, ptrdiff_t C,
+                                            double lo, double hi, T *grad, double a) {
+    fastce_acc acc = {0.0, 0.0};
+    for (ptrdiff_t j = 0; j < C; j++) {
+        double tj = (double)t[j];
+        double pc = fastce_clip((double)p[j], lo, hi);
+        fastce_acc_add(&acc, fastce_term(tj, log(pc)));
+        if (grad) grad[j] = (T)(tj == 0.0 ? 0.0 : -a * tj / pc);
+    }
+    return fastce_acc_value(acc);
+}
+
+static double LOCAL(scalar_categorical_rows)(const T *p, const T *t, ptrdiff_t n,
+                                             ptrdiff_t C, const T *sw, double lo,
+                                             double hi, T *loss, T *grad,
+                                             double grad_scale) {
+    fastce_acc acc = {0.0, 0.0};
+    for (ptrdiff_t s = 0; s < n; s++) {
+        double w = sw ? (double)sw[s] : 1.0;
+        double l = 0.0 - LOCAL(scalar_categorical_row)(p + s * C, t + s * C, C, lo, hi,
+                                                       grad ? grad + s * C : NULL,
+                                                       w * grad_scale);
+        l *= w;
+        if (loss) loss[s] = (T)l;
+        fastce_acc_add(&acc, l);
+    }
+    return fastce_acc_value(acc);
+}
+
 static void LOCAL(scalar_math)(int f, const T *x, T *out, ptrdiff_t n) {
     for (ptrdiff_t i = 0; i < n; i++) {
         double v = (double)x[i];

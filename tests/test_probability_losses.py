@@ -79,3 +79,112 @@ def test_gradients_central_differences_inside_the_clip():
 def test_nan_probability_is_not_clipped_away():
     loss = fastce.binary_cross_entropy([np.nan, 0.5], [1, 1], reduction="none")
     assert np.isnan(loss[0]) and np.isfinite(loss[1])
+
+
+# Contiguous rows (class axis last) go through the vector table's
+# categorical_row; other layouts through the strided loop. Row lengths
+# around the 4- and 8-element steps and the masked tail.
+ROW_LENGTHS = [1, 2, 3, 4, 5, 7, 8, 9, 12, 15, 16, 17, 31, 1000]
+
+
+def _dense_case(n, C, dtype, seed=0):
+    g = np.random.default_rng(seed)
+    p = probs((n, C), 1, dtype, seed=seed)
+    p[g.random((n, C)) < 0.1] = 0.0  # clipped to eps
+    p[g.random((n, C)) < 0.05] = 1.0  # clipped to 1 - eps
+    t = g.random((n, C))
+    t[g.random((n, C)) < 0.4] = 0.0  # zero targets
+    return p, t.astype(dtype)
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["", "sw"])
+@pytest.mark.parametrize("C", ROW_LENGTHS)
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_categorical_dense_contiguous_rows(dtype, C, weighted):
+    p, t = _dense_case(6, C, dtype, seed=C)
+    kw = dict(reduction="none", eps=1e-4)
+    if weighted:
+        kw["sample_weight"] = np.random.default_rng(5).uniform(0.5, 2, 6)
+    loss, grad = fastce.categorical_cross_entropy(p, t, return_grad=True, **kw)
+    want_loss, want_grad = ref.categorical_cross_entropy(p, t, return_grad=True, **kw)
+    assert_close(loss, want_loss, dtype)
+    assert_close(grad, want_grad, dtype)
+    # The gradient is rounded as the strided loop rounds it: bit for bit.
+    loss_s, grad_s = fastce.categorical_cross_entropy(
+        np.asfortranarray(p), np.asfortranarray(t), return_grad=True, **kw)
+    np.testing.assert_array_equal(grad, grad_s)
+    assert_close(loss, loss_s, dtype)
+    # Loss without gradient is the same loss.
+    np.testing.assert_array_equal(fastce.categorical_cross_entropy(p, t, **kw), loss)
+
+
+@pytest.mark.parametrize("C", [3, 4, 5, 8, 9, 17])
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_categorical_dense_contiguous_special_values(dtype, C):
+    n = 8
+    p, t = _dense_case(n, C, dtype, seed=100 + C)
+    j = C - 1  # the last element: in the masked tail for C % 4 != 0
+    p[0, j], t[0, j] = np.nan, 0.0     # zero target: NaN p contributes 0
+    p[1, j], t[1, j] = np.nan, 0.5     # NaN p, live target: NaN
+    p[2, j], t[2, j] = np.inf, 0.5     # clipped to 1 - eps
+    p[3, j], t[3, j] = -np.inf, 0.5    # clipped to eps
+    p[4, 0], t[4, 0] = 0.3, np.nan     # NaN target: NaN
+    p[5, 0], t[5, 0] = 0.3, np.inf     # inf target: inf loss
+    p[6, :] = np.nan                   # a NaN row with all-zero targets
+    t[6, :] = 0.0
+    p[7, 0], t[7, 0] = 0.5, -2.0       # a negative target
+    kw = dict(reduction="none", eps=1e-3)
+    loss, grad = fastce.categorical_cross_entropy(p, t, return_grad=True, **kw)
+    want_loss, want_grad = ref.categorical_cross_entropy(p, t, return_grad=True, **kw)
+    assert_close(loss, want_loss, dtype)
+    assert_close(grad, want_grad, dtype)
+    assert np.isfinite(loss[0]) and np.isnan(loss[1]) and np.isnan(loss[4])
+    assert loss[5] == np.inf and loss[6] == 0.0
+    assert grad[0, j] == 0.0 and np.isnan(grad[1, j]) and np.all(grad[6] == 0.0)
+    _, grad_s = fastce.categorical_cross_entropy(
+        np.asfortranarray(p), np.asfortranarray(t), return_grad=True, **kw)
+    np.testing.assert_array_equal(grad, grad_s)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_categorical_dense_long_rows_and_threads(dtype):
+    p, t = _dense_case(5, 4099, dtype, seed=7)
+    kw = dict(reduction="none", eps=1e-7)
+    loss1, grad1 = fastce.categorical_cross_entropy(p, t, return_grad=True, n_threads=1, **kw)
+    loss2, grad2 = fastce.categorical_cross_entropy(p, t, return_grad=True, n_threads=2, **kw)
+    np.testing.assert_array_equal(loss1, loss2)
+    np.testing.assert_array_equal(grad1, grad2)
+    want_loss, want_grad = ref.categorical_cross_entropy(p, t, return_grad=True, **kw)
+    assert_close(loss1, want_loss, dtype, k=4)
+    assert_close(grad1, want_grad, dtype)
+    # inputs are never modified
+    p0, t0 = _dense_case(5, 4099, dtype, seed=7)
+    np.testing.assert_array_equal(p, p0)
+    np.testing.assert_array_equal(t, t0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_categorical_dense_log_accuracy(dtype):
+    # One-hot rows: the row's loss is -log(clip(p)) of its one live element,
+    # whatever the lane it lands in; within 1 ulp of the correctly rounded log.
+    mpmath = pytest.importorskip("mpmath")
+    g = np.random.default_rng(11)
+    n, C = 1200, 9
+    tiny = np.finfo(dtype).tiny
+    logs = g.uniform(np.log(tiny) if dtype == np.float32 else -700.0, 0.0, n)
+    live = np.exp(logs).astype(dtype)
+    live[:40] = np.linspace(0.25, 1.0, 40, dtype=dtype)  # near 1: log's cancellation
+    if dtype == np.float64:
+        live[40:50] = np.geomspace(4e-318, 1e-309, 10)  # subnormal (eps below them)
+    eps = 1e-320 if dtype == np.float64 else 1e-45
+    p = g.random((n, C)).astype(dtype)
+    t = np.zeros((n, C), dtype)
+    hot = g.integers(0, C, n)
+    p[np.arange(n), hot] = live
+    t[np.arange(n), hot] = 1.0
+    loss = fastce.categorical_cross_entropy(p, t, eps=eps, reduction="none")
+    pc = np.clip(live.astype(np.float64), eps, 1.0 - eps)
+    with mpmath.workdps(40):
+        want = np.array([-float(mpmath.log(mpmath.mpf(float(v)))) for v in pc]).astype(dtype)
+    ulps = np.abs(loss.astype(np.float64) - want) / np.spacing(np.maximum(np.abs(want), tiny))
+    assert np.max(ulps) <= 1.0, (np.max(ulps), pc[np.argmax(ulps)])
