@@ -174,7 +174,7 @@ static inline double fastce_dense_loss_value(const fastce_dense_sums *s, double 
     fastce_dd ld = fastce_dd_of(L);
     fastce_dd l = fastce_dd_add(fastce_fast_two_sum(s->a_t.s, s->a_t.c),
                                 fastce_dd_mul(fastce_fast_two_sum(s->sum_t.s, s->sum_t.c), ld));
-    if (e > 0.0) {
+    if (e > 0.0 && e / (double)C > 0.0) { /* e/C underflowing: no smoothing term */
         fastce_dd rest = fastce_dd_add(fastce_fast_two_sum(s->a_w.s, s->a_w.c),
                                        fastce_dd_mul(fastce_fast_two_sum(s->sum_w.s, s->sum_w.c), ld));
         l = fastce_dd_add(fastce_dd_mul(fastce_two_sum(1.0, -e), l),

@@ -68,7 +68,7 @@ static double LOCAL(weighted_loss)(double e, double wy, double sw, double xy,
     fastce_dd ly = fastce_dd_of(lse_rel);
     if (xy != r.max) ly = fastce_dd_add(fastce_two_sum(r.max, -xy), ly);
     fastce_dd l = fastce_dd_mul(fastce_two_prod(wy, sw), ly);
-    if (e > 0.0) {
+    if (e > 0.0 && e / (double)C > 0.0) { /* e/C underflowing: no smoothing term */
         l = fastce_dd_mul(fastce_two_sum(1.0, -e), l);
         fastce_dd rest = fastce_dd_add(fastce_fast_two_sum(smooth.s, smooth.c),
                                        fastce_two_prod(w_sum, lse_rel));
@@ -118,10 +118,15 @@ static void LOCAL(sparse_row)(const LOCAL(sparse_ctx) *c, ptrdiff_t s,
     double l = INFINITY;
     if (!masked) {
         l = fastce_term(1.0 - e, wy * LOCAL(class_loss)(xy, r, lse_rel));
-        if (e > 0.0) l += e_c * (fastce_acc_value(smooth) + c->w_sum * lse_rel);
+        /* e/C may underflow to 0: then the term is absent, even against an
+         * infinite smoothing sum (a +inf logit beside finite ones) */
+        if (e > 0.0) l += fastce_term(e_c, fastce_acc_value(smooth) + c->w_sum * lse_rel);
         l *= sw;
-        if (isfinite(l) && (e > 0.0 || c->w || c->sw))
-            l = LOCAL(weighted_loss)(e, wy, sw, xy, r, lse_rel, smooth, c->w_sum, C);
+        if (isfinite(l) && (e > 0.0 || c->w || c->sw)) {
+            /* (a finite loss may still have an absent infinite term) */
+            double precise = LOCAL(weighted_loss)(e, wy, sw, xy, r, lse_rel, smooth, c->w_sum, C);
+            if (isfinite(precise)) l = precise;
+        }
     } else
         l *= sw;
     if (c->loss) c->loss[s] = (T)l;
@@ -252,8 +257,11 @@ static double LOCAL(dense_block)(const void *vctx, ptrdiff_t begin,
                  : masked   ? (B != B ? B : INFINITY) /* a NaN target stays NaN */
                             : fastce_acc_value(A) + B * lse_rel;
         l *= sw;
-        if (precise && isfinite(l) && l != 0.0)
-            l = fastce_dense_loss_value(&sums, lse_rel, c->e, C, sw);
+        if (precise && isfinite(l) && l != 0.0) {
+            /* (a finite loss may still have an absent infinite term) */
+            double v = fastce_dense_loss_value(&sums, lse_rel, c->e, C, sw);
+            if (isfinite(v)) l = v;
+        }
         if (c->loss) c->loss[s] = (T)l;
         fastce_acc_add(&acc, l);
 

@@ -506,3 +506,15 @@ def test_nan_target_on_a_masked_row():
     t = np.array([[0.0, np.nan, 0.0], [0.0, np.nan, 0.0]], np.float16)
     same_as_reference("softmax_cross_entropy", (x, t), dict(axis=0, reduction="none"))
     same_as_reference("softmax_cross_entropy", (x, t), dict(axis=0))
+
+
+def test_label_smoothing_that_underflows_against_an_infinite_logit():
+    # found by fuzzing: e/C underflows to 0, the smoothing sum is inf (a +inf
+    # logit beside a finite one); the term is absent (loss 0), not 0 * inf
+    x = np.array([[np.inf, 0.0]], np.float16)
+    kw = dict(weight=np.ones(2, np.float32), label_smoothing=5e-324)
+    same_as_reference("softmax_cross_entropy", (x, np.array([0])), kw)
+    assert fastce.softmax_cross_entropy(x, np.array([0]), **kw) == 0.0
+    t = np.array([[1.0, 0.0]], np.float16)
+    same_as_reference("softmax_cross_entropy", (x, t), kw)
+    assert fastce.softmax_cross_entropy(x, t, **kw) == 0.0
