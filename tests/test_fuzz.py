@@ -518,3 +518,22 @@ def test_label_smoothing_that_underflows_against_an_infinite_logit():
     t = np.array([[1.0, 0.0]], np.float16)
     same_as_reference("softmax_cross_entropy", (x, t), kw)
     assert fastce.softmax_cross_entropy(x, t, **kw) == 0.0
+
+
+@pytest.mark.parametrize("target", ["dense", "sparse"])
+def test_nan_logit_in_a_single_class_row(target):
+    # found by fuzzing: with one class the reference's rest (a sum over no
+    # other class) was 0 for a NaN row, so its gradient there was 0, not NaN
+    x = np.array([[np.nan], [0.0]])
+    t = np.ones((2, 1)) if target == "dense" else np.zeros(2, np.int64)
+    same_as_reference("softmax_cross_entropy", (x, t), dict(return_grad=True))
+    _, g = reference.softmax_cross_entropy(x, t, return_grad=True)
+    assert np.isnan(g[0, 0]) and g[1, 0] == 0.0
+
+
+def test_nan_logit_in_a_row_without_target_mass():
+    # found by fuzzing: the reference's gradient was NaN there; the contract
+    # (README) is loss 0 and gradient 0 for a row with no target mass
+    x = np.array([[0.0, 0.0, np.nan], [0.0, 0.0, np.nan]])
+    same_as_reference("softmax_cross_entropy", (x, np.zeros_like(x)),
+                      dict(axis=0, return_grad=True))

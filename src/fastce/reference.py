@@ -168,6 +168,8 @@ def _rows(x: np.ndarray):
     d = np.where(np.isnan(m), np.nan, d)  # np.argmax picks a NaN: the row is NaN
     d = np.where(m == -np.inf, -np.inf, d)  # every class masked
     rest = np.where(is_arg, 0.0, np.exp(d)).sum(axis=-1, keepdims=True)
+    # a NaN row's rest is NaN even with one class (nothing but the argmax)
+    rest = np.where(np.isnan(m), np.nan, rest)
     return m, d, rest, is_arg
 
 
@@ -288,7 +290,9 @@ def _softmax_ce_dense(x, t, w, sw, e):
     B = wt.sum(axis=-1, keepdims=True)
     B_other = np.where(is_arg, 0.0, wt).sum(axis=-1, keepdims=True)
     grad = np.where(is_arg, B_other - B * rest / (1.0 + rest), B * p - wt)
-    grad = np.where(masked[..., None], 0.0, sw[..., None] * grad)
+    # a masked row, or one with no target mass (B = 0, a loss of 0 whatever
+    # the logits hold, NaN too), has no gradient
+    grad = np.where(masked[..., None] | (B == 0), 0.0, sw[..., None] * grad)
     return loss, grad, sw.sum()
 
 
