@@ -107,7 +107,9 @@ CASES24 = {
                     lambda x: np.log1p(x.astype(np.longdouble)), 0.51),
     "exp_dd-f64": ("exp_dd", np.float64,
                    np.concatenate([sweep(-708.0, 0.0), -sweep(-300.0, 0.0, log_scale=True)]),
-                   lambda x: np.exp(x.astype(np.longdouble)), 0.7),
+                   # 0.64 in the release build; near 2^-1022, where lo is
+                   # subnormal, another build's FMA contractions reach 0.75
+                   lambda x: np.exp(x.astype(np.longdouble)), 0.8),
     "log1p_dd-f64": ("log1p_dd", np.float64,
                      np.concatenate([sweep(0.0, 1.0), sweep(-307.0, 0.0, log_scale=True)]),
                      lambda x: np.log1p(x.astype(np.longdouble)), 0.6),
