@@ -114,7 +114,8 @@ static inline void fastce_sigmoid_ce_one(double x, double z, double w, double q,
             fastce_dd td = fastce_dd_log1p(fastce_dd_exp(-fabs(x)));
             t = td.hi + td.lo;
         }
-        *loss = fastce_sigmoid_ce_loss_dd(x, z, w, q, t);
+        double precise = fastce_sigmoid_ce_loss_dd(x, z, w, q, t);
+        if (isfinite(precise)) *loss = precise; /* (near DBL_MAX it may not be) */
     }
     if (grad) {
         double big = 1.0 / (1.0 + e), small = e / (1.0 + e);

@@ -328,7 +328,9 @@ FASTCE_ALWAYS_INLINE __m256d two_prod_pd(__m256d a, __m256d b, __m256d *err) {
 /* The float64 loss w * ((c_neg + c_pos)*tail + c*|x|) rounded once: the
  * coefficients q*z and 1-z, their sum, the products and the weight carried
  * as hi + lo (in double they round five times: up to 3 ulp with weights and
- * soft targets), so that only tail's own error (0.66 ulp) remains. */
+ * soft targets), so that only tail's own error remains (see
+ * sigmoid_tail4_f64). Finite operands and results only: the caller keeps
+ * the plain loss where this one is not finite. */
 FASTCE_ALWAYS_INLINE __m256d sigmoid_loss4_dd(__m256d x, __m256d tail, __m256d z,
                                               __m256d w, __m256d q) {
     __m256d cn_lo, cp_lo, s_lo, a_lo, b_lo, l_lo, p_lo;
@@ -352,8 +354,13 @@ FASTCE_ALWAYS_INLINE __m256d sigmoid_fast4_f64(__m256d x, __m256d z, __m256d w, 
                                                int want_grad, __m256d *grad) {
     __m256d t = _mm256_or_pd(_mm256_set1_pd(-0.0), x), e;
     __m256d tail = sigmoid_tail4_f64(t, &e);
-    (void)sigmoid_ce4_fast(x, t, e, tail, z, w, q, want_grad, grad);
-    return sigmoid_loss4_dd(x, tail, z, w, q);
+    __m256d plain = sigmoid_ce4_fast(x, t, e, tail, z, w, q, want_grad, grad);
+    __m256d precise = sigmoid_loss4_dd(x, tail, z, w, q);
+    /* an infinite weight, or a product that overflows, makes the error
+     * terms inf - inf: the plain loss (inf) stands there */
+    __m256d finite = _mm256_cmp_pd(_mm256_andnot_pd(_mm256_set1_pd(-0.0), precise),
+                                   _mm256_set1_pd(INFINITY), _CMP_LT_OQ);
+    return _mm256_blendv_pd(plain, precise, finite);
 }
 
 /* Four elements as double lanes, and eight results back. */
@@ -562,6 +569,9 @@ FASTCE_BINARY_AVX2(f64, double, _mm256_loadu_pd, _mm256_storeu_pd)
  * <= |k ln2| / 2, so the sum at most doubles log1p's relative error. */
 FASTCE_ALWAYS_INLINE __m256d categorical_log24_pd(__m256d x) {
     const __m256d one = _mm256_set1_pd(1.0);
+    /* a subnormal lane (a subnormal eps clips to it): the general log */
+    if (_mm256_movemask_pd(_mm256_cmp_pd(x, _mm256_set1_pd(2.2250738585072014e-308), _CMP_LT_OQ)))
+        return fastce_log_pd(x);
     __m256i bits = _mm256_castpd_si256(x);
     __m256i ebits = _mm256_srli_epi64(bits, 52);
     __m128i e32 = _mm256_castsi256_si128(

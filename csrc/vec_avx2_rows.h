@@ -390,8 +390,9 @@ static inline void rows8_exp_(rows8 *g, ptrdiff_t C, int tame, int pick) {
 static inline int lse_cancels_pd(__m256d m, __m256d L, __m256d lse) {
     __m256d half_abs = _mm256_mul_pd(_mm256_set1_pd(0.5),
                                      _mm256_andnot_pd(_mm256_set1_pd(-0.0), lse));
-    __m256d c = _mm256_and_pd(_mm256_cmp_pd(m, _mm256_setzero_pd(), _CMP_LT_OQ),
-                              _mm256_cmp_pd(L, half_abs, _CMP_GT_OQ));
+    __m256d neg = _mm256_and_pd(_mm256_cmp_pd(m, _mm256_setzero_pd(), _CMP_LT_OQ),
+                                _mm256_cmp_pd(m, _mm256_set1_pd(-INFINITY), _CMP_GT_OQ));
+    __m256d c = _mm256_and_pd(neg, _mm256_cmp_pd(L, half_abs, _CMP_GT_OQ));
     return _mm256_movemask_pd(c) != 0;
 }
 
