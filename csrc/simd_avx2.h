@@ -87,14 +87,20 @@ static inline __m256d fastce_exp_pd(__m256d x) {
  * exact: with s = u/(2+u) and hfsq = u^2/2, log(1+u) = 2*atanh(s) =
  * u - (hfsq - s*(hfsq + R)), R = sum_i 2 s^(2i)/(2i+1). The exact u leads;
  * only the small correction carries rounding errors. */
-static inline __m256d fastce_log_finite_pd(__m256i bits, __m256d k) {
-    const __m256d one = _mm256_set1_pd(1.0);
+/* The significand of positive normal lanes (given as their bits) as f in
+ * [sqrt(2)/2, sqrt(2)), adding 1 to the exponent *k where it was halved. */
+static inline __m256d fastce_log_split_pd(__m256i bits, __m256d *k) {
     __m256d f = _mm256_castsi256_pd(_mm256_or_si256(
         _mm256_and_si256(bits, _mm256_set1_epi64x(0x000fffffffffffffLL)),
         _mm256_set1_epi64x(0x3ff0000000000000LL)));
     __m256d big = _mm256_cmp_pd(f, _mm256_set1_pd(1.4142135623730951), _CMP_GE_OQ);
-    f = _mm256_blendv_pd(f, _mm256_mul_pd(f, _mm256_set1_pd(0.5)), big);
-    k = _mm256_add_pd(k, _mm256_and_pd(big, one));
+    *k = _mm256_add_pd(*k, _mm256_and_pd(big, _mm256_set1_pd(1.0)));
+    return _mm256_blendv_pd(f, _mm256_mul_pd(f, _mm256_set1_pd(0.5)), big);
+}
+
+static inline __m256d fastce_log_finite_pd(__m256i bits, __m256d k) {
+    const __m256d one = _mm256_set1_pd(1.0);
+    __m256d f = fastce_log_split_pd(bits, &k);
     __m256d u = _mm256_sub_pd(f, one);
     __m256d hfsq = _mm256_mul_pd(_mm256_set1_pd(0.5), _mm256_mul_pd(u, u));
     __m256d s = _mm256_div_pd(u, _mm256_add_pd(_mm256_set1_pd(2.0), u));

@@ -577,12 +577,7 @@ FASTCE_ALWAYS_INLINE __m256d categorical_log24_pd(__m256d x) {
     __m128i e32 = _mm256_castsi256_si128(
         _mm256_permutevar8x32_epi32(ebits, _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6)));
     __m256d k = _mm256_sub_pd(_mm256_cvtepi32_pd(e32), _mm256_set1_pd(1023.0));
-    __m256d f = _mm256_castsi256_pd(_mm256_or_si256(
-        _mm256_and_si256(bits, _mm256_set1_epi64x(0x000fffffffffffffLL)),
-        _mm256_set1_epi64x(0x3ff0000000000000LL)));
-    __m256d big = _mm256_cmp_pd(f, _mm256_set1_pd(1.4142135623730951), _CMP_GE_OQ);
-    f = _mm256_blendv_pd(f, _mm256_mul_pd(f, _mm256_set1_pd(0.5)), big);
-    k = _mm256_add_pd(k, _mm256_and_pd(big, one));
+    __m256d f = fastce_log_split_pd(bits, &k);
     __m256d lg = _mm256_fmadd_pd(k, _mm256_set1_pd(6.93147180559945286e-01),
                                  fastce_log1p24_pd(_mm256_sub_pd(f, one)));
     return _mm256_blendv_pd(lg, x, _mm256_cmp_pd(x, x, _CMP_UNORD_Q));
