@@ -140,25 +140,20 @@ static inline double rest_f32(const float *x, ptrdiff_t C, double m, float *stor
     acc0 = _mm256_add_pd(acc0, acc2);
     acc1 = _mm256_add_pd(acc1, acc3);
     ties = _mm256_add_epi32(ties, ties2);
-    for (ptrdiff_t j = j0; j < C; j += 8) {
-        __m256 v, live;
-        if (j + 8 <= C) {
-            v = _mm256_loadu_ps(x + j);
-            live = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
-        } else {
-            __m256i mask = tail_mask_ps(C - j);
-            v = _mm256_maskload_ps(x + j, mask);
-            live = _mm256_castsi256_ps(mask);
-        }
+    if (j0 + 8 <= C) { /* one more whole vector */
+        rest8_f32(x + j0, mv, store ? store + j0 : NULL, &acc0, &acc1, &ties);
+        j0 += 8;
+    }
+    if (j0 < C) { /* the last C % 8 entries, masked */
+        __m256i mask = tail_mask_ps(C - j0);
+        __m256 live = _mm256_castsi256_ps(mask);
+        __m256 v = _mm256_maskload_ps(x + j0, mask);
         __m256 eq = _mm256_and_ps(_mm256_cmp_ps(v, mv, _CMP_EQ_OQ), live);
         __m256 ex = exp_diff_ps(v, mv);
-        if (store) {
-            __m256 out = _mm256_blendv_ps(ex, _mm256_set1_ps(1.0f), eq);
-            if (j + 8 <= C) _mm256_storeu_ps(store + j, out);
-            else _mm256_maskstore_ps(store + j, _mm256_castps_si256(live), out);
-        }
+        if (store)
+            _mm256_maskstore_ps(store + j0, mask, _mm256_blendv_ps(ex, _mm256_set1_ps(1.0f), eq));
         __m256 e = _mm256_andnot_ps(eq, _mm256_and_ps(ex, live));
-        ties = _mm256_sub_epi32(ties, _mm256_castps_si256(eq)); /* mask = -1 */
+        ties = _mm256_sub_epi32(ties, _mm256_castps_si256(eq));
         acc0 = _mm256_add_pd(acc0, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
         acc1 = _mm256_add_pd(acc1, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
     }
