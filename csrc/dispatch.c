@@ -8,22 +8,49 @@
 
 const fastce_vec_ops *fastce_vec = &fastce_vec_scalar;
 
-/* Tables in order of preference; a NULL-terminated list. */
+#ifdef FASTCE_HAVE_AVX2_TABLE
+static int have_avx2(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+/* The AVX-512 table, made once from the AVX2 one (under the GIL, at import
+ * or from select_isa, never while a kernel runs). */
+static fastce_vec_ops avx512_table;
+
+static const fastce_vec_ops *avx512(void) {
+    if (!have_avx2() || !__builtin_cpu_supports("avx512f") ||
+        !__builtin_cpu_supports("avx512dq") || !__builtin_cpu_supports("avx512bw") ||
+        !__builtin_cpu_supports("avx512vl"))
+        return NULL;
+    if (!avx512_table.name) {
+        avx512_table = fastce_vec_avx2;
+        fastce_vec_avx512_fill(&avx512_table);
+    }
+    return &avx512_table;
+}
+#endif
+
+/* The table called name, if this CPU can run it. */
 static const fastce_vec_ops *table_for(const char *name) {
     if (!strcmp(name, "scalar")) return &fastce_vec_scalar;
 #ifdef FASTCE_HAVE_AVX2_TABLE
-    if (!strcmp(name, "avx2")) {
-        __builtin_cpu_init();
-        if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-            return &fastce_vec_avx2;
-    }
+    if (!strcmp(name, "avx2")) return have_avx2() ? &fastce_vec_avx2 : NULL;
+    if (!strcmp(name, "avx512")) return avx512();
 #endif
     return NULL;
 }
 
+/* Widest first. */
+static const char *const isas[] = {"avx512", "avx2", "scalar"};
+
 const char *fastce_best_isa(void) {
-    return table_for("avx2") ? "avx2" : "scalar";
+    for (size_t i = 0; i < sizeof isas / sizeof isas[0]; i++)
+        if (table_for(isas[i])) return isas[i];
+    return "scalar";
 }
+
+int fastce_isa_supported(const char *name) { return table_for(name) != NULL; }
 
 int fastce_set_isa(const char *name) {
     const fastce_vec_ops *t = table_for(name);

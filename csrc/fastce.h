@@ -42,16 +42,19 @@ int fastce_openmp_enabled(void);
 int fastce_default_threads(void);
 
 /* Instruction sets. fastce_best_isa() is the widest one this CPU supports
- * ("avx2" or "scalar"); fastce_set_isa(name) switches every kernel to it
- * (0) or refuses a name this build or CPU cannot run (-1). Call it before
- * any kernel runs, not concurrently with one. fastce_isa() is the one in use. */
+ * ("avx512", "avx2" or "scalar"); fastce_isa_supported(name) says whether
+ * this build and CPU can run one; fastce_set_isa(name) switches every
+ * kernel to it (0) or refuses a name this build or CPU cannot run (-1).
+ * Call it before any kernel runs, not concurrently with one. fastce_isa()
+ * is the one in use. */
 const char *fastce_best_isa(void);
+int fastce_isa_supported(const char *name);
 int fastce_set_isa(const char *name);
 const char *fastce_isa(void);
 
 /* Test hook: out[i] = f(x[i]) with the current instruction set's own exp
  * (f = 0), log (1) or log1p (2), as the kernels use them. f = 3 to 6 exist
- * only in the avx2 table, for its sigmoid kernels' softplus tail: exp of
+ * only in the avx2 and avx512 tables, for the AVX2 sigmoid kernels' softplus tail: exp of
  * t in [-708, 0] and log1p on [0, 1] accurate to float precision (3, 4; in
  * double lanes, which the float hook rounds once), and to double precision
  * (5: exp as hi + lo, returned summed; 6: log1p of e + 0). */

@@ -101,6 +101,10 @@ extern const fastce_vec_ops fastce_vec_scalar;
 #if defined(__x86_64__) || defined(_M_X64)
 #define FASTCE_HAVE_AVX2_TABLE 1
 extern const fastce_vec_ops fastce_vec_avx2;
+/* AVX-512 (F, DQ, BW, VL): the AVX2 table with the entries vec_avx512.c
+ * has put over it. */
+#define FASTCE_HAVE_AVX512_TABLE 1
+void fastce_vec_avx512_fill(fastce_vec_ops *t);
 #endif
 
 #endif /* FASTCE_VEC_H */

@@ -1,7 +1,7 @@
 """Build and run-time configuration: the kernel instruction set, OpenMP.
 
 At import fastce picks the widest instruction set the CPU supports. The
-environment variable ``FASTCE_ISA`` (``scalar`` or ``avx2``) forces one,
+environment variable ``FASTCE_ISA`` (``scalar``, ``avx2`` or ``avx512``) forces one,
 e.g. to compare paths or to rule one out when debugging.
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ import platform
 
 from . import _kernels
 
-ISAS = ("scalar", "avx2")
+ISAS = ("scalar", "avx2", "avx512")
 
 
 def select_isa(name: str | None = None) -> str:

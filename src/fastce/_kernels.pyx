@@ -21,6 +21,7 @@ cdef extern from "fastce.h" nogil:
     int fastce_default_threads()
     const char *fastce_best_isa()
     int fastce_set_isa(const char *name)
+    int fastce_isa_supported(const char *name)
     const char *fastce_isa()
     void fastce_vec_math_f32(int f, const float *x, float *out, ptrdiff_t n)
     void fastce_vec_math_f64(int f, const double *x, double *out, ptrdiff_t n)
@@ -105,6 +106,11 @@ def current_isa():
     return fastce_isa().decode()
 
 
+def isa_supported(str name):
+    """Whether this CPU and build can run instruction set ``name``."""
+    return fastce_isa_supported(name.encode()) != 0
+
+
 def set_isa(str name):
     """Switch every kernel to instruction set ``name``; False if unsupported.
     Not thread-safe: call it before kernels run (fastce does, at import)."""
@@ -113,13 +119,13 @@ def set_isa(str name):
 
 _MATH = {"exp": 0, "log": 1, "log1p": 2, "exp24": 3, "log1p24": 4, "exp_dd": 5, "log1p_dd": 6}
 #: The functions only some instruction sets have (fastce.h).
-_MATH_ISAS = {name: ("avx2",) for name in ("exp24", "log1p24", "exp_dd", "log1p_dd")}
+_MATH_ISAS = {name: ("avx2", "avx512") for name in ("exp24", "log1p24", "exp_dd", "log1p_dd")}
 
 
 def vector_math(str name, const real[::1] x, real[::1] out):
     """Test hook: ``out = name(x)`` with the current instruction set's own
     vectorised exp, log or log1p (the functions the kernels use), or the
-    avx2 sigmoid kernels' ``exp24``, ``log1p24`` (float accuracy),
+    AVX2 sigmoid kernels' ``exp24``, ``log1p24`` (float accuracy),
     ``exp_dd`` and ``log1p_dd`` (double accuracy); ValueError for those on
     other instruction sets."""
     cdef int f = _MATH[name]

@@ -1,0 +1,231 @@
+/* vec_avx512.c: the AVX-512 row primitives (F, DQ, BW, VL; x86-64-v4), 16
+ * float or 8 double lanes with mask registers for tails and ties. Compiled
+ * with AVX-512 flags (CMakeLists.txt); dispatch.c calls into it only on
+ * CPUs that have them. The table is the AVX2 one with the entries written
+ * here put over it (fastce_vec_avx512_fill): the long-row passes (max, rest,
+ * the second passes over a row) and exp. The results follow the same
+ * contracts (vec.h) and rounding steps as the AVX2 kernels. */
+#include "vec.h"
+
+#ifdef FASTCE_HAVE_AVX512_TABLE
+
+#include <math.h>
+
+#include "fastce.h"
+#include "internal.h"
+#include "simd_avx512.h"
+
+#if defined(__GNUC__)
+#define FASTCE_ALWAYS_INLINE static inline __attribute__((always_inline))
+#else
+#define FASTCE_ALWAYS_INLINE static inline
+#endif
+
+/* The first r < 16 (or < 8) lanes. */
+static inline __mmask16 head16(ptrdiff_t r) { return (__mmask16)((1u << r) - 1u); }
+static inline __mmask8 head8(ptrdiff_t r) { return (__mmask8)((1u << r) - 1u); }
+
+/* ------------------------------------------------------------ row max */
+
+/* max_ps keeps its second operand when the first is NaN: a NaN entry is
+ * dropped here and turns the rest pass NaN; a row whose max came out -inf
+ * is all -inf, or -inf and NaN, and the NaN must win. */
+#define FASTCE_ROW_MAX_512(SUF, TYPE, W, VEC, LOAD, MAX, MASKMAX, MASKZLOAD, REDUCE, HEAD) \
+    static double row_max_##SUF(const TYPE *x, ptrdiff_t C) {                              \
+        VEC m0 = _mm512_set1_##W(-INFINITY), m1 = m0;                                      \
+        const ptrdiff_t L = 64 / sizeof(TYPE);                                             \
+        ptrdiff_t j = 0;                                                                   \
+        for (; j + 2 * L <= C; j += 2 * L) {                                               \
+            m0 = MAX(LOAD(x + j), m0);                                                     \
+            m1 = MAX(LOAD(x + j + L), m1);                                                 \
+        }                                                                                  \
+        for (; j + L <= C; j += L) m0 = MAX(LOAD(x + j), m0);                              \
+        if (j < C) m1 = MASKMAX(m1, HEAD(C - j), MASKZLOAD(HEAD(C - j), x + j), m1);       \
+        double m = (double)REDUCE(MAX(m0, m1));                                            \
+        if (m != -INFINITY) return m;                                                      \
+        for (j = 0; j < C; j++)                                                            \
+            if (x[j] != x[j]) return (double)x[j];                                         \
+        return -INFINITY;                                                                  \
+    }
+
+FASTCE_ROW_MAX_512(f32, float, ps, __m512, _mm512_loadu_ps, _mm512_max_ps, _mm512_mask_max_ps,
+                   _mm512_maskz_loadu_ps, _mm512_reduce_max_ps, head16)
+FASTCE_ROW_MAX_512(f64, double, pd, __m512d, _mm512_loadu_pd, _mm512_max_pd, _mm512_mask_max_pd,
+                   _mm512_maskz_loadu_pd, _mm512_reduce_max_pd, head8)
+
+/* ----------------------------------------------------------- row rest */
+
+/* exp(v - m) with the rounding error of d = fl(v - m) (TwoSum) folded back
+ * in; where that error is NaN, d is not finite and exp(d) is right as it is. */
+FASTCE_ALWAYS_INLINE __m512 exp_diff_ps(__m512 v, __m512 m) {
+    __m512 d = _mm512_sub_ps(v, m);
+    __m512 ap = _mm512_add_ps(d, m), bp = _mm512_sub_ps(d, ap);
+    __m512 err = _mm512_sub_ps(_mm512_sub_ps(v, ap), _mm512_add_ps(m, bp));
+    __m512 e = fastce512_exp_ps(d);
+    return _mm512_mask_fmadd_ps(e, _mm512_cmp_ps_mask(err, err, _CMP_ORD_Q), err, e);
+}
+FASTCE_ALWAYS_INLINE __m512d exp_diff_pd(__m512d v, __m512d m) {
+    __m512d d = _mm512_sub_pd(v, m);
+    __m512d ap = _mm512_add_pd(d, m), bp = _mm512_sub_pd(d, ap);
+    __m512d err = _mm512_sub_pd(_mm512_sub_pd(v, ap), _mm512_add_pd(m, bp));
+    __m512d e = fastce512_exp_pd(d);
+    return _mm512_mask_fmadd_pd(e, _mm512_cmp_pd_mask(err, err, _CMP_ORD_Q), err, e);
+}
+
+/* Sixteen floats of a row (the lanes in live): exp(x_j - m) stored (1 at a
+ * maximum) when store is set, added in double to acc0 (low eight) and acc1
+ * (high eight) except at a maximum, whose lanes count in ties instead. */
+FASTCE_ALWAYS_INLINE void rest16_f32(__m512 v, __mmask16 live, __m512 mv, float *store,
+                                     __m512d *acc0, __m512d *acc1, __m512i *ties) {
+    __mmask16 eq = _mm512_mask_cmp_ps_mask(live, v, mv, _CMP_EQ_OQ);
+    __m512 ex = exp_diff_ps(v, mv);
+    if (store) _mm512_mask_storeu_ps(store, live, _mm512_mask_blend_ps(eq, ex, _mm512_set1_ps(1.0f)));
+    __mmask16 add = _kandn_mask16(eq, live);
+    *ties = _mm512_mask_add_epi32(*ties, eq, *ties, _mm512_set1_epi32(1));
+    *acc0 = _mm512_mask_add_pd(*acc0, (__mmask8)add, *acc0,
+                               _mm512_cvtps_pd(_mm512_castps512_ps256(ex)));
+    *acc1 = _mm512_mask_add_pd(*acc1, (__mmask8)(add >> 8), *acc1,
+                               _mm512_cvtps_pd(_mm512_extractf32x8_ps(ex, 1)));
+}
+
+/* A float row's terms are rounded to float (relative error ~2^-24) and it
+ * rounds to float: plain double lanes sum them well enough (as in AVX2). */
+static inline double rest_f32(const float *x, ptrdiff_t C, double m, float *store) {
+    const __m512 mv = _mm512_set1_ps((float)m);
+    const __mmask16 all = 0xffff;
+    __m512d a0 = _mm512_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
+    __m512i t0 = _mm512_setzero_si512(), t1 = t0;
+    ptrdiff_t j = 0;
+    /* two independent vectors a step: their exps overlap */
+    for (; j + 32 <= C; j += 32) {
+        rest16_f32(_mm512_loadu_ps(x + j), all, mv, store ? store + j : NULL, &a0, &a1, &t0);
+        rest16_f32(_mm512_loadu_ps(x + j + 16), all, mv, store ? store + j + 16 : NULL, &a2,
+                   &a3, &t1);
+    }
+    if (j + 16 <= C) {
+        rest16_f32(_mm512_loadu_ps(x + j), all, mv, store ? store + j : NULL, &a0, &a1, &t0);
+        j += 16;
+    }
+    if (j < C) {
+        __mmask16 live = head16(C - j);
+        rest16_f32(_mm512_maskz_loadu_ps(live, x + j), live, mv, store ? store + j : NULL, &a2,
+                   &a3, &t1);
+    }
+    __m512d s = _mm512_add_pd(_mm512_add_pd(a0, a1), _mm512_add_pd(a2, a3));
+    return _mm512_reduce_add_pd(s) +
+           (double)(_mm512_reduce_add_epi32(_mm512_add_epi32(t0, t1)) - 1);
+}
+
+/* Compensated double lanes: *acc += v, that add's rounding error (TwoSum,
+ * off the loop-carried chain) into *err. The terms are in [0, 1] or NaN, so
+ * a lane never overflows and the sum is acc + err. */
+FASTCE_ALWAYS_INLINE void two_sum_add(__m512d *acc, __m512d *err, __m512d v) {
+    __m512d s = _mm512_add_pd(*acc, v);
+    __m512d bp = _mm512_sub_pd(s, *acc);
+    __m512d e = _mm512_add_pd(_mm512_sub_pd(*acc, _mm512_sub_pd(s, bp)), _mm512_sub_pd(v, bp));
+    *err = _mm512_add_pd(*err, e);
+    *acc = s;
+}
+
+FASTCE_ALWAYS_INLINE void rest8_f64(__m512d v, __mmask8 live, __m512d mv, double *store,
+                                    __m512d *acc, __m512d *err, __m512i *ties) {
+    __mmask8 eq = _mm512_mask_cmp_pd_mask(live, v, mv, _CMP_EQ_OQ);
+    __m512d ex = exp_diff_pd(v, mv);
+    if (store) _mm512_mask_storeu_pd(store, live, _mm512_mask_blend_pd(eq, ex, _mm512_set1_pd(1.0)));
+    *ties = _mm512_mask_add_epi64(*ties, eq, *ties, _mm512_set1_epi64(1));
+    two_sum_add(acc, err, _mm512_maskz_mov_pd(_kandn_mask8(eq, live), ex));
+}
+
+static inline double rest_f64(const double *x, ptrdiff_t C, double m, double *store) {
+    const __m512d mv = _mm512_set1_pd(m);
+    const __mmask8 all = 0xff;
+    __m512d a0 = _mm512_setzero_pd(), e0 = a0, a1 = a0, e1 = a0;
+    __m512i t0 = _mm512_setzero_si512(), t1 = t0;
+    ptrdiff_t j = 0;
+    for (; j + 16 <= C; j += 16) {
+        rest8_f64(_mm512_loadu_pd(x + j), all, mv, store ? store + j : NULL, &a0, &e0, &t0);
+        rest8_f64(_mm512_loadu_pd(x + j + 8), all, mv, store ? store + j + 8 : NULL, &a1, &e1,
+                  &t1);
+    }
+    if (j + 8 <= C) {
+        rest8_f64(_mm512_loadu_pd(x + j), all, mv, store ? store + j : NULL, &a0, &e0, &t0);
+        j += 8;
+    }
+    if (j < C) {
+        __mmask8 live = head8(C - j);
+        rest8_f64(_mm512_maskz_loadu_pd(live, x + j), live, mv, store ? store + j : NULL, &a1,
+                  &e1, &t1);
+    }
+    double a[8], b[8], c[8], d[8];
+    _mm512_storeu_pd(a, a0);
+    _mm512_storeu_pd(b, a1);
+    _mm512_storeu_pd(c, e0);
+    _mm512_storeu_pd(d, e1);
+    fastce_acc s = {0.0, 0.0};
+    double errs = 0.0;
+    for (int k = 0; k < 8; k++) {
+        fastce_acc_add(&s, a[k]);
+        fastce_acc_add(&s, b[k]);
+        errs += c[k] + d[k];
+    }
+    fastce_acc_add(&s, errs);
+    return fastce_acc_value(s) + (double)(_mm512_reduce_add_epi64(_mm512_add_epi64(t0, t1)) - 1);
+}
+
+static double row_rest_f32(const float *x, ptrdiff_t C, double m) {
+    return rest_f32(x, C, m, NULL);
+}
+static double row_rest_f64(const double *x, ptrdiff_t C, double m) {
+    return rest_f64(x, C, m, NULL);
+}
+static double row_rest_store_f32(const float *x, ptrdiff_t C, double m, float *e) {
+    return rest_f32(x, C, m, e);
+}
+static double row_rest_store_f64(const double *x, ptrdiff_t C, double m, double *e) {
+    return rest_f64(x, C, m, e);
+}
+
+/* ------------------------------------------------- the math, for tests */
+
+static void (*avx2_math_f32)(int, const float *, float *, ptrdiff_t);
+static void (*avx2_math_f64)(int, const double *, double *, ptrdiff_t);
+
+/* exp in AVX-512 lanes; the other functions are AVX2's (this table's
+ * kernels that use them are AVX2's too). */
+static void math_f32(int f, const float *x, float *out, ptrdiff_t n) {
+    if (f != FASTCE_MATH_EXP) {
+        avx2_math_f32(f, x, out, n);
+        return;
+    }
+    for (ptrdiff_t i = 0; i < n; i += 16) {
+        __mmask16 k = n - i >= 16 ? 0xffff : head16(n - i);
+        _mm512_mask_storeu_ps(out + i, k, fastce512_exp_ps(_mm512_maskz_loadu_ps(k, x + i)));
+    }
+}
+
+static void math_f64(int f, const double *x, double *out, ptrdiff_t n) {
+    if (f != FASTCE_MATH_EXP) {
+        avx2_math_f64(f, x, out, n);
+        return;
+    }
+    for (ptrdiff_t i = 0; i < n; i += 8) {
+        __mmask8 k = n - i >= 8 ? 0xff : head8(n - i);
+        _mm512_mask_storeu_pd(out + i, k, fastce512_exp_pd(_mm512_maskz_loadu_pd(k, x + i)));
+    }
+}
+
+void fastce_vec_avx512_fill(fastce_vec_ops *t) {
+    t->name = "avx512";
+    t->row_max_f32 = row_max_f32;
+    t->row_max_f64 = row_max_f64;
+    t->row_rest_f32 = row_rest_f32;
+    t->row_rest_f64 = row_rest_f64;
+    t->row_rest_store_f32 = row_rest_store_f32;
+    t->row_rest_store_f64 = row_rest_store_f64;
+    avx2_math_f32 = t->math_f32;
+    avx2_math_f64 = t->math_f64;
+    t->math_f32 = math_f32;
+    t->math_f64 = math_f64;
+}
+
+#endif /* FASTCE_HAVE_AVX512_TABLE */
