@@ -142,8 +142,7 @@ static void LOCAL(sparse_row)(const LOCAL(sparse_ctx) *c, ptrdiff_t s,
     double a = sw * c->grad_scale, cy = (1.0 - e) * wy;
     double scale = a * (cy + e_c * c->w_sum) / (1.0 + r.rest), offset = -a * e_c;
     if (stored) {
-        for (ptrdiff_t j = 0; j < C; j++)
-            g[j] = (T)(scale * (double)g[j] + offset * (c->w ? (double)c->w[j] : 1.0));
+        VEC(scale_row)(g, C, scale, offset, c->w, g);
     } else {
         for (ptrdiff_t j = 0; j < C; j++)
             g[j * n1] = (T)(scale * LOCAL(row_exp)((double)x[j * n1], r) +
@@ -274,8 +273,7 @@ static double LOCAL(dense_block)(const void *vctx, ptrdiff_t begin,
          * equals B_rest - B*rest/(1+rest), without the cancellation near 1. */
         double a = sw * c->grad_scale;
         if (stored) {
-            double scale = a * B / (1.0 + r.rest);
-            for (ptrdiff_t j = 0; j < C; j++) g[j] = (T)(scale * (double)g[j]);
+            VEC(scale_row)(g, C, a * B / (1.0 + r.rest), 0.0, NULL, g);
         } else
             for (ptrdiff_t j = 0; j < C; j++)
                 g[j * n1] = (T)(a * B * LOCAL(row_prob)((double)x[j * n1], r));

@@ -69,16 +69,13 @@ static void LOCAL(softmax_row)(const LOCAL(softmax_ctx) *c, ptrdiff_t s) {
     }
     int masked = r.max == -INFINITY; /* every class masked */
     if (c->op == LOCAL(OP_LOG_SOFTMAX) && LOCAL(row_vectorizable)(n1, r)) {
-        /* (x_j - max) - lse_rel: two non-positive terms; branch-free, so it
-         * vectorises (x_j - max is 0 at a finite maximum by itself) */
-        for (ptrdiff_t j = 0; j < C; j++) out[j] = (T)(((double)x[j] - r.max) - lse_rel);
+        VEC(log_softmax_row)(x, C, r.max, lse_rel, out);
     } else if (c->op == LOCAL(OP_LOG_SOFTMAX)) {
         for (ptrdiff_t j = 0; j < C; j++)
             out[j * n1] = (T)(masked ? -INFINITY
                                      : -LOCAL(class_loss)((double)x[j * n1], r, lse_rel));
     } else if (stored) { /* out holds exp(x_j - max): normalise */
-        double inv = 1.0 / (1.0 + r.rest);
-        for (ptrdiff_t j = 0; j < C; j++) out[j] = (T)(inv * (double)out[j]);
+        VEC(scale_row)(out, C, 1.0 / (1.0 + r.rest), 0.0, NULL, out);
     } else {
         for (ptrdiff_t j = 0; j < C; j++)
             out[j * n1] = (T)(masked ? 0.0 : LOCAL(row_prob)((double)x[j * n1], r));

@@ -89,6 +89,18 @@ typedef struct {
     double (*categorical_rows_f64)(const double *p, const double *t, ptrdiff_t n,
                                    ptrdiff_t C, const double *sw, double lo, double hi,
                                    double *loss, double *grad, double grad_scale);
+    /* The second pass over a contiguous row of C entries:
+     * scale_row: out[j] = scale * e[j] + offset * (w ? w[j] : 1), computed in
+     * double and rounded once to the type (out may be e);
+     * log_softmax_row: out[j] = (x[j] - m) - lse_rel, in double, rounded once. */
+    void (*scale_row_f32)(const float *e, ptrdiff_t C, double scale, double offset,
+                          const float *w, float *out);
+    void (*scale_row_f64)(const double *e, ptrdiff_t C, double scale, double offset,
+                          const double *w, double *out);
+    void (*log_softmax_row_f32)(const float *x, ptrdiff_t C, double m, double lse_rel,
+                                float *out);
+    void (*log_softmax_row_f64)(const double *x, ptrdiff_t C, double m, double lse_rel,
+                                double *out);
 } fastce_vec_ops;
 
 /* Class counts up to which the row-parallel sparse kernel is used. */

@@ -811,6 +811,40 @@ static void math_f64(int f, const double *x, double *out, ptrdiff_t n) {
 
 #include "vec_avx2_rows.h"
 
+/* ------------------------------------------------ second passes of a row */
+
+/* scale * e + offset * w in double lanes, rounded once (vec.h). Loads come
+ * before stores, so out may be e. */
+#define FASTCE_SCALE_ROW_AVX2(SUF, TYPE, LOAD4, STORE4, MLOAD4, MSTORE4)                      \
+    static void scale_row_##SUF(const TYPE *e, ptrdiff_t C, double scale, double offset,   \
+                                const TYPE *w, TYPE *out) {                                \
+        const __m256d sv = _mm256_set1_pd(scale), ov = _mm256_set1_pd(offset);             \
+        ptrdiff_t j = 0;                                                                   \
+        for (; j + 4 <= C; j += 4)                                                         \
+            STORE4(out + j, _mm256_fmadd_pd(sv, LOAD4(e + j),                             \
+                                            w ? _mm256_mul_pd(ov, LOAD4(w + j)) : ov));   \
+        if (j < C) {                                                                       \
+            ptrdiff_t r = C - j;                                                           \
+            MSTORE4(out + j, r, _mm256_fmadd_pd(sv, MLOAD4(e + j, r),                     \
+                                                w ? _mm256_mul_pd(ov, MLOAD4(w + j, r)) : ov)); \
+        }                                                                                  \
+    }                                                                                      \
+    static void log_softmax_row_##SUF(const TYPE *x, ptrdiff_t C, double m, double lse_rel, \
+                                      TYPE *out) {                                         \
+        const __m256d mv = _mm256_set1_pd(m), lv = _mm256_set1_pd(lse_rel);               \
+        ptrdiff_t j = 0;                                                                   \
+        for (; j + 4 <= C; j += 4)                                                         \
+            STORE4(out + j, _mm256_sub_pd(_mm256_sub_pd(LOAD4(x + j), mv), lv));          \
+        if (j < C) {                                                                       \
+            ptrdiff_t r = C - j;                                                           \
+            MSTORE4(out + j, r, _mm256_sub_pd(_mm256_sub_pd(MLOAD4(x + j, r), mv), lv));  \
+        }                                                                                  \
+    }
+
+FASTCE_SCALE_ROW_AVX2(f32, float, LOAD4_F32, STORE4_F32, MASKLOAD4_F32, MASKSTORE4_F32)
+FASTCE_SCALE_ROW_AVX2(f64, double, _mm256_loadu_pd, _mm256_storeu_pd, MASKLOAD4_F64,
+                      MASKSTORE4_F64)
+
 /* ------------------------------------------------------------- labels */
 
 static ptrdiff_t count_labels(const int64_t *y, ptrdiff_t n, int64_t C, int has_ignore,
@@ -854,6 +888,8 @@ const fastce_vec_ops fastce_vec_avx2 = {
     softmax_rows_f32,   softmax_rows_f64,
     count_labels,
     categorical_rows_f32, categorical_rows_f64,
+    scale_row_f32,      scale_row_f64,
+    log_softmax_row_f32, log_softmax_row_f64,
 };
 
 #endif /* FASTCE_HAVE_AVX2_TABLE */

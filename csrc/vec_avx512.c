@@ -185,6 +185,46 @@ static double row_rest_store_f64(const double *x, ptrdiff_t C, double m, double 
     return rest_f64(x, C, m, e);
 }
 
+/* ------------------------------------------------ second passes of a row */
+
+/* Eight elements as double lanes, and back. */
+static inline __m512d load8_f32(const float *p, __mmask8 k) {
+    return _mm512_cvtps_pd(_mm256_maskz_loadu_ps(k, p));
+}
+static inline void store8_f32(float *p, __mmask8 k, __m512d v) {
+    _mm256_mask_storeu_ps(p, k, _mm512_cvtpd_ps(v));
+}
+static inline __m512d load8_f64(const double *p, __mmask8 k) {
+    return _mm512_maskz_loadu_pd(k, p);
+}
+static inline void store8_f64(double *p, __mmask8 k, __m512d v) {
+    _mm512_mask_storeu_pd(p, k, v);
+}
+
+/* scale * e + offset * w and (x - m) - lse_rel in double lanes, rounded
+ * once (vec.h); the tail masked. Loads come before stores: out may be e. */
+#define FASTCE_SECOND_PASS_512(SUF, TYPE)                                                  \
+    static void scale_row_##SUF(const TYPE *e, ptrdiff_t C, double scale, double offset,   \
+                                const TYPE *w, TYPE *out) {                                \
+        const __m512d sv = _mm512_set1_pd(scale), ov = _mm512_set1_pd(offset);             \
+        for (ptrdiff_t j = 0; j < C; j += 8) {                                             \
+            __mmask8 k = C - j >= 8 ? 0xff : head8(C - j);                                 \
+            __m512d b = w ? _mm512_mul_pd(ov, load8_##SUF(w + j, k)) : ov;                 \
+            store8_##SUF(out + j, k, _mm512_fmadd_pd(sv, load8_##SUF(e + j, k), b));       \
+        }                                                                                  \
+    }                                                                                      \
+    static void log_softmax_row_##SUF(const TYPE *x, ptrdiff_t C, double m, double lse_rel, \
+                                      TYPE *out) {                                         \
+        const __m512d mv = _mm512_set1_pd(m), lv = _mm512_set1_pd(lse_rel);               \
+        for (ptrdiff_t j = 0; j < C; j += 8) {                                             \
+            __mmask8 k = C - j >= 8 ? 0xff : head8(C - j);                                 \
+            store8_##SUF(out + j, k, _mm512_sub_pd(_mm512_sub_pd(load8_##SUF(x + j, k), mv), lv)); \
+        }                                                                                  \
+    }
+
+FASTCE_SECOND_PASS_512(f32, float)
+FASTCE_SECOND_PASS_512(f64, double)
+
 /* ------------------------------------------------- the math, for tests */
 
 static void (*avx2_math_f32)(int, const float *, float *, ptrdiff_t);
@@ -222,6 +262,10 @@ void fastce_vec_avx512_fill(fastce_vec_ops *t) {
     t->row_rest_f64 = row_rest_f64;
     t->row_rest_store_f32 = row_rest_store_f32;
     t->row_rest_store_f64 = row_rest_store_f64;
+    t->scale_row_f32 = scale_row_f32;
+    t->scale_row_f64 = scale_row_f64;
+    t->log_softmax_row_f32 = log_softmax_row_f32;
+    t->log_softmax_row_f64 = log_softmax_row_f64;
     avx2_math_f32 = t->math_f32;
     avx2_math_f64 = t->math_f64;
     t->math_f32 = math_f32;

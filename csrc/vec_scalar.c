@@ -16,4 +16,6 @@ const fastce_vec_ops fastce_vec_scalar = {
     NULL,                      NULL,
     NULL,
     scalar_categorical_rows_f32, scalar_categorical_rows_f64,
+    scalar_scale_row_f32,      scalar_scale_row_f64,
+    scalar_log_softmax_row_f32, scalar_log_softmax_row_f64,
 };

@@ -92,3 +92,16 @@ static void LOCAL(scalar_math)(int f, const T *x, T *out, ptrdiff_t n) {
         out[i] = (T)(f == FASTCE_MATH_EXP ? exp(v) : f == FASTCE_MATH_LOG ? log(v) : log1p(v));
     }
 }
+
+static void LOCAL(scalar_scale_row)(const T *e, ptrdiff_t C, double scale, double offset,
+                                    const T *w, T *out) {
+    for (ptrdiff_t j = 0; j < C; j++)
+        out[j] = (T)(scale * (double)e[j] + offset * (w ? (double)w[j] : 1.0));
+}
+
+static void LOCAL(scalar_log_softmax_row)(const T *x, ptrdiff_t C, double m, double lse_rel,
+                                          T *out) {
+    /* (x_j - max) - lse_rel: two non-positive terms (x_j - max is 0 at a
+     * finite maximum by itself) */
+    for (ptrdiff_t j = 0; j < C; j++) out[j] = (T)(((double)x[j] - m) - lse_rel);
+}
