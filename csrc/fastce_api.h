@@ -60,12 +60,16 @@ int FASTCE_FN(softmax_ce_dense)(const FASTCE_T *x, const FASTCE_T *t,
                                 int n_threads);
 
 /* Negative log-likelihood of log-probabilities lp (labels already checked):
- * loss = -sw * w[y] * lp[y], 0 for ignored samples. */
+ * loss = -sw * w[y] * lp[y], 0 for ignored samples. With grad_zeroed, grad
+ * already holds zeros (a fresh zeroed allocation, whose pages the OS
+ * supplies zeroed): only the target entries are written; otherwise the
+ * kernel zero-fills each row first. */
 int FASTCE_FN(nll)(const FASTCE_T *lp, const int64_t *y,
                    ptrdiff_t n0, ptrdiff_t C, ptrdiff_t n1,
                    const FASTCE_T *w, const FASTCE_T *sw, int64_t ignore_index,
                    FASTCE_T *loss, double *total,
-                   FASTCE_T *grad, double grad_scale, int n_threads);
+                   FASTCE_T *grad, double grad_scale, int grad_zeroed,
+                   int n_threads);
 
 /* Sigmoid cross-entropy, elementwise over n elements seen as n/P rows of P
  * (P divides n). w and q (pos_weight) are NULL or length P, applied to

@@ -47,6 +47,7 @@ typedef struct {
     ptrdiff_t C, n1;
     int64_t ignore_index;
     double e, grad_scale, w_sum;
+    int grad_zeroed; /* nll: grad holds zeros already */
 } LOCAL(sparse_ctx);
 
 /* The row-parallel kernel for few classes, when this dtype and ISA have one. */
@@ -316,7 +317,7 @@ static double LOCAL(nll_block)(const void *vctx, ptrdiff_t begin,
         if (c->loss) c->loss[s] = (T)l;
         fastce_acc_add(&acc, l);
         if (g) { /* lp[y] was read above, so g may alias lp */
-            LOCAL(zero_row)(g, n1, C);
+            if (!c->grad_zeroed) LOCAL(zero_row)(g, n1, C);
             if (y != c->ignore_index) g[y * n1] = (T)(-coef * c->grad_scale);
         }
     }
@@ -326,10 +327,11 @@ static double LOCAL(nll_block)(const void *vctx, ptrdiff_t begin,
 int PUBLIC(nll)(const T *lp, const int64_t *y, ptrdiff_t n0, ptrdiff_t C,
                 ptrdiff_t n1, const T *w, const T *sw, int64_t ignore_index,
                 T *loss, double *total, T *grad, double grad_scale,
-                int n_threads) {
+                int grad_zeroed, int n_threads) {
     LOCAL(sparse_ctx) ctx = {lp, y,  w,           sw,  loss,       grad,
-                             C,  n1, ignore_index, 0.0, grad_scale, 0.0};
-    /* a gradient zero-fills C entries per sample: that is the work */
+                             C,  n1, ignore_index, 0.0, grad_scale, 0.0, grad_zeroed};
+    /* a gradient zero-fills C entries per sample (or the OS does, on the
+     * first write to each page): that is the work */
     return fastce_run_blocks(LOCAL(nll_block), &ctx, n0 * n1, grad ? C : 1, n_threads,
                              total);
 }

@@ -45,3 +45,23 @@ def test_gradient_central_differences():
 def test_floating_target_is_refused():
     with pytest.raises(TypeError, match="target"):
         fastce.nll_loss(np.zeros((2, 3)), np.zeros((2, 3)))
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("how", ["fresh", "grad_out", "grad_out is lp"])
+def test_gradient_is_zero_off_target_whoever_allocates_it(dtype, how):
+    # a fresh gradient comes zeroed from np.zeros and the kernel writes only
+    # the target entries; a caller's grad_out (garbage-filled here, or the
+    # log-probabilities themselves) is zero-filled by the kernel
+    lp = fastce.log_softmax(logits((40, 7), dtype))
+    y = labels_for((40, 7), 1, ignore_frac=0.3)
+    _, want = ref.nll_loss(lp, y, return_grad=True)
+    if how == "fresh":
+        _, g = fastce.nll_loss(lp, y, return_grad=True)
+    else:
+        src = lp.copy()
+        out = src if how == "grad_out is lp" else np.full(lp.shape, np.nan, dtype)
+        _, g = fastce.nll_loss(src, y, return_grad=True, grad_out=out)
+        assert g is out
+    assert_close(g, want, dtype)
+    assert np.count_nonzero(g) == np.count_nonzero(y != -100)

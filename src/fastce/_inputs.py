@@ -247,15 +247,21 @@ class Grad:
     array handed back (``grad_out`` when the caller gave one)."""
 
     def __init__(self, wanted: bool, grad_out: Optional[np.ndarray],
-                 shape: tuple, compute: np.dtype):
+                 shape: tuple, compute: np.dtype, zeroed: bool = False):
         self.grad_out, self.shape = grad_out, shape
         self.direct = wanted and grad_out is not None and grad_out.dtype == compute
+        #: the buffer is a fresh zeroed allocation (``zeroed`` asked for one):
+        #: np.zeros gets its pages zeroed by the OS, so a kernel that writes
+        #: few entries need not write the zeros itself
+        self.zeroed = False
         if not wanted:
             self.buffer = EMPTY[compute]
         elif self.direct:
             self.buffer = grad_out.reshape(-1)
         else:
-            self.buffer = np.empty(int(np.prod(shape)), compute)
+            self.zeroed = zeroed
+            alloc = np.zeros if zeroed else np.empty
+            self.buffer = alloc(int(np.prod(shape)), compute)
 
     def detach(self, x: np.ndarray, *others: np.ndarray):
         """Copies of the operands the kernel would see half-overwritten.

@@ -40,8 +40,8 @@ cdef extern from "fastce.h" nogil:
     int fastce_softmax_ce_sparse_f64(const double *x, const int64_t *y, ptrdiff_t n0, ptrdiff_t C, ptrdiff_t n1, const double *w, const double *sw, int64_t ignore_index, double e, double *loss, double *total, double *grad, double grad_scale, int n_threads)
     int fastce_softmax_ce_dense_f32(const float *x, const float *t, ptrdiff_t n0, ptrdiff_t C, ptrdiff_t n1, const float *w, const float *sw, double e, float *loss, double *total, float *grad, double grad_scale, int n_threads)
     int fastce_softmax_ce_dense_f64(const double *x, const double *t, ptrdiff_t n0, ptrdiff_t C, ptrdiff_t n1, const double *w, const double *sw, double e, double *loss, double *total, double *grad, double grad_scale, int n_threads)
-    int fastce_nll_f32(const float *lp, const int64_t *y, ptrdiff_t n0, ptrdiff_t C, ptrdiff_t n1, const float *w, const float *sw, int64_t ignore_index, float *loss, double *total, float *grad, double grad_scale, int n_threads)
-    int fastce_nll_f64(const double *lp, const int64_t *y, ptrdiff_t n0, ptrdiff_t C, ptrdiff_t n1, const double *w, const double *sw, int64_t ignore_index, double *loss, double *total, double *grad, double grad_scale, int n_threads)
+    int fastce_nll_f32(const float *lp, const int64_t *y, ptrdiff_t n0, ptrdiff_t C, ptrdiff_t n1, const float *w, const float *sw, int64_t ignore_index, float *loss, double *total, float *grad, double grad_scale, int grad_zeroed, int n_threads)
+    int fastce_nll_f64(const double *lp, const int64_t *y, ptrdiff_t n0, ptrdiff_t C, ptrdiff_t n1, const double *w, const double *sw, int64_t ignore_index, double *loss, double *total, double *grad, double grad_scale, int grad_zeroed, int n_threads)
 
     int fastce_sigmoid_ce_f32(const float *x, const float *z, ptrdiff_t n, ptrdiff_t P, const float *w, const float *q, float *loss, double *total, float *grad, double grad_scale, int n_threads)
     int fastce_sigmoid_ce_f64(const double *x, const double *z, ptrdiff_t n, ptrdiff_t P, const double *w, const double *q, double *loss, double *total, double *grad, double grad_scale, int n_threads)
@@ -247,8 +247,9 @@ def softmax_ce_dense(const real[::1] x, const real[::1] t, ptrdiff_t n0,
 def nll(const real[::1] lp, const int64_t[::1] y, ptrdiff_t n0, ptrdiff_t C,
         ptrdiff_t n1, const real[::1] w, const real[::1] sw,
         int64_t ignore_index, real[::1] loss, real[::1] grad,
-        double grad_scale, int n_threads):
-    """Return the sum of the per-sample losses."""
+        double grad_scale, bint grad_zeroed, int n_threads):
+    """Return the sum of the per-sample losses. ``grad_zeroed``: ``grad``
+    holds zeros already and only its target entries are written."""
     cdef double total = NAN
     cdef int st
     cdef const real *px = _in(lp)
@@ -259,9 +260,9 @@ def nll(const real[::1] lp, const int64_t[::1] y, ptrdiff_t n0, ptrdiff_t C,
     cdef real *pg = _out(grad)
     with nogil:
         if real is float:
-            st = fastce_nll_f32(px, py, n0, C, n1, pw, psw, ignore_index, pl, &total, pg, grad_scale, n_threads)
+            st = fastce_nll_f32(px, py, n0, C, n1, pw, psw, ignore_index, pl, &total, pg, grad_scale, grad_zeroed, n_threads)
         else:
-            st = fastce_nll_f64(px, py, n0, C, n1, pw, psw, ignore_index, pl, &total, pg, grad_scale, n_threads)
+            st = fastce_nll_f64(px, py, n0, C, n1, pw, psw, ignore_index, pl, &total, pg, grad_scale, grad_zeroed, n_threads)
     _check(st)
     return total
 

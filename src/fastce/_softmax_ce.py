@@ -188,12 +188,12 @@ def nll_loss(
     sw = sample_weights(sample_weight, layout.sample_shape, compute)
     grad = Grad(return_grad,
                 grad_out_array(return_grad, grad_out, x.shape, result),
-                x.shape, compute)
+                x.shape, compute, zeroed=True)
     loss = per_sample_buffer(reduction, layout.n_samples, compute)
     y, den = labels(t, layout, ignore, w, sw)
     (xc,) = grad.detach(operand(x, compute))
     scale = grad_scale(reduction, den)
     total = _kernels.nll(xc, y, *layout.dims, w, sw, kernel_ignore_index(ignore), loss, grad.buffer,
-                         scale, nt)
+                         scale, grad.zeroed, nt)
     out = reduce(reduction, total, loss, den, layout.sample_shape, result)
     return (out, grad.result(result, reduction, den)) if return_grad else out
