@@ -542,9 +542,10 @@ def jax_contender() -> Contender:
         # The first call (the check, before any timing) compiles.
         return Bound(lambda: jax.block_until_ready(compiled(*args)))
 
-    return Contender("JAX", "peer", bind, threaded=False, version=jax.__version__,
+    return Contender("JAX", "peer", bind, version=jax.__version__,
                      note="jax.jit, value_and_grad for fwd+grad; XLA's own thread pool "
-                          "(all usable cores, not settable per call): timed once per case")
+                          "(not settable per call), confined to the row's thread count "
+                          "of CPUs while timed")
 
 
 # ---- scikit-learn
@@ -725,6 +726,42 @@ def _gc_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+def _process_threads() -> List[int]:
+    """The ids of this process's threads (Linux), else just this one."""
+    try:
+        return [int(t) for t in os.listdir("/proc/self/task")]
+    except OSError:
+        return [0]
+
+
+@contextlib.contextmanager
+def cpu_limit(threads: Threads) -> Iterator[None]:
+    """Confine every thread of this process to ``threads`` CPUs for the duration.
+
+    Thread pools that do not take a thread count (XLA's, OpenBLAS's) then
+    share ``threads`` cores on a ``threads``-thread row like every other
+    contender, instead of spreading over all of them. No-op for ``None``, for
+    ``threads`` >= the usable CPUs, or where affinity cannot be set.
+    """
+    getter = getattr(os, "sched_getaffinity", None)
+    if threads is None or getter is None:
+        yield
+        return
+    usable = sorted(getter(0))
+    if threads >= len(usable):
+        yield
+        return
+    saved = {tid: os.sched_getaffinity(tid) for tid in _process_threads()}
+    for tid in saved:
+        os.sched_setaffinity(tid, usable[:threads])
+    try:
+        yield
+    finally:
+        for tid in _process_threads():  # threads started meanwhile too
+            with contextlib.suppress(OSError):
+                os.sched_setaffinity(tid, saved.get(tid, usable))
 
 
 def _sample_rounds(repeats: Sequence[int]) -> List[List[int]]:
@@ -1028,20 +1065,27 @@ def run_case(case: Case, contenders: Sequence[Contender], profile: Profile,
              threads: Sequence[Threads] = (None,)) -> CaseResult:
     """Check every contender against the baseline, then time them all together.
 
-    Every thread count's calls are timed in the same interleaved rounds. The
-    checking call doubles as the warm-up (and as JAX's compilation). A
-    contender that raises is reported and left out of the timing; a
-    mismatching one is still timed. ``budget`` is per thread count.
+    Each thread count's calls are timed in interleaved rounds, under
+    :func:`cpu_limit` (a 1-thread row runs on one CPU, whatever thread pools
+    a contender keeps); the unthreaded contenders are timed with the first
+    thread count. The checking call doubles as the warm-up (and as JAX's
+    compilation). A contender that raises is reported and left out of the
+    timing; a mismatching one is still timed. ``budget`` is per thread count.
     """
     result = CaseResult(case, tuple(threads))
     meter = LoadMeter()
     inputs = make_inputs(case)
     bounds = _bind_all(case, inputs, contenders, threads, result)
     ran = _check_all(case, bounds, {c.name: c.checked for c in contenders}, result)
-    total = (profile.budget if budget is None else budget) * len(threads)
-    timings = time_interleaved([bounds[k] for k in ran], total,
-                               profile.min_repeats, profile.max_repeats)
-    result.timings = dict(zip(ran, timings))
+    share = profile.budget if budget is None else budget
+    timings: Dict[Key, Timing] = {}
+    for i, t in enumerate(threads):
+        keys = [k for k in ran if k[1] == t or (i == 0 and k[1] is None)]
+        with cpu_limit(t):
+            got = time_interleaved([bounds[k] for k in keys], share,
+                                   profile.min_repeats, profile.max_repeats)
+        timings.update(zip(keys, got))
+    result.timings = {k: timings[k] for k in ran}
     result.other_load = meter.others()
     return result
 
@@ -1405,7 +1449,7 @@ def _unthreaded_note(env: Mapping[str, Any]) -> str:
 def _threads_means(env: Mapping[str, Any]) -> str:
     """What the thread count of a row sets, for the contenders of this run."""
     setters = {SUBJECT: "fastce n_threads", "torch": "torch.set_num_threads",
-               "sklearn": "sklearn n_threads"}
+               "sklearn": "sklearn n_threads", "JAX": "the CPUs JAX's pool may use"}
     parts = [text for name, text in setters.items() if name in env["contenders"]]
     return ", ".join(parts) + "; 'default' = fastce's default"
 
