@@ -16,10 +16,13 @@
 
 #include <immintrin.h>
 
-/* exp(x), float lanes. min/max return their second operand when one is
- * NaN, so with x second a NaN stays NaN through the clamps. */
-static inline __m512 fastce512_exp_ps(__m512 x) {
-    __m512 xc = _mm512_min_ps(_mm512_set1_ps(89.0f), _mm512_max_ps(_mm512_set1_ps(-104.0f), x));
+/* exp(x), float lanes; x <= 0 (or NaN) when upto0 (the clamp above, one
+ * operation in a loop bound by them, is then left out). min/max return
+ * their second operand when one is NaN, so with x second a NaN stays NaN
+ * through the clamps. */
+static inline __m512 fastce512_exp_ps(__m512 x, const int upto0) {
+    __m512 xc = _mm512_max_ps(_mm512_set1_ps(-104.0f), x);
+    if (!upto0) xc = _mm512_min_ps(_mm512_set1_ps(89.0f), xc);
     __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(xc, _mm512_set1_ps(1.44269504088896341f)),
                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), xc);
@@ -36,10 +39,12 @@ static inline __m512 fastce512_exp_ps(__m512 x) {
     return _mm512_scalef_ps(e, n);
 }
 
-/* exp(x), double lanes: two-part ln2, Taylor polynomial of degree 13
- * (truncation error < 5e-18 on |r| <= ln2/2). */
-static inline __m512d fastce512_exp_pd(__m512d x) {
-    __m512d xc = _mm512_min_pd(_mm512_set1_pd(710.0), _mm512_max_pd(_mm512_set1_pd(-746.0), x));
+/* exp(x), double lanes (x <= 0 or NaN when upto0, as above): two-part
+ * ln2, Taylor polynomial of degree 13 (truncation error < 5e-18 on
+ * |r| <= ln2/2). */
+static inline __m512d fastce512_exp_pd(__m512d x, const int upto0) {
+    __m512d xc = _mm512_max_pd(_mm512_set1_pd(-746.0), x);
+    if (!upto0) xc = _mm512_min_pd(_mm512_set1_pd(710.0), xc);
     __m512d n = _mm512_roundscale_pd(_mm512_mul_pd(xc, _mm512_set1_pd(1.4426950408889634074)),
                                      _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m512d r = _mm512_fnmadd_pd(n, _mm512_set1_pd(6.93147180369123816490e-01), xc);
