@@ -258,7 +258,7 @@ FASTCE_ALWAYS_INLINE void columns16(__m512 *v, const float *xb, const shape16 *s
          * miss the cache measured much slower than plain ones */
         if (nr == 16) {
             for (int k = 0; k < 15; k++, p += C) r[k] = _mm512_loadu_ps(p);
-            r[15] = _mm512_maskz_loadu_ps(cols, p);
+            r[15] = nc == 16 ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps(cols, p);
         } else {
             for (int k = 0; k < 16; k++, p += C)
                 r[k] = _mm512_maskz_loadu_ps(k < nr ? cols : 0, p);
@@ -291,8 +291,9 @@ FASTCE_ALWAYS_INLINE void store16(float *out, const __m512 *o, const shape16 *s,
     float *p = out;
     for (int k = 0; k < nr; k++, p += C)
         for (ptrdiff_t b = 0; b < nb; b++) {
-            if (k < 15 && nr == 16) _mm512_storeu_ps(p + 16 * b, r[b][k]);
-            else _mm512_mask_storeu_ps(p + 16 * b, b < nb - 1 ? 0xffff : tail, r[b][k]);
+            __mmask16 cols = b < nb - 1 ? 0xffff : tail;
+            if ((k < 15 && nr == 16) || cols == 0xffff) _mm512_storeu_ps(p + 16 * b, r[b][k]);
+            else _mm512_mask_storeu_ps(p + 16 * b, cols, r[b][k]);
         }
 }
 
@@ -675,7 +676,7 @@ FASTCE_ALWAYS_INLINE void columns8(__m512d *v, const double *xb, const shape8 *s
         const double *p = xb + b;
         if (nr == 8) { /* see columns16 */
             for (int k = 0; k < 7; k++, p += C) r[k] = _mm512_loadu_pd(p);
-            r[7] = _mm512_maskz_loadu_pd(cols, p);
+            r[7] = nc == 8 ? _mm512_loadu_pd(p) : _mm512_maskz_loadu_pd(cols, p);
         } else {
             for (int k = 0; k < 8; k++, p += C) r[k] = _mm512_maskz_loadu_pd(k < nr ? cols : 0, p);
         }
@@ -702,8 +703,9 @@ FASTCE_ALWAYS_INLINE void store8(double *out, const __m512d *o, const shape8 *s,
     double *p = out;
     for (int k = 0; k < nr; k++, p += C)
         for (ptrdiff_t b = 0; b < nb; b++) {
-            if (k < 7 && nr == 8) _mm512_storeu_pd(p + 8 * b, r[b][k]);
-            else _mm512_mask_storeu_pd(p + 8 * b, b < nb - 1 ? 0xff : tail, r[b][k]);
+            __mmask8 cols = b < nb - 1 ? 0xff : tail;
+            if ((k < 7 && nr == 8) || cols == 0xff) _mm512_storeu_pd(p + 8 * b, r[b][k]);
+            else _mm512_mask_storeu_pd(p + 8 * b, cols, r[b][k]);
         }
 }
 
