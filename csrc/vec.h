@@ -117,6 +117,9 @@ extern const fastce_vec_ops fastce_vec_avx2;
  * has put over it. */
 #define FASTCE_HAVE_AVX512_TABLE 1
 void fastce_vec_avx512_fill(fastce_vec_ops *t);
+/* The few-class row kernels (sparse_ce_rows, softmax_rows) in AVX-512,
+ * from vec_avx512_rows.c; called by fastce_vec_avx512_fill. */
+void fastce_vec_avx512_fill_rows(fastce_vec_ops *t);
 #endif
 
 #endif /* FASTCE_VEC_H */

@@ -172,3 +172,143 @@ def test_wide_rows_near_underflow(dtype, C):
     assert_close(grad, want_grad, dtype)
     for name in ("logsumexp", "log_softmax", "softmax"):
         assert_close(getattr(fastce, name)(x), getattr(ref, name)(x), dtype)
+
+
+# ---- groups of 16 float rows (8 double rows) in AVX-512, and partial ones ----
+#
+# The AVX-512 kernels take groups of 16 float / 8 double rows; the last group
+# of a call may be partial (masked), and a group holding a row the generic
+# path must take (a max that is not finite, a NaN) still does the rows
+# before that row. Row counts around those sizes, every class count (C <= 8
+# floats and C <= 5 doubles go by permutes, wider rows by transposed blocks),
+# and special rows at every position of a group.
+
+ROW_COUNTS = [1, 5, 8, 9, 15, 16, 17, 24, 33, 47]
+
+
+@pytest.mark.parametrize("C", range(1, 33))
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_every_class_count_and_partial_group(dtype, C):
+    r = np.random.default_rng(C)
+    w = r.uniform(0.5, 2, C)
+    for n in ROW_COUNTS:
+        x = logits((n, C), dtype, seed=n + 100 * C)
+        y = labels_for((n, C), 1, seed=n, ignore_frac=0.25)
+        for kw in ({}, {"weight": w, "sample_weight": r.uniform(0.5, 2, n), "label_smoothing": 0.1}):
+            loss, grad = fastce.softmax_cross_entropy(x, y, reduction="none", return_grad=True, **kw)
+            want_loss, want_grad = ref.softmax_cross_entropy(x, y, reduction="none",
+                                                             return_grad=True, **kw)
+            assert_close(loss, want_loss, dtype)
+            assert_close(grad, want_grad, dtype)
+            total = fastce.softmax_cross_entropy(x, y, reduction="sum", **kw)
+            assert_close(total, ref.softmax_cross_entropy(x, y, reduction="sum", **kw), dtype)
+        for name in ("logsumexp", "log_softmax", "softmax"):
+            assert_close(getattr(fastce, name)(x), getattr(ref, name)(x), dtype)
+
+
+#: Rows the generic path takes (masked, +inf, NaN), and rows the kernel keeps
+#: that leave its fast path (a -inf entry, a logit far below the max, ties).
+SPECIAL = ["masked", "plus-inf", "nan", "nan-ignored", "minus-inf-entry", "far", "ties"]
+POSITIONS = [0, 1, 5, 7, 8, 9, 14, 15, 16, 17, 23, 31, 32, 38]
+
+
+def _special_row(x, y, p, kind):
+    C = x.shape[1]
+    y[p] = max(y[p], 0)  # a row in use (labels_for may have ignored it)
+    if kind == "masked":
+        x[p] = -np.inf
+    elif kind == "plus-inf":
+        x[p, C // 2] = np.inf
+        y[p] = C // 2
+    elif kind == "nan":
+        x[p, C - 1] = np.nan
+    elif kind == "nan-ignored":
+        x[p] = np.nan
+        y[p] = -100
+    elif kind == "minus-inf-entry":
+        x[p, 0] = -np.inf
+        y[p] = C - 1
+    elif kind == "far":
+        x[p, 0] = x[p].max() - (100.0 if x.dtype == np.float32 else 740.0)
+    elif kind == "ties":
+        x[p, :] = 0.0
+        x[p, : (C + 1) // 2] = 7.0
+
+
+@pytest.mark.parametrize("kind", SPECIAL)
+@pytest.mark.parametrize("C", [2, 3, 8, 10, 20])
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_special_row_at_every_position(dtype, C, kind):
+    n = 40
+    r = np.random.default_rng(C)
+    opts = {"weight": r.uniform(0.5, 2, C), "sample_weight": r.uniform(0.5, 2, n),
+            "label_smoothing": 0.1}
+    for p in POSITIONS:
+        x = logits((n, C), dtype, seed=p)
+        y = labels_for((n, C), 1, seed=p, ignore_frac=0.1)
+        _special_row(x, y, p, kind)
+        generic = kind in ("masked", "plus-inf", "nan", "nan-ignored")
+        keep = np.setdiff1d(np.arange(n), [p]) if generic else np.arange(n)
+        before = x.copy()
+        loss, grad = fastce.softmax_cross_entropy(x, y, reduction="none", return_grad=True)
+        want_loss, want_grad = ref.softmax_cross_entropy(x[keep], y[keep], reduction="none",
+                                                         return_grad=True)
+        assert_close(loss[keep], want_loss, dtype)
+        assert_close(grad[keep], want_grad, dtype)
+        for name in ("logsumexp", "log_softmax", "softmax"):
+            assert_close(getattr(fastce, name)(x)[keep], getattr(ref, name)(x[keep]), dtype)
+        # with every option: the same rows as the reference, and the special
+        # row as the generic path gives it alone
+        loss_o, grad_o = fastce.softmax_cross_entropy(x, y, reduction="none", return_grad=True,
+                                                      **opts)
+        kw = dict(opts, sample_weight=opts["sample_weight"][keep])
+        want_loss, want_grad = ref.softmax_cross_entropy(x[keep], y[keep], reduction="none",
+                                                         return_grad=True, **kw)
+        assert_close(loss_o[keep], want_loss, dtype)
+        assert_close(grad_o[keep], want_grad, dtype)
+        if generic:  # (a row the kernel keeps is compared with the reference above)
+            alone = dict(opts, sample_weight=opts["sample_weight"][p:p + 1])
+            loss_1, grad_1 = fastce.softmax_cross_entropy(x[p:p + 1], y[p:p + 1], reduction="none",
+                                                          return_grad=True, **alone)
+            np.testing.assert_array_equal(loss_o[p:p + 1], loss_1)
+            np.testing.assert_array_equal(grad_o[p:p + 1], grad_1)
+        np.testing.assert_array_equal(x, before)
+        if kind == "masked":
+            assert loss[p] == np.inf and np.all(grad[p] == 0)
+            assert fastce.logsumexp(x)[p] == -np.inf and np.all(fastce.softmax(x)[p] == 0)
+        elif kind == "plus-inf":
+            assert loss[p] == 0 and np.all(grad[p] == 0)
+            assert fastce.logsumexp(x)[p] == np.inf and fastce.softmax(x)[p, C // 2] == 1
+        elif kind == "nan":
+            assert np.isnan(loss[p]) and np.isnan(fastce.logsumexp(x)[p])
+            assert np.isnan(fastce.softmax(x)[p]).all()
+        elif kind == "nan-ignored":
+            assert loss[p] == 0 and np.all(grad[p] == 0)
+
+
+def _exact_logsumexp(row):
+    from mpmath import mp, mpf, exp, log
+    with mp.workdps(40):
+        return float(log(sum(exp(mpf(float(v))) for v in row)))
+
+
+@pytest.mark.parametrize("C", [3, 10, 20])
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_cancelling_logsumexp_at_every_position(dtype, C):
+    """Rows whose logsumexp is near 0 with a negative max (max + log1p(rest)
+    cancels) go to the generic path's extra precision, wherever they sit in
+    a group; the rows around them stay the kernel's. Within 2 ulp of the
+    exact value (a kernel that kept them would be off by about |max|/|lse|
+    ulp)."""
+    n = 40
+    for p in POSITIONS:
+        x = logits((n, C), np.float64, seed=p)
+        z = x[p] - ref.logsumexp(x[p])
+        x[p] = z + 1e-6  # lse(x[p]) ~ 1e-6, every entry negative
+        x[(p + 3) % n] = x[(p + 3) % n] - ref.logsumexp(x[(p + 3) % n]) + 3e-4
+        x = x.astype(dtype)
+        got = fastce.logsumexp(x)
+        for i in range(n):
+            exact = _exact_logsumexp(x[i])
+            err = abs(float(got[i]) - exact) / np.spacing(dtype(abs(exact)))
+            assert err <= 2.0, (p, i, float(got[i]), exact, err)

@@ -6,8 +6,8 @@ Semantics follow ``torch.nn.functional``; ``fastce.reference`` holds the slow,
 obviously correct NumPy twin of every function.
 
 >>> import fastce
->>> float(fastce.cross_entropy([[3.0, 1.0, -3.0]], [0]))
-0.1291089088298506
+>>> round(float(fastce.cross_entropy([[3.0, 1.0, -3.0]], [0])), 12)
+0.12910890883
 """
 __version__ = "0.1.0"
 

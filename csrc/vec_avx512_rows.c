@@ -1,0 +1,934 @@
+/* vec_avx512_rows.c: the row-parallel sparse softmax cross-entropy,
+ * logsumexp, log_softmax and softmax for few classes (C <= FASTCE_SMALL_C)
+ * in AVX-512 (F, DQ, BW, VL): the entries sparse_ce_rows_f32/f64 and
+ * softmax_rows_f32/f64 of the AVX-512 table (vec.h), put over the AVX2 ones
+ * by fastce_vec_avx512_fill_rows. Compiled with AVX-512 flags
+ * (CMakeLists.txt); dispatch.c calls into it only on CPUs that have them.
+ *
+ * The scheme is that of vec_avx2_rows.h, twice as wide: 16 rows of floats
+ * (8 of doubles) become C vectors of 16 (8) lanes, lane k = row k, vector j
+ * = class j, and every per-row step (max, ties, exp, the sums, log1p, the
+ * loss, the gradient) runs lane-wise. The arithmetic and its rounding steps
+ * are the AVX2 kernels' (exp(x - max) corrected by TwoSum, float terms
+ * summed in double lanes, double ones Kahan-compensated, lse_rel =
+ * log1p(rest) in double, the outputs rounded once), so on the rows both
+ * kernels take the outputs are the same bits; only the order in which the
+ * loss total adds its lanes differs.
+ *
+ * What AVX-512 changes besides the width:
+ * - rows to columns: with few classes (C <= 8 floats, C <= 5 doubles) the
+ *   group's rows are C contiguous vectors, and class j is gathered from them
+ *   with C - 1 permutes (vpermt2ps for the first two, then vpermps with a
+ *   merge mask for each other vector); wider rows go through blocks of 16 x
+ *   16 (8 x 8) in-register transposes, row loads and stores masked to the
+ *   row's classes, so nothing outside the group is read or written;
+ * - a partial group (the last rows, fewer than 16 or 8) runs masked, and a
+ *   group with a row the generic path must take (a max that is not finite,
+ *   a NaN) still does the rows before it: the kernels return the number of
+ *   rows done, up to the first one they leave, as vec.h has it;
+ * - 2^n by vscalef; log1p's exponent and significand by vgetexp/vgetmant.
+ * Groups whose rows in use are all finite with min - max >= -87 (-708)
+ * are "tame" (see vec_avx2_rows.h): exp skips its clamps and the NaN
+ * guards, giving the same bits. */
+#include "vec.h"
+
+#ifdef FASTCE_HAVE_AVX512_TABLE
+
+#include <math.h>
+
+#include "internal.h"
+#include "simd_avx512.h"
+
+#if defined(__GNUC__)
+#define FASTCE_ALWAYS_INLINE static inline __attribute__((always_inline))
+#else
+#define FASTCE_ALWAYS_INLINE static inline
+#endif
+
+#define FASTCE_TAME_F32 -87.0f
+#define FASTCE_TAME_F64 -708.0
+
+/* The first r lanes, 0 <= r <= 16 (or 8). */
+static inline __mmask16 first16(ptrdiff_t r) { return (__mmask16)((1u << r) - 1u); }
+static inline __mmask8 first8(ptrdiff_t r) { return (__mmask8)((1u << r) - 1u); }
+
+/* Eight double lanes from half of sixteen float lanes, and back. */
+static inline __m512d lo_pd(__m512 v) { return _mm512_cvtps_pd(_mm512_castps512_ps256(v)); }
+static inline __m512d hi_pd(__m512 v) { return _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1)); }
+static inline __m512 to_ps(__m512d lo, __m512d hi) {
+    return _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(lo)), _mm512_cvtpd_ps(hi), 1);
+}
+
+/* exp(v - m) with the rounding error err of d = fl(v - m) (TwoSum) folded
+ * back in: exp(d) * (1 + err). tame (d in [-87, 0], see above): no clamps,
+ * and exactly 1 where v == m. Otherwise fastce512_exp_ps, err dropped where
+ * it is NaN (d not finite: exp(d) is right as it is), and the caller sets
+ * the maxima to 1. */
+FASTCE_ALWAYS_INLINE __m512 exp_diff_ps(__m512 v, __m512 m, const int tame) {
+    __m512 d = _mm512_sub_ps(v, m);
+    __m512 ap = _mm512_add_ps(d, m), bp = _mm512_sub_ps(d, ap);
+    __m512 err = _mm512_sub_ps(_mm512_sub_ps(v, ap), _mm512_add_ps(m, bp));
+    if (!tame) {
+        __m512 e = fastce512_exp_ps(d);
+        return _mm512_mask_fmadd_ps(e, _mm512_cmp_ps_mask(err, err, _CMP_ORD_Q), err, e);
+    }
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(d, _mm512_set1_ps(1.44269504088896341f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), d);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    __m512 e = _mm512_add_ps(_mm512_set1_ps(1.0f), _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, r));
+    e = _mm512_scalef_ps(e, n);
+    return _mm512_fmadd_ps(e, err, e);
+}
+
+FASTCE_ALWAYS_INLINE __m512d exp_diff_pd(__m512d v, __m512d m, const int tame) {
+    __m512d d = _mm512_sub_pd(v, m);
+    __m512d ap = _mm512_add_pd(d, m), bp = _mm512_sub_pd(d, ap);
+    __m512d err = _mm512_sub_pd(_mm512_sub_pd(v, ap), _mm512_add_pd(m, bp));
+    if (!tame) {
+        __m512d e = fastce512_exp_pd(d);
+        return _mm512_mask_fmadd_pd(e, _mm512_cmp_pd_mask(err, err, _CMP_ORD_Q), err, e);
+    }
+    static const double inv_fact[] = {
+        1.0 / 6227020800.0, 1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0,
+        1.0 / 362880.0,     1.0 / 40320.0,     1.0 / 5040.0,     1.0 / 720.0,
+        1.0 / 120.0,        1.0 / 24.0,        1.0 / 6.0,        0.5};
+    __m512d n = _mm512_roundscale_pd(_mm512_mul_pd(d, _mm512_set1_pd(1.4426950408889634074)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512d r = _mm512_fnmadd_pd(n, _mm512_set1_pd(6.93147180369123816490e-01), d);
+    r = _mm512_fnmadd_pd(n, _mm512_set1_pd(1.90821492927058770002e-10), r);
+    __m512d p = _mm512_set1_pd(inv_fact[0]);
+    for (int k = 1; k < 12; k++) p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(inv_fact[k]));
+    __m512d e = _mm512_add_pd(_mm512_set1_pd(1.0), _mm512_fmadd_pd(_mm512_mul_pd(p, r), r, r));
+    e = _mm512_scalef_pd(e, n);
+    return _mm512_fmadd_pd(e, err, e);
+}
+
+/* Kahan-compensated lanes: acc - comp is the sum. With guard, a NaN
+ * compensation (an inf sum) is dropped. */
+FASTCE_ALWAYS_INLINE void kahan_add(__m512d *acc, __m512d *comp, __m512d v, const int guard) {
+    __m512d y = _mm512_sub_pd(v, *comp);
+    __m512d t = _mm512_add_pd(*acc, y);
+    __m512d c = _mm512_sub_pd(_mm512_sub_pd(t, *acc), y);
+    *comp = guard ? _mm512_maskz_mov_pd(_mm512_cmp_pd_mask(c, c, _CMP_ORD_Q), c) : c;
+    *acc = t;
+}
+
+static inline double kahan_total(__m512d acc, __m512d comp) {
+    double a[8], c[8];
+    _mm512_storeu_pd(a, acc);
+    _mm512_storeu_pd(c, comp);
+    fastce_acc s = {0.0, 0.0};
+    for (int k = 0; k < 8; k++) {
+        fastce_acc_add(&s, a[k]);
+        if (isfinite(a[k])) fastce_acc_add(&s, -c[k]); /* inf - inf made it NaN */
+    }
+    return fastce_acc_value(s);
+}
+
+/* Lanes where lse = max + L cancels (fastce_lse_cancels in internal.h):
+ * those rows are left to the generic path, which recomputes them in extra
+ * precision. */
+static inline __mmask8 lse_cancels(__m512d m, __m512d L, __m512d lse) {
+    __m512d half_abs = _mm512_mul_pd(_mm512_set1_pd(0.5), _mm512_abs_pd(lse));
+    __mmask8 neg = _mm512_cmp_pd_mask(m, _mm512_setzero_pd(), _CMP_LT_OQ) &
+                   _mm512_cmp_pd_mask(m, _mm512_set1_pd(-INFINITY), _CMP_GT_OQ);
+    return _mm512_mask_cmp_pd_mask(neg, L, half_abs, _CMP_GT_OQ);
+}
+
+/* Index of the lowest set bit of a nonzero mask. */
+static inline int lowest(unsigned k) { return __builtin_ctz(k); }
+
+/* ============================================================== float */
+
+/* How 16 rows of C floats become C class vectors and back. C <= 8: the
+ * group's nr*C floats are loaded as C vectors, and class j is a permute of
+ * them (lane k holds the float k*C + j): vpermt2ps over the first two, then
+ * for each other vector a vpermps merging the lanes that come from it.
+ * The way back builds each vector of the group the same way from the
+ * classes. C > 8: blocks of 16 classes, rows loaded masked and transposed. */
+typedef struct {
+    ptrdiff_t C;
+    int perm;
+    /* perm: loading class j (lidx2 indexes the first two vectors, lidx the
+     * vector i, lmask[j][i] the lanes from vector i >= 2) */
+    __m512i lidx2[8], lidx[8];
+    __mmask16 lmask[8][8];
+    /* perm: storing vector i (sidx2 indexes classes 0 and 1, sidx the row
+     * of each lane, smask[i][j] the lanes from class j >= 2) */
+    __m512i sidx2[8], sidx[8];
+    __mmask16 smask[8][8];
+} shape16;
+
+static void shape16_init(shape16 *s, ptrdiff_t C) {
+    s->C = C;
+    s->perm = C <= 8;
+    if (!s->perm) return;
+    for (int j = 0; j < C; j++) {
+        int32_t a[16], b[16];
+        for (int i = 0; i < C; i++) s->lmask[j][i] = 0;
+        for (int k = 0; k < 16; k++) {
+            int f = k * (int)C + j;
+            a[k] = f & 31;
+            b[k] = f & 15;
+            s->lmask[j][f / 16] |= (__mmask16)(1u << k);
+        }
+        s->lidx2[j] = _mm512_loadu_si512(a);
+        s->lidx[j] = _mm512_loadu_si512(b);
+    }
+    for (int i = 0; i < C; i++) {
+        int32_t a[16], b[16];
+        for (int j = 0; j < C; j++) s->smask[i][j] = 0;
+        for (int p = 0; p < 16; p++) {
+            int f = 16 * i + p, k = f / (int)C, j = f % (int)C;
+            a[p] = k + (j == 1 ? 16 : 0);
+            b[p] = k;
+            s->smask[i][j] |= (__mmask16)(1u << p);
+        }
+        s->sidx2[i] = _mm512_loadu_si512(a);
+        s->sidx[i] = _mm512_loadu_si512(b);
+    }
+}
+
+/* 16 x 16 transpose: r[k] (row k) to c[j] (column j, lane k = row k), for
+ * the columns j < nc only. Four rounds of shuffles: pairs of floats, pairs
+ * of pairs, then the 128-bit quarters. */
+FASTCE_ALWAYS_INLINE void transpose16_ps(const __m512 *r, __m512 *c, int nc) {
+    __m512d t[16], u[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_castps_pd(_mm512_unpacklo_ps(r[i], r[i + 1]));
+        if (nc > 2) t[i + 1] = _mm512_castps_pd(_mm512_unpackhi_ps(r[i], r[i + 1]));
+    }
+    /* u[4q + c], quarter L: column 4L + c of rows 4q..4q+3 */
+    for (int q = 0; q < 16; q += 4) {
+        u[q] = _mm512_unpacklo_pd(t[q], t[q + 2]);
+        if (nc > 1) u[q + 1] = _mm512_unpackhi_pd(t[q], t[q + 2]);
+        if (nc > 2) u[q + 2] = _mm512_unpacklo_pd(t[q + 1], t[q + 3]);
+        if (nc > 3) u[q + 3] = _mm512_unpackhi_pd(t[q + 1], t[q + 3]);
+    }
+    for (int k = 0; k < 4 && k < nc; k++) {
+        __m512 a = _mm512_shuffle_f32x4(_mm512_castpd_ps(u[k]), _mm512_castpd_ps(u[4 + k]), 0x44);
+        __m512 b = _mm512_shuffle_f32x4(_mm512_castpd_ps(u[8 + k]), _mm512_castpd_ps(u[12 + k]), 0x44);
+        c[k] = _mm512_shuffle_f32x4(a, b, 0x88);
+        if (4 + k < nc) c[4 + k] = _mm512_shuffle_f32x4(a, b, 0xdd);
+        if (8 + k < nc) {
+            a = _mm512_shuffle_f32x4(_mm512_castpd_ps(u[k]), _mm512_castpd_ps(u[4 + k]), 0xee);
+            b = _mm512_shuffle_f32x4(_mm512_castpd_ps(u[8 + k]), _mm512_castpd_ps(u[12 + k]), 0xee);
+            c[8 + k] = _mm512_shuffle_f32x4(a, b, 0x88);
+            if (12 + k < nc) c[12 + k] = _mm512_shuffle_f32x4(a, b, 0xdd);
+        }
+    }
+}
+
+/* Class j of the nr (1 to 16) rows at xb into v[j], j < C; lanes of rows
+ * past nr hold 0. Reads only the group's nr*C floats. */
+FASTCE_ALWAYS_INLINE void columns16(__m512 *v, const float *xb, const shape16 *s, ptrdiff_t nr) {
+    const ptrdiff_t C = s->C;
+    if (s->perm) {
+        __m512 in[8];
+        ptrdiff_t left = nr * C;
+        for (int i = 0; i < C; i++, left -= 16)
+            in[i] = left >= 16 ? _mm512_loadu_ps(xb + 16 * i)
+                               : _mm512_maskz_loadu_ps(left > 0 ? first16(left) : 0, xb + 16 * i);
+        if (C == 1) {
+            v[0] = in[0];
+            return;
+        }
+        for (int j = 0; j < C; j++) {
+            __m512 o = _mm512_permutex2var_ps(in[0], s->lidx2[j], in[1]);
+            for (int i = 2; i < C; i++)
+                o = _mm512_mask_permutexvar_ps(o, s->lmask[j][i], s->lidx[j], in[i]);
+            v[j] = o;
+        }
+        return;
+    }
+    __m512 r[16];
+    for (ptrdiff_t b = 0; b < C; b += 16) {
+        ptrdiff_t nc = C - b < 16 ? C - b : 16;
+        __mmask16 cols = first16(nc);
+        const float *p = xb + b;
+        /* whole groups: rows 0-14 read the next row's first classes too (not
+         * used: only the columns < nc are transposed); masked loads that
+         * miss the cache measured much slower than plain ones */
+        if (nr == 16) {
+            for (int k = 0; k < 15; k++, p += C) r[k] = _mm512_loadu_ps(p);
+            r[15] = nc == 16 ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps(cols, p);
+        } else {
+            for (int k = 0; k < 16; k++, p += C)
+                r[k] = _mm512_maskz_loadu_ps(k < nr ? cols : 0, p);
+        }
+        transpose16_ps(r, v + b, (int)nc);
+    }
+}
+
+/* The inverse of columns16: class vectors o[j] (o has room for whole
+ * blocks, entries past C initialised) to the first nr rows at out. */
+FASTCE_ALWAYS_INLINE void store16(float *out, const __m512 *o, const shape16 *s, ptrdiff_t nr) {
+    const ptrdiff_t C = s->C;
+    if (s->perm) {
+        ptrdiff_t left = nr * C;
+        for (int i = 0; i < C && left > 0; i++, left -= 16) {
+            __m512 w = C == 1 ? o[0] : _mm512_permutex2var_ps(o[0], s->sidx2[i], o[1]);
+            for (int j = 2; j < C; j++) w = _mm512_mask_permutexvar_ps(w, s->smask[i][j], s->sidx[i], o[j]);
+            if (left >= 16) _mm512_storeu_ps(out + 16 * i, w);
+            else _mm512_mask_storeu_ps(out + 16 * i, first16(left), w);
+        }
+        return;
+    }
+    /* Whole groups: rows in order, each stored whole, its extra lanes
+     * landing in the next row, which is written after it; the last row
+     * masked. */
+    __m512 r[2][16];
+    const ptrdiff_t nb = (C + 15) / 16;
+    const __mmask16 tail = first16(C - 16 * (nb - 1));
+    for (ptrdiff_t b = 0; b < nb; b++) transpose16_ps(o + 16 * b, r[b], 16);
+    float *p = out;
+    for (int k = 0; k < nr; k++, p += C)
+        for (ptrdiff_t b = 0; b < nb; b++) {
+            __mmask16 cols = b < nb - 1 ? 0xffff : tail;
+            if ((k < 15 && nr == 16) || cols == 0xffff) _mm512_storeu_ps(p + 16 * b, r[b][k]);
+            else _mm512_mask_storeu_ps(p + 16 * b, cols, r[b][k]);
+        }
+}
+
+/* Sixteen rows of few classes, class by class: v[j] holds class j of the
+ * rows, ex[j] = exp(v[j] - max) (1 at a maximum), rest and lse_rel =
+ * log1p(rest) per row in two halves of double lanes (rows 0-7, 8-15); xy
+ * and ey the target's logit and exp, when asked for; yv the labels, used
+ * the rows that count; nr how many rows the group does. */
+typedef struct {
+    __m512 v[FASTCE_SMALL_C], ex[FASTCE_SMALL_C], m, xy, ey;
+    __m512d m_lo, m_hi, rest_lo, rest_hi, L_lo, L_hi;
+    __m512i yv;
+    __mmask16 used;
+    ptrdiff_t nr;
+    int tame;
+} rows16;
+
+/* Loads the nr rows at xb into g and takes their max. The rows in `used`
+ * from the first whose max is not finite or which holds a NaN on are the
+ * generic path's: g->nr stops before it (maybe at 0). */
+static inline void rows16_begin(rows16 *g, const float *xb, const shape16 *s, ptrdiff_t nr,
+                                __mmask16 used) {
+    const ptrdiff_t C = s->C;
+    columns16(g->v, xb, s, nr);
+    __m512 m = _mm512_set1_ps(-INFINITY), lo = _mm512_set1_ps(INFINITY);
+    __m512 sum = _mm512_setzero_ps(); /* finite only if every x_j is */
+    for (ptrdiff_t j = 0; j < C; j++) {
+        m = _mm512_max_ps(g->v[j], m);
+        lo = _mm512_min_ps(g->v[j], lo);
+        sum = _mm512_add_ps(sum, g->v[j]);
+    }
+    g->m = m;
+    g->nr = nr;
+    g->used = used;
+    __mmask16 tame = _mm512_cmp_ps_mask(_mm512_abs_ps(sum), _mm512_set1_ps(INFINITY), _CMP_LT_OQ) &
+                     _mm512_cmp_ps_mask(_mm512_sub_ps(lo, m), _mm512_set1_ps(FASTCE_TAME_F32), _CMP_GE_OQ);
+    g->tame = !(used & ~tame);
+    if (g->tame) return;
+    __mmask16 bad = _mm512_cmp_ps_mask(_mm512_abs_ps(m), _mm512_set1_ps(INFINITY), _CMP_EQ_OQ);
+    for (ptrdiff_t j = 0; j < C; j++) bad |= _mm512_cmp_ps_mask(g->v[j], g->v[j], _CMP_UNORD_Q);
+    bad &= used;
+    if (bad) {
+        g->nr = lowest(bad);
+        g->used &= first16(g->nr);
+    }
+}
+
+/* ex, rest and, with pick, the target (class g->yv, lane-wise) of each
+ * row: its logit xy and, for pick == 2, its exp ey. */
+FASTCE_ALWAYS_INLINE void rows16_exp_(rows16 *g, ptrdiff_t C, const int tame, const int pick) {
+    const __m512 m = g->m;
+    const __m512i yv = g->yv;
+    __m512d rest_lo = _mm512_setzero_pd(), rest_hi = rest_lo;
+    __m512i ties = _mm512_set1_epi32(-1), jv = _mm512_setzero_si512();
+    __m512 xy = _mm512_setzero_ps(), ey = xy;
+    for (ptrdiff_t j = 0; j < C; j++) {
+        __m512 ex = exp_diff_ps(g->v[j], m, tame);
+        __mmask16 eq = _mm512_cmp_ps_mask(g->v[j], m, _CMP_EQ_OQ);
+        if (!tame) ex = _mm512_mask_mov_ps(ex, eq, _mm512_set1_ps(1.0f));
+        g->ex[j] = ex;
+        if (pick) { /* the target class, by lane */
+            __mmask16 at = _mm512_cmpeq_epi32_mask(yv, jv);
+            xy = _mm512_mask_mov_ps(xy, at, g->v[j]);
+            if (pick == 2) ey = _mm512_mask_mov_ps(ey, at, ex);
+            jv = _mm512_add_epi32(jv, _mm512_set1_epi32(1));
+        }
+        /* the maxima count in ties; the others add their exp */
+        const __mmask16 ne = (__mmask16)~eq;
+        ties = _mm512_mask_add_epi32(ties, eq, ties, _mm512_set1_epi32(1));
+        rest_lo = _mm512_mask_add_pd(rest_lo, (__mmask8)ne, rest_lo, lo_pd(ex));
+        rest_hi = _mm512_mask_add_pd(rest_hi, (__mmask8)(ne >> 8), rest_hi, hi_pd(ex));
+    }
+    g->xy = xy;
+    g->ey = ey;
+    g->m_lo = lo_pd(m);
+    g->m_hi = hi_pd(m);
+    g->rest_lo = _mm512_add_pd(rest_lo, _mm512_cvtepi32_pd(_mm512_castsi512_si256(ties)));
+    g->rest_hi = _mm512_add_pd(rest_hi, _mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(ties, 1)));
+}
+
+static inline void rows16_exp(rows16 *g, ptrdiff_t C, int pick) {
+    if (g->tame) {
+        if (pick == 2) rows16_exp_(g, C, 1, 2);
+        else if (pick) rows16_exp_(g, C, 1, 1);
+        else rows16_exp_(g, C, 1, 0);
+    } else {
+        rows16_exp_(g, C, 0, pick);
+    }
+}
+
+static inline void rows16_lse(rows16 *g) {
+    g->L_lo = fastce512_log1p_rest_pd(g->rest_lo);
+    g->L_hi = fastce512_log1p_rest_pd(g->rest_hi);
+}
+
+/* logsumexp (op 0), log_softmax (1) or softmax (2) of a finished group;
+ * returns how many of its rows are done (fewer than g->nr when a
+ * logsumexp cancels: the rows from there are the generic path's). */
+static inline ptrdiff_t softmax_out16(const rows16 *g, const shape16 *s, int op, float *out,
+                                      __m512 *o) {
+    const ptrdiff_t C = s->C;
+    ptrdiff_t nr = g->nr;
+    if (op == 0) {
+        __m512d lse_lo = _mm512_add_pd(g->m_lo, g->L_lo), lse_hi = _mm512_add_pd(g->m_hi, g->L_hi);
+        unsigned c = ((unsigned)lse_cancels(g->m_hi, g->L_hi, lse_hi) << 8 |
+                      lse_cancels(g->m_lo, g->L_lo, lse_lo)) & first16(nr);
+        if (c) nr = lowest(c);
+        _mm512_mask_storeu_ps(out, first16(nr), to_ps(lse_lo, lse_hi));
+        return nr;
+    }
+    if (op == 1) { /* (x_j - max) - lse_rel, in double: exact difference */
+        for (ptrdiff_t j = 0; j < C; j++)
+            o[j] = to_ps(_mm512_sub_pd(_mm512_sub_pd(lo_pd(g->v[j]), g->m_lo), g->L_lo),
+                         _mm512_sub_pd(_mm512_sub_pd(hi_pd(g->v[j]), g->m_hi), g->L_hi));
+    } else {
+        const __m512d one = _mm512_set1_pd(1.0);
+        __m512 inv = to_ps(_mm512_div_pd(one, _mm512_add_pd(one, g->rest_lo)),
+                           _mm512_div_pd(one, _mm512_add_pd(one, g->rest_hi)));
+        for (ptrdiff_t j = 0; j < C; j++) o[j] = _mm512_mul_ps(g->ex[j], inv);
+    }
+    store16(out, o, s, nr);
+    return nr;
+}
+
+/* A group goes through three steps: rows16_begin (load, max, which path),
+ * rows16_exp (the exps and rest), rows16_lse (lse_rel = log1p(rest)), then
+ * its outputs. log1p is a long chain of dependent operations, so a kernel
+ * takes the log of one group just before the exps of the next, which hide
+ * its latency, and writes the first group's outputs after them. A group of
+ * fewer than 16 rows (the last, or one cut short by a row the generic path
+ * takes) ends the run. */
+static ptrdiff_t softmax_rows_f32(const float *x, ptrdiff_t n, ptrdiff_t C, int op,
+                                  float *out) {
+    shape16 sh;
+    shape16_init(&sh, C);
+    rows16 gs[2], *g = gs, *prev = NULL;
+    __m512 o[FASTCE_SMALL_C];
+    for (int j = 0; j < FASTCE_SMALL_C; j++) o[j] = _mm512_setzero_ps();
+    for (ptrdiff_t r0 = 0;; r0 += 16) {
+        rows16 *cur = NULL;
+        if (r0 < n && (!prev || prev->nr == 16)) {
+            ptrdiff_t nr = n - r0 < 16 ? n - r0 : 16;
+            rows16_begin(g, x + r0 * C, &sh, nr, first16(nr));
+            if (g->nr) cur = g;
+        }
+        if (prev) rows16_lse(prev);
+        if (cur) rows16_exp(cur, C, 0);
+        if (prev) {
+            ptrdiff_t p0 = r0 - 16;
+            ptrdiff_t done = softmax_out16(prev, &sh, op, op == 0 ? out + p0 : out + p0 * C, o);
+            if (done < 16) return p0 + done;
+        }
+        if (!cur) return r0;
+        prev = cur;
+        g = cur == gs ? gs + 1 : gs;
+    }
+}
+
+/* The labels of the first nr rows as int32 lanes (ignored rows and lanes
+ * past nr: class 0) and, in *used, the rows that are not ignored. */
+static inline __m512i labels16(const int64_t *y, ptrdiff_t nr, int64_t ignore_index,
+                               __mmask16 *used) {
+    const __m512i ig = _mm512_set1_epi64(ignore_index);
+    __mmask8 k0 = first8(nr < 8 ? nr : 8), k1 = first8(nr > 8 ? nr - 8 : 0);
+    __m512i a = _mm512_maskz_loadu_epi64(k0, y), b = _mm512_maskz_loadu_epi64(k1, y + 8);
+    __mmask8 u0 = _mm512_mask_cmpneq_epi64_mask(k0, a, ig);
+    __mmask8 u1 = _mm512_mask_cmpneq_epi64_mask(k1, b, ig);
+    *used = (__mmask16)(u0 | (unsigned)u1 << 8);
+    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_maskz_cvtepi64_epi32(u0, a)),
+                              _mm512_maskz_cvtepi64_epi32(u1, b), 1);
+}
+
+/* The loss terms (added to *acc) and, with grad, the gradient of a
+ * finished group of rows; see sparse_ce_rows in vec.h. */
+static inline void sparse_ce_out16(const rows16 *g, const shape16 *sh, const float *w,
+                                   const float *swb, double e, double w_sum, float *lossb,
+                                   float *gradb, double grad_scale, __m512d *acc,
+                                   __m512d *comp, __m512 *o) {
+    const ptrdiff_t C = sh->C, nr = g->nr;
+    const __m512d one = _mm512_set1_pd(1.0), zero_d = _mm512_setzero_pd();
+    const double e_c = e / (double)C, keep = 1.0 - e;
+    const __m512 m = g->m, xy = g->xy;
+    const __m512i yv = g->yv;
+    const __mmask16 used = g->used;
+    const __mmask8 used_lo = (__mmask8)used, used_hi = (__mmask8)(used >> 8);
+    __m512d m_lo = g->m_lo, m_hi = g->m_hi, rest_lo = g->rest_lo, rest_hi = g->rest_hi;
+    __m512d L_lo = g->L_lo, L_hi = g->L_hi, sm_lo = zero_d, sm_hi = zero_d;
+    if (e > 0.0) /* sum_c w_c * (max - x_c), exact differences in double */
+        for (ptrdiff_t j = 0; j < C; j++) {
+            __m512d wj = _mm512_set1_pd(w ? (double)w[j] : 1.0);
+            sm_lo = _mm512_fmadd_pd(wj, _mm512_sub_pd(m_lo, lo_pd(g->v[j])), sm_lo);
+            sm_hi = _mm512_fmadd_pd(wj, _mm512_sub_pd(m_hi, hi_pd(g->v[j])), sm_hi);
+        }
+
+    __m512 wy = w ? _mm512_i32gather_ps(yv, w, 4) : _mm512_set1_ps(1.0f);
+    __m512 swv = swb ? _mm512_maskz_loadu_ps(first16(nr), swb) : _mm512_set1_ps(1.0f);
+    /* l = sw * ((1-e)*w_y*((max - x_y) + L) + (e/C)*(smooth + W*L)) */
+    __m512d ly_lo = _mm512_add_pd(_mm512_sub_pd(m_lo, lo_pd(xy)), L_lo);
+    __m512d ly_hi = _mm512_add_pd(_mm512_sub_pd(m_hi, hi_pd(xy)), L_hi);
+    __m512d cy_lo = _mm512_mul_pd(_mm512_set1_pd(keep), lo_pd(wy));
+    __m512d cy_hi = _mm512_mul_pd(_mm512_set1_pd(keep), hi_pd(wy));
+    __m512d l_lo = _mm512_mul_pd(cy_lo, ly_lo), l_hi = _mm512_mul_pd(cy_hi, ly_hi);
+    if (keep == 0.0) l_lo = l_hi = zero_d; /* (1-e) = 0: no target term */
+    if (e > 0.0) {
+        __m512d W = _mm512_set1_pd(w_sum), ec = _mm512_set1_pd(e_c);
+        l_lo = _mm512_fmadd_pd(ec, _mm512_fmadd_pd(W, L_lo, sm_lo), l_lo);
+        l_hi = _mm512_fmadd_pd(ec, _mm512_fmadd_pd(W, L_hi, sm_hi), l_hi);
+    }
+    l_lo = _mm512_maskz_mul_pd(used_lo, l_lo, lo_pd(swv));
+    l_hi = _mm512_maskz_mul_pd(used_hi, l_hi, hi_pd(swv));
+    kahan_add(acc, comp, l_lo, 1);
+    kahan_add(acc, comp, l_hi, 1);
+    if (lossb) _mm512_mask_storeu_ps(lossb, first16(nr), to_ps(l_lo, l_hi));
+
+    if (!gradb) return;
+    /* g_j = a*(cy + (e/C)*W) * p_j - a*(e/C)*w_j, then the target entry
+     * a*(cy*(p_y - 1) + (e/C)*(W*p_y - w_y)) with p_y - 1 = -rest/(1+rest)
+     * at a maximum; a = sw*grad_scale, 0 for an ignored row. */
+    __m512d inv_lo = _mm512_div_pd(one, _mm512_add_pd(one, rest_lo));
+    __m512d inv_hi = _mm512_div_pd(one, _mm512_add_pd(one, rest_hi));
+    __m512d a_lo = _mm512_maskz_mul_pd(used_lo, lo_pd(swv), _mm512_set1_pd(grad_scale));
+    __m512d a_hi = _mm512_maskz_mul_pd(used_hi, hi_pd(swv), _mm512_set1_pd(grad_scale));
+    __m512d ecW = _mm512_set1_pd(e_c * w_sum);
+    __m512 sp = to_ps(_mm512_mul_pd(_mm512_mul_pd(a_lo, _mm512_add_pd(cy_lo, ecW)), inv_lo),
+                      _mm512_mul_pd(_mm512_mul_pd(a_hi, _mm512_add_pd(cy_hi, ecW)), inv_hi));
+    __m512 off = to_ps(_mm512_mul_pd(a_lo, _mm512_set1_pd(-e_c)),
+                       _mm512_mul_pd(a_hi, _mm512_set1_pd(-e_c)));
+    __mmask16 at_max = _mm512_cmp_ps_mask(xy, m, _CMP_EQ_OQ);
+    __m512d py_lo = _mm512_mul_pd(lo_pd(g->ey), inv_lo), py_hi = _mm512_mul_pd(hi_pd(g->ey), inv_hi);
+    __m512d pm1_lo = _mm512_mask_mov_pd(_mm512_sub_pd(py_lo, one), (__mmask8)at_max,
+                                        _mm512_sub_pd(zero_d, _mm512_mul_pd(rest_lo, inv_lo)));
+    __m512d pm1_hi = _mm512_mask_mov_pd(_mm512_sub_pd(py_hi, one), (__mmask8)(at_max >> 8),
+                                        _mm512_sub_pd(zero_d, _mm512_mul_pd(rest_hi, inv_hi)));
+    __m512d wyl = lo_pd(wy), wyh = hi_pd(wy);
+    __m512d gy_lo = _mm512_mul_pd(a_lo, _mm512_fmadd_pd(cy_lo, pm1_lo,
+                        _mm512_mul_pd(_mm512_set1_pd(e_c), _mm512_fmsub_pd(_mm512_set1_pd(w_sum), py_lo, wyl))));
+    __m512d gy_hi = _mm512_mul_pd(a_hi, _mm512_fmadd_pd(cy_hi, pm1_hi,
+                        _mm512_mul_pd(_mm512_set1_pd(e_c), _mm512_fmsub_pd(_mm512_set1_pd(w_sum), py_hi, wyh))));
+    __m512 gy = to_ps(gy_lo, gy_hi);
+    __m512i jv = _mm512_setzero_si512();
+    for (ptrdiff_t j = 0; j < C; j++) {
+        __m512 offj = w ? _mm512_mul_ps(off, _mm512_set1_ps(w[j])) : off;
+        __m512 gj = _mm512_maskz_fmadd_ps(used, sp, g->ex[j], offj); /* ignored rows: 0 */
+        __mmask16 at = _mm512_mask_cmpeq_epi32_mask(used, yv, jv);
+        o[j] = _mm512_mask_mov_ps(gj, at, gy); /* the target entry */
+        jv = _mm512_add_epi32(jv, _mm512_set1_epi32(1));
+    }
+    store16(gradb, o, sh, nr);
+}
+
+static ptrdiff_t sparse_ce_rows_f32(const float *x, const int64_t *y, ptrdiff_t n,
+                                    ptrdiff_t C, const float *w, const float *sw,
+                                    int64_t ignore_index, double e, double w_sum,
+                                    float *loss, float *grad, double grad_scale,
+                                    double *total) {
+    shape16 sh;
+    shape16_init(&sh, C);
+    rows16 gs[2], *g = gs, *prev = NULL;
+    __m512 o[FASTCE_SMALL_C];
+    for (int j = 0; j < FASTCE_SMALL_C; j++) o[j] = _mm512_setzero_ps();
+    __m512d acc = _mm512_setzero_pd(), comp = acc;
+    ptrdiff_t r0 = 0;
+    for (;; r0 += 16) {
+        rows16 *cur = NULL;
+        if (r0 < n && (!prev || prev->nr == 16)) {
+            ptrdiff_t nr = n - r0 < 16 ? n - r0 : 16;
+            __mmask16 used;
+            g->yv = labels16(y + r0, nr, ignore_index, &used);
+            rows16_begin(g, x + r0 * C, &sh, nr, used);
+            if (g->nr) cur = g;
+        }
+        if (prev) rows16_lse(prev);
+        if (cur) rows16_exp(cur, C, grad ? 2 : 1);
+        if (prev) {
+            ptrdiff_t p0 = r0 - 16;
+            sparse_ce_out16(prev, &sh, w, sw ? sw + p0 : NULL, e, w_sum, loss ? loss + p0 : NULL,
+                            grad ? grad + p0 * C : NULL, grad_scale, &acc, &comp, o);
+            if (prev->nr < 16) {
+                r0 = p0 + prev->nr;
+                break;
+            }
+        }
+        if (!cur) break;
+        prev = cur;
+        g = cur == gs ? gs + 1 : gs;
+    }
+    *total += kahan_total(acc, comp);
+    return r0;
+}
+
+/* ============================================================= double */
+
+/* shape16 for 8 rows of doubles: C <= 5 by permutes (vpermt2pd, vpermpd),
+ * wider rows by blocks of 8 x 8 transposes. */
+typedef struct {
+    ptrdiff_t C;
+    int perm;
+    __m512i lidx2[5], lidx[5];
+    __mmask8 lmask[5][5];
+    __m512i sidx2[5], sidx[5];
+    __mmask8 smask[5][5];
+} shape8;
+
+static void shape8_init(shape8 *s, ptrdiff_t C) {
+    s->C = C;
+    s->perm = C <= 5;
+    if (!s->perm) return;
+    for (int j = 0; j < C; j++) {
+        int64_t a[8], b[8];
+        for (int i = 0; i < C; i++) s->lmask[j][i] = 0;
+        for (int k = 0; k < 8; k++) {
+            int f = k * (int)C + j;
+            a[k] = f & 15;
+            b[k] = f & 7;
+            s->lmask[j][f / 8] |= (__mmask8)(1u << k);
+        }
+        s->lidx2[j] = _mm512_loadu_si512(a);
+        s->lidx[j] = _mm512_loadu_si512(b);
+    }
+    for (int i = 0; i < C; i++) {
+        int64_t a[8], b[8];
+        for (int j = 0; j < C; j++) s->smask[i][j] = 0;
+        for (int p = 0; p < 8; p++) {
+            int f = 8 * i + p, k = f / (int)C, j = f % (int)C;
+            a[p] = k + (j == 1 ? 8 : 0);
+            b[p] = k;
+            s->smask[i][j] |= (__mmask8)(1u << p);
+        }
+        s->sidx2[i] = _mm512_loadu_si512(a);
+        s->sidx[i] = _mm512_loadu_si512(b);
+    }
+}
+
+/* 8 x 8 transpose of doubles, columns j < nc only (see transpose16_ps). */
+FASTCE_ALWAYS_INLINE void transpose8_pd(const __m512d *r, __m512d *c, int nc) {
+    __m512d t[8];
+    /* t[2p + k], quarter L: column 2L + k of rows 2p, 2p+1 */
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm512_unpacklo_pd(r[i], r[i + 1]);
+        if (nc > 1) t[i + 1] = _mm512_unpackhi_pd(r[i], r[i + 1]);
+    }
+    for (int k = 0; k < 2 && k < nc; k++) {
+        __m512d a = _mm512_shuffle_f64x2(t[k], t[2 + k], 0x44);
+        __m512d b = _mm512_shuffle_f64x2(t[4 + k], t[6 + k], 0x44);
+        c[k] = _mm512_shuffle_f64x2(a, b, 0x88);
+        if (2 + k < nc) c[2 + k] = _mm512_shuffle_f64x2(a, b, 0xdd);
+        if (4 + k < nc) {
+            a = _mm512_shuffle_f64x2(t[k], t[2 + k], 0xee);
+            b = _mm512_shuffle_f64x2(t[4 + k], t[6 + k], 0xee);
+            c[4 + k] = _mm512_shuffle_f64x2(a, b, 0x88);
+            if (6 + k < nc) c[6 + k] = _mm512_shuffle_f64x2(a, b, 0xdd);
+        }
+    }
+}
+
+FASTCE_ALWAYS_INLINE void columns8(__m512d *v, const double *xb, const shape8 *s, ptrdiff_t nr) {
+    const ptrdiff_t C = s->C;
+    if (s->perm) {
+        __m512d in[5];
+        ptrdiff_t left = nr * C;
+        for (int i = 0; i < C; i++, left -= 8)
+            in[i] = left >= 8 ? _mm512_loadu_pd(xb + 8 * i)
+                              : _mm512_maskz_loadu_pd(left > 0 ? first8(left) : 0, xb + 8 * i);
+        if (C == 1) {
+            v[0] = in[0];
+            return;
+        }
+        for (int j = 0; j < C; j++) {
+            __m512d o = _mm512_permutex2var_pd(in[0], s->lidx2[j], in[1]);
+            for (int i = 2; i < C; i++)
+                o = _mm512_mask_permutexvar_pd(o, s->lmask[j][i], s->lidx[j], in[i]);
+            v[j] = o;
+        }
+        return;
+    }
+    __m512d r[8];
+    for (ptrdiff_t b = 0; b < C; b += 8) {
+        ptrdiff_t nc = C - b < 8 ? C - b : 8;
+        __mmask8 cols = first8(nc);
+        const double *p = xb + b;
+        if (nr == 8) { /* see columns16 */
+            for (int k = 0; k < 7; k++, p += C) r[k] = _mm512_loadu_pd(p);
+            r[7] = nc == 8 ? _mm512_loadu_pd(p) : _mm512_maskz_loadu_pd(cols, p);
+        } else {
+            for (int k = 0; k < 8; k++, p += C) r[k] = _mm512_maskz_loadu_pd(k < nr ? cols : 0, p);
+        }
+        transpose8_pd(r, v + b, (int)nc);
+    }
+}
+
+FASTCE_ALWAYS_INLINE void store8(double *out, const __m512d *o, const shape8 *s, ptrdiff_t nr) {
+    const ptrdiff_t C = s->C;
+    if (s->perm) {
+        ptrdiff_t left = nr * C;
+        for (int i = 0; i < C && left > 0; i++, left -= 8) {
+            __m512d w = C == 1 ? o[0] : _mm512_permutex2var_pd(o[0], s->sidx2[i], o[1]);
+            for (int j = 2; j < C; j++) w = _mm512_mask_permutexvar_pd(w, s->smask[i][j], s->sidx[i], o[j]);
+            if (left >= 8) _mm512_storeu_pd(out + 8 * i, w);
+            else _mm512_mask_storeu_pd(out + 8 * i, first8(left), w);
+        }
+        return;
+    }
+    __m512d r[4][8]; /* see store16 */
+    const ptrdiff_t nb = (C + 7) / 8;
+    const __mmask8 tail = first8(C - 8 * (nb - 1));
+    for (ptrdiff_t b = 0; b < nb; b++) transpose8_pd(o + 8 * b, r[b], 8);
+    double *p = out;
+    for (int k = 0; k < nr; k++, p += C)
+        for (ptrdiff_t b = 0; b < nb; b++) {
+            __mmask8 cols = b < nb - 1 ? 0xff : tail;
+            if ((k < 7 && nr == 8) || cols == 0xff) _mm512_storeu_pd(p + 8 * b, r[b][k]);
+            else _mm512_mask_storeu_pd(p + 8 * b, cols, r[b][k]);
+        }
+}
+
+/* Eight rows in double lanes: rows16 with lane k = row k of 8 and Kahan-
+ * compensated sums. */
+typedef struct {
+    __m512d v[FASTCE_SMALL_C], ex[FASTCE_SMALL_C], m, rest, L, xy, ey;
+    __m512i yv;
+    __mmask8 used;
+    ptrdiff_t nr;
+    int tame;
+} rows8;
+
+static inline void rows8_begin(rows8 *g, const double *xb, const shape8 *s, ptrdiff_t nr,
+                               __mmask8 used) {
+    const ptrdiff_t C = s->C;
+    columns8(g->v, xb, s, nr);
+    __m512d m = _mm512_set1_pd(-INFINITY), lo = _mm512_set1_pd(INFINITY);
+    __m512d sum = _mm512_setzero_pd();
+    for (ptrdiff_t j = 0; j < C; j++) {
+        m = _mm512_max_pd(g->v[j], m);
+        lo = _mm512_min_pd(g->v[j], lo);
+        sum = _mm512_add_pd(sum, g->v[j]);
+    }
+    g->m = m;
+    g->nr = nr;
+    g->used = used;
+    __mmask8 tame = _mm512_cmp_pd_mask(_mm512_abs_pd(sum), _mm512_set1_pd(INFINITY), _CMP_LT_OQ) &
+                    _mm512_cmp_pd_mask(_mm512_sub_pd(lo, m), _mm512_set1_pd(FASTCE_TAME_F64), _CMP_GE_OQ);
+    g->tame = !(used & ~tame);
+    if (g->tame) return;
+    __mmask8 bad = _mm512_cmp_pd_mask(_mm512_abs_pd(m), _mm512_set1_pd(INFINITY), _CMP_EQ_OQ);
+    for (ptrdiff_t j = 0; j < C; j++) bad |= _mm512_cmp_pd_mask(g->v[j], g->v[j], _CMP_UNORD_Q);
+    bad &= used;
+    if (bad) {
+        g->nr = lowest(bad);
+        g->used &= first8(g->nr);
+    }
+}
+
+FASTCE_ALWAYS_INLINE void rows8_exp_(rows8 *g, ptrdiff_t C, const int tame, const int pick) {
+    const __m512d m = g->m;
+    const __m512i yv = g->yv;
+    __m512d rest = _mm512_setzero_pd(), comp = rest, ties = _mm512_set1_pd(-1.0);
+    __m512d xy = _mm512_setzero_pd(), ey = xy;
+    __m512i jv = _mm512_setzero_si512();
+    for (ptrdiff_t j = 0; j < C; j++) {
+        __m512d ex = exp_diff_pd(g->v[j], m, tame);
+        __mmask8 eq = _mm512_cmp_pd_mask(g->v[j], m, _CMP_EQ_OQ);
+        if (!tame) ex = _mm512_mask_mov_pd(ex, eq, _mm512_set1_pd(1.0));
+        g->ex[j] = ex;
+        if (pick) {
+            __mmask8 at = _mm512_cmpeq_epi64_mask(yv, jv);
+            xy = _mm512_mask_mov_pd(xy, at, g->v[j]);
+            if (pick == 2) ey = _mm512_mask_mov_pd(ey, at, ex);
+            jv = _mm512_add_epi64(jv, _mm512_set1_epi64(1));
+        }
+        kahan_add(&rest, &comp, _mm512_maskz_mov_pd((__mmask8)~eq, ex), !tame);
+        ties = _mm512_mask_add_pd(ties, eq, ties, _mm512_set1_pd(1.0));
+    }
+    g->xy = xy;
+    g->ey = ey;
+    g->rest = _mm512_add_pd(_mm512_sub_pd(rest, comp), ties);
+}
+
+static inline void rows8_exp(rows8 *g, ptrdiff_t C, int pick) {
+    if (g->tame) {
+        if (pick == 2) rows8_exp_(g, C, 1, 2);
+        else if (pick) rows8_exp_(g, C, 1, 1);
+        else rows8_exp_(g, C, 1, 0);
+    } else {
+        rows8_exp_(g, C, 0, pick);
+    }
+}
+
+static inline void rows8_lse(rows8 *g) { g->L = fastce512_log1p_rest_pd(g->rest); }
+
+static inline ptrdiff_t softmax_out8(const rows8 *g, const shape8 *s, int op, double *out,
+                                     __m512d *o) {
+    const ptrdiff_t C = s->C;
+    ptrdiff_t nr = g->nr;
+    if (op == 0) {
+        __m512d lse = _mm512_add_pd(g->m, g->L);
+        unsigned c = lse_cancels(g->m, g->L, lse) & first8(nr);
+        if (c) nr = lowest(c);
+        _mm512_mask_storeu_pd(out, first8(nr), lse);
+        return nr;
+    }
+    if (op == 1) {
+        for (ptrdiff_t j = 0; j < C; j++) o[j] = _mm512_sub_pd(_mm512_sub_pd(g->v[j], g->m), g->L);
+    } else {
+        __m512d inv = _mm512_div_pd(_mm512_set1_pd(1.0), _mm512_add_pd(_mm512_set1_pd(1.0), g->rest));
+        for (ptrdiff_t j = 0; j < C; j++) o[j] = _mm512_mul_pd(g->ex[j], inv);
+    }
+    store8(out, o, s, nr);
+    return nr;
+}
+
+static ptrdiff_t softmax_rows_f64(const double *x, ptrdiff_t n, ptrdiff_t C, int op,
+                                  double *out) {
+    shape8 sh;
+    shape8_init(&sh, C);
+    rows8 gs[2], *g = gs, *prev = NULL;
+    __m512d o[FASTCE_SMALL_C];
+    for (int j = 0; j < FASTCE_SMALL_C; j++) o[j] = _mm512_setzero_pd();
+    for (ptrdiff_t r0 = 0;; r0 += 8) {
+        rows8 *cur = NULL;
+        if (r0 < n && (!prev || prev->nr == 8)) {
+            ptrdiff_t nr = n - r0 < 8 ? n - r0 : 8;
+            rows8_begin(g, x + r0 * C, &sh, nr, first8(nr));
+            if (g->nr) cur = g;
+        }
+        if (prev) rows8_lse(prev);
+        if (cur) rows8_exp(cur, C, 0);
+        if (prev) {
+            ptrdiff_t p0 = r0 - 8;
+            ptrdiff_t done = softmax_out8(prev, &sh, op, op == 0 ? out + p0 : out + p0 * C, o);
+            if (done < 8) return p0 + done;
+        }
+        if (!cur) return r0;
+        prev = cur;
+        g = cur == gs ? gs + 1 : gs;
+    }
+}
+
+/* sparse_ce_out16 for rows8. */
+static inline void sparse_ce_out8(const rows8 *g, const shape8 *sh, const double *w,
+                                  const double *swb, double e, double w_sum, double *lossb,
+                                  double *gradb, double grad_scale, __m512d *acc,
+                                  __m512d *comp, __m512d *o) {
+    const ptrdiff_t C = sh->C, nr = g->nr;
+    const __m512d one = _mm512_set1_pd(1.0), zero = _mm512_setzero_pd();
+    const double e_c = e / (double)C, keep = 1.0 - e;
+    const __m512d xy = g->xy;
+    const __m512i yv = g->yv;
+    const __mmask8 used = g->used;
+    __m512d sm = zero;
+    if (e > 0.0)
+        for (ptrdiff_t j = 0; j < C; j++)
+            sm = _mm512_fmadd_pd(_mm512_set1_pd(w ? w[j] : 1.0), _mm512_sub_pd(g->m, g->v[j]), sm);
+    __m512d wy = w ? _mm512_i64gather_pd(yv, w, 8) : one;
+    __m512d swv = swb ? _mm512_maskz_loadu_pd(first8(nr), swb) : one;
+    __mmask8 at_max = _mm512_cmp_pd_mask(xy, g->m, _CMP_EQ_OQ);
+    /* (max - x_y) + L, with max - x_y = 0 at a maximum */
+    __m512d ly = _mm512_add_pd(_mm512_maskz_sub_pd((__mmask8)~at_max, g->m, xy), g->L);
+    __m512d cy = _mm512_mul_pd(_mm512_set1_pd(keep), wy);
+    __m512d l = keep == 0.0 ? zero : _mm512_mul_pd(cy, ly);
+    if (e > 0.0)
+        l = _mm512_fmadd_pd(_mm512_set1_pd(e_c), _mm512_fmadd_pd(_mm512_set1_pd(w_sum), g->L, sm), l);
+    l = _mm512_maskz_mul_pd(used, l, swv);
+    kahan_add(acc, comp, l, 1);
+    if (lossb) _mm512_mask_storeu_pd(lossb, first8(nr), l);
+
+    if (!gradb) return;
+    __m512d inv = _mm512_div_pd(one, _mm512_add_pd(one, g->rest));
+    __m512d a = _mm512_maskz_mul_pd(used, swv, _mm512_set1_pd(grad_scale));
+    __m512d sp = _mm512_mul_pd(_mm512_mul_pd(a, _mm512_add_pd(cy, _mm512_set1_pd(e_c * w_sum))), inv);
+    __m512d off = _mm512_mul_pd(a, _mm512_set1_pd(-e_c));
+    __m512d py = _mm512_mul_pd(g->ey, inv);
+    __m512d pm1 = _mm512_mask_mov_pd(_mm512_sub_pd(py, one), at_max,
+                                     _mm512_sub_pd(zero, _mm512_mul_pd(g->rest, inv)));
+    __m512d gy = _mm512_mul_pd(a, _mm512_fmadd_pd(cy, pm1,
+                     _mm512_mul_pd(_mm512_set1_pd(e_c), _mm512_fmsub_pd(_mm512_set1_pd(w_sum), py, wy))));
+    __m512i jv = _mm512_setzero_si512();
+    for (ptrdiff_t j = 0; j < C; j++) {
+        __m512d offj = w ? _mm512_mul_pd(off, _mm512_set1_pd(w[j])) : off;
+        __m512d gj = _mm512_maskz_fmadd_pd(used, sp, g->ex[j], offj); /* ignored rows: 0 */
+        __mmask8 at = _mm512_mask_cmpeq_epi64_mask(used, yv, jv);
+        o[j] = _mm512_mask_mov_pd(gj, at, gy); /* the target entry */
+        jv = _mm512_add_epi64(jv, _mm512_set1_epi64(1));
+    }
+    store8(gradb, o, sh, nr);
+}
+
+static ptrdiff_t sparse_ce_rows_f64(const double *x, const int64_t *y, ptrdiff_t n,
+                                    ptrdiff_t C, const double *w, const double *sw,
+                                    int64_t ignore_index, double e, double w_sum,
+                                    double *loss, double *grad, double grad_scale,
+                                    double *total) {
+    shape8 sh;
+    shape8_init(&sh, C);
+    rows8 gs[2], *g = gs, *prev = NULL;
+    __m512d o[FASTCE_SMALL_C];
+    for (int j = 0; j < FASTCE_SMALL_C; j++) o[j] = _mm512_setzero_pd();
+    __m512d acc = _mm512_setzero_pd(), comp = acc;
+    const __m512i ig = _mm512_set1_epi64(ignore_index);
+    ptrdiff_t r0 = 0;
+    for (;; r0 += 8) {
+        rows8 *cur = NULL;
+        if (r0 < n && (!prev || prev->nr == 8)) {
+            ptrdiff_t nr = n - r0 < 8 ? n - r0 : 8;
+            /* labels: ignored rows point at class 0 and are masked at the end */
+            __mmask8 live = first8(nr);
+            __m512i yraw = _mm512_maskz_loadu_epi64(live, y + r0);
+            __mmask8 used = _mm512_mask_cmpneq_epi64_mask(live, yraw, ig);
+            g->yv = _mm512_maskz_mov_epi64(used, yraw);
+            rows8_begin(g, x + r0 * C, &sh, nr, used);
+            if (g->nr) cur = g;
+        }
+        if (prev) rows8_lse(prev);
+        if (cur) rows8_exp(cur, C, grad ? 2 : 1);
+        if (prev) {
+            ptrdiff_t p0 = r0 - 8;
+            sparse_ce_out8(prev, &sh, w, sw ? sw + p0 : NULL, e, w_sum, loss ? loss + p0 : NULL,
+                           grad ? grad + p0 * C : NULL, grad_scale, &acc, &comp, o);
+            if (prev->nr < 8) {
+                r0 = p0 + prev->nr;
+                break;
+            }
+        }
+        if (!cur) break;
+        prev = cur;
+        g = cur == gs ? gs + 1 : gs;
+    }
+    *total += kahan_total(acc, comp);
+    return r0;
+}
+
+void fastce_vec_avx512_fill_rows(fastce_vec_ops *t) {
+    t->sparse_ce_rows_f32 = sparse_ce_rows_f32;
+    t->sparse_ce_rows_f64 = sparse_ce_rows_f64;
+    t->softmax_rows_f32 = softmax_rows_f32;
+    t->softmax_rows_f64 = softmax_rows_f64;
+}
+
+#endif /* FASTCE_HAVE_AVX512_TABLE */
