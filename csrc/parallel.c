@@ -47,7 +47,7 @@ int fastce_run_blocks(fastce_block_fn fn, const void *ctx, ptrdiff_t n,
     (void)nt;
 
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+#pragma omp parallel for schedule(dynamic) num_threads(nt) if (nt > 1)
 #endif
     for (ptrdiff_t b = 0; b < n_blocks; b++) {
         ptrdiff_t begin = b * per_block;

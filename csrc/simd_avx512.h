@@ -15,14 +15,29 @@
 #define FASTCE_SIMD_AVX512_H
 
 #include <immintrin.h>
+#include <stddef.h>
 
-/* exp(x), float lanes; x <= 0 (or NaN) when upto0 (the clamp above, one
- * operation in a loop bound by them, is then left out). min/max return
- * their second operand when one is NaN, so with x second a NaN stays NaN
- * through the clamps. */
-static inline __m512 fastce512_exp_ps(__m512 x, const int upto0) {
-    __m512 xc = _mm512_max_ps(_mm512_set1_ps(-104.0f), x);
-    if (!upto0) xc = _mm512_min_ps(_mm512_set1_ps(89.0f), xc);
+#if defined(__GNUC__)
+#define FASTCE_ALWAYS_INLINE static inline __attribute__((always_inline))
+#else
+#define FASTCE_ALWAYS_INLINE static inline
+#endif
+
+/* The first r lanes, 0 <= r <= 16 (or 8): tails and partial groups. */
+static inline __mmask16 fastce512_first16(ptrdiff_t r) { return (__mmask16)((1u << r) - 1u); }
+static inline __mmask8 fastce512_first8(ptrdiff_t r) { return (__mmask8)((1u << r) - 1u); }
+
+/* What the caller knows of x, so that the exp leaves out the clamps it
+ * cannot need (each one operation in loops bound by their operation count):
+ * any x; x <= 0 or NaN; x finite in [-87, 0] ([-708, 0] for double). */
+enum { FASTCE_EXP_ANY = 0, FASTCE_EXP_NONPOS = 1, FASTCE_EXP_TAME = 2 };
+
+/* exp(x), float lanes. min/max return their second operand when one is
+ * NaN, so with x second a NaN stays NaN through the clamps. */
+static inline __m512 fastce512_exp_ps(__m512 x, const int range) {
+    __m512 xc = x;
+    if (range != FASTCE_EXP_TAME) xc = _mm512_max_ps(_mm512_set1_ps(-104.0f), xc);
+    if (range == FASTCE_EXP_ANY) xc = _mm512_min_ps(_mm512_set1_ps(89.0f), xc);
     __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(xc, _mm512_set1_ps(1.44269504088896341f)),
                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), xc);
@@ -39,12 +54,12 @@ static inline __m512 fastce512_exp_ps(__m512 x, const int upto0) {
     return _mm512_scalef_ps(e, n);
 }
 
-/* exp(x), double lanes (x <= 0 or NaN when upto0, as above): two-part
- * ln2, Taylor polynomial of degree 13 (truncation error < 5e-18 on
- * |r| <= ln2/2). */
-static inline __m512d fastce512_exp_pd(__m512d x, const int upto0) {
-    __m512d xc = _mm512_max_pd(_mm512_set1_pd(-746.0), x);
-    if (!upto0) xc = _mm512_min_pd(_mm512_set1_pd(710.0), xc);
+/* exp(x), double lanes (range as above): two-part ln2, Taylor polynomial
+ * of degree 13 (truncation error < 5e-18 on |r| <= ln2/2). */
+static inline __m512d fastce512_exp_pd(__m512d x, const int range) {
+    __m512d xc = x;
+    if (range != FASTCE_EXP_TAME) xc = _mm512_max_pd(_mm512_set1_pd(-746.0), xc);
+    if (range == FASTCE_EXP_ANY) xc = _mm512_min_pd(_mm512_set1_pd(710.0), xc);
     __m512d n = _mm512_roundscale_pd(_mm512_mul_pd(xc, _mm512_set1_pd(1.4426950408889634074)),
                                      _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m512d r = _mm512_fnmadd_pd(n, _mm512_set1_pd(6.93147180369123816490e-01), xc);
@@ -106,6 +121,27 @@ static inline __m512d fastce512_log1p_rest_pd(__m512d u) {
         lg = _mm512_mask_mov_pd(lg, small, _mm512_fmadd_pd(_mm512_mul_pd(p, u), u, u));
     }
     return lg;
+}
+
+/* exp(v - m), v <= m, with the rounding error err of d = fl(v - m)
+ * (TwoSum) folded back in: exp(d) * (1 + err); 1 exactly where v == m.
+ * Where err is NaN, d is not finite and exp(d) is right as it is (tame: d
+ * is known finite in the exp's tame range, and the NaN test is left out). */
+static inline __m512 fastce512_exp_diff_ps(__m512 v, __m512 m, const int tame) {
+    __m512 d = _mm512_sub_ps(v, m);
+    __m512 ap = _mm512_add_ps(d, m), bp = _mm512_sub_ps(d, ap);
+    __m512 err = _mm512_sub_ps(_mm512_sub_ps(v, ap), _mm512_add_ps(m, bp));
+    __m512 e = fastce512_exp_ps(d, tame ? FASTCE_EXP_TAME : FASTCE_EXP_NONPOS);
+    if (tame) return _mm512_fmadd_ps(e, err, e);
+    return _mm512_mask_fmadd_ps(e, _mm512_cmp_ps_mask(err, err, _CMP_ORD_Q), err, e);
+}
+static inline __m512d fastce512_exp_diff_pd(__m512d v, __m512d m, const int tame) {
+    __m512d d = _mm512_sub_pd(v, m);
+    __m512d ap = _mm512_add_pd(d, m), bp = _mm512_sub_pd(d, ap);
+    __m512d err = _mm512_sub_pd(_mm512_sub_pd(v, ap), _mm512_add_pd(m, bp));
+    __m512d e = fastce512_exp_pd(d, tame ? FASTCE_EXP_TAME : FASTCE_EXP_NONPOS);
+    if (tame) return _mm512_fmadd_pd(e, err, e);
+    return _mm512_mask_fmadd_pd(e, _mm512_cmp_pd_mask(err, err, _CMP_ORD_Q), err, e);
 }
 
 #endif /* FASTCE_SIMD_AVX512_H */

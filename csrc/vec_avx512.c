@@ -15,15 +15,7 @@
 #include "internal.h"
 #include "simd_avx512.h"
 
-#if defined(__GNUC__)
-#define FASTCE_ALWAYS_INLINE static inline __attribute__((always_inline))
-#else
-#define FASTCE_ALWAYS_INLINE static inline
-#endif
 
-/* The first r < 16 (or < 8) lanes. */
-static inline __mmask16 head16(ptrdiff_t r) { return (__mmask16)((1u << r) - 1u); }
-static inline __mmask8 head8(ptrdiff_t r) { return (__mmask8)((1u << r) - 1u); }
 
 /* ------------------------------------------------------------ row max */
 
@@ -49,28 +41,11 @@ static inline __mmask8 head8(ptrdiff_t r) { return (__mmask8)((1u << r) - 1u); }
     }
 
 FASTCE_ROW_MAX_512(f32, float, ps, __m512, _mm512_loadu_ps, _mm512_max_ps, _mm512_mask_max_ps,
-                   _mm512_maskz_loadu_ps, _mm512_reduce_max_ps, head16)
+                   _mm512_maskz_loadu_ps, _mm512_reduce_max_ps, fastce512_first16)
 FASTCE_ROW_MAX_512(f64, double, pd, __m512d, _mm512_loadu_pd, _mm512_max_pd, _mm512_mask_max_pd,
-                   _mm512_maskz_loadu_pd, _mm512_reduce_max_pd, head8)
+                   _mm512_maskz_loadu_pd, _mm512_reduce_max_pd, fastce512_first8)
 
 /* ----------------------------------------------------------- row rest */
-
-/* exp(v - m) with the rounding error of d = fl(v - m) (TwoSum) folded back
- * in; where that error is NaN, d is not finite and exp(d) is right as it is. */
-FASTCE_ALWAYS_INLINE __m512 exp_diff_ps(__m512 v, __m512 m) {
-    __m512 d = _mm512_sub_ps(v, m);
-    __m512 ap = _mm512_add_ps(d, m), bp = _mm512_sub_ps(d, ap);
-    __m512 err = _mm512_sub_ps(_mm512_sub_ps(v, ap), _mm512_add_ps(m, bp));
-    __m512 e = fastce512_exp_ps(d, 1); /* d <= 0 */
-    return _mm512_mask_fmadd_ps(e, _mm512_cmp_ps_mask(err, err, _CMP_ORD_Q), err, e);
-}
-FASTCE_ALWAYS_INLINE __m512d exp_diff_pd(__m512d v, __m512d m) {
-    __m512d d = _mm512_sub_pd(v, m);
-    __m512d ap = _mm512_add_pd(d, m), bp = _mm512_sub_pd(d, ap);
-    __m512d err = _mm512_sub_pd(_mm512_sub_pd(v, ap), _mm512_add_pd(m, bp));
-    __m512d e = fastce512_exp_pd(d, 1);
-    return _mm512_mask_fmadd_pd(e, _mm512_cmp_pd_mask(err, err, _CMP_ORD_Q), err, e);
-}
 
 /* Sixteen floats of a row (the lanes in live): exp(x_j - m) stored (1 at a
  * maximum) when store is set, added in double to acc0 (low eight) and acc1
@@ -78,7 +53,7 @@ FASTCE_ALWAYS_INLINE __m512d exp_diff_pd(__m512d v, __m512d m) {
 FASTCE_ALWAYS_INLINE void rest16_f32(__m512 v, __mmask16 live, __m512 mv, float *store,
                                      __m512d *acc0, __m512d *acc1, __m512i *ties) {
     __mmask16 eq = _mm512_mask_cmp_ps_mask(live, v, mv, _CMP_EQ_OQ);
-    __m512 ex = exp_diff_ps(v, mv);
+    __m512 ex = fastce512_exp_diff_ps(v, mv, 0);
     if (store) _mm512_mask_storeu_ps(store, live, _mm512_mask_blend_ps(eq, ex, _mm512_set1_ps(1.0f)));
     __mmask16 add = _kandn_mask16(eq, live);
     *ties = _mm512_mask_add_epi32(*ties, eq, *ties, _mm512_set1_epi32(1));
@@ -107,7 +82,7 @@ static inline double rest_f32(const float *x, ptrdiff_t C, double m, float *stor
         j += 16;
     }
     if (j < C) {
-        __mmask16 live = head16(C - j);
+        __mmask16 live = fastce512_first16(C - j);
         rest16_f32(_mm512_maskz_loadu_ps(live, x + j), live, mv, store ? store + j : NULL, &a2,
                    &a3, &t1);
     }
@@ -133,7 +108,7 @@ FASTCE_ALWAYS_INLINE void two_sum_add(__m512d *acc, __m512d *err, __m512d v) {
 FASTCE_ALWAYS_INLINE __m512d terms8_f64(__m512d v, __mmask8 live, __m512d mv, double *store,
                                         __m512i *ties) {
     __mmask8 eq = _mm512_mask_cmp_pd_mask(live, v, mv, _CMP_EQ_OQ);
-    __m512d ex = exp_diff_pd(v, mv);
+    __m512d ex = fastce512_exp_diff_pd(v, mv, 0);
     if (store) _mm512_mask_storeu_pd(store, live, _mm512_mask_blend_pd(eq, ex, _mm512_set1_pd(1.0)));
     *ties = _mm512_mask_add_epi64(*ties, eq, *ties, _mm512_set1_epi64(1));
     return _mm512_maskz_mov_pd(_kandn_mask8(eq, live), ex);
@@ -160,7 +135,7 @@ static inline double rest_f64(const double *x, ptrdiff_t C, double m, double *st
         j += 8;
     }
     if (j < C) {
-        __mmask8 live = head8(C - j);
+        __mmask8 live = fastce512_first8(C - j);
         two_sum_add(&a1, &e1, terms8_f64(_mm512_maskz_loadu_pd(live, x + j), live, mv,
                                          store ? store + j : NULL, &t1));
     }
@@ -216,7 +191,7 @@ static inline void store8_f64(double *p, __mmask8 k, __m512d v) {
                                 const TYPE *w, TYPE *out) {                                \
         const __m512d sv = _mm512_set1_pd(scale), ov = _mm512_set1_pd(offset);             \
         for (ptrdiff_t j = 0; j < C; j += 8) {                                             \
-            __mmask8 k = C - j >= 8 ? 0xff : head8(C - j);                                 \
+            __mmask8 k = C - j >= 8 ? 0xff : fastce512_first8(C - j);                                 \
             __m512d b = w ? _mm512_mul_pd(ov, load8_##SUF(w + j, k)) : ov;                 \
             store8_##SUF(out + j, k, _mm512_fmadd_pd(sv, load8_##SUF(e + j, k), b));       \
         }                                                                                  \
@@ -225,7 +200,7 @@ static inline void store8_f64(double *p, __mmask8 k, __m512d v) {
                                       TYPE *out) {                                         \
         const __m512d mv = _mm512_set1_pd(m), lv = _mm512_set1_pd(lse_rel);               \
         for (ptrdiff_t j = 0; j < C; j += 8) {                                             \
-            __mmask8 k = C - j >= 8 ? 0xff : head8(C - j);                                 \
+            __mmask8 k = C - j >= 8 ? 0xff : fastce512_first8(C - j);                                 \
             store8_##SUF(out + j, k, _mm512_sub_pd(_mm512_sub_pd(load8_##SUF(x + j, k), mv), lv)); \
         }                                                                                  \
     }
@@ -246,8 +221,8 @@ static void math_f32(int f, const float *x, float *out, ptrdiff_t n) {
         return;
     }
     for (ptrdiff_t i = 0; i < n; i += 16) {
-        __mmask16 k = n - i >= 16 ? 0xffff : head16(n - i);
-        _mm512_mask_storeu_ps(out + i, k, fastce512_exp_ps(_mm512_maskz_loadu_ps(k, x + i), 0));
+        __mmask16 k = n - i >= 16 ? 0xffff : fastce512_first16(n - i);
+        _mm512_mask_storeu_ps(out + i, k, fastce512_exp_ps(_mm512_maskz_loadu_ps(k, x + i), FASTCE_EXP_ANY));
     }
 }
 
@@ -257,8 +232,8 @@ static void math_f64(int f, const double *x, double *out, ptrdiff_t n) {
         return;
     }
     for (ptrdiff_t i = 0; i < n; i += 8) {
-        __mmask8 k = n - i >= 8 ? 0xff : head8(n - i);
-        _mm512_mask_storeu_pd(out + i, k, fastce512_exp_pd(_mm512_maskz_loadu_pd(k, x + i), 0));
+        __mmask8 k = n - i >= 8 ? 0xff : fastce512_first8(n - i);
+        _mm512_mask_storeu_pd(out + i, k, fastce512_exp_pd(_mm512_maskz_loadu_pd(k, x + i), FASTCE_EXP_ANY));
     }
 }
 

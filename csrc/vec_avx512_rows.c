@@ -39,75 +39,16 @@
 #include "internal.h"
 #include "simd_avx512.h"
 
-#if defined(__GNUC__)
-#define FASTCE_ALWAYS_INLINE static inline __attribute__((always_inline))
-#else
-#define FASTCE_ALWAYS_INLINE static inline
-#endif
 
 #define FASTCE_TAME_F32 -87.0f
 #define FASTCE_TAME_F64 -708.0
 
-/* The first r lanes, 0 <= r <= 16 (or 8). */
-static inline __mmask16 first16(ptrdiff_t r) { return (__mmask16)((1u << r) - 1u); }
-static inline __mmask8 first8(ptrdiff_t r) { return (__mmask8)((1u << r) - 1u); }
 
 /* Eight double lanes from half of sixteen float lanes, and back. */
 static inline __m512d lo_pd(__m512 v) { return _mm512_cvtps_pd(_mm512_castps512_ps256(v)); }
 static inline __m512d hi_pd(__m512 v) { return _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1)); }
 static inline __m512 to_ps(__m512d lo, __m512d hi) {
     return _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(lo)), _mm512_cvtpd_ps(hi), 1);
-}
-
-/* exp(v - m) with the rounding error err of d = fl(v - m) (TwoSum) folded
- * back in: exp(d) * (1 + err). tame (d in [-87, 0], see above): no clamps,
- * and exactly 1 where v == m. Otherwise fastce512_exp_ps, err dropped where
- * it is NaN (d not finite: exp(d) is right as it is), and the caller sets
- * the maxima to 1. */
-FASTCE_ALWAYS_INLINE __m512 exp_diff_ps(__m512 v, __m512 m, const int tame) {
-    __m512 d = _mm512_sub_ps(v, m);
-    __m512 ap = _mm512_add_ps(d, m), bp = _mm512_sub_ps(d, ap);
-    __m512 err = _mm512_sub_ps(_mm512_sub_ps(v, ap), _mm512_add_ps(m, bp));
-    if (!tame) {
-        __m512 e = fastce512_exp_ps(d);
-        return _mm512_mask_fmadd_ps(e, _mm512_cmp_ps_mask(err, err, _CMP_ORD_Q), err, e);
-    }
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(d, _mm512_set1_ps(1.44269504088896341f)),
-                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), d);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-    __m512 e = _mm512_add_ps(_mm512_set1_ps(1.0f), _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, r));
-    e = _mm512_scalef_ps(e, n);
-    return _mm512_fmadd_ps(e, err, e);
-}
-
-FASTCE_ALWAYS_INLINE __m512d exp_diff_pd(__m512d v, __m512d m, const int tame) {
-    __m512d d = _mm512_sub_pd(v, m);
-    __m512d ap = _mm512_add_pd(d, m), bp = _mm512_sub_pd(d, ap);
-    __m512d err = _mm512_sub_pd(_mm512_sub_pd(v, ap), _mm512_add_pd(m, bp));
-    if (!tame) {
-        __m512d e = fastce512_exp_pd(d);
-        return _mm512_mask_fmadd_pd(e, _mm512_cmp_pd_mask(err, err, _CMP_ORD_Q), err, e);
-    }
-    static const double inv_fact[] = {
-        1.0 / 6227020800.0, 1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0,
-        1.0 / 362880.0,     1.0 / 40320.0,     1.0 / 5040.0,     1.0 / 720.0,
-        1.0 / 120.0,        1.0 / 24.0,        1.0 / 6.0,        0.5};
-    __m512d n = _mm512_roundscale_pd(_mm512_mul_pd(d, _mm512_set1_pd(1.4426950408889634074)),
-                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512d r = _mm512_fnmadd_pd(n, _mm512_set1_pd(6.93147180369123816490e-01), d);
-    r = _mm512_fnmadd_pd(n, _mm512_set1_pd(1.90821492927058770002e-10), r);
-    __m512d p = _mm512_set1_pd(inv_fact[0]);
-    for (int k = 1; k < 12; k++) p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(inv_fact[k]));
-    __m512d e = _mm512_add_pd(_mm512_set1_pd(1.0), _mm512_fmadd_pd(_mm512_mul_pd(p, r), r, r));
-    e = _mm512_scalef_pd(e, n);
-    return _mm512_fmadd_pd(e, err, e);
 }
 
 /* Kahan-compensated lanes: acc - comp is the sum. With guard, a NaN
@@ -235,7 +176,7 @@ FASTCE_ALWAYS_INLINE void columns16(__m512 *v, const float *xb, const shape16 *s
         ptrdiff_t left = nr * C;
         for (int i = 0; i < C; i++, left -= 16)
             in[i] = left >= 16 ? _mm512_loadu_ps(xb + 16 * i)
-                               : _mm512_maskz_loadu_ps(left > 0 ? first16(left) : 0, xb + 16 * i);
+                               : _mm512_maskz_loadu_ps(left > 0 ? fastce512_first16(left) : 0, xb + 16 * i);
         if (C == 1) {
             v[0] = in[0];
             return;
@@ -251,7 +192,7 @@ FASTCE_ALWAYS_INLINE void columns16(__m512 *v, const float *xb, const shape16 *s
     __m512 r[16];
     for (ptrdiff_t b = 0; b < C; b += 16) {
         ptrdiff_t nc = C - b < 16 ? C - b : 16;
-        __mmask16 cols = first16(nc);
+        __mmask16 cols = fastce512_first16(nc);
         const float *p = xb + b;
         /* whole groups: rows 0-14 read the next row's first classes too (not
          * used: only the columns < nc are transposed); masked loads that
@@ -277,7 +218,7 @@ FASTCE_ALWAYS_INLINE void store16(float *out, const __m512 *o, const shape16 *s,
             __m512 w = C == 1 ? o[0] : _mm512_permutex2var_ps(o[0], s->sidx2[i], o[1]);
             for (int j = 2; j < C; j++) w = _mm512_mask_permutexvar_ps(w, s->smask[i][j], s->sidx[i], o[j]);
             if (left >= 16) _mm512_storeu_ps(out + 16 * i, w);
-            else _mm512_mask_storeu_ps(out + 16 * i, first16(left), w);
+            else _mm512_mask_storeu_ps(out + 16 * i, fastce512_first16(left), w);
         }
         return;
     }
@@ -286,7 +227,7 @@ FASTCE_ALWAYS_INLINE void store16(float *out, const __m512 *o, const shape16 *s,
      * masked. */
     __m512 r[2][16];
     const ptrdiff_t nb = (C + 15) / 16;
-    const __mmask16 tail = first16(C - 16 * (nb - 1));
+    const __mmask16 tail = fastce512_first16(C - 16 * (nb - 1));
     for (ptrdiff_t b = 0; b < nb; b++) transpose16_ps(o + 16 * b, r[b], 16);
     float *p = out;
     for (int k = 0; k < nr; k++, p += C)
@@ -337,7 +278,7 @@ static inline void rows16_begin(rows16 *g, const float *xb, const shape16 *s, pt
     bad &= used;
     if (bad) {
         g->nr = lowest(bad);
-        g->used &= first16(g->nr);
+        g->used &= fastce512_first16(g->nr);
     }
 }
 
@@ -350,7 +291,7 @@ FASTCE_ALWAYS_INLINE void rows16_exp_(rows16 *g, ptrdiff_t C, const int tame, co
     __m512i ties = _mm512_set1_epi32(-1), jv = _mm512_setzero_si512();
     __m512 xy = _mm512_setzero_ps(), ey = xy;
     for (ptrdiff_t j = 0; j < C; j++) {
-        __m512 ex = exp_diff_ps(g->v[j], m, tame);
+        __m512 ex = fastce512_exp_diff_ps(g->v[j], m, tame);
         __mmask16 eq = _mm512_cmp_ps_mask(g->v[j], m, _CMP_EQ_OQ);
         if (!tame) ex = _mm512_mask_mov_ps(ex, eq, _mm512_set1_ps(1.0f));
         g->ex[j] = ex;
@@ -399,9 +340,9 @@ static inline ptrdiff_t softmax_out16(const rows16 *g, const shape16 *s, int op,
     if (op == 0) {
         __m512d lse_lo = _mm512_add_pd(g->m_lo, g->L_lo), lse_hi = _mm512_add_pd(g->m_hi, g->L_hi);
         unsigned c = ((unsigned)lse_cancels(g->m_hi, g->L_hi, lse_hi) << 8 |
-                      lse_cancels(g->m_lo, g->L_lo, lse_lo)) & first16(nr);
+                      lse_cancels(g->m_lo, g->L_lo, lse_lo)) & fastce512_first16(nr);
         if (c) nr = lowest(c);
-        _mm512_mask_storeu_ps(out, first16(nr), to_ps(lse_lo, lse_hi));
+        _mm512_mask_storeu_ps(out, fastce512_first16(nr), to_ps(lse_lo, lse_hi));
         return nr;
     }
     if (op == 1) { /* (x_j - max) - lse_rel, in double: exact difference */
@@ -436,7 +377,7 @@ static ptrdiff_t softmax_rows_f32(const float *x, ptrdiff_t n, ptrdiff_t C, int 
         rows16 *cur = NULL;
         if (r0 < n && (!prev || prev->nr == 16)) {
             ptrdiff_t nr = n - r0 < 16 ? n - r0 : 16;
-            rows16_begin(g, x + r0 * C, &sh, nr, first16(nr));
+            rows16_begin(g, x + r0 * C, &sh, nr, fastce512_first16(nr));
             if (g->nr) cur = g;
         }
         if (prev) rows16_lse(prev);
@@ -457,7 +398,7 @@ static ptrdiff_t softmax_rows_f32(const float *x, ptrdiff_t n, ptrdiff_t C, int 
 static inline __m512i labels16(const int64_t *y, ptrdiff_t nr, int64_t ignore_index,
                                __mmask16 *used) {
     const __m512i ig = _mm512_set1_epi64(ignore_index);
-    __mmask8 k0 = first8(nr < 8 ? nr : 8), k1 = first8(nr > 8 ? nr - 8 : 0);
+    __mmask8 k0 = fastce512_first8(nr < 8 ? nr : 8), k1 = fastce512_first8(nr > 8 ? nr - 8 : 0);
     __m512i a = _mm512_maskz_loadu_epi64(k0, y), b = _mm512_maskz_loadu_epi64(k1, y + 8);
     __mmask8 u0 = _mm512_mask_cmpneq_epi64_mask(k0, a, ig);
     __mmask8 u1 = _mm512_mask_cmpneq_epi64_mask(k1, b, ig);
@@ -489,7 +430,7 @@ static inline void sparse_ce_out16(const rows16 *g, const shape16 *sh, const flo
         }
 
     __m512 wy = w ? _mm512_i32gather_ps(yv, w, 4) : _mm512_set1_ps(1.0f);
-    __m512 swv = swb ? _mm512_maskz_loadu_ps(first16(nr), swb) : _mm512_set1_ps(1.0f);
+    __m512 swv = swb ? _mm512_maskz_loadu_ps(fastce512_first16(nr), swb) : _mm512_set1_ps(1.0f);
     /* l = sw * ((1-e)*w_y*((max - x_y) + L) + (e/C)*(smooth + W*L)) */
     __m512d ly_lo = _mm512_add_pd(_mm512_sub_pd(m_lo, lo_pd(xy)), L_lo);
     __m512d ly_hi = _mm512_add_pd(_mm512_sub_pd(m_hi, hi_pd(xy)), L_hi);
@@ -506,7 +447,7 @@ static inline void sparse_ce_out16(const rows16 *g, const shape16 *sh, const flo
     l_hi = _mm512_maskz_mul_pd(used_hi, l_hi, hi_pd(swv));
     kahan_add(acc, comp, l_lo, 1);
     kahan_add(acc, comp, l_hi, 1);
-    if (lossb) _mm512_mask_storeu_ps(lossb, first16(nr), to_ps(l_lo, l_hi));
+    if (lossb) _mm512_mask_storeu_ps(lossb, fastce512_first16(nr), to_ps(l_lo, l_hi));
 
     if (!gradb) return;
     /* g_j = a*(cy + (e/C)*W) * p_j - a*(e/C)*w_j, then the target entry
@@ -656,7 +597,7 @@ FASTCE_ALWAYS_INLINE void columns8(__m512d *v, const double *xb, const shape8 *s
         ptrdiff_t left = nr * C;
         for (int i = 0; i < C; i++, left -= 8)
             in[i] = left >= 8 ? _mm512_loadu_pd(xb + 8 * i)
-                              : _mm512_maskz_loadu_pd(left > 0 ? first8(left) : 0, xb + 8 * i);
+                              : _mm512_maskz_loadu_pd(left > 0 ? fastce512_first8(left) : 0, xb + 8 * i);
         if (C == 1) {
             v[0] = in[0];
             return;
@@ -672,7 +613,7 @@ FASTCE_ALWAYS_INLINE void columns8(__m512d *v, const double *xb, const shape8 *s
     __m512d r[8];
     for (ptrdiff_t b = 0; b < C; b += 8) {
         ptrdiff_t nc = C - b < 8 ? C - b : 8;
-        __mmask8 cols = first8(nc);
+        __mmask8 cols = fastce512_first8(nc);
         const double *p = xb + b;
         if (nr == 8) { /* see columns16 */
             for (int k = 0; k < 7; k++, p += C) r[k] = _mm512_loadu_pd(p);
@@ -692,13 +633,13 @@ FASTCE_ALWAYS_INLINE void store8(double *out, const __m512d *o, const shape8 *s,
             __m512d w = C == 1 ? o[0] : _mm512_permutex2var_pd(o[0], s->sidx2[i], o[1]);
             for (int j = 2; j < C; j++) w = _mm512_mask_permutexvar_pd(w, s->smask[i][j], s->sidx[i], o[j]);
             if (left >= 8) _mm512_storeu_pd(out + 8 * i, w);
-            else _mm512_mask_storeu_pd(out + 8 * i, first8(left), w);
+            else _mm512_mask_storeu_pd(out + 8 * i, fastce512_first8(left), w);
         }
         return;
     }
     __m512d r[4][8]; /* see store16 */
     const ptrdiff_t nb = (C + 7) / 8;
-    const __mmask8 tail = first8(C - 8 * (nb - 1));
+    const __mmask8 tail = fastce512_first8(C - 8 * (nb - 1));
     for (ptrdiff_t b = 0; b < nb; b++) transpose8_pd(o + 8 * b, r[b], 8);
     double *p = out;
     for (int k = 0; k < nr; k++, p += C)
@@ -742,7 +683,7 @@ static inline void rows8_begin(rows8 *g, const double *xb, const shape8 *s, ptrd
     bad &= used;
     if (bad) {
         g->nr = lowest(bad);
-        g->used &= first8(g->nr);
+        g->used &= fastce512_first8(g->nr);
     }
 }
 
@@ -753,7 +694,7 @@ FASTCE_ALWAYS_INLINE void rows8_exp_(rows8 *g, ptrdiff_t C, const int tame, cons
     __m512d xy = _mm512_setzero_pd(), ey = xy;
     __m512i jv = _mm512_setzero_si512();
     for (ptrdiff_t j = 0; j < C; j++) {
-        __m512d ex = exp_diff_pd(g->v[j], m, tame);
+        __m512d ex = fastce512_exp_diff_pd(g->v[j], m, tame);
         __mmask8 eq = _mm512_cmp_pd_mask(g->v[j], m, _CMP_EQ_OQ);
         if (!tame) ex = _mm512_mask_mov_pd(ex, eq, _mm512_set1_pd(1.0));
         g->ex[j] = ex;
@@ -789,9 +730,9 @@ static inline ptrdiff_t softmax_out8(const rows8 *g, const shape8 *s, int op, do
     ptrdiff_t nr = g->nr;
     if (op == 0) {
         __m512d lse = _mm512_add_pd(g->m, g->L);
-        unsigned c = lse_cancels(g->m, g->L, lse) & first8(nr);
+        unsigned c = lse_cancels(g->m, g->L, lse) & fastce512_first8(nr);
         if (c) nr = lowest(c);
-        _mm512_mask_storeu_pd(out, first8(nr), lse);
+        _mm512_mask_storeu_pd(out, fastce512_first8(nr), lse);
         return nr;
     }
     if (op == 1) {
@@ -815,7 +756,7 @@ static ptrdiff_t softmax_rows_f64(const double *x, ptrdiff_t n, ptrdiff_t C, int
         rows8 *cur = NULL;
         if (r0 < n && (!prev || prev->nr == 8)) {
             ptrdiff_t nr = n - r0 < 8 ? n - r0 : 8;
-            rows8_begin(g, x + r0 * C, &sh, nr, first8(nr));
+            rows8_begin(g, x + r0 * C, &sh, nr, fastce512_first8(nr));
             if (g->nr) cur = g;
         }
         if (prev) rows8_lse(prev);
@@ -847,7 +788,7 @@ static inline void sparse_ce_out8(const rows8 *g, const shape8 *sh, const double
         for (ptrdiff_t j = 0; j < C; j++)
             sm = _mm512_fmadd_pd(_mm512_set1_pd(w ? w[j] : 1.0), _mm512_sub_pd(g->m, g->v[j]), sm);
     __m512d wy = w ? _mm512_i64gather_pd(yv, w, 8) : one;
-    __m512d swv = swb ? _mm512_maskz_loadu_pd(first8(nr), swb) : one;
+    __m512d swv = swb ? _mm512_maskz_loadu_pd(fastce512_first8(nr), swb) : one;
     __mmask8 at_max = _mm512_cmp_pd_mask(xy, g->m, _CMP_EQ_OQ);
     /* (max - x_y) + L, with max - x_y = 0 at a maximum */
     __m512d ly = _mm512_add_pd(_mm512_maskz_sub_pd((__mmask8)~at_max, g->m, xy), g->L);
@@ -857,7 +798,7 @@ static inline void sparse_ce_out8(const rows8 *g, const shape8 *sh, const double
         l = _mm512_fmadd_pd(_mm512_set1_pd(e_c), _mm512_fmadd_pd(_mm512_set1_pd(w_sum), g->L, sm), l);
     l = _mm512_maskz_mul_pd(used, l, swv);
     kahan_add(acc, comp, l, 1);
-    if (lossb) _mm512_mask_storeu_pd(lossb, first8(nr), l);
+    if (lossb) _mm512_mask_storeu_pd(lossb, fastce512_first8(nr), l);
 
     if (!gradb) return;
     __m512d inv = _mm512_div_pd(one, _mm512_add_pd(one, g->rest));
@@ -898,7 +839,7 @@ static ptrdiff_t sparse_ce_rows_f64(const double *x, const int64_t *y, ptrdiff_t
         if (r0 < n && (!prev || prev->nr == 8)) {
             ptrdiff_t nr = n - r0 < 8 ? n - r0 : 8;
             /* labels: ignored rows point at class 0 and are masked at the end */
-            __mmask8 live = first8(nr);
+            __mmask8 live = fastce512_first8(nr);
             __m512i yraw = _mm512_maskz_loadu_epi64(live, y + r0);
             __mmask8 used = _mm512_mask_cmpneq_epi64_mask(live, yraw, ig);
             g->yv = _mm512_maskz_mov_epi64(used, yraw);
