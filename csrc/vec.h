@@ -105,6 +105,10 @@ extern const fastce_vec_ops fastce_vec_avx2;
  * has put over it. */
 #define FASTCE_HAVE_AVX512_TABLE 1
 void fastce_vec_avx512_fill(fastce_vec_ops *t);
+/* The entries of vec_avx512_pointwise.c (sigmoid_ce, binary_ce,
+ * categorical_rows and the logs of the math hook), put over t by
+ * fastce_vec_avx512_fill. */
+void fastce_vec_avx512_fill_pointwise(fastce_vec_ops *t);
 #endif
 
 #endif /* FASTCE_VEC_H */
