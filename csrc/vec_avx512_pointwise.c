@@ -586,10 +586,19 @@ static inline double comp_total(__m512d a0, __m512d e0, __m512d a1, __m512d e1) 
                 __m512d a = zero, e = zero;                                                \
                 for (ptrdiff_t j = 0; j < C; j++) {                                        \
                     __m512d v = _mm512_mask_i32gather_pd(zero, rm, col0, base + j, 8);     \
-                    if (F24) a = _mm512_add_pd(a, v);                                      \
-                    else two_sum_add(&a, &e, v);                                           \
+                    if (F24) {                                                             \
+                        a = _mm512_add_pd(a, v);                                           \
+                    } else { /* TwoSum; a lane whose sum ends finite had no inf or NaN */  \
+                        __m512d sa = _mm512_add_pd(a, v), bp = _mm512_sub_pd(sa, a);       \
+                        e = _mm512_add_pd(e, _mm512_add_pd(                                \
+                            _mm512_sub_pd(a, _mm512_sub_pd(sa, bp)), _mm512_sub_pd(v, bp))); \
+                        a = sa;                                                            \
+                    }                                                                      \
                 }                                                                          \
-                __m512d row = F24 ? a : _mm512_add_pd(a, e);                               \
+                __m512d row = a;                                                           \
+                if (!F24)                                                                  \
+                    row = _mm512_mask_add_pd(a, _mm512_cmp_pd_mask(_mm512_abs_pd(a),        \
+                                             _mm512_set1_pd(INFINITY), _CMP_LT_OQ), a, e);  \
                 __m512d w = sw ? mload8_##SUF(rm, sw + s0 + r0) : _mm512_set1_pd(1.0);     \
                 __m512d l = _mm512_mul_pd(_mm512_sub_pd(zero, row), w);                    \
                 if (loss) mstore8_##SUF(rm, loss + s0 + r0, l);                            \
