@@ -254,6 +254,7 @@ void fastce_vec_avx512_fill(fastce_vec_ops *t) {
     t->math_f32 = math_f32;
     t->math_f64 = math_f64;
     fastce_vec_avx512_fill_rows(t);
+    fastce_vec_avx512_fill_pointwise(t);
 }
 
 #endif /* FASTCE_HAVE_AVX512_TABLE */

@@ -1,0 +1,672 @@
+/* vec_avx512_pointwise.c: the AVX-512 (F, DQ, BW, VL) elementwise and
+ * categorical kernels: sigmoid_ce, binary_ce and categorical_rows, with the
+ * contracts of vec.h and the numerics of the AVX2 kernels (vec_avx2.c),
+ * eight double lanes a step with mask registers for tails and the
+ * zero-coefficient rules. Compiled with AVX-512 flags (CMakeLists.txt);
+ * fastce_vec_avx512_fill (vec_avx512.c) calls fastce_vec_avx512_fill_pointwise
+ * to put these entries over the table, which dispatch.c uses only on CPUs
+ * that have AVX-512. */
+#include "vec.h"
+
+#ifdef FASTCE_HAVE_AVX512_TABLE
+
+#include <math.h>
+
+#include "fastce.h"
+#include "internal.h"
+#include "simd_avx512.h"
+
+
+/* ------------------------------------------------------ compensated sums */
+
+/* *acc += v, that add's rounding error (TwoSum, off the loop-carried chain)
+ * into *err; dropped in a lane whose sum is not finite (it would be NaN).
+ * The sum is acc + err. */
+FASTCE_ALWAYS_INLINE void two_sum_add(__m512d *acc, __m512d *err, __m512d v) {
+    __m512d s = _mm512_add_pd(*acc, v);
+    __m512d bp = _mm512_sub_pd(s, *acc);
+    __m512d e = _mm512_add_pd(_mm512_sub_pd(*acc, _mm512_sub_pd(s, bp)), _mm512_sub_pd(v, bp));
+    __mmask8 fin = _mm512_cmp_pd_mask(_mm512_abs_pd(s), _mm512_set1_pd(INFINITY), _CMP_LT_OQ);
+    *err = _mm512_mask_add_pd(*err, fin, *err, e);
+    *acc = s;
+}
+
+/* The value of compensated lanes: the lane sums and their errors added in
+ * a compensated scalar sum (an infinite or NaN lane makes it inf or NaN). */
+static inline double lanes_total(__m512d acc, __m512d err) {
+    double a[8], e[8];
+    _mm512_storeu_pd(a, acc);
+    _mm512_storeu_pd(e, err);
+    fastce_acc s = {0.0, 0.0};
+    double errs = 0.0;
+    for (int k = 0; k < 8; k++) {
+        fastce_acc_add(&s, a[k]);
+        errs += e[k];
+    }
+    fastce_acc_add(&s, errs);
+    return fastce_acc_value(s);
+}
+
+/* Eight floats as double lanes, and back. */
+static inline __m512d load8_f32(const float *p) { return _mm512_cvtps_pd(_mm256_loadu_ps(p)); }
+static inline __m512d load8_f64(const double *p) { return _mm512_loadu_pd(p); }
+static inline __m512d mload8_f32(__mmask8 k, const float *p) {
+    return _mm512_cvtps_pd(_mm256_maskz_loadu_ps(k, p));
+}
+static inline __m512d mload8_f64(__mmask8 k, const double *p) { return _mm512_maskz_loadu_pd(k, p); }
+static inline void store8_f32(float *p, __m512d v) { _mm256_storeu_ps(p, _mm512_cvtpd_ps(v)); }
+static inline void store8_f64(double *p, __m512d v) { _mm512_storeu_pd(p, v); }
+static inline void mstore8_f32(__mmask8 k, float *p, __m512d v) {
+    _mm256_mask_storeu_ps(p, k, _mm512_cvtpd_ps(v));
+}
+static inline void mstore8_f64(__mmask8 k, double *p, __m512d v) { _mm512_mask_storeu_pd(p, k, v); }
+
+/* Double-double lanes: the error-free sum and product (TwoSum, FMA). */
+FASTCE_ALWAYS_INLINE __m512d two_sum_pd(__m512d a, __m512d b, __m512d *err) {
+    __m512d s = _mm512_add_pd(a, b), bb = _mm512_sub_pd(s, a);
+    *err = _mm512_add_pd(_mm512_sub_pd(a, _mm512_sub_pd(s, bb)), _mm512_sub_pd(b, bb));
+    return s;
+}
+FASTCE_ALWAYS_INLINE __m512d two_prod_pd(__m512d a, __m512d b, __m512d *err) {
+    __m512d p = _mm512_mul_pd(a, b);
+    *err = _mm512_fmsub_pd(a, b, p);
+    return p;
+}
+
+/* --------------------------------------------------------- sigmoid CE */
+
+/* The AVX2 kernel's scheme (vec_avx2.c) in eight double lanes: see there
+ * for the formulas and their error analysis. */
+
+/* Lanes whose sign bit is set (x < 0, -0 and negative NaNs): where the
+ * AVX2 kernel's blendv on x picks its second operand. */
+static inline __mmask8 sign8(__m512d x) { return _mm512_movepi64_mask(_mm512_castpd_si512(x)); }
+
+/* Eight elements exactly as fastce_sigmoid_ce_one with exp_pd and
+ * log1p_pd: the path of logits that are NaN, infinite or beyond
+ * +-SIGMOID_FAST_MAX, where the zero-coefficient rule and NaN matter. */
+FASTCE_ALWAYS_INLINE __m512d sigmoid_ce8_general(__m512d x, __m512d z, __m512d w, __m512d q,
+                                                 int want_grad, __m512d *grad) {
+    const __m512d zero = _mm512_setzero_pd(), one = _mm512_set1_pd(1.0);
+    __m512d e = fastce512_exp_pd(_mm512_sub_pd(zero, _mm512_abs_pd(x)), FASTCE_EXP_NONPOS);
+    __m512d tail = fastce512_log1p_pd(e);
+    __m512d sp_pos = _mm512_add_pd(_mm512_max_pd(x, zero), tail);
+    __m512d sp_neg = _mm512_add_pd(_mm512_max_pd(_mm512_sub_pd(zero, x), zero), tail);
+    __m512d c_neg = _mm512_mul_pd(q, z), c_pos = _mm512_sub_pd(one, z);
+    /* a zero coefficient contributes 0 even against an infinite softplus */
+    __m512d t_neg = _mm512_maskz_mul_pd(_mm512_cmp_pd_mask(c_neg, zero, _CMP_NEQ_UQ), c_neg, sp_neg);
+    __m512d t_pos = _mm512_maskz_mul_pd(_mm512_cmp_pd_mask(c_pos, zero, _CMP_NEQ_UQ), c_pos, sp_pos);
+    __m512d l = _mm512_mul_pd(w, _mm512_add_pd(t_neg, t_pos));
+    if (want_grad) {
+        __m512d big = _mm512_div_pd(one, _mm512_add_pd(one, e));
+        __m512d small = _mm512_mul_pd(e, big);
+        __mmask8 pos = _mm512_cmp_pd_mask(x, zero, _CMP_GE_OQ);
+        __m512d sig_pos = _mm512_mask_mov_pd(small, pos, big);
+        __m512d sig_neg = _mm512_mask_mov_pd(big, pos, small);
+        __m512d g = _mm512_fmsub_pd(c_pos, sig_pos, _mm512_mul_pd(c_neg, sig_neg));
+        *grad = _mm512_mul_pd(w, g);
+    }
+    return l;
+}
+
+/* The domain of exp24_pd and exp_dd_pd: |x| up to this takes the fast path. */
+#define SIGMOID_FAST_MAX 708.0
+
+/* Eight elements with finite |x| <= SIGMOID_FAST_MAX, given t = -|x|,
+ * e = exp(t) and tail = log1p(e) (sigmoid_ce4_fast in vec_avx2.c):
+ *   loss = w * ((c_neg + c_pos)*tail + c*|x|),
+ *   grad = w * (c_pos - c_neg*e) / (1 + e)  (x >= 0),  w * (c_pos*e - c_neg) / (1 + e). */
+FASTCE_ALWAYS_INLINE __m512d sigmoid_ce8_fast(__m512d x, __m512d t, __m512d e, __m512d tail,
+                                              __m512d z, __m512d w, __m512d q, int want_grad,
+                                              __m512d *grad) {
+    const __m512d one = _mm512_set1_pd(1.0);
+    __mmask8 neg = sign8(x);
+    __m512d c_neg = _mm512_mul_pd(q, z), c_pos = _mm512_sub_pd(one, z);
+    __m512d c = _mm512_mask_mov_pd(c_pos, neg, c_neg);
+    __m512d l = _mm512_fmsub_pd(_mm512_add_pd(c_neg, c_pos), tail, _mm512_mul_pd(c, t));
+    if (want_grad) {
+        __m512d num = _mm512_mask_mov_pd(_mm512_fnmadd_pd(c_neg, e, c_pos), neg,
+                                         _mm512_fmsub_pd(c_pos, e, c_neg));
+        *grad = _mm512_mul_pd(w, _mm512_div_pd(num, _mm512_add_pd(one, e)));
+    }
+    return _mm512_mul_pd(w, l);
+}
+
+/* The float64 loss rounded once (sigmoid_loss4_dd in vec_avx2.c). */
+FASTCE_ALWAYS_INLINE __m512d sigmoid_loss8_dd(__m512d x, __m512d tail, __m512d z, __m512d w,
+                                              __m512d q) {
+    __m512d cn_lo, cp_lo, s_lo, a_lo, b_lo, l_lo, p_lo;
+    __m512d ax = _mm512_abs_pd(x);
+    __m512d cn = two_prod_pd(q, z, &cn_lo);
+    __m512d cp = two_sum_pd(_mm512_set1_pd(1.0), _mm512_sub_pd(_mm512_setzero_pd(), z), &cp_lo);
+    __m512d sum = two_sum_pd(cn, cp, &s_lo);
+    s_lo = _mm512_add_pd(s_lo, _mm512_add_pd(cn_lo, cp_lo));
+    __m512d a = two_prod_pd(sum, tail, &a_lo);
+    a_lo = _mm512_fmadd_pd(s_lo, tail, a_lo);
+    __mmask8 neg = sign8(x);
+    __m512d c = _mm512_mask_mov_pd(cp, neg, cn), c_lo = _mm512_mask_mov_pd(cp_lo, neg, cn_lo);
+    __m512d b = two_prod_pd(c, ax, &b_lo);
+    b_lo = _mm512_fmadd_pd(c_lo, ax, b_lo);
+    __m512d l = two_sum_pd(a, b, &l_lo);
+    l_lo = _mm512_add_pd(l_lo, _mm512_add_pd(a_lo, b_lo));
+    __m512d p = two_prod_pd(w, l, &p_lo);
+    return _mm512_add_pd(p, _mm512_fmadd_pd(w, l_lo, p_lo));
+}
+
+FASTCE_ALWAYS_INLINE __m512d sigmoid_fast8_f32(__m512d x, __m512d z, __m512d w, __m512d q,
+                                               int want_grad, __m512d *grad) {
+    __m512d t = _mm512_or_pd(_mm512_set1_pd(-0.0), x);
+    __m512d e = fastce512_exp24_pd(t);
+    __m512d tail = fastce512_log1p24_pd(e);
+    return sigmoid_ce8_fast(x, t, e, tail, z, w, q, want_grad, grad);
+}
+
+FASTCE_ALWAYS_INLINE __m512d sigmoid_fast8_f64(__m512d x, __m512d z, __m512d w, __m512d q,
+                                               int want_grad, __m512d *grad) {
+    __m512d t = _mm512_or_pd(_mm512_set1_pd(-0.0), x), lo;
+    __m512d e = fastce512_exp_dd_pd(t, &lo);
+    __m512d tail = fastce512_log1p_dd_pd(e, lo);
+    __m512d plain = sigmoid_ce8_fast(x, t, e, tail, z, w, q, want_grad, grad);
+    __m512d precise = sigmoid_loss8_dd(x, tail, z, w, q);
+    /* an infinite weight, or a product that overflows: the plain loss */
+    __mmask8 fin = _mm512_cmp_pd_mask(_mm512_abs_pd(precise), _mm512_set1_pd(INFINITY), _CMP_LT_OQ);
+    return _mm512_mask_mov_pd(plain, fin, precise);
+}
+
+/* Eight elements, fast (all |x| <= SIGMOID_FAST_MAX) or mixed: the fast
+ * path for every lane (x = 0 where it is off the fast path) and the
+ * general one blended in where needed. */
+#define FASTCE_SIGMOID8(SUF)                                                                 \
+    FASTCE_ALWAYS_INLINE __m512d sigmoid8_##SUF(__m512d x, __m512d z, __m512d w, __m512d q,  \
+                                                int all_fast, int want_grad, __m512d *grad) { \
+        if (all_fast) return sigmoid_fast8_##SUF(x, z, w, q, want_grad, grad);               \
+        __mmask8 fast = _mm512_cmp_pd_mask(_mm512_abs_pd(x), _mm512_set1_pd(SIGMOID_FAST_MAX), \
+                                           _CMP_LE_OQ);                                      \
+        __m512d g_fast = _mm512_setzero_pd(), g_general = g_fast;                            \
+        __m512d l_fast = sigmoid_fast8_##SUF(_mm512_maskz_mov_pd(fast, x), z, w, q, want_grad, \
+                                             &g_fast);                                       \
+        __m512d l_general = sigmoid_ce8_general(x, z, w, q, want_grad, &g_general);          \
+        if (want_grad) *grad = _mm512_mask_mov_pd(g_general, fast, g_fast);                  \
+        return _mm512_mask_mov_pd(l_general, fast, l_fast);                                  \
+    }
+FASTCE_SIGMOID8(f32)
+FASTCE_SIGMOID8(f64)
+
+/* Whether the lanes in m of x[0..16) all take the fast path (NaN does not). */
+static inline int all_fast16_f32(const float *x, __mmask16 m) {
+    __m512 a = _mm512_abs_ps(_mm512_maskz_loadu_ps(m, x));
+    return _mm512_cmp_ps_mask(a, _mm512_set1_ps((float)SIGMOID_FAST_MAX), _CMP_LE_OQ) == 0xffff;
+}
+static inline int all_fast16_f64(const double *x, __mmask16 m) {
+    const __m512d lim = _mm512_set1_pd(SIGMOID_FAST_MAX);
+    __mmask8 f0 = _mm512_cmp_pd_mask(_mm512_abs_pd(_mm512_maskz_loadu_pd((__mmask8)m, x)), lim,
+                                     _CMP_LE_OQ);
+    __mmask8 f1 = _mm512_cmp_pd_mask(
+        _mm512_abs_pd(_mm512_maskz_loadu_pd((__mmask8)(m >> 8), x + 8)), lim, _CMP_LE_OQ);
+    return (f0 & f1) == 0xff;
+}
+
+/* Sixteen elements a step (the lanes in m: the last n % 16 masked, loading
+ * as x = z = w = q = 0, neither stored nor summed), as two halves of eight;
+ * every input is read before any output is written (grad may be x).
+ * Losses go to compensated lanes: the float kernel adds its halves first
+ * (as the AVX2 one adds its pairs), the double one keeps two sums. */
+#define FASTCE_SIGMOID_AVX512(SUF, TYPE, PAIRED)                                             \
+    FASTCE_ALWAYS_INLINE void sigmoid_step_##SUF(const TYPE *x, const TYPE *z, const TYPE *w, \
+                                                 const TYPE *q, __mmask16 m, TYPE *loss,     \
+                                                 TYPE *grad, __m512d gs, int want_grad,      \
+                                                 __m512d *acc0, __m512d *err0, __m512d *acc1, \
+                                                 __m512d *err1) {                            \
+        const __m512d one = _mm512_set1_pd(1.0);                                             \
+        const __mmask8 m0 = (__mmask8)m, m1 = (__mmask8)(m >> 8);                            \
+        int all_fast = all_fast16_##SUF(x, m);                                               \
+        __m512d x0 = mload8_##SUF(m0, x), x1 = mload8_##SUF(m1, x + 8);                      \
+        __m512d z0 = mload8_##SUF(m0, z), z1 = mload8_##SUF(m1, z + 8);                      \
+        __m512d w0 = w ? mload8_##SUF(m0, w) : one, w1 = w ? mload8_##SUF(m1, w + 8) : one;  \
+        __m512d q0 = q ? mload8_##SUF(m0, q) : one, q1 = q ? mload8_##SUF(m1, q + 8) : one;  \
+        __m512d g0, g1;                                                                      \
+        __m512d l0 = sigmoid8_##SUF(x0, z0, w0, q0, all_fast, want_grad, &g0);               \
+        __m512d l1 = sigmoid8_##SUF(x1, z1, w1, q1, all_fast, want_grad, &g1);               \
+        if (loss) {                                                                          \
+            mstore8_##SUF(m0, loss, l0);                                                     \
+            mstore8_##SUF(m1, loss + 8, l1);                                                 \
+        }                                                                                    \
+        if (want_grad) {                                                                     \
+            mstore8_##SUF(m0, grad, _mm512_mul_pd(gs, g0));                                  \
+            mstore8_##SUF(m1, grad + 8, _mm512_mul_pd(gs, g1));                              \
+        }                                                                                    \
+        if (m != 0xffff) {                                                                   \
+            l0 = _mm512_maskz_mov_pd(m0, l0);                                                \
+            l1 = _mm512_maskz_mov_pd(m1, l1);                                                \
+        }                                                                                    \
+        if (PAIRED) {                                                                        \
+            two_sum_add(acc0, err0, _mm512_add_pd(l0, l1));                                  \
+        } else {                                                                             \
+            two_sum_add(acc0, err0, l0);                                                     \
+            two_sum_add(acc1, err1, l1);                                                     \
+        }                                                                                    \
+    }                                                                                        \
+    FASTCE_ALWAYS_INLINE double sigmoid_body_##SUF(const TYPE *x, const TYPE *z,             \
+                                                   const TYPE *w, const TYPE *q, ptrdiff_t n, \
+                                                   TYPE *loss, TYPE *grad, double grad_scale, \
+                                                   int want_grad) {                          \
+        const __m512d gs = _mm512_set1_pd(grad_scale);                                       \
+        __m512d acc0 = _mm512_setzero_pd(), err0 = acc0, acc1 = acc0, err1 = acc0;           \
+        ptrdiff_t i = 0;                                                                     \
+        for (; i + 16 <= n; i += 16)                                                         \
+            sigmoid_step_##SUF(x + i, z + i, w ? w + i : NULL, q ? q + i : NULL, 0xffff,     \
+                               loss ? loss + i : NULL, want_grad ? grad + i : NULL, gs,      \
+                               want_grad, &acc0, &err0, &acc1, &err1);                       \
+        if (i < n)                                                                           \
+            sigmoid_step_##SUF(x + i, z + i, w ? w + i : NULL, q ? q + i : NULL,             \
+                               fastce512_first16(n - i), loss ? loss + i : NULL,                        \
+                               want_grad ? grad + i : NULL, gs, want_grad, &acc0, &err0,     \
+                               &acc1, &err1);                                                \
+        fastce_acc s = {lanes_total(acc0, err0), 0.0};                                       \
+        fastce_acc_add(&s, lanes_total(acc1, err1));                                         \
+        return fastce_acc_value(s);                                                          \
+    }                                                                                        \
+    static double sigmoid_ce_##SUF(const TYPE *x, const TYPE *z, const TYPE *w,              \
+                                   const TYPE *q, ptrdiff_t n, TYPE *loss, TYPE *grad,       \
+                                   double grad_scale) {                                      \
+        if (!w && !q) /* the common case, with the multiplications by 1 gone */              \
+            return grad ? sigmoid_body_##SUF(x, z, NULL, NULL, n, loss, grad, grad_scale, 1) \
+                        : sigmoid_body_##SUF(x, z, NULL, NULL, n, loss, NULL, grad_scale, 0); \
+        return grad ? sigmoid_body_##SUF(x, z, w, q, n, loss, grad, grad_scale, 1)           \
+                    : sigmoid_body_##SUF(x, z, w, q, n, loss, NULL, grad_scale, 0);          \
+    }
+
+FASTCE_SIGMOID_AVX512(f32, float, 1)
+FASTCE_SIGMOID_AVX512(f64, double, 0)
+
+/* ---------------------------------------------------------- binary CE */
+
+/* Eight elements of fastce_binary_ce_one (internal.h), double lanes:
+ *   loss = -w * (z*log(pc) + (1-z)*log1p(-pc)),  pc = clip(p, lo, hi),
+ * each zero coefficient contributing 0 (also against an infinite log).
+ * Both logs go through one reduction, x = 2^k (1 + u) with u exact:
+ * log(pc) as usual, and log1p(-pc) = log(1 - pc) from (k, u) read off pc
+ * itself where 1 - pc would round: u = -pc (k = 0) for pc <= 1 - sqrt(1/2),
+ * u = 1 - 2 pc (k = -1, exact by Sterbenz) up to pc = 1/2; above, 1 - pc is
+ * exact. No cancellation, no correction term, no log1p.
+ *   grad = w * ((1-z)/(1-pc) - z/pc) = w * (pc - z) / (pc (1-pc)):
+ * one division, and pc - z of two exact numbers rounds once (the two
+ * quotients of the first form cancel where pc is near z). The special
+ * values agree: 0/0 and x/0 give NaN and +-inf in both forms.
+ * float24: the float kernel's log (relative error < 2^-33; its results
+ * are rounded to float once). A NaN p is not clipped (max/min return their
+ * second operand, p, when one is NaN) and makes loss and grad NaN. */
+FASTCE_ALWAYS_INLINE __m512d binary_ce8(__m512d p, __m512d z, __m512d w, __m512d lo,
+                                        __m512d hi, int float24, int want_grad,
+                                        __m512d *grad) {
+    const __m512d zero = _mm512_setzero_pd(), one = _mm512_set1_pd(1.0);
+    __m512d pc = _mm512_min_pd(hi, _mm512_max_pd(lo, p));
+    __m512d v = _mm512_sub_pd(one, pc);
+    __m512d ka, kb;
+    __m512d ua = _mm512_sub_pd(fastce512_log_split_pd(pc, &ka), one);
+    __m512d ub = _mm512_sub_pd(fastce512_log_split_pd(v, &kb), one);
+    __mmask8 below_half = _mm512_cmp_pd_mask(pc, _mm512_set1_pd(0.5), _CMP_LT_OQ);
+    __mmask8 near_half = _mm512_mask_cmp_pd_mask(below_half, pc,
+                                                 _mm512_set1_pd(0.29289321881345248), _CMP_GT_OQ);
+    ub = _mm512_mask_sub_pd(ub, below_half, zero, pc);
+    kb = _mm512_mask_mov_pd(kb, below_half, zero);
+    ub = _mm512_mask_mov_pd(ub, near_half, _mm512_fnmadd_pd(pc, _mm512_set1_pd(2.0), one));
+    kb = _mm512_mask_mov_pd(kb, near_half, _mm512_set1_pd(-1.0));
+    __m512d la = fastce512_log_ku_pd(ka, ua, float24);
+    __m512d lb = fastce512_log_ku_pd(kb, ub, float24);
+    __m512d cz = z, cnz = _mm512_sub_pd(one, z);
+    __m512d t1 = _mm512_maskz_mul_pd(_mm512_cmp_pd_mask(cz, zero, _CMP_NEQ_UQ), cz, la);
+    __m512d t2 = _mm512_maskz_mul_pd(_mm512_cmp_pd_mask(cnz, zero, _CMP_NEQ_UQ), cnz, lb);
+    if (want_grad)
+        *grad = _mm512_mul_pd(w, _mm512_div_pd(_mm512_sub_pd(pc, z), _mm512_mul_pd(pc, v)));
+    __m512d plain = _mm512_mul_pd(_mm512_sub_pd(zero, w), _mm512_add_pd(t1, t2));
+    if (float24) return plain;
+    /* double, soft targets: the coefficients, products, sum and weight
+     * carried as hi + lo, so that only the logs' errors remain (in double
+     * the loss of a soft target rounds five times: 3 ulp measured); where
+     * that is not finite (an infinite log or weight) the plain loss stands.
+     * With z in {0, 1} one term is exactly 0 and the plain loss rounds once,
+     * as this one does. */
+    __mmask8 soft = _mm512_mask_cmp_pd_mask(_mm512_cmp_pd_mask(z, zero, _CMP_NEQ_UQ), z, one,
+                                            _CMP_NEQ_UQ);
+    if (!soft) return plain;
+    __m512d cnz_lo, a_lo, b_lo, s_lo, p_lo;
+    cnz = two_sum_pd(one, _mm512_sub_pd(zero, z), &cnz_lo);
+    __m512d a = two_prod_pd(cz, la, &a_lo);
+    __m512d b = two_prod_pd(cnz, lb, &b_lo);
+    b_lo = _mm512_fmadd_pd(cnz_lo, lb, b_lo);
+    __m512d sum = two_sum_pd(a, b, &s_lo);
+    s_lo = _mm512_add_pd(s_lo, _mm512_add_pd(a_lo, b_lo));
+    __m512d nw = _mm512_sub_pd(zero, w);
+    __m512d pr = two_prod_pd(nw, sum, &p_lo);
+    __m512d precise = _mm512_add_pd(pr, _mm512_fmadd_pd(nw, s_lo, p_lo));
+    __mmask8 fin = _mm512_cmp_pd_mask(_mm512_abs_pd(precise), _mm512_set1_pd(INFINITY), _CMP_LT_OQ);
+    return _mm512_mask_mov_pd(plain, fin, precise);
+}
+
+/* n elements, eight (double) or sixteen (float, two halves) a step, the
+ * last n % 8 or n % 16 masked (they load as p = z = w = 0 and are neither
+ * stored nor summed). Losses are summed in compensated lanes; the float
+ * kernel adds its two halves first (one more rounding of terms that each
+ * carry one already, not growing with n). */
+#define FASTCE_BINARY_AVX512(SUF, TYPE, F24)                                              \
+    FASTCE_ALWAYS_INLINE __m512d binary_step_##SUF(const TYPE *p, const TYPE *z,          \
+                                                   const TYPE *w, __mmask8 m, int full,   \
+                                                   __m512d lov, __m512d hiv, __m512d gs,  \
+                                                   TYPE *loss, TYPE *grad, int want_grad) { \
+        __m512d pv = full ? load8_##SUF(p) : mload8_##SUF(m, p);                          \
+        __m512d zv = full ? load8_##SUF(z) : mload8_##SUF(m, z);                          \
+        __m512d wv = !w ? _mm512_set1_pd(1.0) : full ? load8_##SUF(w) : mload8_##SUF(m, w); \
+        __m512d g;                                                                        \
+        __m512d l = binary_ce8(pv, zv, wv, lov, hiv, F24, want_grad, &g);                 \
+        if (full) {                                                                       \
+            if (loss) store8_##SUF(loss, l);                                              \
+            if (want_grad) store8_##SUF(grad, _mm512_mul_pd(gs, g));                      \
+            return l;                                                                     \
+        }                                                                                 \
+        if (loss) mstore8_##SUF(m, loss, l);                                              \
+        if (want_grad) mstore8_##SUF(m, grad, _mm512_mul_pd(gs, g));                      \
+        return _mm512_maskz_mov_pd(m, l);                                                 \
+    }                                                                                     \
+    FASTCE_ALWAYS_INLINE double binary_body_##SUF(const TYPE *p, const TYPE *z,           \
+                                                  const TYPE *w, ptrdiff_t n, double lo,  \
+                                                  double hi, TYPE *loss, TYPE *grad,      \
+                                                  double grad_scale, int want_grad) {     \
+        const __m512d lov = _mm512_set1_pd(lo), hiv = _mm512_set1_pd(hi);                 \
+        const __m512d gs = _mm512_set1_pd(grad_scale);                                    \
+        __m512d acc0 = _mm512_setzero_pd(), err0 = acc0, acc1 = acc0, err1 = acc0;        \
+        ptrdiff_t i = 0;                                                                  \
+        for (; i + 16 <= n; i += 16) {                                                    \
+            __m512d l0 = binary_step_##SUF(p + i, z + i, w ? w + i : NULL, 0xff, 1, lov,  \
+                                           hiv, gs, loss ? loss + i : NULL,               \
+                                           want_grad ? grad + i : NULL, want_grad);       \
+            __m512d l1 = binary_step_##SUF(p + i + 8, z + i + 8, w ? w + i + 8 : NULL,    \
+                                           0xff, 1, lov, hiv, gs,                         \
+                                           loss ? loss + i + 8 : NULL,                    \
+                                           want_grad ? grad + i + 8 : NULL, want_grad);   \
+            if (F24) {                                                                    \
+                two_sum_add(&acc0, &err0, _mm512_add_pd(l0, l1));                         \
+            } else {                                                                      \
+                two_sum_add(&acc0, &err0, l0);                                            \
+                two_sum_add(&acc1, &err1, l1);                                            \
+            }                                                                             \
+        }                                                                                 \
+        for (; i < n; i += 8) {                                                           \
+            ptrdiff_t r = n - i;                                                          \
+            __m512d l = binary_step_##SUF(p + i, z + i, w ? w + i : NULL,                 \
+                                          r >= 8 ? 0xff : fastce512_first8(r), r >= 8, lov, hiv, gs, \
+                                          loss ? loss + i : NULL,                         \
+                                          want_grad ? grad + i : NULL, want_grad);        \
+            two_sum_add(&acc1, &err1, l);                                                 \
+        }                                                                                 \
+        fastce_acc s = {lanes_total(acc0, err0), 0.0};                                    \
+        fastce_acc_add(&s, lanes_total(acc1, err1));                                      \
+        return fastce_acc_value(s);                                                       \
+    }                                                                                     \
+    static double binary_ce_##SUF(const TYPE *p, const TYPE *z, const TYPE *w,            \
+                                  ptrdiff_t n, double lo, double hi, TYPE *loss,          \
+                                  TYPE *grad, double grad_scale) {                        \
+        if (grad)                                                                         \
+            return w ? binary_body_##SUF(p, z, w, n, lo, hi, loss, grad, grad_scale, 1)   \
+                     : binary_body_##SUF(p, z, NULL, n, lo, hi, loss, grad, grad_scale, 1); \
+        return w ? binary_body_##SUF(p, z, w, n, lo, hi, loss, NULL, grad_scale, 0)       \
+                 : binary_body_##SUF(p, z, NULL, n, lo, hi, loss, NULL, grad_scale, 0);   \
+    }
+
+FASTCE_BINARY_AVX512(f32, float, 1)
+FASTCE_BINARY_AVX512(f64, double, 0)
+
+/* ----------------------------------------------------- categorical CE */
+
+/* Eight terms t*log(clip(p)) of a categorical row (0 where t == 0, even for
+ * a NaN p) and, when want_grad, (-a*t)/clip(p) (0 where t == 0), rounded as
+ * fastce_term and categorical_dense_block (prob_ce_impl.h) round them; na
+ * holds -a. float24: the float kernel's log. A NaN p stays NaN through the
+ * clip (max/min return their second operand, p, when one is NaN). */
+FASTCE_ALWAYS_INLINE __m512d categorical8(__m512d p, __m512d t, __m512d lo, __m512d hi,
+                                          __m512d na, int float24, int want_grad,
+                                          __m512d *grad) {
+    __m512d pc = _mm512_min_pd(hi, _mm512_max_pd(lo, p));
+    __mmask8 live = _mm512_cmp_pd_mask(t, _mm512_setzero_pd(), _CMP_NEQ_UQ);
+    if (want_grad) *grad = _mm512_maskz_div_pd(live, _mm512_mul_pd(na, t), pc);
+    return _mm512_maskz_mul_pd(live, t, fastce512_log_pos_pd(pc, float24));
+}
+
+/* The sum of two sets of compensated lanes as one double: the sets added
+ * by TwoSum, then the halves, quarters and the pair, every rounding error
+ * and correction added at the end. A sum that is not finite is returned as
+ * it is; when it is finite, so is every lane and correction. */
+static inline double comp_total(__m512d a0, __m512d e0, __m512d a1, __m512d e1) {
+    __m512d s = _mm512_add_pd(a0, a1);
+    double plain = _mm512_reduce_add_pd(s);
+    if (!isfinite(plain)) return plain;
+    __m512d bp = _mm512_sub_pd(s, a0);
+    __m512d err = _mm512_add_pd(_mm512_add_pd(_mm512_sub_pd(a0, _mm512_sub_pd(s, bp)),
+                                              _mm512_sub_pd(a1, bp)),
+                                _mm512_add_pd(e0, e1));
+    __m256d a = _mm512_castpd512_pd256(s), b = _mm512_extractf64x4_pd(s, 1);
+    __m256d s4 = _mm256_add_pd(a, b), bp4 = _mm256_sub_pd(s4, a);
+    __m256d c4 = _mm256_add_pd(_mm256_add_pd(_mm256_sub_pd(a, _mm256_sub_pd(s4, bp4)),
+                                             _mm256_sub_pd(b, bp4)),
+                               _mm256_add_pd(_mm512_castpd512_pd256(err),
+                                             _mm512_extractf64x4_pd(err, 1)));
+    __m128d a2 = _mm256_castpd256_pd128(s4), b2 = _mm256_extractf128_pd(s4, 1);
+    __m128d s2 = _mm_add_pd(a2, b2), bp2 = _mm_sub_pd(s2, a2);
+    __m128d c2 = _mm_add_pd(_mm_add_pd(_mm_sub_pd(a2, _mm_sub_pd(s2, bp2)), _mm_sub_pd(b2, bp2)),
+                            _mm_add_pd(_mm256_castpd256_pd128(c4), _mm256_extractf128_pd(c4, 1)));
+    double x = _mm_cvtsd_f64(s2), y = _mm_cvtsd_f64(_mm_unpackhi_pd(s2, s2));
+    double c = _mm_cvtsd_f64(c2) + _mm_cvtsd_f64(_mm_unpackhi_pd(c2, c2));
+    fastce_dd t = fastce_two_sum(x, y);
+    return t.hi + (t.lo + c);
+}
+
+/* Rows of at most this many classes go flat (below); longer ones one at a
+ * time. */
+#define CAT_FLAT_MAX_C 16
+/* Elements of a flat block: its rows' terms (and weights) in scratch. */
+#define CAT_FLAT_BLOCK 1024
+
+/* Categorical rows, two ways:
+ * - one row at a time, sixteen elements a step into two lane sets
+ *   (compensated for double rows, plain for float rows, whose terms carry
+ *   relative errors below 2^-33 and round to float: C * 2^-53 << 2^-24),
+ *   then eight, then a masked tail;
+ * - short rows (C <= CAT_FLAT_MAX_C) flat: a block of rows is one run of
+ *   B*C elements, eight a step across row boundaries, whose terms go to a
+ *   scratch array; then eight rows at once, one per lane, gather their
+ *   terms column by column into the same (compensated) lane sums, so that
+ *   a row of 10 costs 1.25 vector steps instead of 2 and no horizontal sum.
+ * Every load of a step comes before its stores, so grad may be p or t.
+ * The total is the compensated sum of the row losses. */
+#define FASTCE_CATEGORICAL_AVX512(SUF, TYPE, F24)                                          \
+    FASTCE_ALWAYS_INLINE double cat_row_##SUF(const TYPE *p, const TYPE *t, ptrdiff_t C,   \
+                                              __m512d lov, __m512d hiv, __m512d na,        \
+                                              TYPE *grad, int want_grad) {                 \
+        __m512d acc0 = _mm512_setzero_pd(), err0 = acc0, acc1 = acc0, err1 = acc0;         \
+        __m512d g0, g1;                                                                    \
+        ptrdiff_t j = 0;                                                                   \
+        for (; j + 16 <= C; j += 16) {                                                     \
+            __m512d l0 = categorical8(load8_##SUF(p + j), load8_##SUF(t + j), lov, hiv, na, \
+                                      F24, want_grad, &g0);                                \
+            __m512d l1 = categorical8(load8_##SUF(p + j + 8), load8_##SUF(t + j + 8), lov, \
+                                      hiv, na, F24, want_grad, &g1);                       \
+            if (want_grad) {                                                               \
+                store8_##SUF(grad + j, g0);                                                \
+                store8_##SUF(grad + j + 8, g1);                                            \
+            }                                                                              \
+            if (F24) {                                                                     \
+                acc0 = _mm512_add_pd(acc0, l0);                                            \
+                acc1 = _mm512_add_pd(acc1, l1);                                            \
+            } else {                                                                       \
+                two_sum_add(&acc0, &err0, l0);                                             \
+                two_sum_add(&acc1, &err1, l1);                                             \
+            }                                                                              \
+        }                                                                                  \
+        for (; j < C; j += 8) {                                                            \
+            __mmask8 m = C - j >= 8 ? 0xff : fastce512_first8(C - j);                                 \
+            __m512d l0 = categorical8(mload8_##SUF(m, p + j), mload8_##SUF(m, t + j), lov, \
+                                      hiv, na, F24, want_grad, &g0);                       \
+            if (want_grad) mstore8_##SUF(m, grad + j, g0);                                 \
+            if (F24) acc0 = _mm512_add_pd(acc0, l0);                                       \
+            else two_sum_add(&acc0, &err0, l0);                                            \
+        }                                                                                  \
+        if (F24) return _mm512_reduce_add_pd(_mm512_add_pd(acc0, acc1));                   \
+        return comp_total(acc0, err0, acc1, err1);                                         \
+    }                                                                                      \
+    FASTCE_ALWAYS_INLINE double cat_rows_##SUF(const TYPE *p, const TYPE *t, ptrdiff_t n,  \
+                                               ptrdiff_t C, const TYPE *sw, double lo,     \
+                                               double hi, TYPE *loss, TYPE *grad,          \
+                                               double grad_scale, int want_grad) {         \
+        const __m512d lov = _mm512_set1_pd(lo), hiv = _mm512_set1_pd(hi);                  \
+        fastce_acc acc = {0.0, 0.0};                                                       \
+        for (ptrdiff_t s = 0; s < n; s++) {                                                \
+            double w = sw ? (double)sw[s] : 1.0;                                           \
+            double l = 0.0 - cat_row_##SUF(p + s * C, t + s * C, C, lov, hiv,              \
+                                           _mm512_set1_pd(-(w * grad_scale)),              \
+                                           want_grad ? grad + s * C : NULL, want_grad);    \
+            l *= w;                                                                        \
+            if (loss) loss[s] = (TYPE)l;                                                   \
+            fastce_acc_add(&acc, l);                                                       \
+        }                                                                                  \
+        return fastce_acc_value(acc);                                                      \
+    }                                                                                      \
+    FASTCE_ALWAYS_INLINE double cat_flat_##SUF(const TYPE *p, const TYPE *t, ptrdiff_t n,  \
+                                               ptrdiff_t C, const TYPE *sw, double lo,     \
+                                               double hi, TYPE *loss, TYPE *grad,          \
+                                               double grad_scale, int want_grad) {         \
+        const __m512d lov = _mm512_set1_pd(lo), hiv = _mm512_set1_pd(hi);                  \
+        const __m512d na0 = _mm512_set1_pd(-grad_scale), zero = _mm512_setzero_pd();       \
+        const ptrdiff_t B = (CAT_FLAT_BLOCK / C) & ~(ptrdiff_t)7; /* rows a block */       \
+        double terms[CAT_FLAT_BLOCK + 8], nas[CAT_FLAT_BLOCK + 8];                         \
+        const __m256i col0 = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), \
+                                                _mm256_set1_epi32((int)C));                \
+        __m512d tot = zero, tot_err = zero;                                                \
+        for (ptrdiff_t s0 = 0; s0 < n; s0 += B) {                                          \
+            const ptrdiff_t nb = n - s0 < B ? n - s0 : B, N = nb * C;                      \
+            const TYPE *pb = p + s0 * C, *tb = t + s0 * C;                                 \
+            TYPE *gb = want_grad ? grad + s0 * C : NULL;                                   \
+            if (want_grad && sw)                                                           \
+                for (ptrdiff_t r = 0; r < nb; r++) {                                       \
+                    __m512d na = _mm512_set1_pd(-((double)sw[s0 + r] * grad_scale));       \
+                    for (ptrdiff_t j = 0; j < C; j += 8)                                   \
+                        _mm512_mask_storeu_pd(nas + r * C + j,                             \
+                                              C - j >= 8 ? 0xff : fastce512_first8(C - j), na);       \
+                }                                                                          \
+            ptrdiff_t k = 0;                                                               \
+            for (; k + 8 <= N; k += 8) {                                                   \
+                __m512d g;                                                                 \
+                __m512d na = want_grad && sw ? _mm512_loadu_pd(nas + k) : na0;             \
+                __m512d l = categorical8(load8_##SUF(pb + k), load8_##SUF(tb + k), lov,    \
+                                         hiv, na, F24, want_grad, &g);                     \
+                _mm512_storeu_pd(terms + k, l);                                            \
+                if (want_grad) store8_##SUF(gb + k, g);                                    \
+            }                                                                              \
+            if (k < N) {                                                                   \
+                __mmask8 m = fastce512_first8(N - k);                                                 \
+                __m512d g;                                                                 \
+                __m512d na = want_grad && sw ? _mm512_maskz_loadu_pd(m, nas + k) : na0;    \
+                __m512d l = categorical8(mload8_##SUF(m, pb + k), mload8_##SUF(m, tb + k), \
+                                         lov, hiv, na, F24, want_grad, &g);                \
+                _mm512_storeu_pd(terms + k, l);                                            \
+                if (want_grad) mstore8_##SUF(m, gb + k, g);                                \
+            }                                                                              \
+            for (ptrdiff_t r0 = 0; r0 < nb; r0 += 8) {                                     \
+                __mmask8 rm = nb - r0 >= 8 ? 0xff : fastce512_first8(nb - r0);                        \
+                const double *base = terms + r0 * C;                                       \
+                __m512d a = zero, e = zero;                                                \
+                for (ptrdiff_t j = 0; j < C; j++) {                                        \
+                    __m512d v = _mm512_mask_i32gather_pd(zero, rm, col0, base + j, 8);     \
+                    if (F24) {                                                             \
+                        a = _mm512_add_pd(a, v);                                           \
+                    } else { /* TwoSum; a lane whose sum ends finite had no inf or NaN */  \
+                        __m512d sa = _mm512_add_pd(a, v), bp = _mm512_sub_pd(sa, a);       \
+                        e = _mm512_add_pd(e, _mm512_add_pd(                                \
+                            _mm512_sub_pd(a, _mm512_sub_pd(sa, bp)), _mm512_sub_pd(v, bp))); \
+                        a = sa;                                                            \
+                    }                                                                      \
+                }                                                                          \
+                __m512d row = a;                                                           \
+                if (!F24)                                                                  \
+                    row = _mm512_mask_add_pd(a, _mm512_cmp_pd_mask(_mm512_abs_pd(a),        \
+                                             _mm512_set1_pd(INFINITY), _CMP_LT_OQ), a, e);  \
+                __m512d w = sw ? mload8_##SUF(rm, sw + s0 + r0) : _mm512_set1_pd(1.0);     \
+                __m512d l = _mm512_mul_pd(_mm512_sub_pd(zero, row), w);                    \
+                if (loss) mstore8_##SUF(rm, loss + s0 + r0, l);                            \
+                two_sum_add(&tot, &tot_err, _mm512_maskz_mov_pd(rm, l));                   \
+            }                                                                              \
+        }                                                                                  \
+        return lanes_total(tot, tot_err);                                                  \
+    }                                                                                      \
+    static double categorical_rows_##SUF(const TYPE *p, const TYPE *t, ptrdiff_t n,        \
+                                         ptrdiff_t C, const TYPE *sw, double lo,           \
+                                         double hi, TYPE *loss, TYPE *grad,                \
+                                         double grad_scale) {                              \
+        if (C <= CAT_FLAT_MAX_C && C > 0)                                                  \
+            return grad ? cat_flat_##SUF(p, t, n, C, sw, lo, hi, loss, grad, grad_scale, 1) \
+                        : cat_flat_##SUF(p, t, n, C, sw, lo, hi, loss, NULL, grad_scale, 0); \
+        return grad ? cat_rows_##SUF(p, t, n, C, sw, lo, hi, loss, grad, grad_scale, 1)    \
+                    : cat_rows_##SUF(p, t, n, C, sw, lo, hi, loss, NULL, grad_scale, 0);   \
+    }
+
+FASTCE_CATEGORICAL_AVX512(f32, float, 1)
+FASTCE_CATEGORICAL_AVX512(f64, double, 0)
+
+/* ------------------------------------------------- the math, for tests */
+
+/* The functions the avx512 table had before this file's (its exp). */
+static void (*prev_math_f32)(int, const float *, float *, ptrdiff_t);
+static void (*prev_math_f64)(int, const double *, double *, ptrdiff_t);
+
+static inline int math8_here(int f) { return f != FASTCE_MATH_EXP; }
+
+static inline __m512d math8(int f, __m512d v) {
+    switch (f) {
+    case FASTCE_MATH_LOG: return fastce512_log_pd(v);
+    case FASTCE_MATH_EXP24: return fastce512_exp24_pd(v);
+    case FASTCE_MATH_LOG1P24: return fastce512_log1p24_pd(v);
+    case FASTCE_MATH_EXP_DD: {
+        __m512d lo, hi = fastce512_exp_dd_pd(v, &lo);
+        return _mm512_add_pd(hi, lo);
+    }
+    case FASTCE_MATH_LOG1P_DD: return fastce512_log1p_dd_pd(v, _mm512_setzero_pd());
+    default: return fastce512_log1p_pd(v);
+    }
+}
+
+/* float: in double lanes, as in the kernels */
+static void math_f32(int f, const float *x, float *out, ptrdiff_t n) {
+    if (!math8_here(f)) {
+        prev_math_f32(f, x, out, n);
+        return;
+    }
+    for (ptrdiff_t i = 0; i < n; i += 8) {
+        __mmask8 k = n - i >= 8 ? 0xff : fastce512_first8(n - i);
+        mstore8_f32(k, out + i, math8(f, mload8_f32(k, x + i)));
+    }
+}
+
+static void math_f64(int f, const double *x, double *out, ptrdiff_t n) {
+    if (!math8_here(f)) {
+        prev_math_f64(f, x, out, n);
+        return;
+    }
+    for (ptrdiff_t i = 0; i < n; i += 8) {
+        __mmask8 k = n - i >= 8 ? 0xff : fastce512_first8(n - i);
+        _mm512_mask_storeu_pd(out + i, k, math8(f, _mm512_maskz_loadu_pd(k, x + i)));
+    }
+}
+
+void fastce_vec_avx512_fill_pointwise(fastce_vec_ops *t) {
+    t->sigmoid_ce_f32 = sigmoid_ce_f32;
+    t->sigmoid_ce_f64 = sigmoid_ce_f64;
+    t->binary_ce_f32 = binary_ce_f32;
+    t->binary_ce_f64 = binary_ce_f64;
+    t->categorical_rows_f32 = categorical_rows_f32;
+    t->categorical_rows_f64 = categorical_rows_f64;
+    prev_math_f32 = t->math_f32;
+    prev_math_f64 = t->math_f64;
+    t->math_f32 = math_f32;
+    t->math_f64 = math_f64;
+}
+
+#endif /* FASTCE_HAVE_AVX512_TABLE */
