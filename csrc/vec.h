@@ -121,8 +121,7 @@ void fastce_vec_avx512_fill(fastce_vec_ops *t);
  * from vec_avx512_rows.c; called by fastce_vec_avx512_fill. */
 void fastce_vec_avx512_fill_rows(fastce_vec_ops *t);
 /* The entries of vec_avx512_pointwise.c (sigmoid_ce, binary_ce,
- * categorical_rows and the logs of the math hook), put over t by
- * fastce_vec_avx512_fill. */
+ * categorical_rows), put over t by fastce_vec_avx512_fill. */
 void fastce_vec_avx512_fill_pointwise(fastce_vec_ops *t);
 #endif
 

@@ -1,10 +1,12 @@
 /* vec_avx512.c: the AVX-512 row primitives (F, DQ, BW, VL; x86-64-v4), 16
  * float or 8 double lanes with mask registers for tails and ties. Compiled
  * with AVX-512 flags (CMakeLists.txt); dispatch.c calls into it only on
- * CPUs that have them. The table is the AVX2 one with the entries written
- * here put over it (fastce_vec_avx512_fill): the long-row passes (max, rest,
- * the second passes over a row) and exp. The results follow the same
- * contracts (vec.h) and rounding steps as the AVX2 kernels. */
+ * CPUs that have them. The table is the AVX2 one with AVX-512 entries put
+ * over it by fastce_vec_avx512_fill: here the long-row passes (max, rest,
+ * the second passes over a row) and the math test hook; the few-class row
+ * kernels from vec_avx512_rows.c; sigmoid, binary and categorical CE from
+ * vec_avx512_pointwise.c. Only count_labels stays AVX2's. The results
+ * follow the contracts of vec.h. */
 #include "vec.h"
 
 #ifdef FASTCE_HAVE_AVX512_TABLE
@@ -210,30 +212,43 @@ FASTCE_SECOND_PASS_512(f64, double)
 
 /* ------------------------------------------------- the math, for tests */
 
-static void (*avx2_math_f32)(int, const float *, float *, ptrdiff_t);
-static void (*avx2_math_f64)(int, const double *, double *, ptrdiff_t);
-
-/* exp in AVX-512 lanes; the other functions are AVX2's (this table's
- * kernels that use them are AVX2's too). */
-static void math_f32(int f, const float *x, float *out, ptrdiff_t n) {
-    if (f != FASTCE_MATH_EXP) {
-        avx2_math_f32(f, x, out, n);
-        return;
+/* The vectorised functions as the kernels use them (vec.h): float exp in
+ * float lanes, every other function in double lanes, the float hook
+ * rounding their results once. */
+static inline __m512d math8(int f, __m512d v) {
+    switch (f) {
+    case FASTCE_MATH_EXP: return fastce512_exp_pd(v, FASTCE_EXP_ANY);
+    case FASTCE_MATH_LOG: return fastce512_log_pd(v);
+    case FASTCE_MATH_EXP24: return fastce512_exp24_pd(v);
+    case FASTCE_MATH_LOG1P24: return fastce512_log1p24_pd(v);
+    case FASTCE_MATH_EXP_DD: {
+        __m512d lo, hi = fastce512_exp_dd_pd(v, &lo);
+        return _mm512_add_pd(hi, lo);
     }
-    for (ptrdiff_t i = 0; i < n; i += 16) {
-        __mmask16 k = n - i >= 16 ? 0xffff : fastce512_first16(n - i);
-        _mm512_mask_storeu_ps(out + i, k, fastce512_exp_ps(_mm512_maskz_loadu_ps(k, x + i), FASTCE_EXP_ANY));
+    case FASTCE_MATH_LOG1P_DD: return fastce512_log1p_dd_pd(v, _mm512_setzero_pd());
+    default: return fastce512_log1p_pd(v);
     }
 }
 
-static void math_f64(int f, const double *x, double *out, ptrdiff_t n) {
-    if (f != FASTCE_MATH_EXP) {
-        avx2_math_f64(f, x, out, n);
+static void math_f32(int f, const float *x, float *out, ptrdiff_t n) {
+    if (f == FASTCE_MATH_EXP) {
+        for (ptrdiff_t i = 0; i < n; i += 16) {
+            __mmask16 k = n - i >= 16 ? 0xffff : fastce512_first16(n - i);
+            _mm512_mask_storeu_ps(out + i, k, fastce512_exp_ps(_mm512_maskz_loadu_ps(k, x + i),
+                                                               FASTCE_EXP_ANY));
+        }
         return;
     }
     for (ptrdiff_t i = 0; i < n; i += 8) {
         __mmask8 k = n - i >= 8 ? 0xff : fastce512_first8(n - i);
-        _mm512_mask_storeu_pd(out + i, k, fastce512_exp_pd(_mm512_maskz_loadu_pd(k, x + i), FASTCE_EXP_ANY));
+        store8_f32(out + i, k, math8(f, load8_f32(x + i, k)));
+    }
+}
+
+static void math_f64(int f, const double *x, double *out, ptrdiff_t n) {
+    for (ptrdiff_t i = 0; i < n; i += 8) {
+        __mmask8 k = n - i >= 8 ? 0xff : fastce512_first8(n - i);
+        store8_f64(out + i, k, math8(f, load8_f64(x + i, k)));
     }
 }
 
@@ -249,8 +264,6 @@ void fastce_vec_avx512_fill(fastce_vec_ops *t) {
     t->scale_row_f64 = scale_row_f64;
     t->log_softmax_row_f32 = log_softmax_row_f32;
     t->log_softmax_row_f64 = log_softmax_row_f64;
-    avx2_math_f32 = t->math_f32;
-    avx2_math_f64 = t->math_f64;
     t->math_f32 = math_f32;
     t->math_f64 = math_f64;
     fastce_vec_avx512_fill_rows(t);

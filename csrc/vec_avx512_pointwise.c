@@ -611,51 +611,6 @@ static inline double comp_total(__m512d a0, __m512d e0, __m512d a1, __m512d e1) 
 FASTCE_CATEGORICAL_AVX512(f32, float, 1)
 FASTCE_CATEGORICAL_AVX512(f64, double, 0)
 
-/* ------------------------------------------------- the math, for tests */
-
-/* The functions the avx512 table had before this file's (its exp). */
-static void (*prev_math_f32)(int, const float *, float *, ptrdiff_t);
-static void (*prev_math_f64)(int, const double *, double *, ptrdiff_t);
-
-static inline int math8_here(int f) { return f != FASTCE_MATH_EXP; }
-
-static inline __m512d math8(int f, __m512d v) {
-    switch (f) {
-    case FASTCE_MATH_LOG: return fastce512_log_pd(v);
-    case FASTCE_MATH_EXP24: return fastce512_exp24_pd(v);
-    case FASTCE_MATH_LOG1P24: return fastce512_log1p24_pd(v);
-    case FASTCE_MATH_EXP_DD: {
-        __m512d lo, hi = fastce512_exp_dd_pd(v, &lo);
-        return _mm512_add_pd(hi, lo);
-    }
-    case FASTCE_MATH_LOG1P_DD: return fastce512_log1p_dd_pd(v, _mm512_setzero_pd());
-    default: return fastce512_log1p_pd(v);
-    }
-}
-
-/* float: in double lanes, as in the kernels */
-static void math_f32(int f, const float *x, float *out, ptrdiff_t n) {
-    if (!math8_here(f)) {
-        prev_math_f32(f, x, out, n);
-        return;
-    }
-    for (ptrdiff_t i = 0; i < n; i += 8) {
-        __mmask8 k = n - i >= 8 ? 0xff : fastce512_first8(n - i);
-        mstore8_f32(k, out + i, math8(f, mload8_f32(k, x + i)));
-    }
-}
-
-static void math_f64(int f, const double *x, double *out, ptrdiff_t n) {
-    if (!math8_here(f)) {
-        prev_math_f64(f, x, out, n);
-        return;
-    }
-    for (ptrdiff_t i = 0; i < n; i += 8) {
-        __mmask8 k = n - i >= 8 ? 0xff : fastce512_first8(n - i);
-        _mm512_mask_storeu_pd(out + i, k, math8(f, _mm512_maskz_loadu_pd(k, x + i)));
-    }
-}
-
 void fastce_vec_avx512_fill_pointwise(fastce_vec_ops *t) {
     t->sigmoid_ce_f32 = sigmoid_ce_f32;
     t->sigmoid_ce_f64 = sigmoid_ce_f64;
@@ -663,10 +618,6 @@ void fastce_vec_avx512_fill_pointwise(fastce_vec_ops *t) {
     t->binary_ce_f64 = binary_ce_f64;
     t->categorical_rows_f32 = categorical_rows_f32;
     t->categorical_rows_f64 = categorical_rows_f64;
-    prev_math_f32 = t->math_f32;
-    prev_math_f64 = t->math_f64;
-    t->math_f32 = math_f32;
-    t->math_f64 = math_f64;
 }
 
 #endif /* FASTCE_HAVE_AVX512_TABLE */

@@ -16,8 +16,8 @@ and asked for, and are never requirements of fastce. The module defines
 * the **correctness check** of a result against ``fastce.reference``
   (:func:`compare`, tolerance scaled by the dtype's machine epsilon),
 * the **timer** (:func:`time_interleaved`: medians of auto-sized repeats,
-  the contenders interleaved round by round so that they share the machine's
-  state, each with its own share of the budget),
+  taken in bursts per contender over rounds of alternating order, each with
+  its own share of the budget),
 * the issue's **targets** (:data:`TARGETS`, :func:`evaluate_targets`),
 * the **load meter** (:class:`LoadMeter`): the CPUs other processes used
   during each case, so that timings taken on a busy machine are flagged (and
@@ -764,32 +764,44 @@ def cpu_limit(threads: Threads) -> Iterator[None]:
                 os.sched_setaffinity(tid, saved.get(tid, usable))
 
 
-def _sample_rounds(repeats: Sequence[int]) -> List[List[int]]:
-    """Which calls take a sample in each round, each call's samples spread evenly.
+#: Rounds of bursts per timing, and the pause before each burst (seconds).
+BURST_ROUNDS = 2
+SETTLE_S = 0.02
 
-    ``repeats[i]`` samples of call ``i`` over ``max(repeats)`` rounds; the
-    order is reversed every other round.
-    """
-    rounds = max(repeats)
+
+def _burst_rounds(n_calls: int, repeats: Sequence[int],
+                  rounds: int = BURST_ROUNDS) -> List[List[Tuple[int, int]]]:
+    """``(call, samples)`` bursts of each round: call ``i``'s ``repeats[i]``
+    samples split over the rounds, the order of the calls reversed every
+    other round."""
     schedule = []
     for r in range(rounds):
-        due = [i for i, n in enumerate(repeats) if (r + 1) * n // rounds > r * n // rounds]
-        schedule.append(due if r % 2 == 0 else due[::-1])
+        order = list(range(n_calls)) if r % 2 == 0 else list(range(n_calls))[::-1]
+        schedule.append([(i, (r + 1) * repeats[i] // rounds - r * repeats[i] // rounds)
+                         for i in order])
     return schedule
 
 
 def time_interleaved(calls: Sequence[Union[Bound, Call]], budget: float, min_repeats: int = 5,
-                     max_repeats: int = 200, min_sample: float = 2e-3) -> List[Timing]:
+                     max_repeats: int = 200, min_sample: float = 2e-3,
+                     settle: float = SETTLE_S) -> List[Timing]:
     """Time several calls against each other; one :class:`Timing` per call.
 
     Each call is first timed once (after the caller's warm-up) to choose how
     many back-to-back calls make one sample (at least ``min_sample`` seconds,
     so fast calls are not lost in timer noise) and how many samples fit in
     its equal share of ``budget`` (clamped to ``[min_repeats, max_repeats]``:
-    a slow baseline does not starve the fast calls of samples). Samples are
-    taken round by round, every call's spread over the rounds and the order
-    alternating, so slow drifts (clock boost, other load) affect every
-    contender alike.
+    a slow baseline does not starve the fast calls of samples).
+
+    The samples are taken in bursts: in each of :data:`BURST_ROUNDS` rounds
+    every call takes its part of its samples back to back, after a pause of
+    ``settle`` seconds and one discarded sample, and the order of the calls
+    alternates between rounds, so slow drifts (clock boost, other load)
+    affect every contender alike. Bursts, not samples taken in turn: the
+    thread pools of OpenMP (fastce, torch, scikit-learn) keep spinning for
+    milliseconds after a call, and a JAX sample taken right after a fastce
+    one ran at half its speed (measured); each library is timed as a loop of
+    its own calls runs, with the machine to itself.
     """
     if not calls:
         return []
@@ -801,9 +813,14 @@ def time_interleaved(calls: Sequence[Union[Bound, Call]], budget: float, min_rep
         repeats = [max(min_repeats, min(max_repeats, int(share / (n * t))))
                    for n, t in zip(numbers, estimates)]
         samples: List[List[float]] = [[] for _ in bounds]
-        for due in _sample_rounds(repeats):
-            for i in due:
-                samples[i].append(_seconds_per_call(bounds[i], numbers[i]))
+        for burst in _burst_rounds(len(bounds), repeats):
+            for i, count in burst:
+                if not count:
+                    continue
+                time.sleep(settle)
+                _seconds_per_call(bounds[i], numbers[i])  # wakes its threads: not kept
+                for _ in range(count):
+                    samples[i].append(_seconds_per_call(bounds[i], numbers[i]))
     return [Timing(s, n) for s, n in zip(samples, numbers)]
 
 
@@ -1467,7 +1484,8 @@ def format_header(env: Mapping[str, Any], profile: Profile, budget: Optional[flo
         f"python {env['python']}, numpy {env['numpy']}, {env['platform']}",
         f"CPUs: {cpus}; threads per row: {threads} ({_threads_means(env)})"
         + ("" if load is None else f"; load average {load:.2f}"),
-        f"timing: medians of interleaved repeats (>= {profile.min_repeats} each, "
+        f"timing: medians of repeats in bursts per contender, {BURST_ROUNDS} rounds "
+        f"(>= {profile.min_repeats} each, "
         f"~{profile.budget if budget is None else budget:g} s per case and thread count); "
         + _unthreaded_note(env),
         f"other load: a case during which other processes used >= {BUSY_WARNING:g} CPU "
