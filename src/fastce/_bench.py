@@ -753,9 +753,11 @@ def cpu_limit(threads: Threads) -> Iterator[None]:
     if threads >= len(usable):
         yield
         return
-    saved = {tid: os.sched_getaffinity(tid) for tid in _process_threads()}
-    for tid in saved:
-        os.sched_setaffinity(tid, usable[:threads])
+    saved = {}
+    for tid in _process_threads():  # a thread may end meanwhile: skip it
+        with contextlib.suppress(OSError):
+            saved[tid] = os.sched_getaffinity(tid)
+            os.sched_setaffinity(tid, usable[:threads])
     try:
         yield
     finally:
