@@ -14,8 +14,8 @@ static int have_avx2(void) {
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 
-/* The AVX-512 table, made once from the AVX2 one (under the GIL, at import
- * or from select_isa, never while a kernel runs). */
+/* The AVX-512 table, made once from the AVX2 one when the library is
+ * loaded (build_tables below), before any caller can race on it. */
 static fastce_vec_ops avx512_table;
 
 static const fastce_vec_ops *avx512(void) {
@@ -29,6 +29,8 @@ static const fastce_vec_ops *avx512(void) {
     }
     return &avx512_table;
 }
+
+__attribute__((constructor)) static void build_tables(void) { (void)avx512(); }
 #endif
 
 /* The table called name, if this CPU can run it. */

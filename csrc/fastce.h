@@ -54,7 +54,7 @@ const char *fastce_isa(void);
 
 /* Test hook: out[i] = f(x[i]) with the current instruction set's own exp
  * (f = 0), log (1) or log1p (2), as the kernels use them. f = 3 to 6 exist
- * only in the avx2 and avx512 tables, for the AVX2 sigmoid kernels' softplus tail: exp of
+ * only in the avx2 and avx512 tables, for their sigmoid kernels' softplus tail: exp of
  * t in [-708, 0] and log1p on [0, 1] accurate to float precision (3, 4; in
  * double lanes, which the float hook rounds once), and to double precision
  * (5: exp as hi + lo, returned summed; 6: log1p of e + 0). */

@@ -91,7 +91,9 @@ typedef struct {
                                    double *loss, double *grad, double grad_scale);
     /* The second pass over a contiguous row of C entries:
      * scale_row: out[j] = scale * e[j] + offset * (w ? w[j] : 1), computed in
-     * double and rounded once to the type (out may be e);
+     * double (the vector tables fuse it into one FMA, so a float64 entry
+     * where the two terms cancel may differ from the scalar table's) and
+     * rounded to the type (out may be e);
      * log_softmax_row: out[j] = (x[j] - m) - lse_rel, in double, rounded once. */
     void (*scale_row_f32)(const float *e, ptrdiff_t C, double scale, double offset,
                           const float *w, float *out);

@@ -11,9 +11,9 @@
  * loss, the gradient) runs lane-wise. The arithmetic and its rounding steps
  * are the AVX2 kernels' (exp(x - max) corrected by TwoSum, float terms
  * summed in double lanes, double ones Kahan-compensated, lse_rel =
- * log1p(rest) in double, the outputs rounded once), so on the rows both
- * kernels take the outputs are the same bits; only the order in which the
- * loss total adds its lanes differs.
+ * log1p(rest) in double, the outputs rounded once); the exp's polynomial
+ * is evaluated in Estrin's form (simd_avx512.h), so the bits can differ
+ * from AVX2's in the last place.
  *
  * What AVX-512 changes besides the width:
  * - rows to columns: with few classes (C <= 8 floats, C <= 5 doubles) the
@@ -29,7 +29,7 @@
  * - 2^n by vscalef; log1p's exponent and significand by vgetexp/vgetmant.
  * Groups whose rows in use are all finite with min - max >= -87 (-708)
  * are "tame" (see vec_avx2_rows.h): exp skips its clamps and the NaN
- * guards, giving the same bits. */
+ * guards, giving the same bits as with them. */
 #include "vec.h"
 
 #ifdef FASTCE_HAVE_AVX512_TABLE

@@ -1,7 +1,8 @@
 """The row-parallel kernel for few classes (C <= 32, class axis last, many
 rows) against fastce.reference, with every option, and with rows the generic
 path must take (masked, +inf, NaN) scattered among ordinary ones. Class
-counts that are not a multiple of the group's block (8 floats, 4 doubles)
+counts that are not a multiple of the group's block (8 floats, 4 doubles in
+AVX2; 16 and 8 in AVX-512)
 take a partial block, and the last group of rows may be partial too."""
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ from fastce import reference as ref
 
 from helpers import DTYPES, assert_close, labels_for, logits
 
-N = 203  # groups of 8 rows plus a tail
+N = 203  # whole groups (8 or 16 rows) plus a partial one
 #: Every kind of class block: whole ones (8, 16, 24, 32), a partial one of
 #: each size, C below a block, and 33 (the generic path).
 CLASSES = [1, 2, 3, 5, 7, 8, 10, 12, 16, 20, 24, 31, 32, 33]

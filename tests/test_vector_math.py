@@ -117,7 +117,7 @@ CASES24 = {
 
 
 def _has_math24(isa):
-    if isa in ("avx2", "avx512"):  # the avx512 table keeps AVX2's sigmoid kernels
+    if isa in ("avx2", "avx512"):  # their sigmoid kernels use them
         return True
     with pytest.raises(ValueError, match="only on avx2"):
         _kernels.vector_math("exp24", np.zeros(1), np.zeros(1))
