@@ -20,6 +20,8 @@
 #include <math.h>
 #include <stddef.h>
 
+#include "internal.h"
+
 #if defined(__GNUC__)
 #define FASTCE_ALWAYS_INLINE static inline __attribute__((always_inline))
 #else
@@ -29,6 +31,42 @@
 /* The first r lanes, 0 <= r <= 16 (or 8): tails and partial groups. */
 static inline __mmask16 fastce512_first16(ptrdiff_t r) { return (__mmask16)((1u << r) - 1u); }
 static inline __mmask8 fastce512_first8(ptrdiff_t r) { return (__mmask8)((1u << r) - 1u); }
+
+/* Eight floats or doubles as double lanes, and back; the m- versions load
+ * and store only the lanes in k (the others load as 0). */
+static inline __m512d fastce512_load8_f32(const float *p) { return _mm512_cvtps_pd(_mm256_loadu_ps(p)); }
+static inline __m512d fastce512_load8_f64(const double *p) { return _mm512_loadu_pd(p); }
+static inline __m512d fastce512_mload8_f32(__mmask8 k, const float *p) {
+    return _mm512_cvtps_pd(_mm256_maskz_loadu_ps(k, p));
+}
+static inline __m512d fastce512_mload8_f64(__mmask8 k, const double *p) {
+    return _mm512_maskz_loadu_pd(k, p);
+}
+static inline void fastce512_store8_f32(float *p, __m512d v) { _mm256_storeu_ps(p, _mm512_cvtpd_ps(v)); }
+static inline void fastce512_store8_f64(double *p, __m512d v) { _mm512_storeu_pd(p, v); }
+static inline void fastce512_mstore8_f32(__mmask8 k, float *p, __m512d v) {
+    _mm256_mask_storeu_ps(p, k, _mm512_cvtpd_ps(v));
+}
+static inline void fastce512_mstore8_f64(__mmask8 k, double *p, __m512d v) {
+    _mm512_mask_storeu_pd(p, k, v);
+}
+
+/* What compensated lanes hold (acc the lane sums, err their rounding
+ * errors) as one double: the lane sums in a compensated scalar sum, the
+ * errors added last (an infinite or NaN lane makes it inf or NaN). */
+static inline double fastce512_lanes_total(__m512d acc, __m512d err) {
+    double a[8], e[8];
+    _mm512_storeu_pd(a, acc);
+    _mm512_storeu_pd(e, err);
+    fastce_acc s = {0.0, 0.0};
+    double errs = 0.0;
+    for (int k = 0; k < 8; k++) {
+        fastce_acc_add(&s, a[k]);
+        errs += e[k];
+    }
+    fastce_acc_add(&s, errs);
+    return fastce_acc_value(s);
+}
 
 /* What the caller knows of x, so that the exp leaves out the clamps it
  * cannot need (each one operation in loops bound by their operation count):

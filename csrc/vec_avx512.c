@@ -141,19 +141,8 @@ static inline double rest_f64(const double *x, ptrdiff_t C, double m, double *st
         two_sum_add(&a1, &e1, terms8_f64(_mm512_maskz_loadu_pd(live, x + j), live, mv,
                                          store ? store + j : NULL, &t1));
     }
-    double a[8], b[8], c[8], d[8];
-    _mm512_storeu_pd(a, a0);
-    _mm512_storeu_pd(b, a1);
-    _mm512_storeu_pd(c, e0);
-    _mm512_storeu_pd(d, e1);
-    fastce_acc s = {0.0, 0.0};
-    double errs = 0.0;
-    for (int k = 0; k < 8; k++) {
-        fastce_acc_add(&s, a[k]);
-        fastce_acc_add(&s, b[k]);
-        errs += c[k] + d[k];
-    }
-    fastce_acc_add(&s, errs);
+    fastce_acc s = {fastce512_lanes_total(a0, e0), 0.0};
+    fastce_acc_add(&s, fastce512_lanes_total(a1, e1));
     return fastce_acc_value(s) + (double)(_mm512_reduce_add_epi64(_mm512_add_epi64(t0, t1)) - 1);
 }
 
@@ -172,20 +161,6 @@ static double row_rest_store_f64(const double *x, ptrdiff_t C, double m, double 
 
 /* ------------------------------------------------ second passes of a row */
 
-/* Eight elements as double lanes, and back. */
-static inline __m512d load8_f32(const float *p, __mmask8 k) {
-    return _mm512_cvtps_pd(_mm256_maskz_loadu_ps(k, p));
-}
-static inline void store8_f32(float *p, __mmask8 k, __m512d v) {
-    _mm256_mask_storeu_ps(p, k, _mm512_cvtpd_ps(v));
-}
-static inline __m512d load8_f64(const double *p, __mmask8 k) {
-    return _mm512_maskz_loadu_pd(k, p);
-}
-static inline void store8_f64(double *p, __mmask8 k, __m512d v) {
-    _mm512_mask_storeu_pd(p, k, v);
-}
-
 /* scale * e + offset * w and (x - m) - lse_rel in double lanes, rounded
  * once (vec.h); the tail masked. Loads come before stores: out may be e. */
 #define FASTCE_SECOND_PASS_512(SUF, TYPE)                                                  \
@@ -194,8 +169,8 @@ static inline void store8_f64(double *p, __mmask8 k, __m512d v) {
         const __m512d sv = _mm512_set1_pd(scale), ov = _mm512_set1_pd(offset);             \
         for (ptrdiff_t j = 0; j < C; j += 8) {                                             \
             __mmask8 k = C - j >= 8 ? 0xff : fastce512_first8(C - j);                                 \
-            __m512d b = w ? _mm512_mul_pd(ov, load8_##SUF(w + j, k)) : ov;                 \
-            store8_##SUF(out + j, k, _mm512_fmadd_pd(sv, load8_##SUF(e + j, k), b));       \
+            __m512d b = w ? _mm512_mul_pd(ov, fastce512_mload8_##SUF(k, w + j)) : ov;                 \
+            fastce512_mstore8_##SUF(k, out + j, _mm512_fmadd_pd(sv, fastce512_mload8_##SUF(k, e + j), b));       \
         }                                                                                  \
     }                                                                                      \
     static void log_softmax_row_##SUF(const TYPE *x, ptrdiff_t C, double m, double lse_rel, \
@@ -203,7 +178,7 @@ static inline void store8_f64(double *p, __mmask8 k, __m512d v) {
         const __m512d mv = _mm512_set1_pd(m), lv = _mm512_set1_pd(lse_rel);               \
         for (ptrdiff_t j = 0; j < C; j += 8) {                                             \
             __mmask8 k = C - j >= 8 ? 0xff : fastce512_first8(C - j);                                 \
-            store8_##SUF(out + j, k, _mm512_sub_pd(_mm512_sub_pd(load8_##SUF(x + j, k), mv), lv)); \
+            fastce512_mstore8_##SUF(k, out + j, _mm512_sub_pd(_mm512_sub_pd(fastce512_mload8_##SUF(k, x + j), mv), lv)); \
         }                                                                                  \
     }
 
@@ -241,14 +216,14 @@ static void math_f32(int f, const float *x, float *out, ptrdiff_t n) {
     }
     for (ptrdiff_t i = 0; i < n; i += 8) {
         __mmask8 k = n - i >= 8 ? 0xff : fastce512_first8(n - i);
-        store8_f32(out + i, k, math8(f, load8_f32(x + i, k)));
+        fastce512_mstore8_f32(k, out + i, math8(f, fastce512_mload8_f32(k, x + i)));
     }
 }
 
 static void math_f64(int f, const double *x, double *out, ptrdiff_t n) {
     for (ptrdiff_t i = 0; i < n; i += 8) {
         __mmask8 k = n - i >= 8 ? 0xff : fastce512_first8(n - i);
-        store8_f64(out + i, k, math8(f, load8_f64(x + i, k)));
+        fastce512_mstore8_f64(k, out + i, math8(f, fastce512_mload8_f64(k, x + i)));
     }
 }
 

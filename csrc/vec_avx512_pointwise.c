@@ -31,36 +31,6 @@ FASTCE_ALWAYS_INLINE void two_sum_add(__m512d *acc, __m512d *err, __m512d v) {
     *acc = s;
 }
 
-/* The value of compensated lanes: the lane sums and their errors added in
- * a compensated scalar sum (an infinite or NaN lane makes it inf or NaN). */
-static inline double lanes_total(__m512d acc, __m512d err) {
-    double a[8], e[8];
-    _mm512_storeu_pd(a, acc);
-    _mm512_storeu_pd(e, err);
-    fastce_acc s = {0.0, 0.0};
-    double errs = 0.0;
-    for (int k = 0; k < 8; k++) {
-        fastce_acc_add(&s, a[k]);
-        errs += e[k];
-    }
-    fastce_acc_add(&s, errs);
-    return fastce_acc_value(s);
-}
-
-/* Eight floats as double lanes, and back. */
-static inline __m512d load8_f32(const float *p) { return _mm512_cvtps_pd(_mm256_loadu_ps(p)); }
-static inline __m512d load8_f64(const double *p) { return _mm512_loadu_pd(p); }
-static inline __m512d mload8_f32(__mmask8 k, const float *p) {
-    return _mm512_cvtps_pd(_mm256_maskz_loadu_ps(k, p));
-}
-static inline __m512d mload8_f64(__mmask8 k, const double *p) { return _mm512_maskz_loadu_pd(k, p); }
-static inline void store8_f32(float *p, __m512d v) { _mm256_storeu_ps(p, _mm512_cvtpd_ps(v)); }
-static inline void store8_f64(double *p, __m512d v) { _mm512_storeu_pd(p, v); }
-static inline void mstore8_f32(__mmask8 k, float *p, __m512d v) {
-    _mm256_mask_storeu_ps(p, k, _mm512_cvtpd_ps(v));
-}
-static inline void mstore8_f64(__mmask8 k, double *p, __m512d v) { _mm512_mask_storeu_pd(p, k, v); }
-
 /* Double-double lanes: the error-free sum and product (TwoSum, FMA). */
 FASTCE_ALWAYS_INLINE __m512d two_sum_pd(__m512d a, __m512d b, __m512d *err) {
     __m512d s = _mm512_add_pd(a, b), bb = _mm512_sub_pd(s, a);
@@ -220,20 +190,20 @@ static inline int all_fast16_f64(const double *x, __mmask16 m) {
         const __m512d one = _mm512_set1_pd(1.0);                                             \
         const __mmask8 m0 = (__mmask8)m, m1 = (__mmask8)(m >> 8);                            \
         int all_fast = all_fast16_##SUF(x, m);                                               \
-        __m512d x0 = mload8_##SUF(m0, x), x1 = mload8_##SUF(m1, x + 8);                      \
-        __m512d z0 = mload8_##SUF(m0, z), z1 = mload8_##SUF(m1, z + 8);                      \
-        __m512d w0 = w ? mload8_##SUF(m0, w) : one, w1 = w ? mload8_##SUF(m1, w + 8) : one;  \
-        __m512d q0 = q ? mload8_##SUF(m0, q) : one, q1 = q ? mload8_##SUF(m1, q + 8) : one;  \
+        __m512d x0 = fastce512_mload8_##SUF(m0, x), x1 = fastce512_mload8_##SUF(m1, x + 8);                      \
+        __m512d z0 = fastce512_mload8_##SUF(m0, z), z1 = fastce512_mload8_##SUF(m1, z + 8);                      \
+        __m512d w0 = w ? fastce512_mload8_##SUF(m0, w) : one, w1 = w ? fastce512_mload8_##SUF(m1, w + 8) : one;  \
+        __m512d q0 = q ? fastce512_mload8_##SUF(m0, q) : one, q1 = q ? fastce512_mload8_##SUF(m1, q + 8) : one;  \
         __m512d g0, g1;                                                                      \
         __m512d l0 = sigmoid8_##SUF(x0, z0, w0, q0, all_fast, want_grad, &g0);               \
         __m512d l1 = sigmoid8_##SUF(x1, z1, w1, q1, all_fast, want_grad, &g1);               \
         if (loss) {                                                                          \
-            mstore8_##SUF(m0, loss, l0);                                                     \
-            mstore8_##SUF(m1, loss + 8, l1);                                                 \
+            fastce512_mstore8_##SUF(m0, loss, l0);                                                     \
+            fastce512_mstore8_##SUF(m1, loss + 8, l1);                                                 \
         }                                                                                    \
         if (want_grad) {                                                                     \
-            mstore8_##SUF(m0, grad, _mm512_mul_pd(gs, g0));                                  \
-            mstore8_##SUF(m1, grad + 8, _mm512_mul_pd(gs, g1));                              \
+            fastce512_mstore8_##SUF(m0, grad, _mm512_mul_pd(gs, g0));                                  \
+            fastce512_mstore8_##SUF(m1, grad + 8, _mm512_mul_pd(gs, g1));                              \
         }                                                                                    \
         if (m != 0xffff) {                                                                   \
             l0 = _mm512_maskz_mov_pd(m0, l0);                                                \
@@ -262,8 +232,8 @@ static inline int all_fast16_f64(const double *x, __mmask16 m) {
                                fastce512_first16(n - i), loss ? loss + i : NULL,                        \
                                want_grad ? grad + i : NULL, gs, want_grad, &acc0, &err0,     \
                                &acc1, &err1);                                                \
-        fastce_acc s = {lanes_total(acc0, err0), 0.0};                                       \
-        fastce_acc_add(&s, lanes_total(acc1, err1));                                         \
+        fastce_acc s = {fastce512_lanes_total(acc0, err0), 0.0};                                       \
+        fastce_acc_add(&s, fastce512_lanes_total(acc1, err1));                                         \
         return fastce_acc_value(s);                                                          \
     }                                                                                        \
     static double sigmoid_ce_##SUF(const TYPE *x, const TYPE *z, const TYPE *w,              \
@@ -354,18 +324,18 @@ FASTCE_ALWAYS_INLINE __m512d binary_ce8(__m512d p, __m512d z, __m512d w, __m512d
                                                    const TYPE *w, __mmask8 m, int full,   \
                                                    __m512d lov, __m512d hiv, __m512d gs,  \
                                                    TYPE *loss, TYPE *grad, int want_grad) { \
-        __m512d pv = full ? load8_##SUF(p) : mload8_##SUF(m, p);                          \
-        __m512d zv = full ? load8_##SUF(z) : mload8_##SUF(m, z);                          \
-        __m512d wv = !w ? _mm512_set1_pd(1.0) : full ? load8_##SUF(w) : mload8_##SUF(m, w); \
+        __m512d pv = full ? fastce512_load8_##SUF(p) : fastce512_mload8_##SUF(m, p);                          \
+        __m512d zv = full ? fastce512_load8_##SUF(z) : fastce512_mload8_##SUF(m, z);                          \
+        __m512d wv = !w ? _mm512_set1_pd(1.0) : full ? fastce512_load8_##SUF(w) : fastce512_mload8_##SUF(m, w); \
         __m512d g;                                                                        \
         __m512d l = binary_ce8(pv, zv, wv, lov, hiv, F24, want_grad, &g);                 \
         if (full) {                                                                       \
-            if (loss) store8_##SUF(loss, l);                                              \
-            if (want_grad) store8_##SUF(grad, _mm512_mul_pd(gs, g));                      \
+            if (loss) fastce512_store8_##SUF(loss, l);                                              \
+            if (want_grad) fastce512_store8_##SUF(grad, _mm512_mul_pd(gs, g));                      \
             return l;                                                                     \
         }                                                                                 \
-        if (loss) mstore8_##SUF(m, loss, l);                                              \
-        if (want_grad) mstore8_##SUF(m, grad, _mm512_mul_pd(gs, g));                      \
+        if (loss) fastce512_mstore8_##SUF(m, loss, l);                                              \
+        if (want_grad) fastce512_mstore8_##SUF(m, grad, _mm512_mul_pd(gs, g));                      \
         return _mm512_maskz_mov_pd(m, l);                                                 \
     }                                                                                     \
     FASTCE_ALWAYS_INLINE double binary_body_##SUF(const TYPE *p, const TYPE *z,           \
@@ -399,8 +369,8 @@ FASTCE_ALWAYS_INLINE __m512d binary_ce8(__m512d p, __m512d z, __m512d w, __m512d
                                           want_grad ? grad + i : NULL, want_grad);        \
             two_sum_add(&acc1, &err1, l);                                                 \
         }                                                                                 \
-        fastce_acc s = {lanes_total(acc0, err0), 0.0};                                    \
-        fastce_acc_add(&s, lanes_total(acc1, err1));                                      \
+        fastce_acc s = {fastce512_lanes_total(acc0, err0), 0.0};                                    \
+        fastce_acc_add(&s, fastce512_lanes_total(acc1, err1));                                      \
         return fastce_acc_value(s);                                                       \
     }                                                                                     \
     static double binary_ce_##SUF(const TYPE *p, const TYPE *z, const TYPE *w,            \
@@ -486,13 +456,13 @@ static inline double comp_total(__m512d a0, __m512d e0, __m512d a1, __m512d e1) 
         __m512d g0, g1;                                                                    \
         ptrdiff_t j = 0;                                                                   \
         for (; j + 16 <= C; j += 16) {                                                     \
-            __m512d l0 = categorical8(load8_##SUF(p + j), load8_##SUF(t + j), lov, hiv, na, \
+            __m512d l0 = categorical8(fastce512_load8_##SUF(p + j), fastce512_load8_##SUF(t + j), lov, hiv, na, \
                                       F24, want_grad, &g0);                                \
-            __m512d l1 = categorical8(load8_##SUF(p + j + 8), load8_##SUF(t + j + 8), lov, \
+            __m512d l1 = categorical8(fastce512_load8_##SUF(p + j + 8), fastce512_load8_##SUF(t + j + 8), lov, \
                                       hiv, na, F24, want_grad, &g1);                       \
             if (want_grad) {                                                               \
-                store8_##SUF(grad + j, g0);                                                \
-                store8_##SUF(grad + j + 8, g1);                                            \
+                fastce512_store8_##SUF(grad + j, g0);                                                \
+                fastce512_store8_##SUF(grad + j + 8, g1);                                            \
             }                                                                              \
             if (F24) {                                                                     \
                 acc0 = _mm512_add_pd(acc0, l0);                                            \
@@ -504,9 +474,9 @@ static inline double comp_total(__m512d a0, __m512d e0, __m512d a1, __m512d e1) 
         }                                                                                  \
         for (; j < C; j += 8) {                                                            \
             __mmask8 m = C - j >= 8 ? 0xff : fastce512_first8(C - j);                                 \
-            __m512d l0 = categorical8(mload8_##SUF(m, p + j), mload8_##SUF(m, t + j), lov, \
+            __m512d l0 = categorical8(fastce512_mload8_##SUF(m, p + j), fastce512_mload8_##SUF(m, t + j), lov, \
                                       hiv, na, F24, want_grad, &g0);                       \
-            if (want_grad) mstore8_##SUF(m, grad + j, g0);                                 \
+            if (want_grad) fastce512_mstore8_##SUF(m, grad + j, g0);                                 \
             if (F24) acc0 = _mm512_add_pd(acc0, l0);                                       \
             else two_sum_add(&acc0, &err0, l0);                                            \
         }                                                                                  \
@@ -556,19 +526,19 @@ static inline double comp_total(__m512d a0, __m512d e0, __m512d a1, __m512d e1) 
             for (; k + 8 <= N; k += 8) {                                                   \
                 __m512d g;                                                                 \
                 __m512d na = want_grad && sw ? _mm512_loadu_pd(nas + k) : na0;             \
-                __m512d l = categorical8(load8_##SUF(pb + k), load8_##SUF(tb + k), lov,    \
+                __m512d l = categorical8(fastce512_load8_##SUF(pb + k), fastce512_load8_##SUF(tb + k), lov,    \
                                          hiv, na, F24, want_grad, &g);                     \
                 _mm512_storeu_pd(terms + k, l);                                            \
-                if (want_grad) store8_##SUF(gb + k, g);                                    \
+                if (want_grad) fastce512_store8_##SUF(gb + k, g);                                    \
             }                                                                              \
             if (k < N) {                                                                   \
                 __mmask8 m = fastce512_first8(N - k);                                                 \
                 __m512d g;                                                                 \
                 __m512d na = want_grad && sw ? _mm512_maskz_loadu_pd(m, nas + k) : na0;    \
-                __m512d l = categorical8(mload8_##SUF(m, pb + k), mload8_##SUF(m, tb + k), \
+                __m512d l = categorical8(fastce512_mload8_##SUF(m, pb + k), fastce512_mload8_##SUF(m, tb + k), \
                                          lov, hiv, na, F24, want_grad, &g);                \
                 _mm512_storeu_pd(terms + k, l);                                            \
-                if (want_grad) mstore8_##SUF(m, gb + k, g);                                \
+                if (want_grad) fastce512_mstore8_##SUF(m, gb + k, g);                                \
             }                                                                              \
             for (ptrdiff_t r0 = 0; r0 < nb; r0 += 8) {                                     \
                 __mmask8 rm = nb - r0 >= 8 ? 0xff : fastce512_first8(nb - r0);                        \
@@ -589,13 +559,13 @@ static inline double comp_total(__m512d a0, __m512d e0, __m512d a1, __m512d e1) 
                 if (!F24)                                                                  \
                     row = _mm512_mask_add_pd(a, _mm512_cmp_pd_mask(_mm512_abs_pd(a),        \
                                              _mm512_set1_pd(INFINITY), _CMP_LT_OQ), a, e);  \
-                __m512d w = sw ? mload8_##SUF(rm, sw + s0 + r0) : _mm512_set1_pd(1.0);     \
+                __m512d w = sw ? fastce512_mload8_##SUF(rm, sw + s0 + r0) : _mm512_set1_pd(1.0);     \
                 __m512d l = _mm512_mul_pd(_mm512_sub_pd(zero, row), w);                    \
-                if (loss) mstore8_##SUF(rm, loss + s0 + r0, l);                            \
+                if (loss) fastce512_mstore8_##SUF(rm, loss + s0 + r0, l);                            \
                 two_sum_add(&tot, &tot_err, _mm512_maskz_mov_pd(rm, l));                   \
             }                                                                              \
         }                                                                                  \
-        return lanes_total(tot, tot_err);                                                  \
+        return fastce512_lanes_total(tot, tot_err);                                                  \
     }                                                                                      \
     static double categorical_rows_##SUF(const TYPE *p, const TYPE *t, ptrdiff_t n,        \
                                          ptrdiff_t C, const TYPE *sw, double lo,           \
