@@ -17,7 +17,7 @@ OPERATIONS = ("softmax_ce", "softmax_ce_grad", "sigmoid_ce", "sigmoid_ce_grad")
 NAMES = {"softmax_ce": "softmax CE forward", "softmax_ce_grad": "softmax CE forward + gradient",
          "sigmoid_ce": "sigmoid CE forward", "sigmoid_ce_grad": "sigmoid CE forward + gradient"}
 COLUMNS = (("NumPy", "NumPy"), ("fastce", "fastce"), ("torch", "PyTorch"), ("JAX", "JAX"),
-           ("sklearn", "scikit-learn"), ("x.sum()", "`x.sum()`"))
+           ("sklearn", "scikit-learn"), ("x.sum()", "`x.sum()`"), ("x.max()", "`x.max()`"))
 
 
 def table(run: Dict[str, Any]) -> List[str]:
