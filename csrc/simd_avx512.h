@@ -3,15 +3,19 @@
  * vec_avx512_pointwise.c, which are compiled for AVX-512 and called only on
  * CPUs that have it (see dispatch.c).
  *
- * The schemes and polynomials are those of simd_avx2.h (Cody-Waite
- * reduction, Cephes' degree-7 polynomial in float, the degree-13 Taylor
- * polynomial in double), evaluated in Estrin's form; AVX-512 adds vscalef, which multiplies by 2^n with
- * one rounding over the whole range, subnormal results included, so the
- * two-step scaling and the clamp above are gone. Measured maximum errors
- * (tests/test_vector_math.py, which asserts the same bounds as for AVX2):
- *   exp_ps (float)  <= 1.02 ulp on [-87.3, 0]; subnormal results below, 0 under -104
+ * The schemes are those of simd_avx2.h (Cody-Waite reduction; in double
+ * the degree-13 Taylor polynomial), evaluated in Estrin's form; the float
+ * exp has a degree-6 polynomial fitted for fastce (AVX2 keeps Cephes'
+ * degree 7). AVX-512 adds vscalef, which multiplies by 2^n with one
+ * rounding over the whole range, subnormal results included, so the
+ * two-step scaling and the clamp above are gone. Measured maximum errors:
+ *   exp_ps (float)  <= 1.021 ulp on [-87.3, 0] (every float); subnormal
+ *                   results below, 0 under -104
  *   exp_pd (double) <= 1.02 ulp on [-708, 0]; subnormal results below, 0 under -746
- * (Estrin's form moved them from 1.005 and 0.99, Horner's in AVX2.)
+ * (tests/test_vector_math.py samples them and asserts 1.5 ulp, as for AVX2.)
+ * Without the clamps (FASTCE_EXP_TAME) a finite x <= 0 still gives either
+ * the right value or one that is not finite, never a finite wrong one (see
+ * rest_f32 in vec_avx512.c), so a pass can skip them and check its sum.
  * NaN gives NaN, -inf gives 0, +inf gives +inf. */
 #ifndef FASTCE_SIMD_AVX512_H
 #define FASTCE_SIMD_AVX512_H
@@ -70,7 +74,9 @@ static inline double fastce512_lanes_total(__m512d acc, __m512d err) {
 
 /* What the caller knows of x, so that the exp leaves out the clamps it
  * cannot need (each one operation in loops bound by their operation count):
- * any x; x <= 0 or NaN; x finite in [-87, 0] ([-708, 0] for double). */
+ * any x; x <= 0 or NaN; x finite and <= 0 (then 0 where exp underflows,
+ * until, far below, the reduction breaks down and the result is not
+ * finite: see the header). */
 enum { FASTCE_EXP_ANY = 0, FASTCE_EXP_NONPOS = 1, FASTCE_EXP_TAME = 2 };
 
 /* exp(x), float lanes. min/max return their second operand when one is
@@ -83,15 +89,15 @@ static inline __m512 fastce512_exp_ps(__m512 x, const int range) {
                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), xc);
     r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-    /* the polynomial in Estrin's form: 3 dependent steps, not 6 (the row
-     * loops are bound by this latency more than by their operation count) */
+    /* exp(r) = 1 + r + r^2 p(r), p of degree 4 fitted for fastce (minimax
+     * relative error of exp(r) on |r| <= ln2/2: 3.6e-9, 0.06 ulp, with the
+     * coefficients rounded to float), in Estrin's form: 3 dependent steps */
     __m512 r2 = _mm512_mul_ps(r, r);
-    __m512 p01 = _mm512_fmadd_ps(_mm512_set1_ps(1.6666665459e-1f), r, _mm512_set1_ps(5.0000001201e-1f));
-    __m512 p23 = _mm512_fmadd_ps(_mm512_set1_ps(8.3334519073e-3f), r, _mm512_set1_ps(4.1665795894e-2f));
-    __m512 p45 = _mm512_fmadd_ps(_mm512_set1_ps(1.9875691500e-4f), r, _mm512_set1_ps(1.3981999507e-3f));
-    __m512 p = _mm512_fmadd_ps(_mm512_fmadd_ps(p45, r2, p23), r2, p01);
+    __m512 p01 = _mm512_fmadd_ps(_mm512_set1_ps(1.6666521132e-01f), r, _mm512_set1_ps(4.9999994040e-01f));
+    __m512 p23 = _mm512_fmadd_ps(_mm512_set1_ps(8.3687454462e-03f), r, _mm512_set1_ps(4.1668388993e-02f));
+    __m512 p = _mm512_fmadd_ps(_mm512_fmadd_ps(_mm512_set1_ps(1.3814539416e-03f), r2, p23), r2, p01);
     /* 1 + (r + r^2 p): the small part first, one rounding at the end */
-    __m512 e = _mm512_add_ps(_mm512_set1_ps(1.0f), _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, r));
+    __m512 e = _mm512_add_ps(_mm512_set1_ps(1.0f), _mm512_fmadd_ps(p, r2, r));
     return _mm512_scalef_ps(e, n);
 }
 
@@ -119,7 +125,7 @@ static inline __m512d fastce512_exp_pd(__m512d x, const int range) {
     __m512d s0 = _mm512_fmadd_pd(q1, r2, q0), s1 = _mm512_fmadd_pd(q3, r2, q2);
     __m512d s2 = _mm512_fmadd_pd(q5, r2, q4);
     __m512d p = _mm512_fmadd_pd(s2, r8, _mm512_fmadd_pd(s1, r4, s0));
-    __m512d e = _mm512_add_pd(_mm512_set1_pd(1.0), _mm512_fmadd_pd(_mm512_mul_pd(p, r), r, r));
+    __m512d e = _mm512_add_pd(_mm512_set1_pd(1.0), _mm512_fmadd_pd(p, r2, r));
     return _mm512_scalef_pd(e, n);
 }
 
@@ -163,6 +169,14 @@ static inline __m512d fastce512_log1p_rest_pd(__m512d u) {
     }
     return lg;
 }
+
+/* log1p(u) for u in [0, 32] to the accuracy a float result needs (the
+ * float row kernels' lse_rel): log(1 + u) in the log24 form (relative
+ * error < 2^-33), the rounding of 1 + u (at most 2^-53) left in, which
+ * weighs at most 2^-46 of the result once u >= 2^-7; below that, the
+ * Taylor series of fastce512_log1p_rest_pd. One division, not two, and a
+ * degree-5 series, not 10. Defined after fastce512_log_pos_pd. */
+static inline __m512d fastce512_log1p_rest24_pd(__m512d u);
 
 /* exp(v - m), v <= m, with the rounding error err of d = fl(v - m)
  * (TwoSum) folded back in: exp(d) * (1 + err); 1 exactly where v == m.
@@ -247,6 +261,17 @@ static inline __m512d fastce512_log_pos_pd(__m512d x, int float24) {
     __m512d k;
     __m512d f = fastce512_log_split_pd(x, &k);
     return fastce512_log_ku_pd(k, _mm512_sub_pd(f, _mm512_set1_pd(1.0)), float24);
+}
+
+static inline __m512d fastce512_log1p_rest24_pd(__m512d u) {
+    __m512d lg = fastce512_log_pos_pd(_mm512_add_pd(_mm512_set1_pd(1.0), u), 1);
+    __mmask8 small = _mm512_cmp_pd_mask(u, _mm512_set1_pd(0.0078125), _CMP_LT_OQ);
+    if (small) {
+        __m512d p = _mm512_set1_pd(-1.0 / 10.0);
+        for (int i = 9; i >= 2; i--) p = _mm512_fmadd_pd(p, u, _mm512_set1_pd((i % 2 ? 1.0 : -1.0) / i));
+        lg = _mm512_mask_mov_pd(lg, small, _mm512_fmadd_pd(_mm512_mul_pd(p, u), u, u));
+    }
+    return lg;
 }
 
 /* log(x), any x: 0 -> -inf, +inf -> +inf, negative or NaN -> NaN. */

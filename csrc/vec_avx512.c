@@ -51,14 +51,16 @@ FASTCE_ROW_MAX_512(f64, double, pd, __m512d, _mm512_loadu_pd, _mm512_max_pd, _mm
 
 /* Sixteen floats of a row (the lanes in live): exp(x_j - m) stored (1 at a
  * maximum) when store is set, added in double to acc0 (low eight) and acc1
- * (high eight) except at a maximum, whose lanes count in ties instead. */
+ * (high eight) except at a maximum, whose lanes count in ties instead.
+ * tame leaves out the exp's clamp and NaN guard (see rest_f32). */
 FASTCE_ALWAYS_INLINE void rest16_f32(__m512 v, __mmask16 live, __m512 mv, float *store,
-                                     __m512d *acc0, __m512d *acc1, __m512i *ties) {
+                                     __m512d *acc0, __m512d *acc1, unsigned *ties,
+                                     const int tame) {
     __mmask16 eq = _mm512_mask_cmp_ps_mask(live, v, mv, _CMP_EQ_OQ);
-    __m512 ex = fastce512_exp_diff_ps(v, mv, 0);
+    __m512 ex = fastce512_exp_diff_ps(v, mv, tame);
     if (store) _mm512_mask_storeu_ps(store, live, _mm512_mask_blend_ps(eq, ex, _mm512_set1_ps(1.0f)));
     __mmask16 add = _kandn_mask16(eq, live);
-    *ties = _mm512_mask_add_epi32(*ties, eq, *ties, _mm512_set1_epi32(1));
+    *ties += (unsigned)__builtin_popcount((unsigned)eq);
     *acc0 = _mm512_mask_add_pd(*acc0, (__mmask8)add, *acc0,
                                _mm512_cvtps_pd(_mm512_castps512_ps256(ex)));
     *acc1 = _mm512_mask_add_pd(*acc1, (__mmask8)(add >> 8), *acc1,
@@ -67,30 +69,45 @@ FASTCE_ALWAYS_INLINE void rest16_f32(__m512 v, __mmask16 live, __m512 mv, float 
 
 /* A float row's terms are rounded to float (relative error ~2^-24) and it
  * rounds to float: plain double lanes sum them well enough (as in AVX2). */
-static inline double rest_f32(const float *x, ptrdiff_t C, double m, float *store) {
+FASTCE_ALWAYS_INLINE double rest_pass_f32(const float *x, ptrdiff_t C, double m, float *store,
+                                          const int tame) {
     const __m512 mv = _mm512_set1_ps((float)m);
     const __mmask16 all = 0xffff;
     __m512d a0 = _mm512_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
-    __m512i t0 = _mm512_setzero_si512(), t1 = t0;
+    unsigned t = 0;
     ptrdiff_t j = 0;
     /* two independent vectors a step: their exps overlap */
     for (; j + 32 <= C; j += 32) {
-        rest16_f32(_mm512_loadu_ps(x + j), all, mv, store ? store + j : NULL, &a0, &a1, &t0);
+        _mm_prefetch((const char *)(x + 2 * C + j), _MM_HINT_T0);
+        _mm_prefetch((const char *)(x + 2 * C + j + 16), _MM_HINT_T0);
+        rest16_f32(_mm512_loadu_ps(x + j), all, mv, store ? store + j : NULL, &a0, &a1, &t, tame);
         rest16_f32(_mm512_loadu_ps(x + j + 16), all, mv, store ? store + j + 16 : NULL, &a2,
-                   &a3, &t1);
+                   &a3, &t, tame);
     }
     if (j + 16 <= C) {
-        rest16_f32(_mm512_loadu_ps(x + j), all, mv, store ? store + j : NULL, &a0, &a1, &t0);
+        rest16_f32(_mm512_loadu_ps(x + j), all, mv, store ? store + j : NULL, &a0, &a1, &t, tame);
         j += 16;
     }
     if (j < C) {
         __mmask16 live = fastce512_first16(C - j);
         rest16_f32(_mm512_maskz_loadu_ps(live, x + j), live, mv, store ? store + j : NULL, &a2,
-                   &a3, &t1);
+                   &a3, &t, tame);
     }
     __m512d s = _mm512_add_pd(_mm512_add_pd(a0, a1), _mm512_add_pd(a2, a3));
-    return _mm512_reduce_add_pd(s) +
-           (double)(_mm512_reduce_add_epi32(_mm512_add_epi32(t0, t1)) - 1);
+    return _mm512_reduce_add_pd(s) + ((double)t - 1.0);
+}
+
+/* The rest of a row with a finite max m, every x_j <= m or NaN. The exp
+ * without its clamp and NaN guard gives every term of a finite x_j - m
+ * right or not finite: exactly 0 below -104 (vscalef's underflow) down to
+ * about -1.5e14, inf or NaN beyond, and NaN for -inf or NaN entries
+ * (checked over every float). So the first pass, two operations a vector
+ * cheaper, is right whenever its sum is finite, and only a row whose sum is
+ * not (a -inf or NaN entry, a range over 1e14) runs the guarded pass, which
+ * gives the same bits wherever the first one's were finite. */
+static inline double rest_f32(const float *x, ptrdiff_t C, double m, float *store) {
+    double r = rest_pass_f32(x, C, m, store, 1);
+    return isfinite(r) ? r : rest_pass_f32(x, C, m, store, 0);
 }
 
 /* Compensated double lanes: *acc += v, that add's rounding error (TwoSum,
@@ -106,44 +123,55 @@ FASTCE_ALWAYS_INLINE void two_sum_add(__m512d *acc, __m512d *err, __m512d v) {
 
 /* Eight doubles of a row (the lanes in live): exp(x_j - m) stored (1 at a
  * maximum) when store is set, and returned except at a maximum (0 there),
- * whose lanes count in ties instead. */
+ * whose lanes count in ties instead; tame as in rest16_f32. */
 FASTCE_ALWAYS_INLINE __m512d terms8_f64(__m512d v, __mmask8 live, __m512d mv, double *store,
-                                        __m512i *ties) {
+                                        unsigned *ties, const int tame) {
     __mmask8 eq = _mm512_mask_cmp_pd_mask(live, v, mv, _CMP_EQ_OQ);
-    __m512d ex = fastce512_exp_diff_pd(v, mv, 0);
+    __m512d ex = fastce512_exp_diff_pd(v, mv, tame);
     if (store) _mm512_mask_storeu_pd(store, live, _mm512_mask_blend_pd(eq, ex, _mm512_set1_pd(1.0)));
-    *ties = _mm512_mask_add_epi64(*ties, eq, *ties, _mm512_set1_epi64(1));
+    *ties += (unsigned)__builtin_popcount((unsigned)eq);
     return _mm512_maskz_mov_pd(_kandn_mask8(eq, live), ex);
 }
 
-static inline double rest_f64(const double *x, ptrdiff_t C, double m, double *store) {
+FASTCE_ALWAYS_INLINE double rest_pass_f64(const double *x, ptrdiff_t C, double m,
+                                          double *store, const int tame) {
     const __m512d mv = _mm512_set1_pd(m);
     const __mmask8 all = 0xff;
     __m512d a0 = _mm512_setzero_pd(), e0 = a0, a1 = a0, e1 = a0;
-    __m512i t0 = _mm512_setzero_si512(), t1 = t0;
+    unsigned t = 0;
     ptrdiff_t j = 0;
     /* two vectors a step, added to each other before the compensated add:
      * that one rounding costs at most 2^-53 of the sum, and the
      * compensation (six operations) is paid once per two vectors */
     for (; j + 16 <= C; j += 16) {
-        __m512d p = terms8_f64(_mm512_loadu_pd(x + j), all, mv, store ? store + j : NULL, &t0);
+        _mm_prefetch((const char *)(x + 2 * C + j), _MM_HINT_T0);
+        _mm_prefetch((const char *)(x + 2 * C + j + 8), _MM_HINT_T0);
+        __m512d p = terms8_f64(_mm512_loadu_pd(x + j), all, mv, store ? store + j : NULL, &t, tame);
         __m512d q = terms8_f64(_mm512_loadu_pd(x + j + 8), all, mv,
-                               store ? store + j + 8 : NULL, &t1);
+                               store ? store + j + 8 : NULL, &t, tame);
         two_sum_add(&a0, &e0, _mm512_add_pd(p, q));
     }
     if (j + 8 <= C) {
-        two_sum_add(&a1, &e1,
-                    terms8_f64(_mm512_loadu_pd(x + j), all, mv, store ? store + j : NULL, &t0));
+        two_sum_add(&a1, &e1, terms8_f64(_mm512_loadu_pd(x + j), all, mv,
+                                         store ? store + j : NULL, &t, tame));
         j += 8;
     }
     if (j < C) {
         __mmask8 live = fastce512_first8(C - j);
         two_sum_add(&a1, &e1, terms8_f64(_mm512_maskz_loadu_pd(live, x + j), live, mv,
-                                         store ? store + j : NULL, &t1));
+                                         store ? store + j : NULL, &t, tame));
     }
     fastce_acc s = {fastce512_lanes_total(a0, e0), 0.0};
     fastce_acc_add(&s, fastce512_lanes_total(a1, e1));
-    return fastce_acc_value(s) + (double)(_mm512_reduce_add_epi64(_mm512_add_epi64(t0, t1)) - 1);
+    return fastce_acc_value(s) + ((double)t - 1.0);
+}
+
+/* As rest_f32: the unguarded double exp gives exactly 0 below -746 or a
+ * value that is not finite, never a finite wrong one (checked on 2^28
+ * differences below -746: random bit patterns, and uniform on [-1e9, -746]). */
+static inline double rest_f64(const double *x, ptrdiff_t C, double m, double *store) {
+    double r = rest_pass_f64(x, C, m, store, 1);
+    return isfinite(r) ? r : rest_pass_f64(x, C, m, store, 0);
 }
 
 static double row_rest_f32(const float *x, ptrdiff_t C, double m) {

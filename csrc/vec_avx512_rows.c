@@ -27,9 +27,15 @@
  *   a NaN) still does the rows before it: the kernels return the number of
  *   rows done, up to the first one they leave, as vec.h has it;
  * - 2^n by vscalef; log1p's exponent and significand by vgetexp/vgetmant.
- * Groups whose rows in use are all finite with min - max >= -87 (-708)
- * are "tame" (see vec_avx2_rows.h): exp skips its clamps and the NaN
- * guards, giving the same bits as with them. */
+ * Float groups first run "tame": exp without its clamps and NaN guards,
+ * which with vscalef gives every term of a finite difference right or not
+ * finite (see rest_f32 in vec_avx512.c), and the target's logit comes from
+ * one gather; only a group with a row in use whose max or rest is not
+ * finite runs again guarded (rows16_exp). Their lse_rel is log1p in the
+ * float-accuracy form (fastce512_log1p_rest24_pd). Double groups are tame
+ * when their rows in use are all finite with min - max >= -708 (see
+ * vec_avx2_rows.h); else guarded. Either way the bits are those of the
+ * guarded exps. */
 #include "vec.h"
 
 #ifdef FASTCE_HAVE_AVX512_TABLE
@@ -40,7 +46,6 @@
 #include "simd_avx512.h"
 
 
-#define FASTCE_TAME_F32 -87.0f
 #define FASTCE_TAME_F64 -708.0
 
 
@@ -83,6 +88,16 @@ static inline __mmask8 lse_cancels(__m512d m, __m512d L, __m512d lse) {
     return _mm512_mask_cmp_pd_mask(neg, L, half_abs, _CMP_GT_OQ);
 }
 
+/* The kernels run with C a constant: one copy per width (the entries of
+ * the table switch on C), whose class loops the compiler unrolls, keeping
+ * the class vectors in registers (measured: 15-30% fewer cycles than one
+ * copy for every C, at C = 10 and 16, forward and gradient). */
+#define FASTCE_WIDTHS_(F)                                                                  \
+    F(1) F(2) F(3) F(4) F(5) F(6) F(7) F(8) F(9) F(10) F(11) F(12) F(13) F(14) F(15) F(16)  \
+    F(17) F(18) F(19) F(20) F(21) F(22) F(23) F(24) F(25) F(26) F(27) F(28) F(29) F(30)     \
+    F(31) F(32)
+_Static_assert(FASTCE_SMALL_C == 32, "FASTCE_WIDTHS_ lists the widths 1 to FASTCE_SMALL_C");
+
 /* Index of the lowest set bit of a nonzero mask. */
 static inline int lowest(unsigned k) { return __builtin_ctz(k); }
 
@@ -107,7 +122,7 @@ typedef struct {
     __mmask16 smask[8][8];
 } shape16;
 
-static void shape16_init(shape16 *s, ptrdiff_t C) {
+FASTCE_ALWAYS_INLINE void shape16_init(shape16 *s, ptrdiff_t C) {
     s->C = C;
     s->perm = C <= 8;
     if (!s->perm) return;
@@ -252,88 +267,93 @@ typedef struct {
     int tame;
 } rows16;
 
-/* Loads the nr rows at xb into g and takes their max. The rows in `used`
- * from the first whose max is not finite or which holds a NaN on are the
- * generic path's: g->nr stops before it (maybe at 0). */
-static inline void rows16_begin(rows16 *g, const float *xb, const shape16 *s, ptrdiff_t nr,
-                                __mmask16 used) {
+/* Loads the nr rows at xb into g, takes their max and, with pick, the
+ * target's logit xy (one gather). The group starts tame (see rows16_exp). */
+FASTCE_ALWAYS_INLINE void rows16_begin(rows16 *g, const float *xb, const shape16 *s, ptrdiff_t nr,
+                                __mmask16 used, const int pick) {
     const ptrdiff_t C = s->C;
     columns16(g->v, xb, s, nr);
-    __m512 m = _mm512_set1_ps(-INFINITY), lo = _mm512_set1_ps(INFINITY);
-    __m512 sum = _mm512_setzero_ps(); /* finite only if every x_j is */
-    for (ptrdiff_t j = 0; j < C; j++) {
-        m = _mm512_max_ps(g->v[j], m);
-        lo = _mm512_min_ps(g->v[j], lo);
-        sum = _mm512_add_ps(sum, g->v[j]);
-    }
+    __m512 m = _mm512_set1_ps(-INFINITY);
+    for (ptrdiff_t j = 0; j < C; j++) m = _mm512_max_ps(g->v[j], m);
     g->m = m;
     g->nr = nr;
     g->used = used;
-    __mmask16 tame = _mm512_cmp_ps_mask(_mm512_abs_ps(sum), _mm512_set1_ps(INFINITY), _CMP_LT_OQ) &
-                     _mm512_cmp_ps_mask(_mm512_sub_ps(lo, m), _mm512_set1_ps(FASTCE_TAME_F32), _CMP_GE_OQ);
-    g->tame = !(used & ~tame);
-    if (g->tame) return;
+    g->tame = 1;
+    if (pick) { /* lane k: xb[k*C + y_k] (ignored rows have label 0) */
+        __m512i at = _mm512_add_epi32(_mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                                         _mm512_set1_epi32((int)C)), g->yv);
+        g->xy = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), fastce512_first16(nr), at, xb, 4);
+    }
+}
+
+/* A group whose tame pass was not finite in a row it uses takes the
+ * guarded one: the rows from the first whose max is not finite or which
+ * holds a NaN on are the generic path's, and g->nr stops before it (maybe
+ * at 0). */
+FASTCE_ALWAYS_INLINE void rows16_untame(rows16 *g, ptrdiff_t C) {
+    const __m512 m = g->m;
+    g->tame = 0;
     __mmask16 bad = _mm512_cmp_ps_mask(_mm512_abs_ps(m), _mm512_set1_ps(INFINITY), _CMP_EQ_OQ);
     for (ptrdiff_t j = 0; j < C; j++) bad |= _mm512_cmp_ps_mask(g->v[j], g->v[j], _CMP_UNORD_Q);
-    bad &= used;
+    bad &= g->used;
     if (bad) {
         g->nr = lowest(bad);
         g->used &= fastce512_first16(g->nr);
     }
 }
 
-/* ex, rest and, with pick, the target (class g->yv, lane-wise) of each
- * row: its logit xy and, for pick == 2, its exp ey. */
+/* ex and rest of each row and, with pick == 2, the target's exp ey.
+ * tame: exp without clamps or NaN guards, which gives each term right or
+ * not finite (see rest_f32 in vec_avx512.c); rows16_exp checks. */
 FASTCE_ALWAYS_INLINE void rows16_exp_(rows16 *g, ptrdiff_t C, const int tame, const int pick) {
     const __m512 m = g->m;
-    const __m512i yv = g->yv;
     __m512d rest_lo = _mm512_setzero_pd(), rest_hi = rest_lo;
-    __m512i ties = _mm512_set1_epi32(-1), jv = _mm512_setzero_si512();
-    __m512 xy = _mm512_setzero_ps(), ey = xy;
+    __m512i ties = _mm512_set1_epi32(-1);
     for (ptrdiff_t j = 0; j < C; j++) {
         __m512 ex = fastce512_exp_diff_ps(g->v[j], m, tame);
         __mmask16 eq = _mm512_cmp_ps_mask(g->v[j], m, _CMP_EQ_OQ);
         if (!tame) ex = _mm512_mask_mov_ps(ex, eq, _mm512_set1_ps(1.0f));
         g->ex[j] = ex;
-        if (pick) { /* the target class, by lane */
-            __mmask16 at = _mm512_cmpeq_epi32_mask(yv, jv);
-            xy = _mm512_mask_mov_ps(xy, at, g->v[j]);
-            if (pick == 2) ey = _mm512_mask_mov_ps(ey, at, ex);
-            jv = _mm512_add_epi32(jv, _mm512_set1_epi32(1));
-        }
         /* the maxima count in ties; the others add their exp */
         const __mmask16 ne = (__mmask16)~eq;
         ties = _mm512_mask_add_epi32(ties, eq, ties, _mm512_set1_epi32(1));
         rest_lo = _mm512_mask_add_pd(rest_lo, (__mmask8)ne, rest_lo, lo_pd(ex));
         rest_hi = _mm512_mask_add_pd(rest_hi, (__mmask8)(ne >> 8), rest_hi, hi_pd(ex));
     }
-    g->xy = xy;
-    g->ey = ey;
+    if (pick == 2) { /* as ex[y]: 1 at a maximum */
+        __m512 ey = fastce512_exp_diff_ps(g->xy, m, tame);
+        g->ey = _mm512_mask_mov_ps(ey, _mm512_cmp_ps_mask(g->xy, m, _CMP_EQ_OQ), _mm512_set1_ps(1.0f));
+    }
     g->m_lo = lo_pd(m);
     g->m_hi = hi_pd(m);
     g->rest_lo = _mm512_add_pd(rest_lo, _mm512_cvtepi32_pd(_mm512_castsi512_si256(ties)));
     g->rest_hi = _mm512_add_pd(rest_hi, _mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(ties, 1)));
 }
 
-static inline void rows16_exp(rows16 *g, ptrdiff_t C, int pick) {
-    if (g->tame) {
-        if (pick == 2) rows16_exp_(g, C, 1, 2);
-        else if (pick) rows16_exp_(g, C, 1, 1);
-        else rows16_exp_(g, C, 1, 0);
-    } else {
-        rows16_exp_(g, C, 0, pick);
-    }
+/* The exps and rest of a group: the tame pass, and the guarded one only if
+ * a row in use has a max or rest that is not finite (then rows16_untame
+ * may cut the group short). */
+FASTCE_ALWAYS_INLINE void rows16_exp(rows16 *g, ptrdiff_t C, int pick) {
+    if (pick == 2) rows16_exp_(g, C, 1, 2);
+    else rows16_exp_(g, C, 1, 0);
+    const __m512d inf = _mm512_set1_pd(INFINITY);
+    __mmask16 fine = _mm512_cmp_ps_mask(_mm512_abs_ps(g->m), _mm512_set1_ps(INFINITY), _CMP_LT_OQ) &
+                     (_mm512_cmp_pd_mask(_mm512_abs_pd(g->rest_lo), inf, _CMP_LT_OQ) |
+                      (unsigned)_mm512_cmp_pd_mask(_mm512_abs_pd(g->rest_hi), inf, _CMP_LT_OQ) << 8);
+    if (!(g->used & ~fine)) return;
+    rows16_untame(g, C);
+    rows16_exp_(g, C, 0, pick);
 }
 
-static inline void rows16_lse(rows16 *g) {
-    g->L_lo = fastce512_log1p_rest_pd(g->rest_lo);
-    g->L_hi = fastce512_log1p_rest_pd(g->rest_hi);
+FASTCE_ALWAYS_INLINE void rows16_lse(rows16 *g) {
+    g->L_lo = fastce512_log1p_rest24_pd(g->rest_lo);
+    g->L_hi = fastce512_log1p_rest24_pd(g->rest_hi);
 }
 
 /* logsumexp (op 0), log_softmax (1) or softmax (2) of a finished group;
  * returns how many of its rows are done (fewer than g->nr when a
  * logsumexp cancels: the rows from there are the generic path's). */
-static inline ptrdiff_t softmax_out16(const rows16 *g, const shape16 *s, int op, float *out,
+FASTCE_ALWAYS_INLINE ptrdiff_t softmax_out16(const rows16 *g, const shape16 *s, int op, float *out,
                                       __m512 *o) {
     const ptrdiff_t C = s->C;
     ptrdiff_t nr = g->nr;
@@ -366,8 +386,8 @@ static inline ptrdiff_t softmax_out16(const rows16 *g, const shape16 *s, int op,
  * its latency, and writes the first group's outputs after them. A group of
  * fewer than 16 rows (the last, or one cut short by a row the generic path
  * takes) ends the run. */
-static ptrdiff_t softmax_rows_f32(const float *x, ptrdiff_t n, ptrdiff_t C, int op,
-                                  float *out) {
+FASTCE_ALWAYS_INLINE ptrdiff_t softmax_rows_c(const float *x, ptrdiff_t n, const ptrdiff_t C,
+                                            int op, float *out) {
     shape16 sh;
     shape16_init(&sh, C);
     rows16 gs[2], *g = gs, *prev = NULL;
@@ -377,7 +397,7 @@ static ptrdiff_t softmax_rows_f32(const float *x, ptrdiff_t n, ptrdiff_t C, int 
         rows16 *cur = NULL;
         if (r0 < n && (!prev || prev->nr == 16)) {
             ptrdiff_t nr = n - r0 < 16 ? n - r0 : 16;
-            rows16_begin(g, x + r0 * C, &sh, nr, fastce512_first16(nr));
+            rows16_begin(g, x + r0 * C, &sh, nr, fastce512_first16(nr), 0);
             if (g->nr) cur = g;
         }
         if (prev) rows16_lse(prev);
@@ -395,7 +415,7 @@ static ptrdiff_t softmax_rows_f32(const float *x, ptrdiff_t n, ptrdiff_t C, int 
 
 /* The labels of the first nr rows as int32 lanes (ignored rows and lanes
  * past nr: class 0) and, in *used, the rows that are not ignored. */
-static inline __m512i labels16(const int64_t *y, ptrdiff_t nr, int64_t ignore_index,
+FASTCE_ALWAYS_INLINE __m512i labels16(const int64_t *y, ptrdiff_t nr, int64_t ignore_index,
                                __mmask16 *used) {
     const __m512i ig = _mm512_set1_epi64(ignore_index);
     __mmask8 k0 = fastce512_first8(nr < 8 ? nr : 8), k1 = fastce512_first8(nr > 8 ? nr - 8 : 0);
@@ -409,7 +429,7 @@ static inline __m512i labels16(const int64_t *y, ptrdiff_t nr, int64_t ignore_in
 
 /* The loss terms (added to *acc) and, with grad, the gradient of a
  * finished group of rows; see sparse_ce_rows in vec.h. */
-static inline void sparse_ce_out16(const rows16 *g, const shape16 *sh, const float *w,
+FASTCE_ALWAYS_INLINE void sparse_ce_out16(const rows16 *g, const shape16 *sh, const float *w,
                                    const float *swb, double e, double w_sum, float *lossb,
                                    float *gradb, double grad_scale, __m512d *acc,
                                    __m512d *comp, __m512 *o) {
@@ -485,11 +505,11 @@ static inline void sparse_ce_out16(const rows16 *g, const shape16 *sh, const flo
     store16(gradb, o, sh, nr);
 }
 
-static ptrdiff_t sparse_ce_rows_f32(const float *x, const int64_t *y, ptrdiff_t n,
-                                    ptrdiff_t C, const float *w, const float *sw,
-                                    int64_t ignore_index, double e, double w_sum,
-                                    float *loss, float *grad, double grad_scale,
-                                    double *total) {
+FASTCE_ALWAYS_INLINE ptrdiff_t sparse_ce_rows_c(const float *x, const int64_t *y, ptrdiff_t n,
+                                              const ptrdiff_t C, const float *w, const float *sw,
+                                              int64_t ignore_index, double e, double w_sum,
+                                              float *loss, float *grad, double grad_scale,
+                                              double *total) {
     shape16 sh;
     shape16_init(&sh, C);
     rows16 gs[2], *g = gs, *prev = NULL;
@@ -503,7 +523,7 @@ static ptrdiff_t sparse_ce_rows_f32(const float *x, const int64_t *y, ptrdiff_t 
             ptrdiff_t nr = n - r0 < 16 ? n - r0 : 16;
             __mmask16 used;
             g->yv = labels16(y + r0, nr, ignore_index, &used);
-            rows16_begin(g, x + r0 * C, &sh, nr, used);
+            rows16_begin(g, x + r0 * C, &sh, nr, used, 1);
             if (g->nr) cur = g;
         }
         if (prev) rows16_lse(prev);
@@ -525,6 +545,27 @@ static ptrdiff_t sparse_ce_rows_f32(const float *x, const int64_t *y, ptrdiff_t 
     return r0;
 }
 
+static ptrdiff_t softmax_rows_f32(const float *x, ptrdiff_t n, ptrdiff_t C, int op,
+                                  float *out) {
+#define FASTCE_CASE_(K) \
+    case K: return softmax_rows_c(x, n, K, op, out);
+    switch (C) { FASTCE_WIDTHS_(FASTCE_CASE_) default: return 0; }
+#undef FASTCE_CASE_
+}
+
+static ptrdiff_t sparse_ce_rows_f32(const float *x, const int64_t *y, ptrdiff_t n,
+                                    ptrdiff_t C, const float *w, const float *sw,
+                                    int64_t ignore_index, double e, double w_sum,
+                                    float *loss, float *grad, double grad_scale,
+                                    double *total) {
+#define FASTCE_CASE_(K)                                                                    \
+    case K:                                                                                \
+        return sparse_ce_rows_c(x, y, n, K, w, sw, ignore_index, e, w_sum, loss, grad,    \
+                                grad_scale, total);
+    switch (C) { FASTCE_WIDTHS_(FASTCE_CASE_) default: return 0; }
+#undef FASTCE_CASE_
+}
+
 /* ============================================================= double */
 
 /* shape16 for 8 rows of doubles: C <= 5 by permutes (vpermt2pd, vpermpd),
@@ -538,7 +579,7 @@ typedef struct {
     __mmask8 smask[5][5];
 } shape8;
 
-static void shape8_init(shape8 *s, ptrdiff_t C) {
+FASTCE_ALWAYS_INLINE void shape8_init(shape8 *s, ptrdiff_t C) {
     s->C = C;
     s->perm = C <= 5;
     if (!s->perm) return;
@@ -660,7 +701,7 @@ typedef struct {
     int tame;
 } rows8;
 
-static inline void rows8_begin(rows8 *g, const double *xb, const shape8 *s, ptrdiff_t nr,
+FASTCE_ALWAYS_INLINE void rows8_begin(rows8 *g, const double *xb, const shape8 *s, ptrdiff_t nr,
                                __mmask8 used) {
     const ptrdiff_t C = s->C;
     columns8(g->v, xb, s, nr);
@@ -712,7 +753,7 @@ FASTCE_ALWAYS_INLINE void rows8_exp_(rows8 *g, ptrdiff_t C, const int tame, cons
     g->rest = _mm512_add_pd(_mm512_sub_pd(rest, comp), ties);
 }
 
-static inline void rows8_exp(rows8 *g, ptrdiff_t C, int pick) {
+FASTCE_ALWAYS_INLINE void rows8_exp(rows8 *g, ptrdiff_t C, int pick) {
     if (g->tame) {
         if (pick == 2) rows8_exp_(g, C, 1, 2);
         else if (pick) rows8_exp_(g, C, 1, 1);
@@ -722,9 +763,9 @@ static inline void rows8_exp(rows8 *g, ptrdiff_t C, int pick) {
     }
 }
 
-static inline void rows8_lse(rows8 *g) { g->L = fastce512_log1p_rest_pd(g->rest); }
+FASTCE_ALWAYS_INLINE void rows8_lse(rows8 *g) { g->L = fastce512_log1p_rest_pd(g->rest); }
 
-static inline ptrdiff_t softmax_out8(const rows8 *g, const shape8 *s, int op, double *out,
+FASTCE_ALWAYS_INLINE ptrdiff_t softmax_out8(const rows8 *g, const shape8 *s, int op, double *out,
                                      __m512d *o) {
     const ptrdiff_t C = s->C;
     ptrdiff_t nr = g->nr;
@@ -745,8 +786,8 @@ static inline ptrdiff_t softmax_out8(const rows8 *g, const shape8 *s, int op, do
     return nr;
 }
 
-static ptrdiff_t softmax_rows_f64(const double *x, ptrdiff_t n, ptrdiff_t C, int op,
-                                  double *out) {
+FASTCE_ALWAYS_INLINE ptrdiff_t softmax_rows8_c(const double *x, ptrdiff_t n, const ptrdiff_t C,
+                                             int op, double *out) {
     shape8 sh;
     shape8_init(&sh, C);
     rows8 gs[2], *g = gs, *prev = NULL;
@@ -773,7 +814,7 @@ static ptrdiff_t softmax_rows_f64(const double *x, ptrdiff_t n, ptrdiff_t C, int
 }
 
 /* sparse_ce_out16 for rows8. */
-static inline void sparse_ce_out8(const rows8 *g, const shape8 *sh, const double *w,
+FASTCE_ALWAYS_INLINE void sparse_ce_out8(const rows8 *g, const shape8 *sh, const double *w,
                                   const double *swb, double e, double w_sum, double *lossb,
                                   double *gradb, double grad_scale, __m512d *acc,
                                   __m512d *comp, __m512d *o) {
@@ -821,11 +862,11 @@ static inline void sparse_ce_out8(const rows8 *g, const shape8 *sh, const double
     store8(gradb, o, sh, nr);
 }
 
-static ptrdiff_t sparse_ce_rows_f64(const double *x, const int64_t *y, ptrdiff_t n,
-                                    ptrdiff_t C, const double *w, const double *sw,
-                                    int64_t ignore_index, double e, double w_sum,
-                                    double *loss, double *grad, double grad_scale,
-                                    double *total) {
+FASTCE_ALWAYS_INLINE ptrdiff_t sparse_ce_rows8_c(const double *x, const int64_t *y, ptrdiff_t n,
+                                               const ptrdiff_t C, const double *w,
+                                               const double *sw, int64_t ignore_index, double e,
+                                               double w_sum, double *loss, double *grad,
+                                               double grad_scale, double *total) {
     shape8 sh;
     shape8_init(&sh, C);
     rows8 gs[2], *g = gs, *prev = NULL;
@@ -864,6 +905,29 @@ static ptrdiff_t sparse_ce_rows_f64(const double *x, const int64_t *y, ptrdiff_t
     *total += kahan_total(acc, comp);
     return r0;
 }
+
+static ptrdiff_t softmax_rows_f64(const double *x, ptrdiff_t n, ptrdiff_t C, int op,
+                                  double *out) {
+#define FASTCE_CASE_(K) \
+    case K: return softmax_rows8_c(x, n, K, op, out);
+    switch (C) { FASTCE_WIDTHS_(FASTCE_CASE_) default: return 0; }
+#undef FASTCE_CASE_
+}
+
+static ptrdiff_t sparse_ce_rows_f64(const double *x, const int64_t *y, ptrdiff_t n,
+                                    ptrdiff_t C, const double *w, const double *sw,
+                                    int64_t ignore_index, double e, double w_sum,
+                                    double *loss, double *grad, double grad_scale,
+                                    double *total) {
+#define FASTCE_CASE_(K)                                                                    \
+    case K:                                                                                \
+        return sparse_ce_rows8_c(x, y, n, K, w, sw, ignore_index, e, w_sum, loss, grad,   \
+                                 grad_scale, total);
+    switch (C) { FASTCE_WIDTHS_(FASTCE_CASE_) default: return 0; }
+#undef FASTCE_CASE_
+}
+
+#undef FASTCE_WIDTHS_
 
 void fastce_vec_avx512_fill_rows(fastce_vec_ops *t) {
     t->sparse_ce_rows_f32 = sparse_ce_rows_f32;

@@ -53,3 +53,41 @@ def test_softmax_cross_entropy(dtype, C):
             want = ref.softmax_cross_entropy(x, y, reduction="none", return_grad=True, **kw)
         assert_close(got[0], want[0], dtype)
         assert_close(got[1], want[1], dtype)
+
+
+def far_rows(C, dtype):
+    """Rows of finite entries at 0 and far below it: where exp(x - max)
+    underflows to 0 (below -104 or -746), where an exp without clamps still
+    gives 0 (to about -1.5e14), and beyond, to x - max overflowing."""
+    info = np.finfo(dtype)
+    spans = [-120.0, -800.0, -1e5, -3e7, -1e13, -1e15, -1e30, -0.9 * float(info.max)]
+    r = np.random.default_rng(C)
+    x = np.empty((len(spans) + 1, C), dtype)
+    for i, span in enumerate(spans):
+        row = logits((1, C), dtype, seed=C + i)[0]
+        far = r.random(C) < 0.5
+        row[far] = (span * r.uniform(1.0, 1.1, far.sum())).astype(dtype)
+        x[i] = row
+    x[-1] = logits((1, C), dtype, seed=2 * C)[0]
+    x[-1, 1] = float(info.max)  # the max at +max, an entry at -0.9 max: x - max overflows
+    x[-1, 0] = -0.9 * float(info.max)
+    return x
+
+
+@pytest.mark.parametrize("C", [2, 10, 16, 32, 33, 47, 64, 1000])
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_far_entries(dtype, C):
+    # the vector paths run a first pass without the exp's clamps and NaN
+    # guards and rerun a row or group whose sum is not finite: every regime
+    # of x - max, for the few-class kernels (C <= 32) and the long rows
+    x = far_rows(C, dtype)
+    y = np.arange(len(x)) % C
+    with np.errstate(invalid="ignore", over="ignore"):
+        for name in ("logsumexp", "log_softmax", "softmax"):
+            assert_close(getattr(fastce, name)(x, axis=1), getattr(ref, name)(x, axis=1), dtype)
+        got = fastce.softmax_cross_entropy(x, y, reduction="none", return_grad=True)
+        want = ref.softmax_cross_entropy(x, y, reduction="none", return_grad=True)
+    assert_close(got[0], want[0], dtype)
+    assert_close(got[1], want[1], dtype)
+    p = fastce.softmax(x, axis=1)
+    assert np.all(np.isfinite(p)) and np.all(p[x < x.max(axis=1, keepdims=True) - 1e3] == 0)
