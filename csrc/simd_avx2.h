@@ -98,10 +98,11 @@ static inline __m256d fastce_log_split_pd(__m256i bits, __m256d *k) {
     return _mm256_blendv_pd(f, _mm256_mul_pd(f, _mm256_set1_pd(0.5)), big);
 }
 
-static inline __m256d fastce_log_finite_pd(__m256i bits, __m256d k) {
-    const __m256d one = _mm256_set1_pd(1.0);
-    __m256d f = fastce_log_split_pd(bits, &k);
-    __m256d u = _mm256_sub_pd(f, one);
+/* k ln2 + log1p(u) for an exact u in [sqrt(1/2) - 1, sqrt(2) - 1] and an
+ * integer k: the formula above, ln2 in two parts. Callers that know such a
+ * (k, u) without a 1 + u to split (log(1 - p) from p itself, in the binary
+ * loss) call it directly. */
+static inline __m256d fastce_log_ku_pd(__m256d k, __m256d u) {
     __m256d hfsq = _mm256_mul_pd(_mm256_set1_pd(0.5), _mm256_mul_pd(u, u));
     __m256d s = _mm256_div_pd(u, _mm256_add_pd(_mm256_set1_pd(2.0), u));
     __m256d z = _mm256_mul_pd(s, s);
@@ -112,6 +113,11 @@ static inline __m256d fastce_log_finite_pd(__m256i bits, __m256d k) {
                                    _mm256_mul_pd(k, _mm256_set1_pd(2.31904681384629956e-17)));
     return _mm256_fmadd_pd(k, _mm256_set1_pd(6.93147180559945286e-01),
                            _mm256_sub_pd(u, _mm256_sub_pd(hfsq, corr)));
+}
+
+static inline __m256d fastce_log_finite_pd(__m256i bits, __m256d k) {
+    __m256d f = fastce_log_split_pd(bits, &k);
+    return fastce_log_ku_pd(k, _mm256_sub_pd(f, _mm256_set1_pd(1.0)));
 }
 
 /* log(w), double lanes, any w: w = 2^k * f with f in [sqrt(2)/2, sqrt(2)),
