@@ -129,14 +129,44 @@ static inline double fastce_clip(double p, double lo, double hi) {
     return p < lo ? lo : (p > hi ? hi : p);
 }
 
+/* The binary loss -w * (z*la + (1-z)*lb) of a soft target (0 < z < 1),
+ * given la = log(pc) and lb = log1p(-pc), rounded once: 1 - z, both
+ * products, their sum and the weight in double-double, so that only the
+ * logs' own errors remain. In double a soft target's loss rounds up to five
+ * times (1 - z, two products, the sum, the weight: 2.5 ulp measured with
+ * weights). Both terms have the sign of -w, so nothing cancels and the
+ * logs' relative errors carry over to the loss unamplified. Finite operands
+ * only: the caller keeps the plain loss where this one is not finite. */
+static inline double fastce_binary_ce_loss_dd(double z, double w, double la,
+                                              double lb) {
+    /* every rounding error of the high parts is exact (TwoSum, TwoProduct);
+     * the low parts, about 2^-53 of the result, need no more than plain
+     * double (and no more FMA calls: without -mfma each is a libm call) */
+    fastce_dd c = fastce_two_sum(1.0, -z), a = fastce_two_prod(z, la);
+    fastce_dd b = fastce_two_prod(c.hi, lb), s = fastce_two_sum(a.hi, b.hi);
+    double s_lo = s.lo + (a.lo + (b.lo + c.lo * lb));
+    fastce_dd p = fastce_two_prod(-w, s.hi);
+    return p.hi + (p.lo - w * s_lo);
+}
+
 /* One element of binary cross-entropy of a probability p with target z:
  *   loss = -w * (z*log(pc) + (1-z)*log1p(-pc)),  pc = clip(p, lo, hi),
  *   d loss / d p = w * ((1-z)/(1-pc) - z/pc).
- * log1p(-pc) keeps the digits that log(1 - pc) loses when pc is small. */
+ * log1p(-pc) keeps the digits that log(1 - pc) loses when pc is small.
+ * precise (the float64 kernels): a soft target's loss rounded once
+ * (fastce_binary_ce_loss_dd); a float32 result, computed in double and
+ * rounded to float once, needs no more than the plain double loss. With
+ * z in {0, 1} one term is exactly 0 and the plain loss rounds once. */
 static inline void fastce_binary_ce_one(double p, double z, double w, double lo,
-                                        double hi, double *loss, double *grad) {
+                                        double hi, int precise, double *loss,
+                                        double *grad) {
     double pc = fastce_clip(p, lo, hi);
-    *loss = -w * (fastce_term(z, log(pc)) + fastce_term(1.0 - z, log1p(-pc)));
+    double la = log(pc), lb = log1p(-pc);
+    *loss = -w * (fastce_term(z, la) + fastce_term(1.0 - z, lb));
+    if (precise && z != 0.0 && z != 1.0) {
+        double l = fastce_binary_ce_loss_dd(z, w, la, lb);
+        if (isfinite(l)) *loss = l; /* not with an infinite log, weight or z, or NaN */
+    }
     if (grad) *grad = w * ((1.0 - z) / (1.0 - pc) - z / pc);
 }
 

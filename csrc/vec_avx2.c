@@ -503,27 +503,80 @@ FASTCE_SIGMOID_AVX2(f64, double, 0)
 
 /* ---------------------------------------------------------- binary CE */
 
-/* Four elements in double lanes (see fastce_binary_ce_one in internal.h). */
-static inline __m256d binary_ce4(__m256d p, __m256d z, __m256d w, __m256d lo,
-                                 __m256d hi, __m256d *grad) {
+/* log(1 - pc) for a clipped probability pc in (0, 1] (binary_ce4's clip
+ * never gives NaN; it puts a NaN p in the results itself) by one exact
+ * reduction 1 - pc = 2^k (1 + u), u in [sqrt(1/2) - 1, sqrt(2) - 1], read
+ * off pc itself where 1 - pc would round: u = -pc (k = 0) for
+ * pc <= 1 - sqrt(1/2), u = 1 - 2 pc (k = -1, exact by Sterbenz) up to
+ * pc = 1/2; above, 1 - pc is exact and split as usual (the AVX-512
+ * kernel's scheme). No cancellation and no correction term: within
+ * fastce_log_pd's 0.85 ulp, where log1p(-pc) (fastce_log1p_pd, which adds
+ * the rounding error of 1 - pc back as a quotient) measured 1.22. pc = 1
+ * (a clip bound that rounds to 1) gives -inf. */
+FASTCE_ALWAYS_INLINE __m256d log1m_pd(__m256d pc) {
+    const __m256d zero = _mm256_setzero_pd(), one = _mm256_set1_pd(1.0);
+    __m256d v = _mm256_sub_pd(one, pc);
+    __m256i bits = _mm256_castpd_si256(v);
+    __m128i e32 = _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(
+        _mm256_srli_epi64(bits, 52), _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6)));
+    __m256d k = _mm256_sub_pd(_mm256_cvtepi32_pd(e32), _mm256_set1_pd(1023.0));
+    __m256d u = _mm256_sub_pd(fastce_log_split_pd(bits, &k), one);
+    __m256d below_half = _mm256_cmp_pd(pc, _mm256_set1_pd(0.5), _CMP_LT_OQ);
+    __m256d near_half = _mm256_and_pd(below_half, _mm256_cmp_pd(pc, _mm256_set1_pd(0.29289321881345248),
+                                                                _CMP_GT_OQ));
+    u = _mm256_blendv_pd(u, _mm256_sub_pd(zero, pc), below_half);
+    k = _mm256_blendv_pd(k, zero, below_half);
+    u = _mm256_blendv_pd(u, _mm256_fnmadd_pd(pc, _mm256_set1_pd(2.0), one), near_half);
+    k = _mm256_blendv_pd(k, _mm256_set1_pd(-1.0), near_half);
+    __m256d lg = fastce_log_ku_pd(k, u);
+    return _mm256_blendv_pd(lg, _mm256_set1_pd(-INFINITY), _mm256_cmp_pd(v, zero, _CMP_EQ_OQ));
+}
+
+/* Four elements in double lanes (see fastce_binary_ce_one in internal.h),
+ * log1p(-pc) as log1m_pd(pc).
+ * precise (the float64 kernel): a soft target's loss rounded once, as
+ * fastce_binary_ce_loss_dd and the AVX-512 kernel's binary_ce8 assemble it:
+ * 1 - z, both products, their sum and the weight carried as hi + lo, so
+ * that only the logs' errors remain (in double the loss rounds up to five
+ * times: 2.5 ulp measured with weights). Where that is not finite (an
+ * infinite log or weight, a NaN) the plain loss stands; with z in {0, 1}
+ * both round once to the same value. The float kernel rounds a loss
+ * computed in double to float once and keeps the plain one. */
+FASTCE_ALWAYS_INLINE __m256d binary_ce4(__m256d p, __m256d z, __m256d w, __m256d lo,
+                                        __m256d hi, int precise, __m256d *grad) {
     const __m256d zero = _mm256_setzero_pd(), one = _mm256_set1_pd(1.0);
     __m256d nan_p = _mm256_cmp_pd(p, p, _CMP_UNORD_Q);
     __m256d pc = _mm256_min_pd(_mm256_max_pd(p, lo), hi);
     __m256d cz = z, cnz = _mm256_sub_pd(one, z);
-    __m256d t1 = _mm256_andnot_pd(_mm256_cmp_pd(cz, zero, _CMP_EQ_OQ),
-                                  _mm256_mul_pd(cz, fastce_log_pd(pc)));
-    __m256d t2 = _mm256_andnot_pd(_mm256_cmp_pd(cnz, zero, _CMP_EQ_OQ),
-                                  _mm256_mul_pd(cnz, fastce_log1p_pd(_mm256_sub_pd(zero, pc))));
+    __m256d la = fastce_log_pd(pc), lb = log1m_pd(pc);
+    __m256d t1 = _mm256_andnot_pd(_mm256_cmp_pd(cz, zero, _CMP_EQ_OQ), _mm256_mul_pd(cz, la));
+    __m256d t2 = _mm256_andnot_pd(_mm256_cmp_pd(cnz, zero, _CMP_EQ_OQ), _mm256_mul_pd(cnz, lb));
     __m256d l = _mm256_mul_pd(_mm256_sub_pd(zero, w), _mm256_add_pd(t1, t2));
-    l = _mm256_blendv_pd(l, p, nan_p);
     if (grad) {
         __m256d g = _mm256_sub_pd(_mm256_div_pd(cnz, _mm256_sub_pd(one, pc)), _mm256_div_pd(cz, pc));
         *grad = _mm256_blendv_pd(_mm256_mul_pd(w, g), p, nan_p);
     }
-    return l;
+    /* max_pd(p, lo) clipped a NaN p to lo: p itself goes in its place */
+    if (!precise) return _mm256_blendv_pd(l, p, nan_p);
+    __m256d soft = _mm256_and_pd(_mm256_cmp_pd(z, zero, _CMP_NEQ_UQ),
+                                 _mm256_cmp_pd(z, one, _CMP_NEQ_UQ));
+    if (!_mm256_movemask_pd(soft)) return _mm256_blendv_pd(l, p, nan_p);
+    __m256d cnz_lo, a_lo, b_lo, s_lo, p_lo;
+    cnz = two_sum_pd(one, _mm256_sub_pd(zero, z), &cnz_lo);
+    __m256d a = two_prod_pd(cz, la, &a_lo);
+    __m256d b = two_prod_pd(cnz, lb, &b_lo);
+    b_lo = _mm256_fmadd_pd(cnz_lo, lb, b_lo);
+    __m256d sum = two_sum_pd(a, b, &s_lo);
+    s_lo = _mm256_add_pd(s_lo, _mm256_add_pd(a_lo, b_lo));
+    __m256d nw = _mm256_sub_pd(zero, w);
+    __m256d pr = two_prod_pd(nw, sum, &p_lo);
+    __m256d l2 = _mm256_add_pd(pr, _mm256_fmadd_pd(nw, s_lo, p_lo));
+    __m256d fin = _mm256_cmp_pd(_mm256_andnot_pd(_mm256_set1_pd(-0.0), l2),
+                                _mm256_set1_pd(INFINITY), _CMP_LT_OQ);
+    return _mm256_blendv_pd(_mm256_blendv_pd(l, l2, fin), p, nan_p);
 }
 
-#define FASTCE_BINARY_AVX2(SUF, TYPE, LOAD4, STORE4)                                   \
+#define FASTCE_BINARY_AVX2(SUF, TYPE, PRECISE, LOAD4, STORE4)                               \
     static double binary_ce_##SUF(const TYPE *p, const TYPE *z, const TYPE *w,           \
                                   ptrdiff_t n, double lo, double hi, TYPE *loss,         \
                                   TYPE *grad, double grad_scale) {                       \
@@ -534,7 +587,7 @@ static inline __m256d binary_ce4(__m256d p, __m256d z, __m256d w, __m256d lo,
         for (; i + 4 <= n; i += 4) {                                                     \
             __m256d g;                                                                   \
             __m256d l = binary_ce4(LOAD4(p + i), LOAD4(z + i), w ? LOAD4(w + i) : one,     \
-                                   lov, hiv, grad ? &g : NULL);                          \
+                                   lov, hiv, PRECISE, grad ? &g : NULL);                 \
             if (loss) STORE4(loss + i, l);                                               \
             if (grad) STORE4(grad + i, _mm256_mul_pd(gs, g));                            \
             kahan_add_pd(&acc, &comp, l);                                                \
@@ -543,7 +596,7 @@ static inline __m256d binary_ce4(__m256d p, __m256d z, __m256d w, __m256d lo,
         for (; i < n; i++) {                                                             \
             double l, g;                                                                 \
             fastce_binary_ce_one((double)p[i], (double)z[i], w ? (double)w[i] : 1.0, lo,  \
-                                 hi, &l, grad ? &g : NULL);                              \
+                                 hi, PRECISE, &l, grad ? &g : NULL);                     \
             if (loss) loss[i] = (TYPE)l;                                                 \
             if (grad) grad[i] = (TYPE)(grad_scale * g);                                  \
             fastce_acc_add(&rest, l);                                                    \
@@ -551,8 +604,8 @@ static inline __m256d binary_ce4(__m256d p, __m256d z, __m256d w, __m256d lo,
         return fastce_acc_value(rest);                                                   \
     }
 
-FASTCE_BINARY_AVX2(f32, float, LOAD4_F32, STORE4_F32)
-FASTCE_BINARY_AVX2(f64, double, _mm256_loadu_pd, _mm256_storeu_pd)
+FASTCE_BINARY_AVX2(f32, float, 0, LOAD4_F32, STORE4_F32)
+FASTCE_BINARY_AVX2(f64, double, 1, _mm256_loadu_pd, _mm256_storeu_pd)
 
 /* ----------------------------------------------------- categorical CE */
 

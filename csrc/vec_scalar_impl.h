@@ -49,7 +49,7 @@ static double LOCAL(scalar_binary_ce)(const T *p, const T *z, const T *w,
     for (ptrdiff_t i = 0; i < n; i++) {
         double l, g;
         fastce_binary_ce_one((double)p[i], (double)z[i], w ? (double)w[i] : 1.0, lo, hi,
-                             &l, grad ? &g : NULL);
+                             sizeof(T) == sizeof(double), &l, grad ? &g : NULL);
         if (loss) loss[i] = (T)l;
         if (grad) grad[i] = (T)(grad_scale * g);
         fastce_acc_add(&acc, l);
