@@ -170,6 +170,31 @@ static inline void fastce_binary_ce_one(double p, double z, double w, double lo,
     if (grad) *grad = w * ((1.0 - z) / (1.0 - pc) - z / pc);
 }
 
+/* Float64 categorical rows, loss = -sw * sum_j t_j * log(pc_j): the terms
+ * have one sign (t_j >= 0, log(pc_j) <= 0), so nothing cancels and the
+ * logs' relative errors pass to the loss unamplified; the plain double sum
+ * adds a rounding of every product t_j * log(pc_j) and one of the weight
+ * (2.9 ulp measured at C = 2 with sample weights). fastce_cat_term_add
+ * keeps each product exactly (TwoProduct, hi + lo) in a compensated sum,
+ * whose s + c then holds the row's sum to about 2^-100 of itself, and
+ * fastce_cat_loss multiplies that by -sw and rounds once. */
+static inline void fastce_cat_term_add(fastce_acc *acc, double t, double lg) {
+    if (t == 0.0) return; /* a zero target contributes 0, even against a NaN log */
+    fastce_dd p = fastce_two_prod(t, lg);
+    fastce_acc_add(acc, p.hi);
+    if (isfinite(p.hi)) acc->c += p.lo; /* (an infinite product's lo is NaN) */
+}
+
+/* -sw * (hi + lo) rounded once, for a row sum hi + lo with |lo| about an ulp
+ * of hi or less; where that is not finite (an infinite or NaN row or
+ * weight, an overflow) or 0 (whose sign the plain form decides), the plain
+ * (0 - (hi + lo)) * sw of the float32 kernels. */
+static inline double fastce_cat_loss(double hi, double lo, double sw) {
+    fastce_dd p = fastce_two_prod(sw, hi);
+    double l = 0.0 - (p.hi + (p.lo + sw * lo));
+    return isfinite(l) && l != 0.0 ? l : (0.0 - (hi + lo)) * sw;
+}
+
 /* Dot2 (Ogita, Rump and Oishi): adds a * b, for double-doubles a and b, to
  * a compensated sum as accurately as if it were computed in double-double. */
 static inline void fastce_dot2_add(fastce_acc *acc, fastce_dd a, fastce_dd b) {

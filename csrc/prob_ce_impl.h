@@ -47,13 +47,16 @@ static double LOCAL(categorical_dense_block)(const void *vctx,
         T *g = c->grad ? c->grad + off : NULL;
         double sw = c->w ? (double)c->w[s] : 1.0, a = sw * c->grad_scale;
         double l = 0.0;
+        fastce_acc row = {0.0, 0.0}; /* float64: exact products (internal.h) */
         for (ptrdiff_t j = 0; j < C; j++) {
             double tj = (double)t[j * n1];
             double pc = fastce_clip((double)p[j * n1], c->lo, c->hi);
-            l -= fastce_term(tj, log(pc));
+            if (sizeof(T) == sizeof(double)) fastce_cat_term_add(&row, tj, log(pc));
+            else l -= fastce_term(tj, log(pc));
             if (g) g[j * n1] = (T)(tj == 0.0 ? 0.0 : -a * tj / pc);
         }
-        l *= sw;
+        if (sizeof(T) == sizeof(double)) l = fastce_cat_loss(row.s, row.c, sw);
+        else l *= sw;
         if (c->loss) c->loss[s] = (T)l;
         fastce_acc_add(&acc, l);
     }

@@ -679,16 +679,20 @@ FASTCE_ALWAYS_INLINE __m256d categorical_log_pd(__m256d w) {
  * fastce_term and categorical_dense_block round them; log24 picks the
  * float-accuracy log (float rows). max_pd and min_pd return their second
  * operand when one is NaN, so with p second a NaN p stays NaN, as in
- * fastce_clip. */
+ * fastce_clip. Double rows (!log24) also get each product's rounding error
+ * in *term_lo (TwoProduct: t*lg = term + *term_lo exactly; 0 where
+ * t == 0), as fastce_cat_term_add keeps it. */
 FASTCE_ALWAYS_INLINE __m256d categorical4(__m256d p, __m256d t, __m256d lo, __m256d hi,
                                           __m256d neg_a, int log24, int want_grad,
-                                          __m256d *grad) {
+                                          __m256d *grad, __m256d *term_lo) {
     __m256d pc = _mm256_min_pd(hi, _mm256_max_pd(lo, p));
     __m256d t0 = _mm256_cmp_pd(t, _mm256_setzero_pd(), _CMP_EQ_OQ);
     if (want_grad)
         *grad = _mm256_andnot_pd(t0, _mm256_div_pd(_mm256_mul_pd(neg_a, t), pc));
     __m256d lg = log24 ? categorical_log24_pd(pc) : categorical_log_pd(pc);
-    return _mm256_andnot_pd(t0, _mm256_mul_pd(t, lg));
+    __m256d term = _mm256_mul_pd(t, lg);
+    if (!log24) *term_lo = _mm256_andnot_pd(t0, _mm256_fmsub_pd(t, lg, term));
+    return _mm256_andnot_pd(t0, term);
 }
 
 /* Compensated lanes, the loop-carried chain one add long: *acc += v and
@@ -709,22 +713,30 @@ FASTCE_ALWAYS_INLINE void two_sum_add_pd(__m256d *acc, __m256d *err, __m256d v) 
 /* A float row's terms carry relative errors near 2^-30 and its loss
  * rounds to float: plain double lanes suffice there (C * 2^-53 << 2^-24),
  * and the compensation would cost a fifth of the loop. Double rows are
- * compensated. */
-FASTCE_ALWAYS_INLINE void row_add_pd(__m256d *acc, __m256d *err, __m256d v, int plain) {
-    if (plain) *acc = _mm256_add_pd(*acc, v);
-    else two_sum_add_pd(acc, err, v);
+ * compensated, and their terms' product errors v_lo go with the sums'
+ * rounding errors. (A lane whose term is not finite may make err NaN; its
+ * sum is then not finite either, and categorical_total returns that.) */
+FASTCE_ALWAYS_INLINE void row_add_pd(__m256d *acc, __m256d *err, __m256d v, __m256d v_lo,
+                                     int plain) {
+    if (plain) {
+        *acc = _mm256_add_pd(*acc, v);
+    } else {
+        two_sum_add_pd(acc, err, v);
+        *err = _mm256_add_pd(*err, v_lo);
+    }
 }
 
-/* The row's two compensated lane sets as one double: lane sums by TwoSum, then
- * the halves and the pair by TwoSum, every rounding error and correction
- * added at the end (branch-free: a short row must not pay for a scalar
- * compensated loop). A sum that is not finite is returned as it is; when it
- * is finite, so is every lane and correction. */
-static inline double categorical_total(__m256d acc0, __m256d comp0, __m256d acc1,
-                                       __m256d comp1) {
+/* The row's two compensated lane sets as one double-double hi + lo: lane
+ * sums by TwoSum, then the halves and the pair by TwoSum, every rounding
+ * error and correction added at the end (branch-free: a short row must
+ * not pay for a scalar compensated loop). A sum that is not finite is
+ * returned as it is (lo = 0); when it is finite, so is every lane and
+ * correction. */
+static inline fastce_dd categorical_total(__m256d acc0, __m256d comp0, __m256d acc1,
+                                          __m256d comp1) {
     __m256d s = _mm256_add_pd(acc0, acc1);
     double plain = hsum_pd(s);
-    if (!isfinite(plain)) return plain;
+    if (!isfinite(plain)) return fastce_dd_of(plain);
     __m256d bp = _mm256_sub_pd(s, acc0);
     __m256d err = _mm256_add_pd(_mm256_sub_pd(acc0, _mm256_sub_pd(s, bp)),
                                 _mm256_sub_pd(acc1, bp));
@@ -736,7 +748,7 @@ static inline double categorical_total(__m256d acc0, __m256d comp0, __m256d acc1
     double x = _mm_cvtsd_f64(s2), y = _mm_cvtsd_f64(_mm_unpackhi_pd(s2, s2));
     double c3 = _mm_cvtsd_f64(c2) + _mm_cvtsd_f64(_mm_unpackhi_pd(c2, c2));
     fastce_dd t = fastce_two_sum(x, y);
-    return t.hi + (t.lo + c3);
+    return (fastce_dd){t.hi, t.lo + c3};
 }
 
 /* The first r < 4 elements of a row's tail: the rest load as 0 (a zero
@@ -749,46 +761,48 @@ static inline __m128i tail_mask4_epi32(ptrdiff_t r) {
 #define MASKLOAD4_F64(p, r) _mm256_maskload_pd((p), tail_mask_pd(r))
 #define MASKSTORE4_F64(p, r, v) _mm256_maskstore_pd((p), tail_mask_pd(r), (v))
 
-/* Eight elements a step into two lane sets (compensated for double rows),
- * then four, then a masked tail; every load of a step comes before its
- * stores, so grad may be p or t. LOG24: a float row (float-accuracy log,
- * plain double lanes). */
+/* Eight elements a step into two lane sets (compensated for double rows,
+ * with each term's product error: a double row's sum comes out as hi + lo
+ * and its loss -w * (hi + lo) is rounded once, fastce_cat_loss), then four,
+ * then a masked tail; every load of a step comes before its stores, so
+ * grad may be p or t. LOG24: a float row (float-accuracy log, plain double
+ * lanes, the plain loss). */
 #define FASTCE_CATEGORICAL_AVX2(SUF, TYPE, LOG24, LOAD4, STORE4, MLOAD4, MSTORE4)              \
-    FASTCE_ALWAYS_INLINE double categorical_row_body_##SUF(                               \
+    FASTCE_ALWAYS_INLINE fastce_dd categorical_row_body_##SUF(                            \
         const TYPE *p, const TYPE *t, ptrdiff_t C, double lo, double hi, TYPE *grad,      \
         double a, int want_grad) {                                                        \
         const __m256d lov = _mm256_set1_pd(lo), hiv = _mm256_set1_pd(hi);                 \
         const __m256d na = _mm256_set1_pd(-a);                                            \
         __m256d acc0 = _mm256_setzero_pd(), comp0 = acc0, acc1 = acc0, comp1 = acc0;      \
-        __m256d g0 = acc0, g1 = acc0;                                                     \
+        __m256d g0 = acc0, g1 = acc0, e0 = acc0, e1 = acc0;                               \
         ptrdiff_t j = 0;                                                                  \
         for (; j + 8 <= C; j += 8) {                                                      \
             __m256d l0 = categorical4(LOAD4(p + j), LOAD4(t + j), lov, hiv, na, LOG24,    \
-                                      want_grad, &g0);                                    \
+                                      want_grad, &g0, &e0);                               \
             __m256d l1 = categorical4(LOAD4(p + j + 4), LOAD4(t + j + 4), lov, hiv, na, LOG24,    \
-                                      want_grad, &g1);                                    \
+                                      want_grad, &g1, &e1);                               \
             if (want_grad) {                                                              \
                 STORE4(grad + j, g0);                                                     \
                 STORE4(grad + j + 4, g1);                                                 \
             }                                                                             \
-            row_add_pd(&acc0, &comp0, l0, LOG24);                                      \
-            row_add_pd(&acc1, &comp1, l1, LOG24);                                      \
+            row_add_pd(&acc0, &comp0, l0, e0, LOG24);                                  \
+            row_add_pd(&acc1, &comp1, l1, e1, LOG24);                                  \
         }                                                                                 \
         if (j + 4 <= C) {                                                                 \
             __m256d l0 = categorical4(LOAD4(p + j), LOAD4(t + j), lov, hiv, na, LOG24,    \
-                                      want_grad, &g0);                                    \
+                                      want_grad, &g0, &e0);                               \
             if (want_grad) STORE4(grad + j, g0);                                          \
-            row_add_pd(&acc0, &comp0, l0, LOG24);                                      \
+            row_add_pd(&acc0, &comp0, l0, e0, LOG24);                                  \
             j += 4;                                                                       \
         }                                                                                 \
         if (j < C) {                                                                      \
             ptrdiff_t r = C - j;                                                          \
             __m256d l1 = categorical4(MLOAD4(p + j, r), MLOAD4(t + j, r), lov, hiv, na, LOG24,    \
-                                      want_grad, &g1);                                    \
+                                      want_grad, &g1, &e1);                               \
             if (want_grad) MSTORE4(grad + j, r, g1);                                      \
-            row_add_pd(&acc1, &comp1, l1, LOG24);                                      \
+            row_add_pd(&acc1, &comp1, l1, e1, LOG24);                                  \
         }                                                                                 \
-        if (LOG24) return hsum_pd(_mm256_add_pd(acc0, acc1));                             \
+        if (LOG24) return fastce_dd_of(hsum_pd(_mm256_add_pd(acc0, acc1)));               \
         return categorical_total(acc0, comp0, acc1, comp1);                               \
     }                                                                                     \
     FASTCE_ALWAYS_INLINE double categorical_rows_body_##SUF(                              \
@@ -797,10 +811,12 @@ static inline __m128i tail_mask4_epi32(ptrdiff_t r) {
         fastce_acc acc = {0.0, 0.0};                                                      \
         for (ptrdiff_t s = 0; s < n; s++) {                                               \
             double w = sw ? (double)sw[s] : 1.0;                                          \
-            double l = 0.0 - categorical_row_body_##SUF(p + s * C, t + s * C, C, lo, hi,  \
-                                                        want_grad ? grad + s * C : NULL,  \
-                                                        w * grad_scale, want_grad);       \
-            l *= w;                                                                       \
+            fastce_dd row = categorical_row_body_##SUF(p + s * C, t + s * C, C, lo, hi,   \
+                                                       want_grad ? grad + s * C : NULL,   \
+                                                       w * grad_scale, want_grad);        \
+            double l; /* double rows: -w * row rounded once (internal.h) */               \
+            if (LOG24) l = (0.0 - row.hi) * w;                                            \
+            else l = fastce_cat_loss(row.hi, row.lo, w);                                  \
             if (loss) loss[s] = (TYPE)l;                                                  \
             fastce_acc_add(&acc, l);                                                      \
         }                                                                                 \

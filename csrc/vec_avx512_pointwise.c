@@ -392,24 +392,31 @@ FASTCE_BINARY_AVX512(f64, double, 0)
  * a NaN p) and, when want_grad, (-a*t)/clip(p) (0 where t == 0), rounded as
  * fastce_term and categorical_dense_block (prob_ce_impl.h) round them; na
  * holds -a. float24: the float kernel's log. A NaN p stays NaN through the
- * clip (max/min return their second operand, p, when one is NaN). */
+ * clip (max/min return their second operand, p, when one is NaN). Double
+ * rows (!float24) also get each product's rounding error in *term_lo
+ * (TwoProduct: t*lg = term + *term_lo exactly; 0 where t == 0), as
+ * fastce_cat_term_add (internal.h) keeps it. */
 FASTCE_ALWAYS_INLINE __m512d categorical8(__m512d p, __m512d t, __m512d lo, __m512d hi,
                                           __m512d na, int float24, int want_grad,
-                                          __m512d *grad) {
+                                          __m512d *grad, __m512d *term_lo) {
     __m512d pc = _mm512_min_pd(hi, _mm512_max_pd(lo, p));
     __mmask8 live = _mm512_cmp_pd_mask(t, _mm512_setzero_pd(), _CMP_NEQ_UQ);
     if (want_grad) *grad = _mm512_maskz_div_pd(live, _mm512_mul_pd(na, t), pc);
-    return _mm512_maskz_mul_pd(live, t, fastce512_log_pos_pd(pc, float24));
+    __m512d lg = fastce512_log_pos_pd(pc, float24);
+    __m512d term = _mm512_maskz_mul_pd(live, t, lg);
+    if (!float24) *term_lo = _mm512_maskz_fmsub_pd(live, t, lg, term);
+    return term;
 }
 
-/* The sum of two sets of compensated lanes as one double: the sets added
- * by TwoSum, then the halves, quarters and the pair, every rounding error
- * and correction added at the end. A sum that is not finite is returned as
- * it is; when it is finite, so is every lane and correction. */
-static inline double comp_total(__m512d a0, __m512d e0, __m512d a1, __m512d e1) {
+/* The sum of two sets of compensated lanes as a double-double hi + lo: the
+ * sets added by TwoSum, then the halves, quarters and the pair, every
+ * rounding error and correction added at the end. A sum that is not finite
+ * is returned as it is (lo = 0); when it is finite, so is every lane and
+ * correction. */
+static inline fastce_dd comp_total(__m512d a0, __m512d e0, __m512d a1, __m512d e1) {
     __m512d s = _mm512_add_pd(a0, a1);
     double plain = _mm512_reduce_add_pd(s);
-    if (!isfinite(plain)) return plain;
+    if (!isfinite(plain)) return fastce_dd_of(plain);
     __m512d bp = _mm512_sub_pd(s, a0);
     __m512d err = _mm512_add_pd(_mm512_add_pd(_mm512_sub_pd(a0, _mm512_sub_pd(s, bp)),
                                               _mm512_sub_pd(a1, bp)),
@@ -427,7 +434,7 @@ static inline double comp_total(__m512d a0, __m512d e0, __m512d a1, __m512d e1) 
     double x = _mm_cvtsd_f64(s2), y = _mm_cvtsd_f64(_mm_unpackhi_pd(s2, s2));
     double c = _mm_cvtsd_f64(c2) + _mm_cvtsd_f64(_mm_unpackhi_pd(c2, c2));
     fastce_dd t = fastce_two_sum(x, y);
-    return t.hi + (t.lo + c);
+    return (fastce_dd){t.hi, t.lo + c};
 }
 
 /* Rows of at most this many classes go flat (below); longer ones one at a
@@ -446,20 +453,24 @@ static inline double comp_total(__m512d a0, __m512d e0, __m512d a1, __m512d e1) 
  *   scratch array; then eight rows at once, one per lane, gather their
  *   terms column by column into the same (compensated) lane sums, so that
  *   a row of 10 costs 1.25 vector steps instead of 2 and no horizontal sum.
+ * Double rows also carry each term's product error (categorical8) into
+ * the sum's error lanes (the flat way through a second scratch array and
+ * gather), and their loss -w * (sum + error) is rounded once, as
+ * fastce_cat_loss (internal.h) rounds it: the logs' own errors remain.
  * Every load of a step comes before its stores, so grad may be p or t.
  * The total is the compensated sum of the row losses. */
 #define FASTCE_CATEGORICAL_AVX512(SUF, TYPE, F24)                                          \
-    FASTCE_ALWAYS_INLINE double cat_row_##SUF(const TYPE *p, const TYPE *t, ptrdiff_t C,   \
-                                              __m512d lov, __m512d hiv, __m512d na,        \
-                                              TYPE *grad, int want_grad) {                 \
+    FASTCE_ALWAYS_INLINE fastce_dd cat_row_##SUF(const TYPE *p, const TYPE *t, ptrdiff_t C, \
+                                                 __m512d lov, __m512d hiv, __m512d na,     \
+                                                 TYPE *grad, int want_grad) {              \
         __m512d acc0 = _mm512_setzero_pd(), err0 = acc0, acc1 = acc0, err1 = acc0;         \
-        __m512d g0, g1;                                                                    \
+        __m512d g0, g1, lo0 = acc0, lo1 = acc0;                                            \
         ptrdiff_t j = 0;                                                                   \
         for (; j + 16 <= C; j += 16) {                                                     \
             __m512d l0 = categorical8(fastce512_load8_##SUF(p + j), fastce512_load8_##SUF(t + j), lov, hiv, na, \
-                                      F24, want_grad, &g0);                                \
+                                      F24, want_grad, &g0, &lo0);                          \
             __m512d l1 = categorical8(fastce512_load8_##SUF(p + j + 8), fastce512_load8_##SUF(t + j + 8), lov, \
-                                      hiv, na, F24, want_grad, &g1);                       \
+                                      hiv, na, F24, want_grad, &g1, &lo1);                 \
             if (want_grad) {                                                               \
                 fastce512_store8_##SUF(grad + j, g0);                                                \
                 fastce512_store8_##SUF(grad + j + 8, g1);                                            \
@@ -467,20 +478,26 @@ static inline double comp_total(__m512d a0, __m512d e0, __m512d a1, __m512d e1) 
             if (F24) {                                                                     \
                 acc0 = _mm512_add_pd(acc0, l0);                                            \
                 acc1 = _mm512_add_pd(acc1, l1);                                            \
-            } else {                                                                       \
+            } else { /* the products' errors go with the sums' */                          \
                 two_sum_add(&acc0, &err0, l0);                                             \
                 two_sum_add(&acc1, &err1, l1);                                             \
+                err0 = _mm512_add_pd(err0, lo0);                                           \
+                err1 = _mm512_add_pd(err1, lo1);                                           \
             }                                                                              \
         }                                                                                  \
         for (; j < C; j += 8) {                                                            \
             __mmask8 m = C - j >= 8 ? 0xff : fastce512_first8(C - j);                                 \
             __m512d l0 = categorical8(fastce512_mload8_##SUF(m, p + j), fastce512_mload8_##SUF(m, t + j), lov, \
-                                      hiv, na, F24, want_grad, &g0);                       \
+                                      hiv, na, F24, want_grad, &g0, &lo0);                 \
             if (want_grad) fastce512_mstore8_##SUF(m, grad + j, g0);                                 \
-            if (F24) acc0 = _mm512_add_pd(acc0, l0);                                       \
-            else two_sum_add(&acc0, &err0, l0);                                            \
+            if (F24) {                                                                     \
+                acc0 = _mm512_add_pd(acc0, l0);                                            \
+            } else {                                                                       \
+                two_sum_add(&acc0, &err0, l0);                                             \
+                err0 = _mm512_add_pd(err0, lo0);                                           \
+            }                                                                              \
         }                                                                                  \
-        if (F24) return _mm512_reduce_add_pd(_mm512_add_pd(acc0, acc1));                   \
+        if (F24) return fastce_dd_of(_mm512_reduce_add_pd(_mm512_add_pd(acc0, acc1)));     \
         return comp_total(acc0, err0, acc1, err1);                                         \
     }                                                                                      \
     FASTCE_ALWAYS_INLINE double cat_rows_##SUF(const TYPE *p, const TYPE *t, ptrdiff_t n,  \
@@ -491,10 +508,12 @@ static inline double comp_total(__m512d a0, __m512d e0, __m512d a1, __m512d e1) 
         fastce_acc acc = {0.0, 0.0};                                                       \
         for (ptrdiff_t s = 0; s < n; s++) {                                                \
             double w = sw ? (double)sw[s] : 1.0;                                           \
-            double l = 0.0 - cat_row_##SUF(p + s * C, t + s * C, C, lov, hiv,              \
-                                           _mm512_set1_pd(-(w * grad_scale)),              \
-                                           want_grad ? grad + s * C : NULL, want_grad);    \
-            l *= w;                                                                        \
+            fastce_dd row = cat_row_##SUF(p + s * C, t + s * C, C, lov, hiv,               \
+                                          _mm512_set1_pd(-(w * grad_scale)),               \
+                                          want_grad ? grad + s * C : NULL, want_grad);     \
+            double l; /* double rows: -w * row rounded once (internal.h) */                \
+            if (F24) l = (0.0 - row.hi) * w;                                               \
+            else l = fastce_cat_loss(row.hi, row.lo, w);                                   \
             if (loss) loss[s] = (TYPE)l;                                                   \
             fastce_acc_add(&acc, l);                                                       \
         }                                                                                  \
@@ -508,6 +527,7 @@ static inline double comp_total(__m512d a0, __m512d e0, __m512d a1, __m512d e1) 
         const __m512d na0 = _mm512_set1_pd(-grad_scale), zero = _mm512_setzero_pd();       \
         const ptrdiff_t B = (CAT_FLAT_BLOCK / C) & ~(ptrdiff_t)7; /* rows a block */       \
         double terms[CAT_FLAT_BLOCK + 8], nas[CAT_FLAT_BLOCK + 8];                         \
+        double terms_lo[F24 ? 1 : CAT_FLAT_BLOCK + 8]; /* the products' errors */          \
         const __m256i col0 = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), \
                                                 _mm256_set1_epi32((int)C));                \
         __m512d tot = zero, tot_err = zero;                                                \
@@ -524,43 +544,58 @@ static inline double comp_total(__m512d a0, __m512d e0, __m512d a1, __m512d e1) 
                 }                                                                          \
             ptrdiff_t k = 0;                                                               \
             for (; k + 8 <= N; k += 8) {                                                   \
-                __m512d g;                                                                 \
+                __m512d g, l_lo;                                                           \
                 __m512d na = want_grad && sw ? _mm512_loadu_pd(nas + k) : na0;             \
                 __m512d l = categorical8(fastce512_load8_##SUF(pb + k), fastce512_load8_##SUF(tb + k), lov,    \
-                                         hiv, na, F24, want_grad, &g);                     \
+                                         hiv, na, F24, want_grad, &g, &l_lo);              \
                 _mm512_storeu_pd(terms + k, l);                                            \
+                if (!F24) _mm512_storeu_pd(terms_lo + k, l_lo);                            \
                 if (want_grad) fastce512_store8_##SUF(gb + k, g);                                    \
             }                                                                              \
             if (k < N) {                                                                   \
                 __mmask8 m = fastce512_first8(N - k);                                                 \
-                __m512d g;                                                                 \
+                __m512d g, l_lo;                                                           \
                 __m512d na = want_grad && sw ? _mm512_maskz_loadu_pd(m, nas + k) : na0;    \
                 __m512d l = categorical8(fastce512_mload8_##SUF(m, pb + k), fastce512_mload8_##SUF(m, tb + k), \
-                                         lov, hiv, na, F24, want_grad, &g);                \
+                                         lov, hiv, na, F24, want_grad, &g, &l_lo);         \
                 _mm512_storeu_pd(terms + k, l);                                            \
+                if (!F24) _mm512_storeu_pd(terms_lo + k, l_lo);                            \
                 if (want_grad) fastce512_mstore8_##SUF(m, gb + k, g);                                \
             }                                                                              \
             for (ptrdiff_t r0 = 0; r0 < nb; r0 += 8) {                                     \
                 __mmask8 rm = nb - r0 >= 8 ? 0xff : fastce512_first8(nb - r0);                        \
-                const double *base = terms + r0 * C;                                       \
+                const double *base = terms + r0 * C, *base_lo = terms_lo + (F24 ? 0 : r0 * C); \
                 __m512d a = zero, e = zero;                                                \
                 for (ptrdiff_t j = 0; j < C; j++) {                                        \
                     __m512d v = _mm512_mask_i32gather_pd(zero, rm, col0, base + j, 8);     \
                     if (F24) {                                                             \
                         a = _mm512_add_pd(a, v);                                           \
-                    } else { /* TwoSum; a lane whose sum ends finite had no inf or NaN */  \
+                    } else { /* TwoSum; a lane whose sum ends finite had no inf or NaN; */ \
+                        /* the term's product error joins the sum's */                     \
+                        __m512d v_lo = _mm512_mask_i32gather_pd(zero, rm, col0, base_lo + j, 8);   \
                         __m512d sa = _mm512_add_pd(a, v), bp = _mm512_sub_pd(sa, a);       \
                         e = _mm512_add_pd(e, _mm512_add_pd(                                \
                             _mm512_sub_pd(a, _mm512_sub_pd(sa, bp)), _mm512_sub_pd(v, bp))); \
+                        e = _mm512_add_pd(e, v_lo);                                        \
                         a = sa;                                                            \
                     }                                                                      \
                 }                                                                          \
-                __m512d row = a;                                                           \
-                if (!F24)                                                                  \
-                    row = _mm512_mask_add_pd(a, _mm512_cmp_pd_mask(_mm512_abs_pd(a),        \
-                                             _mm512_set1_pd(INFINITY), _CMP_LT_OQ), a, e);  \
                 __m512d w = sw ? fastce512_mload8_##SUF(rm, sw + s0 + r0) : _mm512_set1_pd(1.0);     \
-                __m512d l = _mm512_mul_pd(_mm512_sub_pd(zero, row), w);                    \
+                __m512d l;                                                                 \
+                if (F24) {                                                                 \
+                    l = _mm512_mul_pd(_mm512_sub_pd(zero, a), w);                          \
+                } else { /* -w * (a + e) rounded once, as fastce_cat_loss */               \
+                    __m512d p_lo;                                                          \
+                    __mmask8 fin = _mm512_cmp_pd_mask(_mm512_abs_pd(a), _mm512_set1_pd(INFINITY), \
+                                                      _CMP_LT_OQ);                         \
+                    __m512d plain = _mm512_mul_pd(_mm512_sub_pd(zero, _mm512_mask_add_pd(a, fin, a, e)), w); \
+                    __m512d pr = two_prod_pd(w, a, &p_lo);                                 \
+                    l = _mm512_sub_pd(zero, _mm512_add_pd(pr, _mm512_fmadd_pd(w, e, p_lo))); \
+                    __mmask8 good = _mm512_cmp_pd_mask(_mm512_abs_pd(l), _mm512_set1_pd(INFINITY), \
+                                                       _CMP_LT_OQ) &                       \
+                                    _mm512_cmp_pd_mask(l, zero, _CMP_NEQ_UQ);              \
+                    l = _mm512_mask_mov_pd(plain, good, l);                                \
+                }                                                                          \
                 if (loss) fastce512_mstore8_##SUF(rm, loss + s0 + r0, l);                            \
                 two_sum_add(&tot, &tot_err, _mm512_maskz_mov_pd(rm, l));                   \
             }                                                                              \

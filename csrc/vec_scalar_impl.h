@@ -57,16 +57,20 @@ static double LOCAL(scalar_binary_ce)(const T *p, const T *z, const T *w,
     return fastce_acc_value(acc);
 }
 
-static double LOCAL(scalar_categorical_row)(const T *p, const T *t, ptrdiff_t C,
-                                            double lo, double hi, T *grad, double a) {
+/* A row's sum of t_j * log(pc_j) as a compensated sum: plain terms for
+ * float rows (a loss computed in double and rounded to float once), exact
+ * products for double rows (fastce_cat_term_add). */
+static fastce_acc LOCAL(scalar_categorical_row)(const T *p, const T *t, ptrdiff_t C,
+                                                double lo, double hi, T *grad, double a) {
     fastce_acc acc = {0.0, 0.0};
     for (ptrdiff_t j = 0; j < C; j++) {
         double tj = (double)t[j];
         double pc = fastce_clip((double)p[j], lo, hi);
-        fastce_acc_add(&acc, fastce_term(tj, log(pc)));
+        if (sizeof(T) == sizeof(double)) fastce_cat_term_add(&acc, tj, log(pc));
+        else fastce_acc_add(&acc, fastce_term(tj, log(pc)));
         if (grad) grad[j] = (T)(tj == 0.0 ? 0.0 : -a * tj / pc);
     }
-    return fastce_acc_value(acc);
+    return acc;
 }
 
 static double LOCAL(scalar_categorical_rows)(const T *p, const T *t, ptrdiff_t n,
@@ -76,10 +80,16 @@ static double LOCAL(scalar_categorical_rows)(const T *p, const T *t, ptrdiff_t n
     fastce_acc acc = {0.0, 0.0};
     for (ptrdiff_t s = 0; s < n; s++) {
         double w = sw ? (double)sw[s] : 1.0;
-        double l = 0.0 - LOCAL(scalar_categorical_row)(p + s * C, t + s * C, C, lo, hi,
+        fastce_acc row = LOCAL(scalar_categorical_row)(p + s * C, t + s * C, C, lo, hi,
                                                        grad ? grad + s * C : NULL,
                                                        w * grad_scale);
-        l *= w;
+        double l;
+        if (sizeof(T) == sizeof(double)) {
+            l = fastce_cat_loss(row.s, row.c, w);
+        } else {
+            l = 0.0 - fastce_acc_value(row);
+            l *= w;
+        }
         if (loss) loss[s] = (T)l;
         fastce_acc_add(&acc, l);
     }
