@@ -81,7 +81,10 @@ typedef struct {
      * where t_sj == 0); grad may be p or t (each element is read before it
      * is written). sw NULL or n long; 0 < lo <= hi <= 1. Each row's sum is
      * compensated in double (the float version may compute log to float
-     * accuracy, relative error < 2^-30: its terms round to float once).
+     * accuracy, relative error < 2^-30: its terms round to float once); the
+     * double version keeps every product t_sj * log exactly and rounds
+     * -sw_s * (row sum) once (fastce_cat_term_add and fastce_cat_loss in
+     * internal.h), so that only the logs' errors remain.
      * Returns the compensated sum of the losses, added in row order. */
     double (*categorical_rows_f32)(const float *p, const float *t, ptrdiff_t n,
                                    ptrdiff_t C, const float *sw, double lo, double hi,
