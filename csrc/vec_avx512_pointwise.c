@@ -402,9 +402,10 @@ FASTCE_ALWAYS_INLINE __m512d categorical8(__m512d p, __m512d t, __m512d lo, __m5
     __m512d pc = _mm512_min_pd(hi, _mm512_max_pd(lo, p));
     __mmask8 live = _mm512_cmp_pd_mask(t, _mm512_setzero_pd(), _CMP_NEQ_UQ);
     if (want_grad) *grad = _mm512_maskz_div_pd(live, _mm512_mul_pd(na, t), pc);
-    __m512d lg = fastce512_log_pos_pd(pc, float24);
+    if (float24) return _mm512_maskz_mul_pd(live, t, fastce512_log_pos_pd(pc, 1));
+    __m512d lg = fastce512_log_pos_pd(pc, 0);
     __m512d term = _mm512_maskz_mul_pd(live, t, lg);
-    if (!float24) *term_lo = _mm512_maskz_fmsub_pd(live, t, lg, term);
+    *term_lo = _mm512_maskz_fmsub_pd(live, t, lg, term);
     return term;
 }
 
@@ -530,17 +531,22 @@ static inline fastce_dd comp_total(__m512d a0, __m512d e0, __m512d a1, __m512d e
         double terms_lo[F24 ? 1 : CAT_FLAT_BLOCK + 8]; /* the products' errors */          \
         const __m256i col0 = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), \
                                                 _mm256_set1_epi32((int)C));                \
+        /* the weights' expansion: element i of eight rows' run of 8*C is row i / C's */ \
+        int64_t expand[CAT_FLAT_MAX_C * 8];                                                \
+        if (want_grad && sw)                                                               \
+            for (ptrdiff_t i = 0; i < 8 * C; i++) expand[i] = i / C;                       \
         __m512d tot = zero, tot_err = zero;                                                \
         for (ptrdiff_t s0 = 0; s0 < n; s0 += B) {                                          \
             const ptrdiff_t nb = n - s0 < B ? n - s0 : B, N = nb * C;                      \
             const TYPE *pb = p + s0 * C, *tb = t + s0 * C;                                 \
             TYPE *gb = want_grad ? grad + s0 * C : NULL;                                   \
-            if (want_grad && sw)                                                           \
-                for (ptrdiff_t r = 0; r < nb; r++) {                                       \
-                    __m512d na = _mm512_set1_pd(-((double)sw[s0 + r] * grad_scale));       \
-                    for (ptrdiff_t j = 0; j < C; j += 8)                                   \
-                        _mm512_mask_storeu_pd(nas + r * C + j,                             \
-                                              C - j >= 8 ? 0xff : fastce512_first8(C - j), na);       \
+            if (want_grad && sw) /* eight rows' -sw*gs at a time, each repeated C times */ \
+                for (ptrdiff_t r0 = 0; r0 < nb; r0 += 8) {                                 \
+                    __mmask8 rm = nb - r0 >= 8 ? 0xff : fastce512_first8(nb - r0);         \
+                    __m512d na = _mm512_mul_pd(fastce512_mload8_##SUF(rm, sw + s0 + r0), na0); \
+                    for (ptrdiff_t q = 0; q < C; q++)                                      \
+                        _mm512_storeu_pd(nas + r0 * C + 8 * q, _mm512_permutexvar_pd(      \
+                                             _mm512_loadu_si512(expand + 8 * q), na));     \
                 }                                                                          \
             ptrdiff_t k = 0;                                                               \
             for (; k + 8 <= N; k += 8) {                                                   \
