@@ -174,10 +174,10 @@ static inline void fastce_binary_ce_one(double p, double z, double w, double lo,
  * have one sign (t_j >= 0, log(pc_j) <= 0), so nothing cancels and the
  * logs' relative errors pass to the loss unamplified; the plain double sum
  * adds a rounding of every product t_j * log(pc_j) and one of the weight
- * (2.9 ulp measured at C = 2 with sample weights). fastce_cat_term_add
- * keeps each product exactly (TwoProduct, hi + lo) in a compensated sum,
- * whose s + c then holds the row's sum to about 2^-100 of itself, and
- * fastce_cat_loss multiplies that by -sw and rounds once. */
+ * (up to 3.0 ulp measured at C = 2 and 3 with sample weights).
+ * fastce_cat_term_add keeps each product exactly (TwoProduct, hi + lo) in a
+ * compensated sum, whose s + c then holds the row's sum to about 2^-100 of
+ * itself, and fastce_cat_loss multiplies that by -sw and rounds once. */
 static inline void fastce_cat_term_add(fastce_acc *acc, double t, double lg) {
     if (t == 0.0) return; /* a zero target contributes 0, even against a NaN log */
     fastce_dd p = fastce_two_prod(t, lg);
