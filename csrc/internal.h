@@ -35,6 +35,15 @@ static inline int fastce_lse_cancels(double max, double lse_rel, double lse) {
     return max < 0.0 && max > -INFINITY && lse_rel > 0.5 * fabs(lse);
 }
 
+/* A hint to fetch the cache line holding *p; no effect on results. */
+#if defined(__GNUC__)
+#define FASTCE_PREFETCH(p) __builtin_prefetch((const void *)(p))
+#else
+#define FASTCE_PREFETCH(p) ((void)(p))
+#endif
+/* How many samples ahead the gathering loops (nll) prefetch. */
+#define FASTCE_NLL_AHEAD 32
+
 /* Offset of sample s's first class entry; its classes are n1 apart. */
 static inline ptrdiff_t fastce_row_offset(ptrdiff_t s, ptrdiff_t C,
                                           ptrdiff_t n1) {
@@ -70,6 +79,19 @@ static inline void fastce_acc_add(fastce_acc *a, double v) {
 }
 
 static inline double fastce_acc_value(fastce_acc a) { return a.s + a.c; }
+
+/* The same sum by Knuth's TwoSum: six additions, no branch, for loops
+ * whose adds would otherwise wait on each other. A sum that turns inf or
+ * NaN leaves c NaN: read it with fastce_acc2_value. */
+static inline void fastce_acc2_add(fastce_acc *a, double v) {
+    double t = a->s + v, vv = t - a->s;
+    a->c += (a->s - (t - vv)) + (v - vv);
+    a->s = t;
+}
+
+static inline double fastce_acc2_value(fastce_acc a) {
+    return isfinite(a.s) ? a.s + a.c : a.s;
+}
 
 /* One element of sigmoid cross-entropy, x a logit, z its target:
  *   loss = w * (q*z*softplus(-x) + (1-z)*softplus(x)),
