@@ -68,3 +68,69 @@ def test_integer_input_is_float64():
     got = fastce.log_softmax([[1, 2, 3]])
     assert got.dtype == np.float64
     assert_close(got, ref.log_softmax(np.array([[1.0, 2.0, 3.0]])), np.float64)
+
+
+#: Shapes for ``out=``: every kernel (few-class rows of 1-32 classes, a
+#: longer row, a class axis first and in the middle) and tail lengths.
+OUT_SHAPES = [
+    pytest.param((37, 1), -1, id="C1"),
+    pytest.param((41, 10), -1, id="C10"),
+    pytest.param((19, 32), -1, id="C32"),
+    pytest.param((5, 1003), -1, id="C1003"),
+    pytest.param((3, 4099), -1, id="C4099"),
+    pytest.param((7, 5), 0, id="CN-first"),
+    pytest.param((3, 4, 2, 3), 1, id="NCdd-middle"),
+]
+
+
+@pytest.mark.parametrize("name", ["log_softmax", "softmax"])
+@pytest.mark.parametrize("shape, axis", OUT_SHAPES)
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("where", ["fresh", "in place", "overlapping"])
+def test_out_gets_the_same_bits(name, dtype, shape, axis, where):
+    """``out=`` returns the very array it was given, holding what the call
+    returns without it, bit for bit: a separate buffer, x itself (the
+    kernels write a row over itself), or a view overlapping x elsewhere."""
+    fn = getattr(fastce, name)
+    x = logits(shape, dtype, scale=8.0)
+    want = fn(x, axis=axis)
+    if where == "fresh":
+        out = np.full(shape, np.nan, dtype)
+    elif where == "in place":
+        out = x = x.copy()
+    else:  # out starts one element into the memory x starts at
+        base = np.zeros(x.size + 1, dtype)
+        base[:-1] = x.reshape(-1)
+        x, out = base[:-1].reshape(shape), base[1:].reshape(shape)
+    got = fn(x, axis=axis, out=out)
+    assert got is out
+    np.testing.assert_array_equal(got, want)
+    assert_close(got, getattr(ref, name)(logits(shape, dtype, scale=8.0), axis=axis), dtype)
+
+
+def test_out_float16_and_n_threads():
+    x = logits((300, 70), np.float16)
+    out = np.empty_like(x)
+    got = fastce.log_softmax(x, out=out, n_threads=2)
+    assert got is out and out.dtype == np.float16
+    np.testing.assert_array_equal(out, fastce.log_softmax(x))
+
+
+@pytest.mark.parametrize("name", ["log_softmax", "softmax"])
+@pytest.mark.parametrize("bad, error, words", [
+    ([[0.0, 0.0]], TypeError, "out must be a NumPy array; got list"),
+    (np.zeros((2, 3)), ValueError, "out must have shape (2, 2)"),
+    (np.zeros((2, 2), np.float32), TypeError, "out must have dtype float64"),
+    (np.zeros((2, 4))[:, ::2], ValueError, "out must be C-contiguous"),
+    ("readonly", ValueError, "out must be writeable"),
+])
+def test_bad_out_is_refused_untouched(name, bad, error, words):
+    x = np.array([[1.0, 2.0], [3.0, 5.0]])
+    if isinstance(bad, str):
+        bad = np.full((2, 2), 7.0)
+        bad.flags.writeable = False
+    before = np.array(bad, copy=True)
+    with pytest.raises(error) as e:
+        getattr(fastce, name)(x, out=bad)
+    assert words in str(e.value)
+    np.testing.assert_array_equal(np.asarray(bad), before)

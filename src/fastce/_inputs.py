@@ -219,6 +219,24 @@ def _raise_bad_label(target, layout, ignore_index, flat_pos):
     )
 
 
+def out_array(out: Any, name: str, shape: tuple, result: np.dtype) -> np.ndarray:
+    """Check a caller's output array (``out``, ``grad_out``): an ndarray of
+    the result's shape and dtype, C-contiguous and writeable."""
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{name} must be a NumPy array; got {type(out).__name__}")
+    if out.shape != shape:
+        raise ValueError(f"{name} must have shape {shape} (the shape of the input); "
+                         f"got shape {out.shape}")
+    if out.dtype != result:
+        raise TypeError(f"{name} must have dtype {result} (the result dtype); "
+                        f"got dtype {out.dtype}")
+    if not out.flags.c_contiguous:
+        raise ValueError(f"{name} must be C-contiguous; got a non-contiguous array")
+    if not out.flags.writeable:
+        raise ValueError(f"{name} must be writeable; got a read-only array")
+    return out
+
+
 def grad_out_array(return_grad: bool, grad_out: Any, shape: tuple,
                    result: np.dtype) -> Optional[np.ndarray]:
     """Check a caller's gradient array; None when the function allocates."""
@@ -227,19 +245,7 @@ def grad_out_array(return_grad: bool, grad_out: Any, shape: tuple,
     if not return_grad:
         raise ValueError("grad_out was given but return_grad is False; "
                          "pass return_grad=True to receive the gradient")
-    if not isinstance(grad_out, np.ndarray):
-        raise TypeError(f"grad_out must be a NumPy array; got {type(grad_out).__name__}")
-    if grad_out.shape != shape:
-        raise ValueError(f"grad_out must have shape {shape} (the shape of the input); "
-                         f"got shape {grad_out.shape}")
-    if grad_out.dtype != result:
-        raise TypeError(f"grad_out must have dtype {result} (the result dtype); "
-                        f"got dtype {grad_out.dtype}")
-    if not grad_out.flags.c_contiguous:
-        raise ValueError("grad_out must be C-contiguous; got a non-contiguous array")
-    if not grad_out.flags.writeable:
-        raise ValueError("grad_out must be writeable; got a read-only array")
-    return grad_out
+    return out_array(grad_out, "grad_out", shape, result)
 
 
 class Grad:

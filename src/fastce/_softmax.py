@@ -6,18 +6,31 @@ from typing import Any, Optional
 import numpy as np
 
 from . import _kernels
-from ._inputs import check_threads, class_layout, dtypes, operand, real_array
+from ._inputs import check_threads, class_layout, dtypes, operand, out_array, real_array
 
 
-def _run(kernel, x: Any, axis: int, n_threads: Optional[int], per_row: bool):
+def _run(kernel, x: Any, axis: int, n_threads: Optional[int], per_row: bool,
+         out: Any = None):
     a = real_array(x, "x")
     compute, result = dtypes(a.dtype)
     layout = class_layout(a.shape, axis, "x")
     nt = check_threads(n_threads)
     shape = layout.sample_shape if per_row else a.shape
-    out = np.empty(shape, compute)
-    kernel(operand(a, compute), *layout.dims, out.reshape(-1), nt)
-    return out.astype(result, copy=False), layout
+    dest = None if out is None else out_array(out, "out", shape, result)
+    direct = dest is not None and dest.dtype == compute
+    buf = dest.reshape(-1) if direct else np.empty(int(np.prod(shape)), compute)
+    xc = operand(a, compute)
+    # the kernels may write a row over itself (out is x): they read an entry
+    # for the last time before writing it; any other overlap is copied away
+    if direct and not (xc.ctypes.data == buf.ctypes.data and xc.size == buf.size) \
+            and np.may_share_memory(xc, buf):
+        xc = xc.copy()
+    kernel(xc, *layout.dims, buf, nt)
+    if dest is None:
+        return buf.reshape(shape).astype(result, copy=False), layout
+    if not direct:
+        np.copyto(dest, buf.reshape(shape), casting="unsafe")
+    return dest, layout
 
 
 def logsumexp(x: Any, axis: int = -1, keepdims: bool = False, *,
@@ -59,7 +72,7 @@ def logsumexp(x: Any, axis: int = -1, keepdims: bool = False, *,
     return np.expand_dims(out, layout.axis) if keepdims else out
 
 
-def log_softmax(x: Any, axis: int = -1, *,
+def log_softmax(x: Any, axis: int = -1, *, out: Optional[np.ndarray] = None,
                 n_threads: Optional[int] = None) -> np.ndarray:
     """Logarithm of the softmax along the class axis, computed stably.
 
@@ -69,6 +82,11 @@ def log_softmax(x: Any, axis: int = -1, *,
         Scores (logits), any shape with at least one dimension.
     axis : int, default -1
         The class axis.
+    out : ndarray, optional
+        Where to write the result: the shape of ``x``, the result dtype,
+        C-contiguous and writeable. It may be ``x`` itself (in place). A
+        buffer reused across calls saves the allocation, and on large arrays
+        the OS's zeroing of fresh pages (see the README's performance notes).
     n_threads : int or None, default None
         OpenMP threads; None uses what OpenMP would.
 
@@ -89,10 +107,10 @@ def log_softmax(x: Any, axis: int = -1, *,
     >>> fastce.log_softmax([0.0, 0.0]).tolist()
     [-0.6931471805599453, -0.6931471805599453]
     """
-    return _run(_kernels.log_softmax, x, axis, n_threads, per_row=False)[0]
+    return _run(_kernels.log_softmax, x, axis, n_threads, per_row=False, out=out)[0]
 
 
-def softmax(x: Any, axis: int = -1, *,
+def softmax(x: Any, axis: int = -1, *, out: Optional[np.ndarray] = None,
             n_threads: Optional[int] = None) -> np.ndarray:
     """Softmax along the class axis: ``exp(x) / sum(exp(x))``, without overflow.
 
@@ -102,6 +120,11 @@ def softmax(x: Any, axis: int = -1, *,
         Scores (logits), any shape with at least one dimension.
     axis : int, default -1
         The class axis.
+    out : ndarray, optional
+        Where to write the result: the shape of ``x``, the result dtype,
+        C-contiguous and writeable. It may be ``x`` itself (in place). A
+        buffer reused across calls saves the allocation, and on large arrays
+        the OS's zeroing of fresh pages (see the README's performance notes).
     n_threads : int or None, default None
         OpenMP threads; None uses what OpenMP would.
 
@@ -122,4 +145,4 @@ def softmax(x: Any, axis: int = -1, *,
     >>> fastce.softmax([1.0, 2.0, 3.0]).round(4).tolist()
     [0.09, 0.2447, 0.6652]
     """
-    return _run(_kernels.softmax, x, axis, n_threads, per_row=False)[0]
+    return _run(_kernels.softmax, x, axis, n_threads, per_row=False, out=out)[0]
