@@ -27,6 +27,13 @@ int fastce_default_threads(void) {
 #endif
 }
 
+/* Block b of the items [0, n), per_block items a block. */
+static inline double run_block(fastce_block_fn fn, const void *ctx, ptrdiff_t b,
+                               ptrdiff_t per_block, ptrdiff_t n) {
+    ptrdiff_t begin = b * per_block;
+    return fn(ctx, begin, begin + per_block < n ? begin + per_block : n);
+}
+
 int fastce_run_blocks(fastce_block_fn fn, const void *ctx, ptrdiff_t n,
                       ptrdiff_t work_per_item, int n_threads, double *total) {
     if (work_per_item < 1) work_per_item = 1;
@@ -37,7 +44,8 @@ int fastce_run_blocks(fastce_block_fn fn, const void *ctx, ptrdiff_t n,
         if (total) *total = 0.0;
         return FASTCE_OK;
     }
-    double *sums = malloc((size_t)n_blocks * sizeof(double));
+    double one_sum; /* a call of one block needs no allocation */
+    double *sums = n_blocks == 1 ? &one_sum : malloc((size_t)n_blocks * sizeof(double));
     if (!sums) return FASTCE_ERR_NOMEM;
 
     int nt = n_threads > 0 ? n_threads : fastce_default_threads();
@@ -55,13 +63,15 @@ int fastce_run_blocks(fastce_block_fn fn, const void *ctx, ptrdiff_t n,
     ptrdiff_t chunk = n_blocks / ((ptrdiff_t)nt * 16);
     if (chunk < 1) chunk = 1;
     (void)chunk;
+    if (nt == 1) { /* not even a team of one: its cost shows on small calls */
+        for (ptrdiff_t b = 0; b < n_blocks; b++)
+            sums[b] = run_block(fn, ctx, b, per_block, n);
+    } else {
 #ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic, chunk) num_threads(nt) if (nt > 1)
+#pragma omp parallel for schedule(dynamic, chunk) num_threads(nt)
 #endif
-    for (ptrdiff_t b = 0; b < n_blocks; b++) {
-        ptrdiff_t begin = b * per_block;
-        ptrdiff_t end = begin + per_block < n ? begin + per_block : n;
-        sums[b] = fn(ctx, begin, end);
+        for (ptrdiff_t b = 0; b < n_blocks; b++)
+            sums[b] = run_block(fn, ctx, b, per_block, n);
     }
 
     if (total) {
@@ -69,6 +79,6 @@ int fastce_run_blocks(fastce_block_fn fn, const void *ctx, ptrdiff_t n,
         for (ptrdiff_t b = 0; b < n_blocks; b++) fastce_acc_add(&acc, sums[b]);
         *total = fastce_acc_value(acc);
     }
-    free(sums);
+    if (sums != &one_sum) free(sums);
     return FASTCE_OK;
 }

@@ -267,7 +267,7 @@ class Grad:
         else:
             self.zeroed = zeroed
             alloc = np.zeros if zeroed else np.empty
-            self.buffer = alloc(int(np.prod(shape)), compute)
+            self.buffer = alloc(math.prod(shape), compute)
 
     def detach(self, x: np.ndarray, *others: np.ndarray):
         """Copies of the operands the kernel would see half-overwritten.
