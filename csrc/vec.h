@@ -85,7 +85,10 @@ typedef struct {
      * double version keeps every product t_sj * log exactly and rounds
      * -sw_s * (row sum) once (fastce_cat_term_add and fastce_cat_loss in
      * internal.h), so that only the logs' errors remain.
-     * Returns the compensated sum of the losses, added in row order. */
+     * Returns the compensated sum of the losses, added in row order; or,
+     * the vector tables, when there is neither loss nor sw (the total
+     * alone), -(the compensated sum of all n*C terms), rounded once: no row
+     * sums: 1.5x float32, 1.35x float64 at 65536 x 10 on one thread. */
     double (*categorical_rows_f32)(const float *p, const float *t, ptrdiff_t n,
                                    ptrdiff_t C, const float *sw, double lo, double hi,
                                    float *loss, float *grad, double grad_scale);

@@ -826,6 +826,13 @@ static inline __m128i tail_mask4_epi32(ptrdiff_t r) {
                                          ptrdiff_t C, const TYPE *sw, double lo,          \
                                          double hi, TYPE *loss, TYPE *grad,               \
                                          double grad_scale) {                             \
+        if (!loss && !sw && C > 0) { /* the total alone: one run of n*C elements */       \
+            fastce_dd s = grad ? categorical_row_body_##SUF(p, t, n * C, lo, hi, grad,     \
+                                                            grad_scale, 1)                \
+                               : categorical_row_body_##SUF(p, t, n * C, lo, hi, NULL,     \
+                                                            grad_scale, 0);               \
+            return LOG24 ? 0.0 - s.hi : fastce_cat_loss(s.hi, s.lo, 1.0);                 \
+        }                                                                                 \
         return grad ? categorical_rows_body_##SUF(p, t, n, C, sw, lo, hi, loss, grad,     \
                                                   grad_scale, 1)                          \
                     : categorical_rows_body_##SUF(p, t, n, C, sw, lo, hi, loss, NULL,     \

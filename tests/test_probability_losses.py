@@ -1,5 +1,7 @@
 """categorical_cross_entropy and binary_cross_entropy (clipped
 probabilities) against fastce.reference."""
+import math
+
 import numpy as np
 import pytest
 
@@ -221,3 +223,35 @@ def test_categorical_float64_losses_within_2_ulp(C):
             err = np.abs(got.astype(L) - want) / sp
             assert float(err.max()) <= 2.0, (axis, weight is not None, float(err.max()),
                                               p[err.argmax()], t[err.argmax()])
+
+
+@pytest.mark.parametrize("n, C", [(1, 1), (3, 5), (7, 10), (33, 10), (8, 16), (5, 17), (3, 1001)])
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_categorical_dense_total_alone(dtype, n, C):
+    # With neither per-sample losses nor weights to return, the vector
+    # tables sum all n*C terms in one run instead of row by row: the same
+    # total (to the rounding of the row losses), the same gradient bits,
+    # NaN where a live target meets a NaN probability and not where the
+    # target is 0. n*C runs through every tail length of the 8- and
+    # 16-element steps.
+    p, t = _dense_case(n, C, dtype, seed=n * C)
+    kw = dict(eps=1e-4)
+    rows, grad_rows = fastce.categorical_cross_entropy(p, t, reduction="none",
+                                                       return_grad=True, **kw)
+    exact = math.fsum(rows.astype(np.float64))
+    for reduction, want in (("sum", exact), ("mean", exact / n)):
+        got, grad = fastce.categorical_cross_entropy(p, t, reduction=reduction,
+                                                     return_grad=True, **kw)
+        # each row loss was rounded to dtype once: half an ulp of each
+        bound = n * np.finfo(dtype).eps * max(np.abs(rows).max(), np.finfo(dtype).tiny)
+        assert abs(float(got) - want) <= bound / (n if reduction == "mean" else 1), \
+            (reduction, float(got), want)
+        if reduction == "sum":
+            np.testing.assert_array_equal(grad, grad_rows)
+        else:
+            assert_close(grad, grad_rows / dtype(n), dtype)
+    q = p.copy()
+    q.flat[-1], t.flat[-1] = np.nan, 0.0  # the last element, in a tail: contributes 0
+    assert np.isfinite(fastce.categorical_cross_entropy(q, t, reduction="sum", **kw))
+    t.flat[-1] = 0.5
+    assert np.isnan(fastce.categorical_cross_entropy(q, t, reduction="sum", **kw))
