@@ -49,14 +49,23 @@ FASTCE_ROW_MAX_512(f64, double, pd, __m512d, _mm512_loadu_pd, _mm512_max_pd, _mm
 
 /* ----------------------------------------------------------- row rest */
 
+/* In place (the terms stored over x), the unguarded pass raises entries
+ * below m - floor to it, for rows with |m| up to TAME_MAX (see rest_f32). */
+#define FASTCE_FLOOR_F32 200.0f
+#define FASTCE_TAME_MAX_F32 1048576.0
+#define FASTCE_FLOOR_F64 800.0
+#define FASTCE_TAME_MAX_F64 1099511627776.0
+
 /* Sixteen floats of a row (the lanes in live): exp(x_j - m) stored (1 at a
  * maximum) when store is set, added in double to acc0 (low eight) and acc1
  * (high eight) except at a maximum, whose lanes count in ties instead.
- * tame leaves out the exp's clamp and NaN guard (see rest_f32). */
+ * tame leaves out the exp's clamp and NaN guard; tame == 2 also raises
+ * entries below m - FASTCE_FLOOR_F32 (-inf included) to it (see rest_f32). */
 FASTCE_ALWAYS_INLINE void rest16_f32(__m512 v, __mmask16 live, __m512 mv, float *store,
                                      __m512d *acc0, __m512d *acc1, unsigned *ties,
                                      const int tame) {
     __mmask16 eq = _mm512_mask_cmp_ps_mask(live, v, mv, _CMP_EQ_OQ);
+    if (tame == 2) v = _mm512_max_ps(_mm512_sub_ps(mv, _mm512_set1_ps(FASTCE_FLOOR_F32)), v);
     __m512 ex = fastce512_exp_diff_ps(v, mv, tame);
     if (store) _mm512_mask_storeu_ps(store, live, _mm512_mask_blend_ps(eq, ex, _mm512_set1_ps(1.0f)));
     __mmask16 add = _kandn_mask16(eq, live);
@@ -104,9 +113,23 @@ FASTCE_ALWAYS_INLINE double rest_pass_f32(const float *x, ptrdiff_t C, double m,
  * (checked over every float). So the first pass, two operations a vector
  * cheaper, is right whenever its sum is finite, and only a row whose sum is
  * not (a -inf or NaN entry, a range over 1e14) runs the guarded pass, which
- * gives the same bits wherever the first one's were finite. */
+ * gives the same bits wherever the first one's were finite.
+ *
+ * In place (store == x) the second pass would read the terms the first
+ * stored over x. There the first pass raises entries below m - 200 to it:
+ * their terms are 0 either way, -inf gives 0 and a NaN stays NaN. With
+ * |m| <= 2^20 that pass is then right unless the row holds a NaN, whose
+ * sum is NaN again in the second pass (and so every stored term, once the
+ * caller divides by it); larger rows take the guarded pass at once. The
+ * bits are those of the other calls. */
 static inline double rest_f32(const float *x, ptrdiff_t C, double m, float *store) {
-    double r = rest_pass_f32(x, C, m, store, 1);
+    double r;
+    if (store != x)
+        r = rest_pass_f32(x, C, m, store, 1);
+    else if (fabs(m) <= FASTCE_TAME_MAX_F32)
+        r = rest_pass_f32(x, C, m, store, 2);
+    else
+        return rest_pass_f32(x, C, m, store, 0);
     return isfinite(r) ? r : rest_pass_f32(x, C, m, store, 0);
 }
 
@@ -123,10 +146,12 @@ FASTCE_ALWAYS_INLINE void two_sum_add(__m512d *acc, __m512d *err, __m512d v) {
 
 /* Eight doubles of a row (the lanes in live): exp(x_j - m) stored (1 at a
  * maximum) when store is set, and returned except at a maximum (0 there),
- * whose lanes count in ties instead; tame as in rest16_f32. */
+ * whose lanes count in ties instead; tame as in rest16_f32 (the floor
+ * FASTCE_FLOOR_F64). */
 FASTCE_ALWAYS_INLINE __m512d terms8_f64(__m512d v, __mmask8 live, __m512d mv, double *store,
                                         unsigned *ties, const int tame) {
     __mmask8 eq = _mm512_mask_cmp_pd_mask(live, v, mv, _CMP_EQ_OQ);
+    if (tame == 2) v = _mm512_max_pd(_mm512_sub_pd(mv, _mm512_set1_pd(FASTCE_FLOOR_F64)), v);
     __m512d ex = fastce512_exp_diff_pd(v, mv, tame);
     if (store) _mm512_mask_storeu_pd(store, live, _mm512_mask_blend_pd(eq, ex, _mm512_set1_pd(1.0)));
     *ties += (unsigned)__builtin_popcount((unsigned)eq);
@@ -168,9 +193,16 @@ FASTCE_ALWAYS_INLINE double rest_pass_f64(const double *x, ptrdiff_t C, double m
 
 /* As rest_f32: the unguarded double exp gives exactly 0 below -746 or a
  * value that is not finite, never a finite wrong one (checked on 2^28
- * differences below -746: random bit patterns, and uniform on [-1e9, -746]). */
+ * differences below -746: random bit patterns, and uniform on [-1e9, -746]);
+ * in place, entries below m - 800 are raised to it (|m| <= 2^40). */
 static inline double rest_f64(const double *x, ptrdiff_t C, double m, double *store) {
-    double r = rest_pass_f64(x, C, m, store, 1);
+    double r;
+    if (store != x)
+        r = rest_pass_f64(x, C, m, store, 1);
+    else if (fabs(m) <= FASTCE_TAME_MAX_F64)
+        r = rest_pass_f64(x, C, m, store, 2);
+    else
+        return rest_pass_f64(x, C, m, store, 0);
     return isfinite(r) ? r : rest_pass_f64(x, C, m, store, 0);
 }
 
