@@ -25,6 +25,8 @@
 #include <math.h>
 #include <stdint.h>
 
+#include "log_series.h"
+
 /* exp(x), float lanes. Cody-Waite reduction x = n*ln2 + r, |r| <= ln2/2, a
  * degree-7 polynomial for exp(r) (Cephes' coefficients), then 2^n applied in
  * two halves so that results down to the subnormal range are right. */
@@ -85,8 +87,9 @@ static inline __m256d fastce_exp_pd(__m256d x) {
  * significand in [1, 2) and k the unbiased exponent as a double: with f = m
  * or m/2 in [sqrt(2)/2, sqrt(2)) (k adjusted), log f = log(1 + u), u = f - 1
  * exact: with s = u/(2+u) and hfsq = u^2/2, log(1+u) = 2*atanh(s) =
- * u - (hfsq - s*(hfsq + R)), R = sum_i 2 s^(2i)/(2i+1). The exact u leads;
- * only the small correction carries rounding errors. */
+ * u - (hfsq - s*(hfsq + R)), R = sum_i 2 s^(2i)/(2i+1) (a fitted
+ * polynomial, log_series.h). The exact u leads; only the small correction
+ * carries rounding errors. */
 /* The significand of positive normal lanes (given as their bits) as f in
  * [sqrt(2)/2, sqrt(2)), adding 1 to the exponent *k where it was halved. */
 static inline __m256d fastce_log_split_pd(__m256i bits, __m256d *k) {
@@ -105,9 +108,15 @@ static inline __m256d fastce_log_split_pd(__m256i bits, __m256d *k) {
 static inline __m256d fastce_log_ku_pd(__m256d k, __m256d u) {
     __m256d hfsq = _mm256_mul_pd(_mm256_set1_pd(0.5), _mm256_mul_pd(u, u));
     __m256d s = _mm256_div_pd(u, _mm256_add_pd(_mm256_set1_pd(2.0), u));
-    __m256d z = _mm256_mul_pd(s, s);
-    __m256d R = _mm256_set1_pd(2.0 / 21.0);
-    for (int i = 19; i >= 3; i -= 2) R = _mm256_fmadd_pd(R, z, _mm256_set1_pd(2.0 / i));
+    __m256d z = _mm256_mul_pd(s, s), z2 = _mm256_mul_pd(z, z);
+    /* R = z g(z), g the polynomial of log_series.h, in Estrin's form */
+#define FASTCE_G_(i) _mm256_set1_pd(FASTCE_LOG_G##i)
+    __m256d p01 = _mm256_fmadd_pd(FASTCE_G_(1), z, FASTCE_G_(0));
+    __m256d p23 = _mm256_fmadd_pd(FASTCE_G_(3), z, FASTCE_G_(2));
+    __m256d p45 = _mm256_fmadd_pd(FASTCE_G_(5), z, FASTCE_G_(4));
+    __m256d R = _mm256_fmadd_pd(_mm256_fmadd_pd(FASTCE_G_(6), z2, p45), _mm256_mul_pd(z2, z2),
+                                _mm256_fmadd_pd(p23, z2, p01));
+#undef FASTCE_G_
     R = _mm256_mul_pd(R, z);
     __m256d corr = _mm256_fmadd_pd(s, _mm256_add_pd(hfsq, R),
                                    _mm256_mul_pd(k, _mm256_set1_pd(2.31904681384629956e-17)));

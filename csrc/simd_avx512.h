@@ -25,6 +25,7 @@
 #include <stddef.h>
 
 #include "internal.h"
+#include "log_series.h"
 
 #if defined(__GNUC__)
 #define FASTCE_ALWAYS_INLINE static inline __attribute__((always_inline))
@@ -223,9 +224,9 @@ static inline __m512d fastce512_log_split_pd(__m512d x, __m512d *k) {
 
 /* k ln2 + log1p(u) for an exact u in [sqrt(1/2) - 1, sqrt(2) - 1] and an
  * integer k (or +-inf, giving +-inf): the formula above with R(z), z = s^2
- * <= 0.0295, the series sum_i 2 z^i / (2i+1) to i = 10 (truncation
- * < 2^-60) or, float24, to i = 5 (truncation < 2^-33), in Estrin's form;
- * ln2 in two parts. */
+ * <= 0.0295, the fitted polynomial of log_series.h (error < 2^-57.9) or,
+ * float24, the series sum_i 2 z^i / (2i+1) to i = 5 (truncation < 2^-33),
+ * in Estrin's form; ln2 in two parts. */
 static inline __m512d fastce512_log_ku_pd(__m512d k, __m512d u, int float24) {
     __m512d hfsq = _mm512_mul_pd(_mm512_set1_pd(0.5), _mm512_mul_pd(u, u));
     __m512d s = _mm512_div_pd(u, _mm512_add_pd(_mm512_set1_pd(2.0), u));
@@ -237,14 +238,13 @@ static inline __m512d fastce512_log_ku_pd(__m512d k, __m512d u, int float24) {
         __m512d p23 = _mm512_fmadd_pd(FASTCE_C_(9), z, FASTCE_C_(7));
         R = _mm512_fmadd_pd(_mm512_fmadd_pd(FASTCE_C_(11), z2, p23), z2, p01);
     } else {
-        __m512d z8 = _mm512_mul_pd(z4, z4);
-        __m512d p01 = _mm512_fmadd_pd(FASTCE_C_(5), z, FASTCE_C_(3));
-        __m512d p23 = _mm512_fmadd_pd(FASTCE_C_(9), z, FASTCE_C_(7));
-        __m512d p45 = _mm512_fmadd_pd(FASTCE_C_(13), z, FASTCE_C_(11));
-        __m512d p67 = _mm512_fmadd_pd(FASTCE_C_(17), z, FASTCE_C_(15));
-        __m512d p89 = _mm512_fmadd_pd(FASTCE_C_(21), z, FASTCE_C_(19));
-        __m512d q03 = _mm512_fmadd_pd(p23, z2, p01), q47 = _mm512_fmadd_pd(p67, z2, p45);
-        R = _mm512_fmadd_pd(p89, z8, _mm512_fmadd_pd(q47, z4, q03));
+#define FASTCE_G_(i) _mm512_set1_pd(FASTCE_LOG_G##i)
+        __m512d p01 = _mm512_fmadd_pd(FASTCE_G_(1), z, FASTCE_G_(0));
+        __m512d p23 = _mm512_fmadd_pd(FASTCE_G_(3), z, FASTCE_G_(2));
+        __m512d p45 = _mm512_fmadd_pd(FASTCE_G_(5), z, FASTCE_G_(4));
+        R = _mm512_fmadd_pd(_mm512_fmadd_pd(FASTCE_G_(6), z2, p45), z4,
+                            _mm512_fmadd_pd(p23, z2, p01));
+#undef FASTCE_G_
     }
 #undef FASTCE_C_
     R = _mm512_mul_pd(R, z);
