@@ -106,33 +106,6 @@ FASTCE_ALWAYS_INLINE double rest_pass_f32(const float *x, ptrdiff_t C, double m,
     return _mm512_reduce_add_pd(s) + ((double)t - 1.0);
 }
 
-/* The rest of a row with a finite max m, every x_j <= m or NaN. The exp
- * without its clamp and NaN guard gives every term of a finite x_j - m
- * right or not finite: exactly 0 below -104 (vscalef's underflow) down to
- * about -1.5e14, inf or NaN beyond, and NaN for -inf or NaN entries
- * (checked over every float). So the first pass, two operations a vector
- * cheaper, is right whenever its sum is finite, and only a row whose sum is
- * not (a -inf or NaN entry, a range over 1e14) runs the guarded pass, which
- * gives the same bits wherever the first one's were finite.
- *
- * In place (store == x) the second pass would read the terms the first
- * stored over x. There the first pass raises entries below m - 200 to it:
- * their terms are 0 either way, -inf gives 0 and a NaN stays NaN. With
- * |m| <= 2^20 that pass is then right unless the row holds a NaN, whose
- * sum is NaN again in the second pass (and so every stored term, once the
- * caller divides by it); larger rows take the guarded pass at once. The
- * bits are those of the other calls. */
-static inline double rest_f32(const float *x, ptrdiff_t C, double m, float *store) {
-    double r;
-    if (store != x)
-        r = rest_pass_f32(x, C, m, store, 1);
-    else if (fabs(m) <= FASTCE_TAME_MAX_F32)
-        r = rest_pass_f32(x, C, m, store, 2);
-    else
-        return rest_pass_f32(x, C, m, store, 0);
-    return isfinite(r) ? r : rest_pass_f32(x, C, m, store, 0);
-}
-
 /* Compensated double lanes: *acc += v, that add's rounding error (TwoSum,
  * off the loop-carried chain) into *err. The terms are in [0, 1] or NaN, so
  * a lane never overflows and the sum is acc + err. */
@@ -191,20 +164,40 @@ FASTCE_ALWAYS_INLINE double rest_pass_f64(const double *x, ptrdiff_t C, double m
     return fastce_acc_value(s) + ((double)t - 1.0);
 }
 
-/* As rest_f32: the unguarded double exp gives exactly 0 below -746 or a
- * value that is not finite, never a finite wrong one (checked on 2^28
- * differences below -746: random bit patterns, and uniform on [-1e9, -746]);
- * in place, entries below m - 800 are raised to it (|m| <= 2^40). */
-static inline double rest_f64(const double *x, ptrdiff_t C, double m, double *store) {
-    double r;
-    if (store != x)
-        r = rest_pass_f64(x, C, m, store, 1);
-    else if (fabs(m) <= FASTCE_TAME_MAX_F64)
-        r = rest_pass_f64(x, C, m, store, 2);
-    else
-        return rest_pass_f64(x, C, m, store, 0);
-    return isfinite(r) ? r : rest_pass_f64(x, C, m, store, 0);
-}
+/* The rest of a row with a finite max m, every x_j <= m or NaN. The exp
+ * without its clamp and NaN guard gives every term of a finite x_j - m
+ * right or not finite: exactly 0 below -104 (vscalef's underflow) down to
+ * about -1.5e14, inf or NaN beyond, and NaN for -inf or NaN entries
+ * (checked over every float). So the first pass, two operations a vector
+ * cheaper, is right whenever its sum is finite, and only a row whose sum is
+ * not (a -inf or NaN entry, a range over 1e14) runs the guarded pass, which
+ * gives the same bits wherever the first one's were finite.
+ *
+ * In place (store == x) the second pass would read the terms the first
+ * stored over x. There the first pass raises entries below m - 200 to it:
+ * their terms are 0 either way, -inf gives 0 and a NaN stays NaN. With
+ * |m| <= 2^20 that pass is then right unless the row holds a NaN, whose
+ * sum is NaN again in the second pass (and so every stored term, once the
+ * caller divides by it); larger rows take the guarded pass at once. The
+ * bits are those of the other calls.
+ *
+ * In double the same holds: the unguarded exp gives exactly 0 below -746
+ * or a value that is not finite, never a finite wrong one (checked on 2^28
+ * differences below -746: random bit patterns, and uniform on [-1e9,
+ * -746]); in place, entries below m - 800 are raised to it (|m| <= 2^40). */
+#define FASTCE_REST_512(SUF, TYPE, TAME_MAX)                                             \
+    static inline double rest_##SUF(const TYPE *x, ptrdiff_t C, double m, TYPE *store) { \
+        double r;                                                                        \
+        if (store != x)                                                                  \
+            r = rest_pass_##SUF(x, C, m, store, 1);                                      \
+        else if (fabs(m) <= TAME_MAX)                                                    \
+            r = rest_pass_##SUF(x, C, m, store, 2);                                      \
+        else                                                                             \
+            return rest_pass_##SUF(x, C, m, store, 0);                                   \
+        return isfinite(r) ? r : rest_pass_##SUF(x, C, m, store, 0);                     \
+    }
+FASTCE_REST_512(f32, float, FASTCE_TAME_MAX_F32)
+FASTCE_REST_512(f64, double, FASTCE_TAME_MAX_F64)
 
 static double row_rest_f32(const float *x, ptrdiff_t C, double m) {
     return rest_f32(x, C, m, NULL);
