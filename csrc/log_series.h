@@ -6,7 +6,7 @@
  * |z (polynomial - g)| on [0, 0.02944] (tools/fit_log_series.py, mpmath):
  * 2^-57.9 with the coefficients rounded to double, against 2^-38.7 for the
  * series cut at the same degree. That error reaches log(1 + u) as at most
- * s 2^-57.9, under 2^-59 of the result. The ten terms of the series the
+ * s 2^-57.9, about 2^-58.9 of the result. The ten terms of the series the
  * logs had before (truncation < 2^-60) cost three more FMAs and a multiply
  * (10% of float64 categorical CE); the measured maxima stay within the
  * bounds documented with the logs (tests/test_vector_math.py). */

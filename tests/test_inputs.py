@@ -76,6 +76,27 @@ def test_grad_out_may_be_the_logits(name):
     assert loss == want_loss
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+@pytest.mark.parametrize("name", ["softmax_cross_entropy", "softmax_cross_entropy_dense",
+                                  "nll_loss", "sigmoid_cross_entropy", "log_softmax", "softmax"])
+def test_out_may_be_an_ndarray_subclass(name, dtype):
+    """An np.matrix as ``grad_out`` (or softmax's ``out``) is filled and
+    handed back as given, as NumPy's own ``out=`` does. (The binding had
+    received the subclass's two-dimensional reshape and raised a buffer
+    error.)"""
+    x = np.clip(X, -1, 1).astype(dtype)
+    if name in CALLS:
+        want = CALLS[name](x, return_grad=True)[1]
+        out = np.asmatrix(np.full(x.shape, 7, dtype))
+        got = CALLS[name](x, return_grad=True, grad_out=out)[1]
+    else:
+        want = getattr(fastce, name)(x)
+        out = np.asmatrix(np.full(x.shape, 7, dtype))
+        got = getattr(fastce, name)(x, out=out)
+    assert got is out and type(got) is np.matrix
+    np.testing.assert_array_equal(np.asarray(out), want)
+
+
 def test_grad_out_float16():
     x = X.astype(np.float16)
     out = np.empty(x.shape, np.float16)

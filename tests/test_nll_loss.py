@@ -68,7 +68,8 @@ def test_gradient_is_zero_off_target_whoever_allocates_it(dtype, how):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("n, C", [(1, 3), (7, 10), (45, 64), (9000, 70), (2051, 1000)])
+@pytest.mark.parametrize("n, C", [(1, 3), (2, 5), (7, 10), (45, 64), (4098, 9), (9000, 70),
+                                  (2051, 1000)])
 @pytest.mark.parametrize("weighted", [False, True])
 def test_forward_alone_is_the_exact_sum(dtype, n, C, weighted):
     """The loss without a gradient or per-sample output takes its own loop

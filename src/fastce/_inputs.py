@@ -221,7 +221,9 @@ def _raise_bad_label(target, layout, ignore_index, flat_pos):
 
 def out_array(out: Any, name: str, shape: tuple, result: np.dtype) -> np.ndarray:
     """Check a caller's output array (``out``, ``grad_out``): an ndarray of
-    the result's shape and dtype, C-contiguous and writeable."""
+    the result's shape and dtype, C-contiguous and writeable. Subclasses
+    (np.matrix) are written through a base-class view and handed back as
+    given, as NumPy's ``out=`` does."""
     if not isinstance(out, np.ndarray):
         raise TypeError(f"{name} must be a NumPy array; got {type(out).__name__}")
     if out.shape != shape:
@@ -263,7 +265,9 @@ class Grad:
         if not wanted:
             self.buffer = EMPTY[compute]
         elif self.direct:
-            self.buffer = grad_out.reshape(-1)
+            # a base-class view: the binding takes a flat ndarray, and a
+            # subclass's reshape (np.matrix) may keep two dimensions
+            self.buffer = np.asarray(grad_out).reshape(-1)
         else:
             self.zeroed = zeroed
             alloc = np.zeros if zeroed else np.empty

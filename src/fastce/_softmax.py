@@ -19,7 +19,7 @@ def _run(kernel, x: Any, axis: int, n_threads: Optional[int], per_row: bool,
     shape = layout.sample_shape if per_row else a.shape
     dest = None if out is None else out_array(out, "out", shape, result)
     direct = dest is not None and dest.dtype == compute
-    buf = dest.reshape(-1) if direct else np.empty(math.prod(shape), compute)
+    buf = np.asarray(dest).reshape(-1) if direct else np.empty(math.prod(shape), compute)
     xc = operand(a, compute)
     # the kernels may write a row over itself (out is x): they read an entry
     # for the last time before writing it; any other overlap is copied away
