@@ -255,3 +255,56 @@ def test_categorical_dense_total_alone(dtype, n, C):
     assert np.isfinite(fastce.categorical_cross_entropy(q, t, reduction="sum", **kw))
     t.flat[-1] = 0.5
     assert np.isnan(fastce.categorical_cross_entropy(q, t, reduction="sum", **kw))
+
+
+@pytest.mark.parametrize("in_place", ["probs", "target", "buffer"])
+@pytest.mark.parametrize("reduction", ["mean", "none"])
+@pytest.mark.parametrize("dense", [False, True], ids=["sparse", "dense"])
+@pytest.mark.parametrize("shape, axis", [((37, 3), -1), ((41, 10), -1), ((19, 16), -1),
+                                         ((9, 33), -1), ((5, 1003), -1), ((3000, 10), -1),
+                                         ((7, 5, 3), 1)])
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_categorical_grad_out(dtype, shape, axis, dense, reduction, in_place):
+    """``grad_out`` gets the bits of the call without it, on every kernel
+    path (few classes flat, long rows, the total alone, a middle class axis,
+    several threads): a separate buffer, ``probs`` itself, or the dense
+    target (copied away before the kernel runs)."""
+    ax = axis % len(shape)
+    p = probs(shape, ax, dtype)
+    p.flat[::7] = 0.0
+    t = soft_target(shape, ax, dtype) if dense else labels_for(shape, ax)
+    kw = dict(axis=axis, reduction=reduction, eps=1e-4, return_grad=True)
+    want_loss, want_grad = fastce.categorical_cross_entropy(p, t, **kw)
+    p, t = p.copy(), t.copy()
+    if in_place == "probs" or (in_place == "target" and not dense):
+        out = p
+    elif in_place == "target":
+        out = t
+    else:
+        out = np.full(shape, np.nan, dtype)
+    loss, grad = fastce.categorical_cross_entropy(p, t, grad_out=out, **kw)
+    assert grad is out
+    np.testing.assert_array_equal(grad, want_grad)
+    np.testing.assert_array_equal(loss, want_loss)
+
+
+@pytest.mark.parametrize("in_place", ["probs", "target", "weight", "buffer"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_binary_grad_out(dtype, in_place):
+    """As for the categorical loss, with the weight as a row of the buffer."""
+    rng = np.random.default_rng(5)
+    shape = (300, 70)
+    p = rng.random(shape).astype(dtype)
+    z = rng.random(shape).astype(dtype)
+    w = rng.uniform(0.5, 2, 70).astype(dtype)
+    kw = dict(eps=1e-4, return_grad=True)
+    want_loss, want_grad = fastce.binary_cross_entropy(p, z, weight=w, **kw)
+    out = {"probs": p, "target": z, "buffer": np.full(shape, np.nan, dtype)}.get(in_place)
+    if in_place == "weight":
+        out = np.full(shape, np.nan, dtype)
+        out[0] = w
+        w = out[0]
+    loss, grad = fastce.binary_cross_entropy(p, z, weight=w, grad_out=out, **kw)
+    assert grad is out
+    np.testing.assert_array_equal(grad, want_grad)
+    assert loss == want_loss

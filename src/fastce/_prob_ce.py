@@ -9,7 +9,7 @@ import numpy as np
 from . import _kernels
 from ._inputs import (Grad, broadcast_operands, check_interval,
                       check_reduction, check_shape, check_threads,
-                      class_layout, dtypes, grad_scale,
+                      class_layout, dtypes, grad_out_array, grad_scale,
                       is_labels, labels, operand, per_sample_buffer,
                       real_array, reduce, sample_weights, EMPTY)
 
@@ -23,6 +23,7 @@ def categorical_cross_entropy(
     sample_weight: Any = None,
     reduction: str = "mean",
     return_grad: bool = False,
+    grad_out: Optional[np.ndarray] = None,
     n_threads: Optional[int] = None,
 ):
     """Cross-entropy of predicted probabilities, clipped to ``[eps, 1-eps]``.
@@ -49,6 +50,9 @@ def categorical_cross_entropy(
         ``sample_weight`` is given).
     return_grad : bool, default False
         Also return the gradient with respect to ``probs``.
+    grad_out : ndarray, optional
+        Receives the gradient: C-contiguous, ``probs.shape``, the result
+        dtype, writeable. It may be ``probs`` itself to overwrite it in place.
     n_threads : int or None, default None
         OpenMP threads; None uses what OpenMP would.
 
@@ -79,23 +83,24 @@ def categorical_cross_entropy(
     nt = check_threads(n_threads)
     t = real_array(target, "target")
     sw = sample_weights(sample_weight, layout.sample_shape, compute)
-    grad = Grad(return_grad, None, p.shape, compute)
+    grad = Grad(return_grad, grad_out_array(return_grad, grad_out, p.shape, result),
+                p.shape, compute)
     loss = per_sample_buffer(reduction, layout.n_samples, compute)
     if is_labels(t):
         y, den = labels(t, layout, None, EMPTY[compute], sw)
+        pc, y, sw = grad.detach(operand(p, compute), y, sw)
         scale = grad_scale(reduction, den)
         total = _kernels.categorical_ce_sparse(
-            operand(p, compute), y, *layout.dims, sw, eps, loss, grad.buffer,
-            scale, nt)
+            pc, y, *layout.dims, sw, eps, loss, grad.buffer, scale, nt)
     else:
         check_shape(t, p.shape, "target",
                     "floating targets are probabilities with the shape of probs; "
                     "pass integer class indices for a sparse target")
         den = float(sw.sum(dtype=np.float64)) if sw.size else float(layout.n_samples)
+        pc, tc, sw = grad.detach(operand(p, compute), operand(t, compute), sw)
         scale = grad_scale(reduction, den)
         total = _kernels.categorical_ce_dense(
-            operand(p, compute), operand(t, compute), *layout.dims, sw, eps,
-            loss, grad.buffer, scale, nt)
+            pc, tc, *layout.dims, sw, eps, loss, grad.buffer, scale, nt)
     out = reduce(reduction, total, loss, den, layout.sample_shape, result)
     return (out, grad.result(result, reduction, den)) if return_grad else out
 
@@ -108,6 +113,7 @@ def binary_cross_entropy(
     weight: Any = None,
     reduction: str = "mean",
     return_grad: bool = False,
+    grad_out: Optional[np.ndarray] = None,
     n_threads: Optional[int] = None,
 ):
     """Binary cross-entropy of probabilities, elementwise, clipped to ``[eps, 1-eps]``.
@@ -126,6 +132,9 @@ def binary_cross_entropy(
         ``'mean'`` averages over all elements.
     return_grad : bool, default False
         Also return the gradient with respect to ``probs``.
+    grad_out : ndarray, optional
+        Receives the gradient: C-contiguous, ``probs.shape``, the result
+        dtype, writeable. It may be ``probs`` itself to overwrite it in place.
     n_threads : int or None, default None
         OpenMP threads; None uses what OpenMP would.
 
@@ -156,11 +165,12 @@ def binary_cross_entropy(
     z = real_array(target, "target")
     check_shape(z, p.shape, "target", "the shape of probs")
     P, (w,) = broadcast_operands(p.shape, compute, weight=weight)
-    grad = Grad(return_grad, None, p.shape, compute)
+    grad = Grad(return_grad, grad_out_array(return_grad, grad_out, p.shape, result),
+                p.shape, compute)
     loss = per_sample_buffer(reduction, p.size, compute)
+    pc, zc, w = grad.detach(operand(p, compute), operand(z, compute), w)
     den = float(p.size)
     scale = grad_scale(reduction, den)
-    total = _kernels.binary_ce(operand(p, compute), operand(z, compute), P, w,
-                               eps, loss, grad.buffer, scale, nt)
+    total = _kernels.binary_ce(pc, zc, P, w, eps, loss, grad.buffer, scale, nt)
     out = reduce(reduction, total, loss, den, p.shape, result)
     return (out, grad.result(result, reduction, den)) if return_grad else out

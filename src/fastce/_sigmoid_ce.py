@@ -79,7 +79,7 @@ def sigmoid_cross_entropy(
                 grad_out_array(return_grad, grad_out, x.shape, result),
                 x.shape, compute)
     loss = per_sample_buffer(reduction, x.size, compute)
-    xc, zc = grad.detach(operand(x, compute), operand(z, compute))
+    xc, zc, w, q = grad.detach(operand(x, compute), operand(z, compute), w, q)
     den = float(x.size)
     scale = grad_scale(reduction, den)
     total = _kernels.sigmoid_ce(xc, zc, P, w, q, loss, grad.buffer,

@@ -111,7 +111,7 @@ def softmax_cross_entropy(
 
     if is_labels(t):
         y, den = labels(t, layout, ignore, w, sw)
-        (xc,) = grad.detach(operand(x, compute))
+        xc, y, w, sw = grad.detach(operand(x, compute), y, w, sw)
         scale = grad_scale(reduction, den)
         total = _kernels.softmax_ce_sparse(
             xc, y, *layout.dims, w, sw, kernel_ignore_index(ignore), e, loss, grad.buffer,
@@ -121,7 +121,7 @@ def softmax_cross_entropy(
                     "floating targets are probabilities with the logits' shape; "
                     "pass integer class indices for a sparse target")
         den = float(sw.sum(dtype=np.float64)) if sw.size else float(layout.n_samples)
-        xc, tc = grad.detach(operand(x, compute), operand(t, compute))
+        xc, tc, w, sw = grad.detach(operand(x, compute), operand(t, compute), w, sw)
         scale = grad_scale(reduction, den)
         total = _kernels.softmax_ce_dense(
             xc, tc, *layout.dims, w, sw, e, loss, grad.buffer,
@@ -191,7 +191,7 @@ def nll_loss(
                 x.shape, compute, zeroed=True)
     loss = per_sample_buffer(reduction, layout.n_samples, compute)
     y, den = labels(t, layout, ignore, w, sw)
-    (xc,) = grad.detach(operand(x, compute))
+    xc, y, w, sw = grad.detach(operand(x, compute), y, w, sw)
     scale = grad_scale(reduction, den)
     total = _kernels.nll(xc, y, *layout.dims, w, sw, kernel_ignore_index(ignore), loss, grad.buffer,
                          scale, grad.zeroed, nt)
