@@ -503,59 +503,101 @@ FASTCE_SIGMOID_AVX2(f64, double, 0)
 
 /* ---------------------------------------------------------- binary CE */
 
+/* The exponent of positive normal lanes as doubles (k) and their
+ * significands as f in [sqrt(1/2), sqrt(2)) (k adjusted), as fastce_log_pd
+ * splits them. */
+FASTCE_ALWAYS_INLINE __m256d log_split_normal_pd(__m256d x, __m256d *k) {
+    __m256i bits = _mm256_castpd_si256(x);
+    __m128i e32 = _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(
+        _mm256_srli_epi64(bits, 52), _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6)));
+    *k = _mm256_sub_pd(_mm256_cvtepi32_pd(e32), _mm256_set1_pd(1023.0));
+    return fastce_log_split_pd(bits, k);
+}
+
 /* log(1 - pc) for a clipped probability pc in (0, 1] (binary_ce4's clip
  * never gives NaN; it puts a NaN p in the results itself) by one exact
  * reduction 1 - pc = 2^k (1 + u), u in [sqrt(1/2) - 1, sqrt(2) - 1], read
  * off pc itself where 1 - pc would round: u = -pc (k = 0) for
  * pc <= 1 - sqrt(1/2), u = 1 - 2 pc (k = -1, exact by Sterbenz) up to
- * pc = 1/2; above, 1 - pc is exact and split as usual (the AVX-512
+ * pc = 1/2; above, v = 1 - pc is exact and split as usual (the AVX-512
  * kernel's scheme). No cancellation and no correction term: within
  * fastce_log_pd's 0.85 ulp, where log1p(-pc) (fastce_log1p_pd, which adds
- * the rounding error of 1 - pc back as a quotient) measured 1.22. pc = 1
- * (a clip bound that rounds to 1) gives -inf. */
-FASTCE_ALWAYS_INLINE __m256d log1m_pd(__m256d pc) {
+ * the rounding error of 1 - pc back as a quotient) measured 1.22. Returns
+ * u and sets *k; v = 0 (pc = 1, a clip bound that rounds to 1) is the
+ * caller's -inf. */
+FASTCE_ALWAYS_INLINE __m256d log1m_ku_pd(__m256d pc, __m256d v, __m256d *k) {
     const __m256d zero = _mm256_setzero_pd(), one = _mm256_set1_pd(1.0);
-    __m256d v = _mm256_sub_pd(one, pc);
-    __m256i bits = _mm256_castpd_si256(v);
-    __m128i e32 = _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(
-        _mm256_srli_epi64(bits, 52), _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6)));
-    __m256d k = _mm256_sub_pd(_mm256_cvtepi32_pd(e32), _mm256_set1_pd(1023.0));
-    __m256d u = _mm256_sub_pd(fastce_log_split_pd(bits, &k), one);
+    __m256d u = _mm256_sub_pd(log_split_normal_pd(v, k), one);
     __m256d below_half = _mm256_cmp_pd(pc, _mm256_set1_pd(0.5), _CMP_LT_OQ);
     __m256d near_half = _mm256_and_pd(below_half, _mm256_cmp_pd(pc, _mm256_set1_pd(0.29289321881345248),
                                                                 _CMP_GT_OQ));
     u = _mm256_blendv_pd(u, _mm256_sub_pd(zero, pc), below_half);
-    k = _mm256_blendv_pd(k, zero, below_half);
+    *k = _mm256_blendv_pd(*k, zero, below_half);
     u = _mm256_blendv_pd(u, _mm256_fnmadd_pd(pc, _mm256_set1_pd(2.0), one), near_half);
-    k = _mm256_blendv_pd(k, _mm256_set1_pd(-1.0), near_half);
-    __m256d lg = fastce_log_ku_pd(k, u);
-    return _mm256_blendv_pd(lg, _mm256_set1_pd(-INFINITY), _mm256_cmp_pd(v, zero, _CMP_EQ_OQ));
+    *k = _mm256_blendv_pd(*k, _mm256_set1_pd(-1.0), near_half);
+    return u;
 }
 
-/* Four elements in double lanes (see fastce_binary_ce_one in internal.h),
- * log1p(-pc) as log1m_pd(pc).
+/* k ln2 + log1p(u) (u exact, in [sqrt(1/2) - 1, sqrt(2) - 1]): to double
+ * accuracy, or float24 to float accuracy (relative error < 2^-30, the
+ * float kernel's loss is rounded to float once; see categorical_log24_pd). */
+FASTCE_ALWAYS_INLINE __m256d binary_log_ku_pd(__m256d k, __m256d u, int float24) {
+    if (float24)
+        return _mm256_fmadd_pd(k, _mm256_set1_pd(6.93147180559945286e-01), fastce_log1p24_pd(u));
+    return fastce_log_ku_pd(k, u);
+}
+
+/* Four elements in double lanes (see fastce_binary_ce_one in internal.h):
+ * log(pc) and log1p(-pc) from one split each (log_split_normal_pd,
+ * log1m_ku_pd), and where every lane has a hard target (z = 0 or 1) only
+ * the log its term needs, from that term's (k, u): the other term is
+ * exactly 0 either way. A subnormal pc (a subnormal eps) takes
+ * fastce_log_pd and a log1m from its own split.
  * precise (the float64 kernel): a soft target's loss rounded once, as
  * fastce_binary_ce_loss_dd and the AVX-512 kernel's binary_ce8 assemble it:
  * 1 - z, both products, their sum and the weight carried as hi + lo, so
  * that only the logs' errors remain (in double the loss rounds up to five
  * times: 2.5 ulp measured with weights). Where that is not finite (an
  * infinite log or weight, a NaN) the plain loss stands; with z in {0, 1}
- * both round once to the same value. The float kernel rounds a loss
- * computed in double to float once and keeps the plain one. */
+ * both round once to the same value. The float kernel (!precise) takes
+ * float-accuracy logs, rounds a loss computed in double to float once and
+ * keeps the plain one. */
 FASTCE_ALWAYS_INLINE __m256d binary_ce4(__m256d p, __m256d z, __m256d w, __m256d lo,
                                         __m256d hi, int precise, __m256d *grad) {
     const __m256d zero = _mm256_setzero_pd(), one = _mm256_set1_pd(1.0);
+    const __m256d ninf = _mm256_set1_pd(-INFINITY);
     __m256d nan_p = _mm256_cmp_pd(p, p, _CMP_UNORD_Q);
     __m256d pc = _mm256_min_pd(_mm256_max_pd(p, lo), hi);
     __m256d cz = z, cnz = _mm256_sub_pd(one, z);
-    __m256d la = fastce_log_pd(pc), lb = log1m_pd(pc);
+    __m256d v = _mm256_sub_pd(one, pc), v0 = _mm256_cmp_pd(v, zero, _CMP_EQ_OQ);
+    if (grad) {
+        __m256d g = _mm256_sub_pd(_mm256_div_pd(cnz, v), _mm256_div_pd(cz, pc));
+        *grad = _mm256_blendv_pd(_mm256_mul_pd(w, g), p, nan_p);
+    }
+    __m256d ka, kb, ua, ub, la, lb;
+    __m256d tiny = _mm256_cmp_pd(pc, _mm256_set1_pd(2.2250738585072014e-308), _CMP_LT_OQ);
+    if (_mm256_movemask_pd(tiny)) {
+        la = fastce_log_pd(pc);
+        ub = log1m_ku_pd(pc, v, &kb);
+        lb = _mm256_blendv_pd(binary_log_ku_pd(kb, ub, !precise), ninf, v0);
+    } else {
+        ua = _mm256_sub_pd(log_split_normal_pd(pc, &ka), one);
+        ub = log1m_ku_pd(pc, v, &kb);
+        __m256d z1 = _mm256_cmp_pd(z, one, _CMP_EQ_OQ);
+        __m256d hard = _mm256_or_pd(z1, _mm256_cmp_pd(z, zero, _CMP_EQ_OQ));
+        if (_mm256_movemask_pd(hard) == 0xf) {
+            __m256d lg = binary_log_ku_pd(_mm256_blendv_pd(kb, ka, z1),
+                                          _mm256_blendv_pd(ub, ua, z1), !precise);
+            lg = _mm256_blendv_pd(lg, ninf, _mm256_andnot_pd(z1, v0));
+            __m256d l = _mm256_mul_pd(_mm256_sub_pd(zero, w), _mm256_add_pd(lg, zero));
+            return _mm256_blendv_pd(l, p, nan_p);
+        }
+        la = binary_log_ku_pd(ka, ua, !precise);
+        lb = _mm256_blendv_pd(binary_log_ku_pd(kb, ub, !precise), ninf, v0);
+    }
     __m256d t1 = _mm256_andnot_pd(_mm256_cmp_pd(cz, zero, _CMP_EQ_OQ), _mm256_mul_pd(cz, la));
     __m256d t2 = _mm256_andnot_pd(_mm256_cmp_pd(cnz, zero, _CMP_EQ_OQ), _mm256_mul_pd(cnz, lb));
     __m256d l = _mm256_mul_pd(_mm256_sub_pd(zero, w), _mm256_add_pd(t1, t2));
-    if (grad) {
-        __m256d g = _mm256_sub_pd(_mm256_div_pd(cnz, _mm256_sub_pd(one, pc)), _mm256_div_pd(cz, pc));
-        *grad = _mm256_blendv_pd(_mm256_mul_pd(w, g), p, nan_p);
-    }
     /* max_pd(p, lo) clipped a NaN p to lo: p itself goes in its place */
     if (!precise) return _mm256_blendv_pd(l, p, nan_p);
     __m256d soft = _mm256_and_pd(_mm256_cmp_pd(z, zero, _CMP_NEQ_UQ),

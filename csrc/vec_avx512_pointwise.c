@@ -258,7 +258,9 @@ FASTCE_SIGMOID_AVX512(f64, double, 0)
  * log(pc) as usual, and log1p(-pc) = log(1 - pc) from (k, u) read off pc
  * itself where 1 - pc would round: u = -pc (k = 0) for pc <= 1 - sqrt(1/2),
  * u = 1 - 2 pc (k = -1, exact by Sterbenz) up to pc = 1/2; above, 1 - pc is
- * exact. No cancellation, no correction term, no log1p.
+ * exact. No cancellation, no correction term, no log1p. Where every
+ * lane has a hard target (z = 0 or 1) only the log its term needs is
+ * evaluated, from the (k, u) of that term.
  *   grad = w * ((1-z)/(1-pc) - z/pc) = w * (pc - z) / (pc (1-pc)):
  * one division, and pc - z of two exact numbers rounds once (the two
  * quotients of the first form cancel where pc is near z). The special
@@ -282,13 +284,22 @@ FASTCE_ALWAYS_INLINE __m512d binary_ce8(__m512d p, __m512d z, __m512d w, __m512d
     kb = _mm512_mask_mov_pd(kb, below_half, zero);
     ub = _mm512_mask_mov_pd(ub, near_half, _mm512_fnmadd_pd(pc, _mm512_set1_pd(2.0), one));
     kb = _mm512_mask_mov_pd(kb, near_half, _mm512_set1_pd(-1.0));
+    if (want_grad)
+        *grad = _mm512_mul_pd(w, _mm512_div_pd(_mm512_sub_pd(pc, z), _mm512_mul_pd(pc, v)));
+    __mmask8 z1 = _mm512_cmp_pd_mask(z, one, _CMP_EQ_OQ);
+    if ((z1 | _mm512_cmp_pd_mask(z, zero, _CMP_EQ_OQ)) == 0xff) {
+        /* hard targets (masked tail lanes load as z = 0): each lane needs
+         * one of the logs, so one evaluation of the (k, u) it needs; the
+         * other term is exactly 0, as below */
+        __m512d lg = fastce512_log_ku_pd(_mm512_mask_mov_pd(kb, z1, ka),
+                                         _mm512_mask_mov_pd(ub, z1, ua), float24);
+        return _mm512_mul_pd(_mm512_sub_pd(zero, w), _mm512_add_pd(lg, zero));
+    }
     __m512d la = fastce512_log_ku_pd(ka, ua, float24);
     __m512d lb = fastce512_log_ku_pd(kb, ub, float24);
     __m512d cz = z, cnz = _mm512_sub_pd(one, z);
     __m512d t1 = _mm512_maskz_mul_pd(_mm512_cmp_pd_mask(cz, zero, _CMP_NEQ_UQ), cz, la);
     __m512d t2 = _mm512_maskz_mul_pd(_mm512_cmp_pd_mask(cnz, zero, _CMP_NEQ_UQ), cnz, lb);
-    if (want_grad)
-        *grad = _mm512_mul_pd(w, _mm512_div_pd(_mm512_sub_pd(pc, z), _mm512_mul_pd(pc, v)));
     __m512d plain = _mm512_mul_pd(_mm512_sub_pd(zero, w), _mm512_add_pd(t1, t2));
     if (float24) return plain;
     /* double, soft targets: the coefficients, products, sum and weight
