@@ -674,11 +674,10 @@ FASTCE_ALWAYS_INLINE __m256d categorical_log24_pd(__m256d x) {
 }
 
 /* log(x) for a clipped probability x (0 < lo <= x <= hi < 1) or NaN,
- * double lanes: fastce_log_pd's reduction and formula (0.85 ulp; R only
- * enters a correction term) with R's polynomial in Estrin's form instead of
- * Horner's (4 dependent steps, not 10: the row loop is bound by the log's
- * latency) and no special values but NaN. A vector with a subnormal lane
- * (a subnormal eps) goes to fastce_log_pd. */
+ * double lanes: fastce_log_pd's formula (fastce_log_ku_pd: 0.85 ulp, R only
+ * enters a correction term) after a reduction in integer steps, and no
+ * special values but NaN. A vector with a subnormal lane (a subnormal eps)
+ * goes to fastce_log_pd. */
 FASTCE_ALWAYS_INLINE __m256d categorical_log_pd(__m256d w) {
     if (_mm256_movemask_pd(_mm256_cmp_pd(w, _mm256_set1_pd(2.2250738585072014e-308),
                                          _CMP_LT_OQ)))
@@ -696,23 +695,7 @@ FASTCE_ALWAYS_INLINE __m256d categorical_log_pd(__m256d w) {
     __m256d k = _mm256_sub_pd(
         _mm256_castsi256_pd(_mm256_or_si256(kb, _mm256_set1_epi64x(0x4330000000000000LL))),
         _mm256_set1_pd(4503599627371520.0)); /* 2^52 + 1024 */
-    __m256d u = _mm256_sub_pd(f, one);
-    __m256d hfsq = _mm256_mul_pd(_mm256_set1_pd(0.5), _mm256_mul_pd(u, u));
-    __m256d s = _mm256_div_pd(u, _mm256_add_pd(_mm256_set1_pd(2.0), u));
-    __m256d z = _mm256_mul_pd(s, s), z2 = _mm256_mul_pd(z, z);
-    __m256d z4 = _mm256_mul_pd(z2, z2), z8 = _mm256_mul_pd(z4, z4);
-#define C_(i) _mm256_set1_pd(2.0 / (i))
-    __m256d p01 = _mm256_fmadd_pd(C_(5), z, C_(3)), p23 = _mm256_fmadd_pd(C_(9), z, C_(7));
-    __m256d p45 = _mm256_fmadd_pd(C_(13), z, C_(11)), p67 = _mm256_fmadd_pd(C_(17), z, C_(15));
-    __m256d p89 = _mm256_fmadd_pd(C_(21), z, C_(19));
-#undef C_
-    __m256d q03 = _mm256_fmadd_pd(p23, z2, p01), q47 = _mm256_fmadd_pd(p67, z2, p45);
-    __m256d R = _mm256_fmadd_pd(p89, z8, _mm256_fmadd_pd(q47, z4, q03));
-    R = _mm256_mul_pd(R, z);
-    __m256d corr = _mm256_fmadd_pd(s, _mm256_add_pd(hfsq, R),
-                                   _mm256_mul_pd(k, _mm256_set1_pd(2.31904681384629956e-17)));
-    __m256d lg = _mm256_fmadd_pd(k, _mm256_set1_pd(6.93147180559945286e-01),
-                                 _mm256_sub_pd(u, _mm256_sub_pd(hfsq, corr)));
+    __m256d lg = fastce_log_ku_pd(k, _mm256_sub_pd(f, one));
     return _mm256_blendv_pd(lg, w, _mm256_cmp_pd(w, w, _CMP_UNORD_Q));
 }
 
