@@ -226,29 +226,33 @@ static inline __m512d fastce512_log_split_pd(__m512d x, __m512d *k) {
  * integer k (or +-inf, giving +-inf): the formula above with R(z), z = s^2
  * <= 0.0295, the fitted polynomial of log_series.h (error < 2^-57.9) or,
  * float24, the series sum_i 2 z^i / (2i+1) to i = 5 (truncation < 2^-33),
- * in Estrin's form; ln2 in two parts. */
+ * in Horner's form; ln2 in two parts. */
 static inline __m512d fastce512_log_ku_pd(__m512d k, __m512d u, int float24) {
     __m512d hfsq = _mm512_mul_pd(_mm512_set1_pd(0.5), _mm512_mul_pd(u, u));
     __m512d s = _mm512_div_pd(u, _mm512_add_pd(_mm512_set1_pd(2.0), u));
-    __m512d z = _mm512_mul_pd(s, s), z2 = _mm512_mul_pd(z, z), z4 = _mm512_mul_pd(z2, z2);
-#define FASTCE_C_(i) _mm512_set1_pd(2.0 / (i))
-    __m512d R;
+    __m512d z = _mm512_mul_pd(s, s);
+    /* g(z) in Horner's form: the callers evaluate many independent logs, so
+     * its length costs nothing and the two multiplications of Estrin's
+     * powers are saved; z g(z) + hfsq is one FMA */
+    __m512d P;
     if (float24) {
-        __m512d p01 = _mm512_fmadd_pd(FASTCE_C_(5), z, FASTCE_C_(3));
-        __m512d p23 = _mm512_fmadd_pd(FASTCE_C_(9), z, FASTCE_C_(7));
-        R = _mm512_fmadd_pd(_mm512_fmadd_pd(FASTCE_C_(11), z2, p23), z2, p01);
+#define FASTCE_C_(i) _mm512_set1_pd(2.0 / (i))
+        P = _mm512_fmadd_pd(FASTCE_C_(11), z, FASTCE_C_(9));
+        P = _mm512_fmadd_pd(P, z, FASTCE_C_(7));
+        P = _mm512_fmadd_pd(P, z, FASTCE_C_(5));
+        P = _mm512_fmadd_pd(P, z, FASTCE_C_(3));
+#undef FASTCE_C_
     } else {
 #define FASTCE_G_(i) _mm512_set1_pd(FASTCE_LOG_G##i)
-        __m512d p01 = _mm512_fmadd_pd(FASTCE_G_(1), z, FASTCE_G_(0));
-        __m512d p23 = _mm512_fmadd_pd(FASTCE_G_(3), z, FASTCE_G_(2));
-        __m512d p45 = _mm512_fmadd_pd(FASTCE_G_(5), z, FASTCE_G_(4));
-        R = _mm512_fmadd_pd(_mm512_fmadd_pd(FASTCE_G_(6), z2, p45), z4,
-                            _mm512_fmadd_pd(p23, z2, p01));
+        P = _mm512_fmadd_pd(FASTCE_G_(6), z, FASTCE_G_(5));
+        P = _mm512_fmadd_pd(P, z, FASTCE_G_(4));
+        P = _mm512_fmadd_pd(P, z, FASTCE_G_(3));
+        P = _mm512_fmadd_pd(P, z, FASTCE_G_(2));
+        P = _mm512_fmadd_pd(P, z, FASTCE_G_(1));
+        P = _mm512_fmadd_pd(P, z, FASTCE_G_(0));
 #undef FASTCE_G_
     }
-#undef FASTCE_C_
-    R = _mm512_mul_pd(R, z);
-    __m512d corr = _mm512_fmadd_pd(s, _mm512_add_pd(hfsq, R),
+    __m512d corr = _mm512_fmadd_pd(s, _mm512_fmadd_pd(P, z, hfsq),
                                    _mm512_mul_pd(k, _mm512_set1_pd(2.31904681384629956e-17)));
     return _mm512_fmadd_pd(k, _mm512_set1_pd(6.93147180559945286e-01),
                            _mm512_sub_pd(u, _mm512_sub_pd(hfsq, corr)));
