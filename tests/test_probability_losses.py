@@ -195,7 +195,7 @@ def test_categorical_dense_log_accuracy(dtype):
 @pytest.mark.skipif(np.finfo(np.longdouble).nmant < 63,
                     reason="needs an extended long double for the exact values")
 @pytest.mark.parametrize("C", [2, 3, 10, 33])
-def test_categorical_float64_losses_within_2_ulp(C):
+def test_categorical_float64_losses_within_2_ulp(C, isa):
     # Soft targets with sample weights, against long double: each product
     # t*log(p) and the weight are carried exactly and the loss is rounded
     # once, so only the logs' own errors remain (rounding every product and
@@ -213,6 +213,7 @@ def test_categorical_float64_losses_within_2_ulp(C):
     eps = 1e-12
     exact = -(t.astype(L) * np.log(np.clip(p, eps, 1 - eps).astype(L))).sum(axis=1) * sw.astype(L)
     spacing = np.spacing(np.abs(exact.astype(np.float64))).astype(L)
+    worst = 0.0
     for axis in (-1, 0):
         pa, ta = (p, t) if axis == -1 else (p.T, t.T)
         for weight, want in ((sw, exact), (None, exact / sw.astype(L))):
@@ -221,8 +222,10 @@ def test_categorical_float64_losses_within_2_ulp(C):
             sp = spacing if weight is not None else \
                 np.spacing(np.abs(want.astype(np.float64))).astype(L)
             err = np.abs(got.astype(L) - want) / sp
+            worst = max(worst, float(err.max()))
             assert float(err.max()) <= 2.0, (axis, weight is not None, float(err.max()),
                                               p[err.argmax()], t[err.argmax()])
+    print(f"\n{isa:6s} categorical_cross_entropy float64 C={C} max {worst:.3f} ulp")
 
 
 @pytest.mark.parametrize("n, C", [(1, 1), (3, 5), (7, 10), (33, 10), (8, 16), (5, 17), (3, 1001)])
