@@ -207,7 +207,9 @@ static inline __m256d fastce_exp24_pd(__m256d t) {
 /* log1p(e) for e in [0, 1], double lanes, relative error < 4e-10 (2^-31)
  * for e >= 2^-1021: 2*atanh(s) with s = e/(2+e) in [0, 1/3], as
  * 2s + s*w*R(w), w = s^2 <= 1/9, R of degree 4 (Chebyshev interpolant), so
- * the leading 2s keeps tiny e's digits. NaN gives NaN. The one division
+ * the leading 2s keeps tiny e's digits. The form is odd in s, so the same
+ * bound holds for e in [sqrt(1/2) - 1, 0) (|s| <= 0.172, w <= 0.0295),
+ * where the float-accuracy logs of vec_avx2.c call it. NaN gives NaN. The one division
  * runs beside the polynomials of its neighbours; without it log1p needs a
  * degree-10 polynomial on [0, 1], which measured slower. */
 static inline __m256d fastce_log1p24_pd(__m256d e) {

@@ -539,8 +539,9 @@ FASTCE_ALWAYS_INLINE __m256d log1m_ku_pd(__m256d pc, __m256d v, __m256d *k) {
 }
 
 /* k ln2 + log1p(u) (u exact, in [sqrt(1/2) - 1, sqrt(2) - 1]): to double
- * accuracy, or float24 to float accuracy (relative error < 2^-30, the
- * float kernel's loss is rounded to float once; see categorical_log24_pd). */
+ * accuracy, or float24 to float accuracy (fastce_log1p24_pd's relative
+ * error < 2^-31, at most doubled by the sum: < 2^-30; the float kernel's
+ * loss is rounded to float once; see categorical_log24_pd). */
 FASTCE_ALWAYS_INLINE __m256d binary_log_ku_pd(__m256d k, __m256d u, int float24) {
     if (float24)
         return _mm256_fmadd_pd(k, _mm256_set1_pd(6.93147180559945286e-01), fastce_log1p24_pd(u));
@@ -551,8 +552,8 @@ FASTCE_ALWAYS_INLINE __m256d binary_log_ku_pd(__m256d k, __m256d u, int float24)
  * log(pc) and log1p(-pc) from one split each (log_split_normal_pd,
  * log1m_ku_pd), and where every lane has a hard target (z = 0 or 1) only
  * the log its term needs, from that term's (k, u): the other term is
- * exactly 0 either way. A subnormal pc (a subnormal eps) takes
- * fastce_log_pd and a log1m from its own split.
+ * exactly 0 either way. A vector with a subnormal pc (a subnormal eps)
+ * takes both logs, that lane's log(pc) from fastce_log_pd.
  * precise (the float64 kernel): a soft target's loss rounded once, as
  * fastce_binary_ce_loss_dd and the AVX-512 kernel's binary_ce8 assemble it:
  * 1 - z, both products, their sum and the weight carried as hi + lo, so
@@ -574,27 +575,25 @@ FASTCE_ALWAYS_INLINE __m256d binary_ce4(__m256d p, __m256d z, __m256d w, __m256d
         __m256d g = _mm256_sub_pd(_mm256_div_pd(cnz, v), _mm256_div_pd(cz, pc));
         *grad = _mm256_blendv_pd(_mm256_mul_pd(w, g), p, nan_p);
     }
-    __m256d ka, kb, ua, ub, la, lb;
+    __m256d ka, kb;
+    __m256d ua = _mm256_sub_pd(log_split_normal_pd(pc, &ka), one);
+    __m256d ub = log1m_ku_pd(pc, v, &kb);
     __m256d tiny = _mm256_cmp_pd(pc, _mm256_set1_pd(2.2250738585072014e-308), _CMP_LT_OQ);
-    if (_mm256_movemask_pd(tiny)) {
-        la = fastce_log_pd(pc);
-        ub = log1m_ku_pd(pc, v, &kb);
-        lb = _mm256_blendv_pd(binary_log_ku_pd(kb, ub, !precise), ninf, v0);
-    } else {
-        ua = _mm256_sub_pd(log_split_normal_pd(pc, &ka), one);
-        ub = log1m_ku_pd(pc, v, &kb);
-        __m256d z1 = _mm256_cmp_pd(z, one, _CMP_EQ_OQ);
-        __m256d hard = _mm256_or_pd(z1, _mm256_cmp_pd(z, zero, _CMP_EQ_OQ));
-        if (_mm256_movemask_pd(hard) == 0xf) {
-            __m256d lg = binary_log_ku_pd(_mm256_blendv_pd(kb, ka, z1),
-                                          _mm256_blendv_pd(ub, ua, z1), !precise);
-            lg = _mm256_blendv_pd(lg, ninf, _mm256_andnot_pd(z1, v0));
-            __m256d l = _mm256_mul_pd(_mm256_sub_pd(zero, w), _mm256_add_pd(lg, zero));
-            return _mm256_blendv_pd(l, p, nan_p);
-        }
-        la = binary_log_ku_pd(ka, ua, !precise);
-        lb = _mm256_blendv_pd(binary_log_ku_pd(kb, ub, !precise), ninf, v0);
+    int any_tiny = _mm256_movemask_pd(tiny);
+    __m256d z1 = _mm256_cmp_pd(z, one, _CMP_EQ_OQ);
+    __m256d hard = _mm256_or_pd(z1, _mm256_cmp_pd(z, zero, _CMP_EQ_OQ));
+    if (!any_tiny && _mm256_movemask_pd(hard) == 0xf) {
+        __m256d lg = binary_log_ku_pd(_mm256_blendv_pd(kb, ka, z1),
+                                      _mm256_blendv_pd(ub, ua, z1), !precise);
+        lg = _mm256_blendv_pd(lg, ninf, _mm256_andnot_pd(z1, v0));
+        __m256d l = _mm256_mul_pd(_mm256_sub_pd(zero, w), _mm256_add_pd(lg, zero));
+        return _mm256_blendv_pd(l, p, nan_p);
     }
+    __m256d la = binary_log_ku_pd(ka, ua, !precise);
+    /* a subnormal pc's split above is wrong: its lane takes fastce_log_pd
+     * (the others keep theirs, so no loss depends on its neighbours) */
+    if (any_tiny) la = _mm256_blendv_pd(la, fastce_log_pd(pc), tiny);
+    __m256d lb = _mm256_blendv_pd(binary_log_ku_pd(kb, ub, !precise), ninf, v0);
     __m256d t1 = _mm256_andnot_pd(_mm256_cmp_pd(cz, zero, _CMP_EQ_OQ), _mm256_mul_pd(cz, la));
     __m256d t2 = _mm256_andnot_pd(_mm256_cmp_pd(cnz, zero, _CMP_EQ_OQ), _mm256_mul_pd(cnz, lb));
     __m256d l = _mm256_mul_pd(_mm256_sub_pd(zero, w), _mm256_add_pd(t1, t2));

@@ -265,7 +265,8 @@ FASTCE_SIGMOID_AVX512(f64, double, 0)
  * one division, and pc - z of two exact numbers rounds once (the two
  * quotients of the first form cancel where pc is near z). The special
  * values agree: 0/0 and x/0 give NaN and +-inf in both forms.
- * float24: the float kernel's log (relative error < 2^-33; its results
+ * float24: the float kernel's log (fastce512_log_ku_pd's float24 series,
+ * relative error < 2^-33; its results
  * are rounded to float once). A NaN p is not clipped (max/min return their
  * second operand, p, when one is NaN) and makes loss and grad NaN. */
 FASTCE_ALWAYS_INLINE __m512d binary_ce8(__m512d p, __m512d z, __m512d w, __m512d lo,

@@ -119,7 +119,9 @@ def test_operands_inside_grad_out_are_read_before_it_is_written(name, which):
     weights it has already overwritten with the gradient. (Class weights in
     a row of grad_out gave wrong softmax CE and nll_loss results.)"""
     r = np.random.default_rng(1)
-    n = C = 8  # square, so that a weight of either kind is a row of grad_out
+    # square, so that a weight of either kind is a row of grad_out; weights
+    # of the elementwise losses shorter than 256 are copied to a stack buffer
+    n = C = 300
     probabilities = name in ("categorical_cross_entropy", "binary_cross_entropy")
     x = r.uniform(0.05, 0.95, (n, C)) if probabilities else r.normal(size=(n, C))
     sparse = name in ("softmax_cross_entropy", "nll_loss", "categorical_cross_entropy")

@@ -60,7 +60,7 @@ def categorical_cross_entropy(
     -------
     loss : ndarray or scalar
     grad : ndarray
-        Only when ``return_grad``: ``-sw * t / clip(p)``, finite for every input.
+        Only when ``return_grad``: ``-sw * t / clip(p)``, finite unless p is NaN.
 
     Notes
     -----
