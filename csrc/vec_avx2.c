@@ -501,7 +501,7 @@ FASTCE_SIGMOID_AVX2(f64, double, 0)
 #define LOAD4_F32(p) _mm256_cvtps_pd(_mm_loadu_ps(p))
 #define STORE4_F32(p, v) _mm_storeu_ps((p), _mm256_cvtpd_ps(v))
 
-/* ---------------------------------------------------------- binary CE */
+/* ------------------------------------ logs of the probability losses */
 
 /* The exponent of positive normal lanes as doubles (k) and their
  * significands as f in [sqrt(1/2), sqrt(2)) (k adjusted), as fastce_log_pd
@@ -513,6 +513,18 @@ FASTCE_ALWAYS_INLINE __m256d log_split_normal_pd(__m256d x, __m256d *k) {
     *k = _mm256_sub_pd(_mm256_cvtepi32_pd(e32), _mm256_set1_pd(1023.0));
     return fastce_log_split_pd(bits, k);
 }
+
+/* k ln2 + log1p(u) (u exact, in [sqrt(1/2) - 1, sqrt(2) - 1]), the
+ * probability losses' log: to double accuracy, or float24 to float
+ * accuracy (fastce_log1p24_pd's relative error < 2^-31, at most doubled by
+ * the sum: < 2^-30; the float kernels' losses are rounded to float once). */
+FASTCE_ALWAYS_INLINE __m256d prob_log_ku_pd(__m256d k, __m256d u, int float24) {
+    if (float24)
+        return _mm256_fmadd_pd(k, _mm256_set1_pd(6.93147180559945286e-01), fastce_log1p24_pd(u));
+    return fastce_log_ku_pd(k, u);
+}
+
+/* ---------------------------------------------------------- binary CE */
 
 /* log(1 - pc) for a clipped probability pc in (0, 1] (binary_ce4's clip
  * never gives NaN; it puts a NaN p in the results itself) by one exact
@@ -536,16 +548,6 @@ FASTCE_ALWAYS_INLINE __m256d log1m_ku_pd(__m256d pc, __m256d v, __m256d *k) {
     u = _mm256_blendv_pd(u, _mm256_fnmadd_pd(pc, _mm256_set1_pd(2.0), one), near_half);
     *k = _mm256_blendv_pd(*k, _mm256_set1_pd(-1.0), near_half);
     return u;
-}
-
-/* k ln2 + log1p(u) (u exact, in [sqrt(1/2) - 1, sqrt(2) - 1]): to double
- * accuracy, or float24 to float accuracy (fastce_log1p24_pd's relative
- * error < 2^-31, at most doubled by the sum: < 2^-30; the float kernel's
- * loss is rounded to float once; see categorical_log24_pd). */
-FASTCE_ALWAYS_INLINE __m256d binary_log_ku_pd(__m256d k, __m256d u, int float24) {
-    if (float24)
-        return _mm256_fmadd_pd(k, _mm256_set1_pd(6.93147180559945286e-01), fastce_log1p24_pd(u));
-    return fastce_log_ku_pd(k, u);
 }
 
 /* Four elements in double lanes (see fastce_binary_ce_one in internal.h):
@@ -583,17 +585,17 @@ FASTCE_ALWAYS_INLINE __m256d binary_ce4(__m256d p, __m256d z, __m256d w, __m256d
     __m256d z1 = _mm256_cmp_pd(z, one, _CMP_EQ_OQ);
     __m256d hard = _mm256_or_pd(z1, _mm256_cmp_pd(z, zero, _CMP_EQ_OQ));
     if (!any_tiny && _mm256_movemask_pd(hard) == 0xf) {
-        __m256d lg = binary_log_ku_pd(_mm256_blendv_pd(kb, ka, z1),
+        __m256d lg = prob_log_ku_pd(_mm256_blendv_pd(kb, ka, z1),
                                       _mm256_blendv_pd(ub, ua, z1), !precise);
         lg = _mm256_blendv_pd(lg, ninf, _mm256_andnot_pd(z1, v0));
         __m256d l = _mm256_mul_pd(_mm256_sub_pd(zero, w), _mm256_add_pd(lg, zero));
         return _mm256_blendv_pd(l, p, nan_p);
     }
-    __m256d la = binary_log_ku_pd(ka, ua, !precise);
+    __m256d la = prob_log_ku_pd(ka, ua, !precise);
     /* a subnormal pc's split above is wrong: its lane takes fastce_log_pd
      * (the others keep theirs, so no loss depends on its neighbours) */
     if (any_tiny) la = _mm256_blendv_pd(la, fastce_log_pd(pc), tiny);
-    __m256d lb = _mm256_blendv_pd(binary_log_ku_pd(kb, ub, !precise), ninf, v0);
+    __m256d lb = _mm256_blendv_pd(prob_log_ku_pd(kb, ub, !precise), ninf, v0);
     __m256d t1 = _mm256_andnot_pd(_mm256_cmp_pd(cz, zero, _CMP_EQ_OQ), _mm256_mul_pd(cz, la));
     __m256d t2 = _mm256_andnot_pd(_mm256_cmp_pd(cnz, zero, _CMP_EQ_OQ), _mm256_mul_pd(cnz, lb));
     __m256d l = _mm256_mul_pd(_mm256_sub_pd(zero, w), _mm256_add_pd(t1, t2));
@@ -661,15 +663,9 @@ FASTCE_ALWAYS_INLINE __m256d categorical_log24_pd(__m256d x) {
     /* a subnormal lane (a subnormal eps clips to it): the general log */
     if (_mm256_movemask_pd(_mm256_cmp_pd(x, _mm256_set1_pd(2.2250738585072014e-308), _CMP_LT_OQ)))
         return fastce_log_pd(x);
-    __m256i bits = _mm256_castpd_si256(x);
-    __m256i ebits = _mm256_srli_epi64(bits, 52);
-    __m128i e32 = _mm256_castsi256_si128(
-        _mm256_permutevar8x32_epi32(ebits, _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6)));
-    __m256d k = _mm256_sub_pd(_mm256_cvtepi32_pd(e32), _mm256_set1_pd(1023.0));
-    __m256d f = fastce_log_split_pd(bits, &k);
-    __m256d lg = _mm256_fmadd_pd(k, _mm256_set1_pd(6.93147180559945286e-01),
-                                 fastce_log1p24_pd(_mm256_sub_pd(f, one)));
-    return _mm256_blendv_pd(lg, x, _mm256_cmp_pd(x, x, _CMP_UNORD_Q));
+    __m256d k;
+    __m256d u = _mm256_sub_pd(log_split_normal_pd(x, &k), one);
+    return _mm256_blendv_pd(prob_log_ku_pd(k, u, 1), x, _mm256_cmp_pd(x, x, _CMP_UNORD_Q));
 }
 
 /* log(x) for a clipped probability x (0 < lo <= x <= hi < 1) or NaN,

@@ -254,8 +254,9 @@ class Grad:
     """The gradient buffer of one call: where the kernel writes, and the
     array handed back (``grad_out`` when the caller gave one)."""
 
-    def __init__(self, wanted: bool, grad_out: Optional[np.ndarray],
-                 shape: tuple, compute: np.dtype, zeroed: bool = False):
+    def __init__(self, wanted: bool, grad_out: Any, shape: tuple, compute: np.dtype,
+                 result: np.dtype, zeroed: bool = False):
+        grad_out = grad_out_array(wanted, grad_out, shape, result)  # the caller's, checked
         self.grad_out, self.shape = grad_out, shape
         self.direct = wanted and grad_out is not None and grad_out.dtype == compute
         #: the buffer is a fresh zeroed allocation (``zeroed`` asked for one):

@@ -9,7 +9,7 @@ import numpy as np
 from . import _kernels
 from ._inputs import (Grad, broadcast_operands, check_interval,
                       check_reduction, check_shape, check_threads,
-                      class_layout, dtypes, grad_out_array, grad_scale,
+                      class_layout, dtypes, grad_scale,
                       is_labels, labels, operand, per_sample_buffer,
                       real_array, reduce, sample_weights, EMPTY)
 
@@ -83,8 +83,7 @@ def categorical_cross_entropy(
     nt = check_threads(n_threads)
     t = real_array(target, "target")
     sw = sample_weights(sample_weight, layout.sample_shape, compute)
-    grad = Grad(return_grad, grad_out_array(return_grad, grad_out, p.shape, result),
-                p.shape, compute)
+    grad = Grad(return_grad, grad_out, p.shape, compute, result)
     loss = per_sample_buffer(reduction, layout.n_samples, compute)
     if is_labels(t):
         y, den = labels(t, layout, None, EMPTY[compute], sw)
@@ -165,8 +164,7 @@ def binary_cross_entropy(
     z = real_array(target, "target")
     check_shape(z, p.shape, "target", "the shape of probs")
     P, (w,) = broadcast_operands(p.shape, compute, weight=weight)
-    grad = Grad(return_grad, grad_out_array(return_grad, grad_out, p.shape, result),
-                p.shape, compute)
+    grad = Grad(return_grad, grad_out, p.shape, compute, result)
     loss = per_sample_buffer(reduction, p.size, compute)
     pc, zc, w = grad.detach(operand(p, compute), operand(z, compute), w)
     den = float(p.size)

@@ -7,7 +7,7 @@ import numpy as np
 
 from . import _kernels
 from ._inputs import (Grad, broadcast_operands, check_reduction, check_shape,
-                      check_threads, dtypes, grad_out_array, grad_scale,
+                      check_threads, dtypes, grad_scale,
                       operand, per_sample_buffer, real_array, reduce)
 
 
@@ -75,9 +75,7 @@ def sigmoid_cross_entropy(
     z = real_array(target, "target")
     check_shape(z, x.shape, "target", "the shape of the logits")
     P, (w, q) = broadcast_operands(x.shape, compute, weight=weight, pos_weight=pos_weight)
-    grad = Grad(return_grad,
-                grad_out_array(return_grad, grad_out, x.shape, result),
-                x.shape, compute)
+    grad = Grad(return_grad, grad_out, x.shape, compute, result)
     loss = per_sample_buffer(reduction, x.size, compute)
     xc, zc, w, q = grad.detach(operand(x, compute), operand(z, compute), w, q)
     den = float(x.size)

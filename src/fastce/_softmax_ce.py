@@ -8,7 +8,7 @@ import numpy as np
 from . import _kernels
 from ._inputs import (Grad, check_ignore_index, check_interval,
                       check_reduction, check_shape, check_threads, class_layout,
-                      class_weight, dtypes, grad_out_array, grad_scale,
+                      class_weight, dtypes, grad_scale,
                       is_labels, kernel_ignore_index, labels, operand,
                       per_sample_buffer, real_array, reduce, sample_weights)
 
@@ -104,9 +104,7 @@ def softmax_cross_entropy(
     t = real_array(target, "target")
     w = class_weight(weight, layout, compute)
     sw = sample_weights(sample_weight, layout.sample_shape, compute)
-    grad = Grad(return_grad,
-                grad_out_array(return_grad, grad_out, x.shape, result),
-                x.shape, compute)
+    grad = Grad(return_grad, grad_out, x.shape, compute, result)
     loss = per_sample_buffer(reduction, layout.n_samples, compute)
 
     if is_labels(t):
@@ -186,9 +184,7 @@ def nll_loss(
         raise TypeError(f"target must hold integer class indices; got dtype {t.dtype}")
     w = class_weight(weight, layout, compute)
     sw = sample_weights(sample_weight, layout.sample_shape, compute)
-    grad = Grad(return_grad,
-                grad_out_array(return_grad, grad_out, x.shape, result),
-                x.shape, compute, zeroed=True)
+    grad = Grad(return_grad, grad_out, x.shape, compute, result, zeroed=True)
     loss = per_sample_buffer(reduction, layout.n_samples, compute)
     y, den = labels(t, layout, ignore, w, sw)
     xc, y, w, sw = grad.detach(operand(x, compute), y, w, sw)
