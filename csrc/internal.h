@@ -185,7 +185,7 @@ static inline void fastce_binary_ce_one(double p, double z, double w, double lo,
     double pc = fastce_clip(p, lo, hi);
     double la = log(pc), lb = log1p(-pc);
     *loss = -w * (fastce_term(z, la) + fastce_term(1.0 - z, lb));
-    if (precise && z != 0.0 && z != 1.0) {
+    if (precise && z != 0.0 && z != 1.0 && *loss != 0.0) { /* a zero keeps its sign */
         double l = fastce_binary_ce_loss_dd(z, w, la, lb);
         if (isfinite(l)) *loss = l; /* not with an infinite log, weight or z, or NaN */
     }

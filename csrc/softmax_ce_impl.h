@@ -123,8 +123,9 @@ static void LOCAL(sparse_row)(const LOCAL(sparse_ctx) *c, ptrdiff_t s,
          * infinite smoothing sum (a +inf logit beside finite ones) */
         if (e > 0.0) l += fastce_term(e_c, fastce_acc_value(smooth) + c->w_sum * lse_rel);
         l *= sw;
-        if (isfinite(l) && (e > 0.0 || c->w || c->sw)) {
-            /* (a finite loss may still have an absent infinite term) */
+        if (isfinite(l) && l != 0.0 && (e > 0.0 || c->w || c->sw)) {
+            /* (a finite loss may still have an absent infinite term; a
+             * zero keeps the sign of the plain form, -0 for sw = -0) */
             double precise = LOCAL(weighted_loss)(e, wy, sw, xy, r, lse_rel, smooth, c->w_sum, C);
             if (isfinite(precise)) l = precise;
         }

@@ -319,6 +319,15 @@ FASTCE_ALWAYS_INLINE __m256d two_prod_pd(__m256d a, __m256d b, __m256d *err) {
     *err = _mm256_fmsub_pd(a, b, p);
     return p;
 }
+/* All ones where v is finite and not zero: the lanes whose double-double
+ * loss replaces the plain one. An infinite weight or an overflow makes the
+ * error terms inf - inf; a zero loss takes the plain form's sign (-0 for a
+ * weight of -0), as the scalar kernels and fastce.reference do. */
+FASTCE_ALWAYS_INLINE __m256d nonzero_finite_pd(__m256d v) {
+    __m256d a = _mm256_andnot_pd(_mm256_set1_pd(-0.0), v);
+    return _mm256_and_pd(_mm256_cmp_pd(a, _mm256_set1_pd(INFINITY), _CMP_LT_OQ),
+                         _mm256_cmp_pd(a, _mm256_setzero_pd(), _CMP_GT_OQ));
+}
 
 /* The float64 loss w * ((c_neg + c_pos)*tail + c*|x|) rounded once: the
  * coefficients q*z and 1-z, their sum, the products and the weight carried
@@ -351,11 +360,7 @@ FASTCE_ALWAYS_INLINE __m256d sigmoid_fast4_f64(__m256d x, __m256d z, __m256d w, 
     __m256d tail = sigmoid_tail4_f64(t, &e);
     __m256d plain = sigmoid_ce4_fast(x, t, e, tail, z, w, q, want_grad, grad);
     __m256d precise = sigmoid_loss4_dd(x, tail, z, w, q);
-    /* an infinite weight, or a product that overflows, makes the error
-     * terms inf - inf: the plain loss (inf) stands there */
-    __m256d finite = _mm256_cmp_pd(_mm256_andnot_pd(_mm256_set1_pd(-0.0), precise),
-                                   _mm256_set1_pd(INFINITY), _CMP_LT_OQ);
-    return _mm256_blendv_pd(plain, precise, finite);
+    return _mm256_blendv_pd(plain, precise, nonzero_finite_pd(precise));
 }
 
 /* Four elements as double lanes, and eight results back. */
@@ -614,9 +619,9 @@ FASTCE_ALWAYS_INLINE __m256d binary_ce4(__m256d p, __m256d z, __m256d w, __m256d
     __m256d nw = _mm256_sub_pd(zero, w);
     __m256d pr = two_prod_pd(nw, sum, &p_lo);
     __m256d l2 = _mm256_add_pd(pr, _mm256_fmadd_pd(nw, s_lo, p_lo));
-    __m256d fin = _mm256_cmp_pd(_mm256_andnot_pd(_mm256_set1_pd(-0.0), l2),
-                                _mm256_set1_pd(INFINITY), _CMP_LT_OQ);
-    return _mm256_blendv_pd(_mm256_blendv_pd(l, l2, fin), p, nan_p);
+    /* only soft lanes: a hard one's plain loss is rounded once already */
+    __m256d use = _mm256_and_pd(soft, nonzero_finite_pd(l2));
+    return _mm256_blendv_pd(_mm256_blendv_pd(l, l2, use), p, nan_p);
 }
 
 #define FASTCE_BINARY_AVX2(SUF, TYPE, PRECISE, LOAD4, STORE4)                               \

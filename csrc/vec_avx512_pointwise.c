@@ -42,6 +42,13 @@ FASTCE_ALWAYS_INLINE __m512d two_prod_pd(__m512d a, __m512d b, __m512d *err) {
     *err = _mm512_fmsub_pd(a, b, p);
     return p;
 }
+/* The lanes where v is finite and not zero (not NaN, +-0 or +-inf: fpclass
+ * categories 0x01, 0x02, 0x04, 0x08, 0x10, 0x80): those whose
+ * double-double loss replaces the plain one (nonzero_finite_pd in
+ * vec_avx2.c says why). */
+FASTCE_ALWAYS_INLINE __mmask8 nonzero_finite_mask(__m512d v) {
+    return (__mmask8)~_mm512_fpclass_pd_mask(v, 0x9f);
+}
 
 /* --------------------------------------------------------- sigmoid CE */
 
@@ -138,9 +145,7 @@ FASTCE_ALWAYS_INLINE __m512d sigmoid_fast8_f64(__m512d x, __m512d z, __m512d w, 
     __m512d tail = fastce512_log1p_dd_pd(e, lo);
     __m512d plain = sigmoid_ce8_fast(x, t, e, tail, z, w, q, want_grad, grad);
     __m512d precise = sigmoid_loss8_dd(x, tail, z, w, q);
-    /* an infinite weight, or a product that overflows: the plain loss */
-    __mmask8 fin = _mm512_cmp_pd_mask(_mm512_abs_pd(precise), _mm512_set1_pd(INFINITY), _CMP_LT_OQ);
-    return _mm512_mask_mov_pd(plain, fin, precise);
+    return _mm512_mask_mov_pd(plain, nonzero_finite_mask(precise), precise);
 }
 
 /* Eight elements, fast (all |x| <= SIGMOID_FAST_MAX) or mixed: the fast
@@ -322,8 +327,8 @@ FASTCE_ALWAYS_INLINE __m512d binary_ce8(__m512d p, __m512d z, __m512d w, __m512d
     __m512d nw = _mm512_sub_pd(zero, w);
     __m512d pr = two_prod_pd(nw, sum, &p_lo);
     __m512d precise = _mm512_add_pd(pr, _mm512_fmadd_pd(nw, s_lo, p_lo));
-    __mmask8 fin = _mm512_cmp_pd_mask(_mm512_abs_pd(precise), _mm512_set1_pd(INFINITY), _CMP_LT_OQ);
-    return _mm512_mask_mov_pd(plain, fin, precise);
+    /* only soft lanes: a hard one's plain loss is rounded once already */
+    return _mm512_mask_mov_pd(plain, soft & nonzero_finite_mask(precise), precise);
 }
 
 /* n elements, eight (double) or sixteen (float, two halves) a step, the

@@ -87,3 +87,53 @@ def test_binary_cross_entropy_clipped_extremes():
     got = fastce.binary_cross_entropy([0.0, 1.0, 0.0], [0, 1, 0], eps=1e-5, reduction="sum")
     assert_close(got, 3.0000150000954504e-05, F64, k=2)
     np.testing.assert_allclose(got, 3.0000150000863473e-05, rtol=1e-11)
+
+
+def _minus_zero_weighted(loss: str, dtype, shape):
+    """(function, args, kwargs, where the weight is -0.0) for one loss, with
+    a weight of -0.0 on every other element or sample; the binary losses mix
+    soft targets (0.25) with hard ones, so vectors hold both kinds."""
+    r = np.random.default_rng(7)
+    n, c = shape
+    x = r.standard_normal(shape).astype(dtype)
+    p = r.dirichlet(np.ones(c), n).astype(dtype)
+    z = (r.random(shape) < 0.5).astype(dtype)
+    z[:, ::3] = 0.25
+    w = np.ones(shape, dtype)
+    w.ravel()[::2] = -0.0
+    sw = np.ones(n, dtype)
+    sw[::2] = -0.0
+    y = r.integers(0, c, n)
+    cases = {
+        "binary": (fastce.binary_cross_entropy, (p, z), dict(weight=w), w),
+        "sigmoid": (fastce.sigmoid_cross_entropy, (x, z), dict(weight=w), w),
+        "sigmoid_pos_weight": (fastce.sigmoid_cross_entropy, (x, z),
+                               dict(weight=w, pos_weight=np.full(c, 2.0, dtype)), w),
+        "softmax_sparse": (fastce.softmax_cross_entropy, (x, y), dict(sample_weight=sw), sw),
+        "softmax_smoothed": (fastce.softmax_cross_entropy, (x, y),
+                             dict(sample_weight=sw, label_smoothing=0.1), sw),
+        "softmax_dense": (fastce.softmax_cross_entropy, (x, p), dict(sample_weight=sw), sw),
+        "categorical": (fastce.categorical_cross_entropy, (p, p[::-1].copy()),
+                        dict(sample_weight=sw), sw),
+        "nll": (fastce.nll_loss, (np.log(p), y), dict(sample_weight=sw), sw),
+    }
+    return cases[loss]
+
+
+@pytest.mark.parametrize("shape", [(1000, 5), (300, 40), (37, 3)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("loss", ["binary", "sigmoid", "sigmoid_pos_weight", "softmax_sparse",
+                                  "softmax_smoothed", "softmax_dense", "categorical", "nll"])
+def test_a_weight_of_minus_zero_gives_minus_zero(loss, dtype, shape):
+    """w * loss for w = -0.0 and a positive loss is -0.0, as fastce.reference
+    computes it, on every kernel path and beside any neighbours. The float64
+    binary and sigmoid kernels, and the weighted softmax rows, used to give
+    +0.0 there from their double-double forms (only in vectors holding a soft
+    target, for the binary losses)."""
+    f, args, kwargs, weight = _minus_zero_weighted(loss, dtype, shape)
+    got = f(*args, reduction="none", **kwargs)
+    zero = weight == 0
+    assert np.all(got[zero] == 0)
+    assert np.all(np.signbit(got[zero])), f"{np.count_nonzero(~np.signbit(got[zero]))} of " \
+                                          f"{np.count_nonzero(zero)} losses are +0.0"
+    assert np.all(got[~zero] > 0)
