@@ -173,7 +173,7 @@ static inline double fastce_binary_ce_loss_dd(double z, double w, double la,
 
 /* One element of binary cross-entropy of a probability p with target z:
  *   loss = -w * (z*log(pc) + (1-z)*log1p(-pc)),  pc = clip(p, lo, hi),
- *   d loss / d p = w * ((1-z)/(1-pc) - z/pc).
+ *   d loss / d p = w * ((1-z)/(1-pc) - z/pc) = w * (pc - z) / (pc (1-pc)).
  * log1p(-pc) keeps the digits that log(1 - pc) loses when pc is small.
  * precise (the float64 kernels): a soft target's loss rounded once
  * (fastce_binary_ce_loss_dd); a float32 result, computed in double and
@@ -189,7 +189,10 @@ static inline void fastce_binary_ce_one(double p, double z, double w, double lo,
         double l = fastce_binary_ce_loss_dd(z, w, la, lb);
         if (isfinite(l)) *loss = l; /* not with an infinite log, weight or z, or NaN */
     }
-    if (grad) *grad = w * ((1.0 - z) / (1.0 - pc) - z / pc);
+    /* (1-z)/(1-pc) - z/pc as one quotient: the two cancel where pc is near
+     * z (millions of ulp in double); pc - z of exact numbers rounds once.
+     * The special values agree (x/0 gives +-inf, 0/0 NaN, in both forms). */
+    if (grad) *grad = w * ((pc - z) / (pc * (1.0 - pc)));
 }
 
 /* Float64 categorical rows, loss = -sw * sum_j t_j * log(pc_j): the terms

@@ -579,7 +579,8 @@ FASTCE_ALWAYS_INLINE __m256d binary_ce4(__m256d p, __m256d z, __m256d w, __m256d
     __m256d cz = z, cnz = _mm256_sub_pd(one, z);
     __m256d v = _mm256_sub_pd(one, pc), v0 = _mm256_cmp_pd(v, zero, _CMP_EQ_OQ);
     if (grad) {
-        __m256d g = _mm256_sub_pd(_mm256_div_pd(cnz, v), _mm256_div_pd(cz, pc));
+        /* one quotient, as fastce_binary_ce_one (internal.h) says why */
+        __m256d g = _mm256_div_pd(_mm256_sub_pd(pc, z), _mm256_mul_pd(pc, v));
         *grad = _mm256_blendv_pd(_mm256_mul_pd(w, g), p, nan_p);
     }
     __m256d ka, kb;

@@ -421,6 +421,18 @@ def test_kl_divergence_result_dtype():
     same_as_reference("kl_divergence", (np.array([True, False]), p), {})
 
 
+def test_float16_result_overflows_to_inf_with_numpys_warning():
+    """float16 is computed in float32: a loss beyond 65504 becomes inf in
+    the float16 result, and NumPy's cast warns (as the README says)."""
+    x = np.array([[60000.0, -60000.0], [1.0, 2.0]], np.float16)
+    with pytest.warns(RuntimeWarning, match="overflow"):
+        loss = fastce.softmax_cross_entropy(x, np.array([1, 0]), reduction="none")
+    assert loss.dtype == np.float16
+    assert loss[0] == np.inf and np.isfinite(loss[1])
+    assert loss[1] == np.float16(reference.softmax_cross_entropy(
+        x.astype(np.float32), np.array([1, 0]), reduction="none")[1])
+
+
 @pytest.mark.parametrize("name", ["softmax_cross_entropy", "nll_loss"])
 def test_ignore_index_none(name):
     x = np.log(np.array([[0.25, 0.75], [0.5, 0.5]]))
