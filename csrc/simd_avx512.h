@@ -3,15 +3,17 @@
  * vec_avx512_pointwise.c, which are compiled for AVX-512 and called only on
  * CPUs that have it (see dispatch.c).
  *
- * The schemes are those of simd_avx2.h (Cody-Waite reduction; in double
- * the degree-13 Taylor polynomial), evaluated in Estrin's form; the float
- * exp has a degree-6 polynomial fitted for fastce (AVX2 keeps Cephes'
- * degree 7). AVX-512 adds vscalef, which multiplies by 2^n with one
- * rounding over the whole range, subnormal results included, so the
- * two-step scaling and the clamp above are gone. Measured maximum errors:
+ * The float exp is the scheme of simd_avx2.h (Cody-Waite reduction) with
+ * a degree-6 polynomial fitted for fastce (AVX2 keeps Cephes' degree 7), in
+ * Estrin's form; the double exp reduces by ln2/16 and reads 2^(j/16) from
+ * a sixteen-entry table in two registers (vpermt2pd), then needs only a
+ * degree-6 polynomial (csrc/exp_table.h). AVX-512 adds vscalef, which
+ * multiplies by 2^n with one rounding over the whole range, subnormal
+ * results included, so the two-step scaling and the clamp above are gone.
+ * Measured maximum errors:
  *   exp_ps (float)  <= 1.021 ulp on [-87.3, 0] (every float); subnormal
  *                   results below, 0 under -104
- *   exp_pd (double) <= 1.02 ulp on [-708, 0]; subnormal results below, 0 under -746
+ *   exp_pd (double) <= 0.64 ulp on [-708, 0]; subnormal results below, 0 under -746
  * (tests/test_vector_math.py samples them and asserts 1.5 ulp, as for AVX2.)
  * Without the clamps (FASTCE_EXP_TAME) a finite x <= 0 still gives either
  * the right value or one that is not finite, never a finite wrong one (see
@@ -25,6 +27,7 @@
 #include <stddef.h>
 
 #include "internal.h"
+#include "exp_table.h"
 #include "log_series.h"
 
 #if defined(__GNUC__)
@@ -102,32 +105,49 @@ static inline __m512 fastce512_exp_ps(__m512 x, const int range) {
     return _mm512_scalef_ps(e, n);
 }
 
-/* exp(x), double lanes (range as above): two-part ln2, Taylor polynomial
- * of degree 13 (truncation error < 5e-18 on |r| <= ln2/2). */
-static inline __m512d fastce512_exp_pd(__m512d x, const int range) {
+/* exp(x + err), double lanes (range as above; err a small correction to x,
+ * the rounding error of a difference, or 0 when has_err is 0). Reduction
+ * by ln2/16: x = k ln2/16 + r, |r| <= ln2/32, k = 16n + j; 2^(j/16) from a
+ * sixteen-entry table (two registers, one vpermt2pd for its hi and one for
+ * its lo part), exp(r) = 1 + q, q = r + r^2 p(r) with p of degree 4 fitted
+ * for fastce (csrc/exp_table.h, tools/fit_exp_table.py: relative error
+ * 2^-56.2); 2^(j/16) (1 + q) = hi + (hi q + lo), one rounding that counts,
+ * and vscalef by n = floor(k/16). k comes from the 1.5*2^52 shift: the
+ * low bits of x*16/ln2 + 1.5*2^52 hold k, so that vector is the table
+ * index (vpermt2pd reads its low four bits). Four operations fewer than
+ * the degree-13 Taylor polynomial (12% of a float64 long-row pass), and
+ * half an ulp more accurate. Where k is no longer exact (|x| > 9e13, tame
+ * only) r stays small or is not finite, and the scaling by 2^-(1e14) makes
+ * any finite result 0. */
+/* (gcc's _mm512_setr_pd is a macro: a table row, one macro itself, is
+ * expanded into its eight arguments first) */
+#define FASTCE512_SETR_PD(...) _mm512_setr_pd(__VA_ARGS__)
+static inline __m512d fastce512_exp_core_pd(__m512d x, __m512d err, const int range,
+                                            const int has_err) {
     __m512d xc = x;
     if (range != FASTCE_EXP_TAME) xc = _mm512_max_pd(_mm512_set1_pd(-746.0), xc);
     if (range == FASTCE_EXP_ANY) xc = _mm512_min_pd(_mm512_set1_pd(710.0), xc);
-    __m512d n = _mm512_roundscale_pd(_mm512_mul_pd(xc, _mm512_set1_pd(1.4426950408889634074)),
-                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512d r = _mm512_fnmadd_pd(n, _mm512_set1_pd(6.93147180369123816490e-01), xc);
-    r = _mm512_fnmadd_pd(n, _mm512_set1_pd(1.90821492927058770002e-10), r);
-    /* p = sum_k r^k / (k+2)!, k < 12, in Estrin's form: 4 dependent steps
-     * after r^2, not 11 */
-#define A_(k, f) __m512d a##k = _mm512_set1_pd(1.0 / (f))
-    A_(0, 2.0); A_(1, 6.0); A_(2, 24.0); A_(3, 120.0); A_(4, 720.0); A_(5, 5040.0);
-    A_(6, 40320.0); A_(7, 362880.0); A_(8, 3628800.0); A_(9, 39916800.0);
-    A_(10, 479001600.0); A_(11, 6227020800.0);
-#undef A_
-    __m512d r2 = _mm512_mul_pd(r, r), r4 = _mm512_mul_pd(r2, r2), r8 = _mm512_mul_pd(r4, r4);
-    __m512d q0 = _mm512_fmadd_pd(a1, r, a0), q1 = _mm512_fmadd_pd(a3, r, a2);
-    __m512d q2 = _mm512_fmadd_pd(a5, r, a4), q3 = _mm512_fmadd_pd(a7, r, a6);
-    __m512d q4 = _mm512_fmadd_pd(a9, r, a8), q5 = _mm512_fmadd_pd(a11, r, a10);
-    __m512d s0 = _mm512_fmadd_pd(q1, r2, q0), s1 = _mm512_fmadd_pd(q3, r2, q2);
-    __m512d s2 = _mm512_fmadd_pd(q5, r2, q4);
-    __m512d p = _mm512_fmadd_pd(s2, r8, _mm512_fmadd_pd(s1, r4, s0));
-    __m512d e = _mm512_add_pd(_mm512_set1_pd(1.0), _mm512_fmadd_pd(p, r2, r));
-    return _mm512_scalef_pd(e, n);
+    const __m512d shift = _mm512_set1_pd(6755399441055744.0); /* 1.5 * 2^52 */
+    __m512d t = _mm512_fmadd_pd(xc, _mm512_set1_pd(FASTCE_EXP_16_LN2), shift);
+    __m512d k = _mm512_sub_pd(t, shift);
+    __m512d r = _mm512_fnmadd_pd(k, _mm512_set1_pd(FASTCE_EXP_LN2_16_HI), xc);
+    if (has_err) r = _mm512_add_pd(r, err);
+    r = _mm512_fnmadd_pd(k, _mm512_set1_pd(FASTCE_EXP_LN2_16_LO), r);
+    __m512d r2 = _mm512_mul_pd(r, r);
+    __m512d p01 = _mm512_fmadd_pd(_mm512_set1_pd(FASTCE_EXP_P1), r, _mm512_set1_pd(FASTCE_EXP_P0));
+    __m512d p23 = _mm512_fmadd_pd(_mm512_set1_pd(FASTCE_EXP_P3), r, _mm512_set1_pd(FASTCE_EXP_P2));
+    __m512d p = _mm512_fmadd_pd(_mm512_fmadd_pd(_mm512_set1_pd(FASTCE_EXP_P4), r2, p23), r2, p01);
+    __m512d q = _mm512_fmadd_pd(p, r2, r);
+    __m512i j = _mm512_castpd_si512(t);
+    __m512d hi = _mm512_permutex2var_pd(FASTCE512_SETR_PD(FASTCE_EXP_HI0), j,
+                                        FASTCE512_SETR_PD(FASTCE_EXP_HI1));
+    __m512d lo = _mm512_permutex2var_pd(FASTCE512_SETR_PD(FASTCE_EXP_LO0), j,
+                                        FASTCE512_SETR_PD(FASTCE_EXP_LO1));
+    __m512d e = _mm512_add_pd(hi, _mm512_fmadd_pd(hi, q, lo));
+    return _mm512_scalef_pd(e, _mm512_mul_pd(k, _mm512_set1_pd(0.0625)));
+}
+static inline __m512d fastce512_exp_pd(__m512d x, const int range) {
+    return fastce512_exp_core_pd(x, _mm512_setzero_pd(), range, 0);
 }
 
 /* log1p(u) for u in [0, 32] (a row's rest: sums of at most 31 terms in
@@ -191,13 +211,18 @@ static inline __m512 fastce512_exp_diff_ps(__m512 v, __m512 m, const int tame) {
     if (tame) return _mm512_fmadd_ps(e, err, e);
     return _mm512_mask_fmadd_ps(e, _mm512_cmp_ps_mask(err, err, _CMP_ORD_Q), err, e);
 }
+/* In double the error goes into the reduced argument instead, where it
+ * costs one add and no rounding of the result. It is zeroed where the exp
+ * clamps d (below -746, or NaN): there it is the rounding error of a huge
+ * difference (up to half an ulp of it), not a correction to -746. In the
+ * tame pass d is not clamped, and err is at most 2^-53 |d|. */
 static inline __m512d fastce512_exp_diff_pd(__m512d v, __m512d m, const int tame) {
     __m512d d = _mm512_sub_pd(v, m);
     __m512d ap = _mm512_add_pd(d, m), bp = _mm512_sub_pd(d, ap);
     __m512d err = _mm512_sub_pd(_mm512_sub_pd(v, ap), _mm512_add_pd(m, bp));
-    __m512d e = fastce512_exp_pd(d, tame ? FASTCE_EXP_TAME : FASTCE_EXP_NONPOS);
-    if (tame) return _mm512_fmadd_pd(e, err, e);
-    return _mm512_mask_fmadd_pd(e, _mm512_cmp_pd_mask(err, err, _CMP_ORD_Q), err, e);
+    if (tame) return fastce512_exp_core_pd(d, err, FASTCE_EXP_TAME, 1);
+    err = _mm512_maskz_mov_pd(_mm512_cmp_pd_mask(d, _mm512_set1_pd(-746.0), _CMP_GE_OQ), err);
+    return fastce512_exp_core_pd(d, err, FASTCE_EXP_NONPOS, 1);
 }
 
 /* ------------------------------------------------------------ log

@@ -66,13 +66,24 @@ static inline ptrdiff_t (*LOCAL(sparse_rows_kernel)(void))(
 static double LOCAL(weighted_loss)(double e, double wy, double sw, double xy,
                                    fastce_row r, double lse_rel, fastce_acc smooth,
                                    double w_sum, ptrdiff_t C) {
-    fastce_dd ly = fastce_dd_of(lse_rel);
+    /* float64: lse_rel again in double-double. A weight can double an
+     * error counted in ulp (the significands of lse_rel and the loss
+     * differ): log1p's own rounding made that 2.45 ulp (3000 random rows
+     * of 10 classes); the terms' errors alone keep it under 2. Below
+     * 2^-60 (where the double-double log1p loses precision near the
+     * subnormals) log1p(u) = u - u^2/2 to 2^-120 of itself. A float loss
+     * needs no more than lse_rel. */
+    const double u = r.rest;
+    fastce_dd lse_dd = sizeof(T) != sizeof(double) ? fastce_dd_of(lse_rel)
+                     : u < 0x1p-60                 ? fastce_two_sum(u, -0.5 * u * u)
+                                                   : fastce_dd_log1p(fastce_dd_of(u));
+    fastce_dd ly = lse_dd;
     if (xy != r.max) ly = fastce_dd_add(fastce_two_sum(r.max, -xy), ly);
     fastce_dd l = fastce_dd_mul(fastce_two_prod(wy, sw), ly);
     if (e > 0.0 && e / (double)C > 0.0) { /* e/C underflowing: no smoothing term */
         l = fastce_dd_mul(fastce_two_sum(1.0, -e), l);
         fastce_dd rest = fastce_dd_add(fastce_fast_two_sum(smooth.s, smooth.c),
-                                       fastce_two_prod(w_sum, lse_rel));
+                                       fastce_dd_mul(fastce_dd_of(w_sum), lse_dd));
         rest = fastce_dd_mul(fastce_dd_mul(rest, fastce_dd_of(sw)),
                              fastce_dd_div_d(e, (double)C));
         l = fastce_dd_add(l, rest);
