@@ -137,7 +137,8 @@ static inline void fastce_sigmoid_ce_one(double x, double z, double w, double q,
             t = td.hi + td.lo;
         }
         double precise = fastce_sigmoid_ce_loss_dd(x, z, w, q, t);
-        if (isfinite(precise)) *loss = precise; /* (near DBL_MAX it may not be) */
+        /* (near DBL_MAX it may not be finite; a zero keeps the sign above) */
+        if (isfinite(precise) && precise != 0.0) *loss = precise;
     }
     if (grad) {
         double big = 1.0 / (1.0 + e), small = e / (1.0 + e);
@@ -185,9 +186,11 @@ static inline void fastce_binary_ce_one(double p, double z, double w, double lo,
     double pc = fastce_clip(p, lo, hi);
     double la = log(pc), lb = log1p(-pc);
     *loss = -w * (fastce_term(z, la) + fastce_term(1.0 - z, lb));
-    if (precise && z != 0.0 && z != 1.0 && *loss != 0.0) { /* a zero keeps its sign */
+    if (precise && z != 0.0 && z != 1.0) {
         double l = fastce_binary_ce_loss_dd(z, w, la, lb);
-        if (isfinite(l)) *loss = l; /* not with an infinite log, weight or z, or NaN */
+        /* not with an infinite log, weight or z, or NaN; a zero keeps the
+         * plain form's sign (-0 for w = -0) */
+        if (isfinite(l) && l != 0.0) *loss = l;
     }
     /* (1-z)/(1-pc) - z/pc as one quotient: the two cancel where pc is near
      * z (millions of ulp in double); pc - z of exact numbers rounds once.

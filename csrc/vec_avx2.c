@@ -574,6 +574,9 @@ FASTCE_ALWAYS_INLINE __m256d binary_ce4(__m256d p, __m256d z, __m256d w, __m256d
                                         __m256d hi, int precise, __m256d *grad) {
     const __m256d zero = _mm256_setzero_pd(), one = _mm256_set1_pd(1.0);
     const __m256d ninf = _mm256_set1_pd(-INFINITY);
+    /* -w by its sign bit: 0 - w would give +0 for w = +0 too, and a zero
+     * loss the sign of -w * (negative sum), as the scalar kernels give it */
+    const __m256d nw = _mm256_xor_pd(w, _mm256_set1_pd(-0.0));
     __m256d nan_p = _mm256_cmp_pd(p, p, _CMP_UNORD_Q);
     __m256d pc = _mm256_min_pd(_mm256_max_pd(p, lo), hi);
     __m256d cz = z, cnz = _mm256_sub_pd(one, z);
@@ -594,7 +597,7 @@ FASTCE_ALWAYS_INLINE __m256d binary_ce4(__m256d p, __m256d z, __m256d w, __m256d
         __m256d lg = prob_log_ku_pd(_mm256_blendv_pd(kb, ka, z1),
                                       _mm256_blendv_pd(ub, ua, z1), !precise);
         lg = _mm256_blendv_pd(lg, ninf, _mm256_andnot_pd(z1, v0));
-        __m256d l = _mm256_mul_pd(_mm256_sub_pd(zero, w), _mm256_add_pd(lg, zero));
+        __m256d l = _mm256_mul_pd(nw, _mm256_add_pd(lg, zero));
         return _mm256_blendv_pd(l, p, nan_p);
     }
     __m256d la = prob_log_ku_pd(ka, ua, !precise);
@@ -604,7 +607,7 @@ FASTCE_ALWAYS_INLINE __m256d binary_ce4(__m256d p, __m256d z, __m256d w, __m256d
     __m256d lb = _mm256_blendv_pd(prob_log_ku_pd(kb, ub, !precise), ninf, v0);
     __m256d t1 = _mm256_andnot_pd(_mm256_cmp_pd(cz, zero, _CMP_EQ_OQ), _mm256_mul_pd(cz, la));
     __m256d t2 = _mm256_andnot_pd(_mm256_cmp_pd(cnz, zero, _CMP_EQ_OQ), _mm256_mul_pd(cnz, lb));
-    __m256d l = _mm256_mul_pd(_mm256_sub_pd(zero, w), _mm256_add_pd(t1, t2));
+    __m256d l = _mm256_mul_pd(nw, _mm256_add_pd(t1, t2));
     /* max_pd(p, lo) clipped a NaN p to lo: p itself goes in its place */
     if (!precise) return _mm256_blendv_pd(l, p, nan_p);
     __m256d soft = _mm256_and_pd(_mm256_cmp_pd(z, zero, _CMP_NEQ_UQ),
@@ -617,7 +620,6 @@ FASTCE_ALWAYS_INLINE __m256d binary_ce4(__m256d p, __m256d z, __m256d w, __m256d
     b_lo = _mm256_fmadd_pd(cnz_lo, lb, b_lo);
     __m256d sum = two_sum_pd(a, b, &s_lo);
     s_lo = _mm256_add_pd(s_lo, _mm256_add_pd(a_lo, b_lo));
-    __m256d nw = _mm256_sub_pd(zero, w);
     __m256d pr = two_prod_pd(nw, sum, &p_lo);
     __m256d l2 = _mm256_add_pd(pr, _mm256_fmadd_pd(nw, s_lo, p_lo));
     /* only soft lanes: a hard one's plain loss is rounded once already */

@@ -182,9 +182,9 @@ FASTCE_ALWAYS_INLINE double rest_pass_f64(const double *x, ptrdiff_t C, double m
  * bits are those of the other calls.
  *
  * In double the same holds: the unguarded exp gives exactly 0 below -746
- * or a value that is not finite, never a finite wrong one (checked on 2^28
- * differences below -746: random bit patterns, and uniform on [-1e9,
- * -746]); in place, entries below m - 800 are raised to it (|m| <= 2^40). */
+ * or a value that is not finite, never a finite wrong one (checked for the
+ * table-driven exp of simd_avx512.h, see there); in place, entries below
+ * m - 800 are raised to it (|m| <= 2^40). */
 #define FASTCE_REST_512(SUF, TYPE, TAME_MAX)                                             \
     static inline double rest_##SUF(const TYPE *x, ptrdiff_t C, double m, TYPE *store) { \
         double r;                                                                        \

@@ -278,6 +278,7 @@ FASTCE_ALWAYS_INLINE __m512d binary_ce8(__m512d p, __m512d z, __m512d w, __m512d
                                         __m512d hi, int float24, int want_grad,
                                         __m512d *grad) {
     const __m512d zero = _mm512_setzero_pd(), one = _mm512_set1_pd(1.0);
+    const __m512d nw = _mm512_xor_pd(w, _mm512_set1_pd(-0.0)); /* -w (binary_ce4 says why) */
     __m512d pc = _mm512_min_pd(hi, _mm512_max_pd(lo, p));
     __m512d v = _mm512_sub_pd(one, pc);
     __m512d ka, kb;
@@ -299,14 +300,14 @@ FASTCE_ALWAYS_INLINE __m512d binary_ce8(__m512d p, __m512d z, __m512d w, __m512d
          * other term is exactly 0, as below */
         __m512d lg = fastce512_log_ku_pd(_mm512_mask_mov_pd(kb, z1, ka),
                                          _mm512_mask_mov_pd(ub, z1, ua), float24);
-        return _mm512_mul_pd(_mm512_sub_pd(zero, w), _mm512_add_pd(lg, zero));
+        return _mm512_mul_pd(nw, _mm512_add_pd(lg, zero));
     }
     __m512d la = fastce512_log_ku_pd(ka, ua, float24);
     __m512d lb = fastce512_log_ku_pd(kb, ub, float24);
     __m512d cz = z, cnz = _mm512_sub_pd(one, z);
     __m512d t1 = _mm512_maskz_mul_pd(_mm512_cmp_pd_mask(cz, zero, _CMP_NEQ_UQ), cz, la);
     __m512d t2 = _mm512_maskz_mul_pd(_mm512_cmp_pd_mask(cnz, zero, _CMP_NEQ_UQ), cnz, lb);
-    __m512d plain = _mm512_mul_pd(_mm512_sub_pd(zero, w), _mm512_add_pd(t1, t2));
+    __m512d plain = _mm512_mul_pd(nw, _mm512_add_pd(t1, t2));
     if (float24) return plain;
     /* double, soft targets: the coefficients, products, sum and weight
      * carried as hi + lo, so that only the logs' errors remain (in double
@@ -324,7 +325,6 @@ FASTCE_ALWAYS_INLINE __m512d binary_ce8(__m512d p, __m512d z, __m512d w, __m512d
     b_lo = _mm512_fmadd_pd(cnz_lo, lb, b_lo);
     __m512d sum = two_sum_pd(a, b, &s_lo);
     s_lo = _mm512_add_pd(s_lo, _mm512_add_pd(a_lo, b_lo));
-    __m512d nw = _mm512_sub_pd(zero, w);
     __m512d pr = two_prod_pd(nw, sum, &p_lo);
     __m512d precise = _mm512_add_pd(pr, _mm512_fmadd_pd(nw, s_lo, p_lo));
     /* only soft lanes: a hard one's plain loss is rounded once already */

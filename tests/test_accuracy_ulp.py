@@ -844,9 +844,9 @@ def test_weighted_float64_loss_of_many_random_rows(isa):
     """Weights move the loss's significand away from lse_rel's, which can
     double an error counted in ulp: with lse_rel from libm's log1p and the
     AVX-512 exp of 1.02 ulp, 2.45 ulp on these 3000 rows (the corpus above,
-    fewer rows, stayed under 2). The float64 weighted loss takes lse_rel in
-    double-double now, and that exp is within 0.64 ulp. One row a call, each
-    with its own class and sample weight."""
+    fewer rows, stayed under 2). The float64 weighted loss takes lse_rel as
+    hi + lo now (fastce_log1p_dd_fast), and that exp is within 0.64 ulp. One
+    row a call, each with its own class and sample weight."""
     r = np.random.default_rng(12)
     worst = 0.0
     for _ in range(3000):

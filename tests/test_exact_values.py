@@ -90,8 +90,8 @@ def test_binary_cross_entropy_clipped_extremes():
 
 
 def _minus_zero_weighted(loss: str, dtype, shape):
-    """(function, args, kwargs, where the weight is -0.0) for one loss, with
-    a weight of -0.0 on every other element or sample; the binary losses mix
+    """(function, args, kwargs, the weights) for one loss, with a weight of
+    -0.0 on every other element or sample and +0.0 on every fourth; the binary losses mix
     soft targets (0.25) with hard ones, so vectors hold both kinds."""
     r = np.random.default_rng(7)
     n, c = shape
@@ -101,8 +101,10 @@ def _minus_zero_weighted(loss: str, dtype, shape):
     z[:, ::3] = 0.25
     w = np.ones(shape, dtype)
     w.ravel()[::2] = -0.0
+    w.ravel()[1::4] = 0.0
     sw = np.ones(n, dtype)
     sw[::2] = -0.0
+    sw[1::4] = 0.0
     y = r.integers(0, c, n)
     cases = {
         "binary": (fastce.binary_cross_entropy, (p, z), dict(weight=w), w),
@@ -125,8 +127,10 @@ def _minus_zero_weighted(loss: str, dtype, shape):
 @pytest.mark.parametrize("loss", ["binary", "sigmoid", "sigmoid_pos_weight", "softmax_sparse",
                                   "softmax_smoothed", "softmax_dense", "categorical", "nll"])
 def test_a_weight_of_minus_zero_gives_minus_zero(loss, dtype, shape):
-    """w * loss for w = -0.0 and a positive loss is -0.0, as fastce.reference
-    computes it, on every kernel path and beside any neighbours. The float64
+    """w * loss for w = -0.0 and a positive loss is -0.0, and +0.0 for
+    w = +0.0, as fastce.reference computes it, on every kernel path and
+    beside any neighbours. (The binary vectors negated w as 0 - w, which
+    gave -0.0 for w = +0.0 too.) The float64
     binary and sigmoid kernels, and the weighted softmax rows, used to give
     +0.0 there from their double-double forms (only in vectors holding a soft
     target, for the binary losses)."""
@@ -134,6 +138,9 @@ def test_a_weight_of_minus_zero_gives_minus_zero(loss, dtype, shape):
     got = f(*args, reduction="none", **kwargs)
     zero = weight == 0
     assert np.all(got[zero] == 0)
-    assert np.all(np.signbit(got[zero])), f"{np.count_nonzero(~np.signbit(got[zero]))} of " \
-                                          f"{np.count_nonzero(zero)} losses are +0.0"
+    minus, plus = zero & np.signbit(weight), zero & ~np.signbit(weight)
+    assert np.all(np.signbit(got[minus])), f"{np.count_nonzero(~np.signbit(got[minus]))} of " \
+                                           f"{np.count_nonzero(minus)} losses are +0.0"
+    assert not np.any(np.signbit(got[plus])), f"{np.count_nonzero(np.signbit(got[plus]))} of " \
+                                              f"{np.count_nonzero(plus)} losses are -0.0"
     assert np.all(got[~zero] > 0)

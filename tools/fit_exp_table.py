@@ -13,6 +13,8 @@ points.
 """
 import mpmath as mp
 
+from lawson import lawson_fit
+
 mp.mp.dps = 50
 DEGREE, NODES, ROUNDS = 4, 200, 120
 
@@ -25,22 +27,7 @@ def g(r):
 
 def fit(rmax):
     nodes = [rmax * mp.cos(mp.pi * (k + mp.mpf(0.5)) / NODES) for k in range(NODES)]
-    exact = [g(r) for r in nodes]
-    weights = [mp.mpf(1)] * NODES
-    for _ in range(ROUNDS):
-        A = mp.matrix(NODES, DEGREE + 1)
-        b = mp.matrix(NODES, 1)
-        for i, r in enumerate(nodes):
-            w = mp.sqrt(weights[i]) * r ** 2
-            for j in range(DEGREE + 1):
-                A[i, j] = w * r ** j
-            b[i] = w * exact[i]
-        c = mp.lu_solve(A.T * A, A.T * b)
-        errs = [abs(r ** 2 * (sum(c[j] * r ** j for j in range(DEGREE + 1)) - e))
-                for r, e in zip(nodes, exact)]
-        total = sum(w * e for w, e in zip(weights, errs))
-        weights = [w * e / total for w, e in zip(weights, errs)]
-    return [float(c[j]) for j in range(DEGREE + 1)]
+    return lawson_fit(nodes, [g(r) for r in nodes], lambda r: r ** 2, DEGREE, ROUNDS)
 
 
 def main():

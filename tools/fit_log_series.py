@@ -10,6 +10,8 @@ with the coefficients rounded to double on 5001 evenly spaced points.
 """
 import mpmath as mp
 
+from lawson import lawson_fit
+
 mp.mp.dps = 60
 DEGREE, NODES, ROUNDS = 6, 400, 150
 
@@ -24,22 +26,7 @@ def g(z):
 def main():
     zmax = ((mp.sqrt(2) - 1) / (mp.sqrt(2) + 1)) ** 2 * mp.mpf("1.0001")
     nodes = [zmax * (1 - mp.cos(mp.pi * (k + mp.mpf(0.5)) / NODES)) / 2 for k in range(NODES)]
-    exact = [g(z) for z in nodes]
-    weights = [mp.mpf(1)] * NODES
-    for _ in range(ROUNDS):
-        A = mp.matrix(NODES, DEGREE + 1)
-        b = mp.matrix(NODES, 1)
-        for i, z in enumerate(nodes):
-            w = mp.sqrt(weights[i])
-            for j in range(DEGREE + 1):
-                A[i, j] = w * z ** (j + 1)
-            b[i] = w * z * exact[i]
-        c = mp.lu_solve(A.T * A, A.T * b)
-        errs = [abs(z * (sum(c[j] * z ** j for j in range(DEGREE + 1)) - e))
-                for z, e in zip(nodes, exact)]
-        total = sum(w * e for w, e in zip(weights, errs))
-        weights = [w * e / total for w, e in zip(weights, errs)]
-    coeffs = [float(c[j]) for j in range(DEGREE + 1)]
+    coeffs = lawson_fit(nodes, [g(z) for z in nodes], lambda z: z, DEGREE, ROUNDS)
     grid = [zmax * k / 5000 for k in range(5001)]
     worst = max(abs(z * (sum(mp.mpf(coeffs[j]) * z ** j for j in range(DEGREE + 1)) - g(z)))
                 for z in grid)

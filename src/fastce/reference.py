@@ -523,7 +523,8 @@ def binary_cross_entropy(
         z = target.astype(np.float64)
         w = _broadcast(weight, pc.shape)
         losses = -w * (_term(z, np.log(pc)) + _term(1.0 - z, np.log1p(-pc)))
-        grad = w * ((1.0 - z) / (1.0 - pc) - z / pc)
+        # (1-z)/(1-pc) - z/pc as one quotient: the two cancel where pc is near z
+        grad = w * ((pc - z) / (pc * (1.0 - pc)))
         return _finish(losses, grad, pc.size, reduction, return_grad, dtype)
 
 
