@@ -233,7 +233,7 @@ static inline void fastce_dot2_add(fastce_acc *acc, fastce_dd a, fastce_dd b) {
 
 /* The loss of a dense row with class weights, sample weight or smoothing,
  *   sw * ((1-e) * (sum_c w_c t_c d_c + T * L) + (e/C) * (sum_c w_c d_c + W * L)),
- * d_c = max - x_c, T = sum_c w_c t_c, W = sum_c w_c, L = lse_rel, from sums
+ * d_c = max - x_c, T = sum_c w_c t_c, W = sum_c w_c, L = lse_rel (hi + lo), from sums
  * whose products and differences are exact: in plain double, w_c * ((1-e)
  * t_c + e/C) * d_c rounds three or four times per class (up to 2.2 ulp). */
 typedef struct {
@@ -253,9 +253,8 @@ static inline void fastce_dense_sums_add(fastce_dense_sums *s, double w, double 
     }
 }
 
-static inline double fastce_dense_loss_value(const fastce_dense_sums *s, double L,
+static inline double fastce_dense_loss_value(const fastce_dense_sums *s, fastce_dd ld,
                                              double e, ptrdiff_t C, double sw) {
-    fastce_dd ld = fastce_dd_of(L);
     fastce_dd l = fastce_dd_add(fastce_fast_two_sum(s->a_t.s, s->a_t.c),
                                 fastce_dd_mul(fastce_fast_two_sum(s->sum_t.s, s->sum_t.c), ld));
     if (e > 0.0 && e / (double)C > 0.0) { /* e/C underflowing: no smoothing term */

@@ -840,27 +840,40 @@ def test_reductions_over_two_million_samples(request, fn, dtype, isa):
     check(request, "mean", fn, dtype, isa)
 
 
-def test_weighted_float64_loss_of_many_random_rows(isa):
+@pytest.mark.parametrize("target", ["sparse", "dense one-hot at the max"])
+def test_weighted_float64_loss_of_many_random_rows(isa, target):
     """Weights move the loss's significand away from lse_rel's, which can
     double an error counted in ulp: with lse_rel from libm's log1p and the
-    AVX-512 exp of 1.02 ulp, 2.45 ulp on these 3000 rows (the corpus above,
-    fewer rows, stayed under 2). The float64 weighted loss takes lse_rel as
-    hi + lo now (fastce_log1p_dd_fast), and that exp is within 0.64 ulp. One
-    row a call, each with its own class and sample weight."""
-    r = np.random.default_rng(12)
+    AVX-512 exp of 1.02 ulp, 2.45 ulp on these 3000 sparse rows, and 2.1-2.5
+    on the dense ones (the corpus above, fewer rows, stayed under 2). The
+    float64 weighted losses take lse_rel as hi + lo now
+    (fastce_log1p_dd_fast), and that exp is within 0.64 ulp. One row a call,
+    each with its own class and sample weight."""
+    r = np.random.default_rng(12 if target == "sparse" else 13)
     worst = 0.0
     for _ in range(3000):
         x = 3 * r.standard_normal(10)
-        y = int(r.integers(0, 10))
+        if target == "sparse":
+            y = int(r.integers(0, 10))
+            t = np.zeros(10)
+            t[y] = 1.0
+            tgt = np.array([y])
+        else:
+            r.dirichlet(np.ones(10) * 0.3)  # (the draw the 2.1-2.5 ulp were measured with)
+            t = np.zeros(10)
+            t[int(np.argmax(x))] = 1.0
+            tgt = t[None, :]
         w, sw = r.uniform(0.1, 3.0, 10), r.uniform(0.1, 3.0, 1)
-        got = fastce.softmax_cross_entropy(x[None, :], np.array([y]), weight=w, sample_weight=sw,
+        got = fastce.softmax_cross_entropy(x[None, :], tgt, weight=w, sample_weight=sw,
                                            reduction="none")[0]
         m = mpf(float(x.max()))
         lse = m + mp.log(mp.fsum(mp.exp(mpf(float(v)) - m) for v in x))
-        exact = mpf(float(sw[0])) * mpf(float(w[y])) * (lse - mpf(float(x[y])))
+        exact = mpf(float(sw[0])) * mp.fsum(mpf(float(w[j])) * (lse - mpf(float(x[j])))
+                                             for j in range(10) if t[j])
         err = abs(mpf(float(got)) - exact) / mpf(float(np.spacing(float(exact))))
         worst = max(worst, float(err))
-    print(f"\n{isa:6s} weighted float64 softmax CE, 3000 random rows: max {worst:.3f} ulp")
+    print(f"\n{isa:6s} weighted float64 softmax CE, {target}, 3000 random rows: "
+          f"max {worst:.3f} ulp")
     assert worst <= LOSS_ULP
 
 
