@@ -64,6 +64,21 @@ static inline double fastce_exp_diff(double a, double b) {
     return fma(e, err, e);
 }
 
+/* exp(a - b) * 2^FASTCE_DEEP_SCALE for a finite a - b <= 0: a term
+ * of a row whose rest would be subnormal, scaled into the normal range so
+ * that it keeps its digits: exp(d + 256 ln2) (TwoSum on that sum, as
+ * fastce_exp_diff) times (1 + err + the low part of 256 ln2), err the
+ * rounding error of d = fl(a - b). */
+#define FASTCE_DEEP_SCALE 256
+static inline double fastce_exp_diff_deep(double a, double b) {
+    const double k_hi = 177.445678223346, k_lo = 5.936759843446527e-15; /* 256 ln2 */
+    double d = a - b;
+    double a_part = d + b, b_part = d - a_part;
+    double err = (a - a_part) - (b + b_part);
+    double e = fastce_exp_diff(d, -k_hi);
+    return fma(e, err + k_lo, e);
+}
+
 /* Neumaier's compensated sum: s + c carries about twice the precision of
  * a plain double sum, so sums over 10^5 classes or 10^7 samples stay
  * within an ulp or two of exact. */

@@ -17,7 +17,8 @@
  * (tests/test_vector_math.py samples them and asserts 1.5 ulp, as for AVX2.)
  * Without the clamps (FASTCE_EXP_TAME) a finite x <= 0 still gives either
  * the right value or one that is not finite, never a finite wrong one (see
- * rest_f32 in vec_avx512.c), so a pass can skip them and check its sum.
+ * rest_f64 in vec_avx512.c; checked over every float), so a pass can skip
+ * them and check its sum.
  * NaN gives NaN, -inf gives 0, +inf gives +inf. */
 #ifndef FASTCE_SIMD_AVX512_H
 #define FASTCE_SIMD_AVX512_H

@@ -46,14 +46,16 @@ typedef struct {
     T *loss, *grad;
     ptrdiff_t C, n1;
     int64_t ignore_index;
-    double e, grad_scale, w_sum;
+    double e, grad_scale;
+    /* W, the sum of the class weights (C without), as w_sum + w_lo */
+    double w_sum, w_lo;
     int grad_zeroed; /* nll: grad holds zeros already */
 } LOCAL(sparse_ctx);
 
 /* The row-parallel kernel for few classes, when this dtype and ISA have one. */
 static inline ptrdiff_t (*LOCAL(sparse_rows_kernel)(void))(
     const T *, const int64_t *, ptrdiff_t, ptrdiff_t, const T *, const T *,
-    int64_t, double, double, T *, T *, double, double *) {
+    int64_t, double, double, double, T *, T *, double, double *) {
     return VEC(sparse_ce_rows);
 }
 
@@ -80,14 +82,14 @@ static inline fastce_dd LOCAL(lse_rel_dd)(fastce_row r, double lse_rel) {
  * keeps the relative accuracy of its parts. Finite inputs only. */
 static double LOCAL(weighted_loss)(double e, double wy, double sw, double xy,
                                    fastce_row r, double lse_rel, fastce_acc smooth,
-                                   double w_sum, ptrdiff_t C) {
+                                   fastce_dd w_sum, ptrdiff_t C) {
     fastce_dd lse_dd = LOCAL(lse_rel_dd)(r, lse_rel), ly = lse_dd;
     if (xy != r.max) ly = fastce_dd_add(fastce_two_sum(r.max, -xy), ly);
     fastce_dd l = fastce_dd_mul(fastce_two_prod(wy, sw), ly);
     if (e > 0.0 && e / (double)C > 0.0) { /* e/C underflowing: no smoothing term */
         l = fastce_dd_mul(fastce_two_sum(1.0, -e), l);
         fastce_dd rest = fastce_dd_add(fastce_fast_two_sum(smooth.s, smooth.c),
-                                       fastce_dd_mul(fastce_dd_of(w_sum), lse_dd));
+                                       fastce_dd_mul(w_sum, lse_dd));
         rest = fastce_dd_mul(fastce_dd_mul(rest, fastce_dd_of(sw)),
                              fastce_dd_div_d(e, (double)C));
         l = fastce_dd_add(l, rest);
@@ -141,7 +143,8 @@ static void LOCAL(sparse_row)(const LOCAL(sparse_ctx) *c, ptrdiff_t s,
         if (isfinite(l) && l != 0.0 && (e > 0.0 || c->w || c->sw)) {
             /* (a finite loss may still have an absent infinite term; a
              * zero keeps the sign of the plain form, -0 for sw = -0) */
-            double precise = LOCAL(weighted_loss)(e, wy, sw, xy, r, lse_rel, smooth, c->w_sum, C);
+            fastce_dd W = {c->w_sum, c->w_lo};
+            double precise = LOCAL(weighted_loss)(e, wy, sw, xy, r, lse_rel, smooth, W, C);
             if (isfinite(precise)) l = precise;
         }
     } else
@@ -165,10 +168,13 @@ static void LOCAL(sparse_row)(const LOCAL(sparse_ctx) *c, ptrdiff_t s,
             g[j * n1] = (T)(scale * LOCAL(row_exp)((double)x[j * n1], r) +
                             offset * (c->w ? (double)c->w[j] : 1.0));
     }
-    /* ... and the target entry, with p_y - 1 computed without cancellation. */
-    double py = LOCAL(row_prob)(xy, r);
-    g[y * n1] = (T)(a * (cy * LOCAL(prob_minus_one)(xy, r) +
-                         e_c * (c->w_sum * py - (c->w ? (double)c->w[y] : 1.0))));
+    /* ... and the target entry a*((cy + (e/C)*w_y)*(p_y - 1) + (e/C)*W'*p_y),
+     * W' = W - w_y the other classes' weights: p_y - 1 computed without
+     * cancellation, and W' from W's two parts (W*p_y - w_y cancelled:
+     * W's rounding, a fraction of an ulp of W, came out 4.4 ulp of a
+     * 2-class gradient whose other weight was small). */
+    double py = LOCAL(row_prob)(xy, r), w_other = (c->w_sum - wy) + c->w_lo;
+    g[y * n1] = (T)(a * ((cy + e_c * wy) * LOCAL(prob_minus_one)(xy, r) + e_c * w_other * py));
 }
 
 static double LOCAL(sparse_block)(const void *vctx, ptrdiff_t begin,
@@ -187,7 +193,7 @@ static double LOCAL(sparse_block)(const void *vctx, ptrdiff_t begin,
             double part = 0.0;
             s += LOCAL(sparse_rows_kernel)()(
                 c->x + s * C, c->y + s, end - s, C, c->w, c->sw ? c->sw + s : NULL,
-                c->ignore_index, c->e, c->w_sum, c->loss ? c->loss + s : NULL,
+                c->ignore_index, c->e, c->w_sum, c->w_lo, c->loss ? c->loss + s : NULL,
                 c->grad ? c->grad + s * C : NULL, c->grad_scale, &part);
             fastce_acc_add(&acc, part);
         }
@@ -197,11 +203,13 @@ static double LOCAL(sparse_block)(const void *vctx, ptrdiff_t begin,
     return fastce_acc_value(acc);
 }
 
-static double LOCAL(weight_sum)(const T *w, ptrdiff_t C) {
-    if (!w) return (double)C;
+/* W, the sum of the class weights, as hi + lo (C without weights). */
+static fastce_dd LOCAL(weight_sum)(const T *w, ptrdiff_t C) {
+    if (!w) return fastce_dd_of((double)C);
     fastce_acc s = {0.0, 0.0};
     for (ptrdiff_t j = 0; j < C; j++) fastce_acc_add(&s, (double)w[j]);
-    return fastce_acc_value(s);
+    double hi = fastce_acc_value(s);
+    return (fastce_dd){hi, isfinite(hi) ? (s.s - hi) + s.c : 0.0};
 }
 
 int PUBLIC(softmax_ce_sparse)(const T *x, const int64_t *y, ptrdiff_t n0,
@@ -209,9 +217,9 @@ int PUBLIC(softmax_ce_sparse)(const T *x, const int64_t *y, ptrdiff_t n0,
                               const T *sw, int64_t ignore_index, double e,
                               T *loss, double *total, T *grad,
                               double grad_scale, int n_threads) {
+    fastce_dd W = LOCAL(weight_sum)(w, C);
     LOCAL(sparse_ctx) ctx = {x,  y,  w,           sw, loss,       grad,
-                             C,  n1, ignore_index, e,  grad_scale,
-                             LOCAL(weight_sum)(w, C)};
+                             C,  n1, ignore_index, e,  grad_scale, W.hi, W.lo, 0};
     return fastce_run_blocks(LOCAL(sparse_block), &ctx, n0 * n1, C, n_threads,
                              total);
 }
@@ -395,7 +403,7 @@ int PUBLIC(nll)(const T *lp, const int64_t *y, ptrdiff_t n0, ptrdiff_t C,
                 T *loss, double *total, T *grad, double grad_scale,
                 int grad_zeroed, int n_threads) {
     LOCAL(sparse_ctx) ctx = {lp, y,  w,           sw,  loss,       grad,
-                             C,  n1, ignore_index, 0.0, grad_scale, 0.0, grad_zeroed};
+                             C,  n1, ignore_index, 0.0, grad_scale, 0.0, 0.0, grad_zeroed};
     /* A gradient zero-fills C entries per sample (or the OS does, on the
      * first write to each page): that is the work. Without one, a sample
      * whose row is far from the last costs a cache miss, about as long as

@@ -46,18 +46,18 @@ typedef struct {
     void (*math_f64)(int f, const double *x, double *out, ptrdiff_t n);
     /* Sparse softmax cross-entropy of rows [0, n) of a contiguous (n, C)
      * block with C <= FASTCE_SMALL_C, several rows at a time (the loss terms
-     * of softmax_ce_sparse in fastce_api.h; labels already checked; w_sum the
-     * sum of the class weights). Handles every row it can and returns how
+     * of softmax_ce_sparse in fastce_api.h; labels already checked; w_sum + w_lo
+     * the sum of the class weights). Handles every row it can and returns how
      * many leading rows it did (the caller does the rest one by one); adds
      * their losses to *total. NULL where an instruction set has none. */
     ptrdiff_t (*sparse_ce_rows_f32)(const float *x, const int64_t *y, ptrdiff_t n,
                                     ptrdiff_t C, const float *w, const float *sw,
-                                    int64_t ignore_index, double e, double w_sum,
+                                    int64_t ignore_index, double e, double w_sum, double w_lo,
                                     float *loss, float *grad, double grad_scale,
                                     double *total);
     ptrdiff_t (*sparse_ce_rows_f64)(const double *x, const int64_t *y, ptrdiff_t n,
                                     ptrdiff_t C, const double *w, const double *sw,
-                                    int64_t ignore_index, double e, double w_sum,
+                                    int64_t ignore_index, double e, double w_sum, double w_lo,
                                     double *loss, double *grad, double grad_scale,
                                     double *total);
     /* logsumexp (op 0, out n long), log_softmax (1) or softmax (2, out the
@@ -113,6 +113,22 @@ typedef struct {
 
 /* Class counts up to which the row-parallel sparse kernel is used. */
 #define FASTCE_SMALL_C 32
+
+/* A float row kernel computes its terms exp(x_j - max) in float lanes,
+ * where one below 2^-126 is subnormal and rounds to a multiple of 2^-149.
+ * Of a rest >= 2^-100 those roundings (32 at most, each under 2^-149) are
+ * below 2^-44: nothing in a float result. A row with a smaller rest, whose
+ * terms may be such roundings alone (they made a 32-class loss 14 ulp off),
+ * goes to the generic path, whose long-row passes take those terms in
+ * double (AVX2 checks only groups with an entry below max - 87). */
+#define FASTCE_TINY_REST_F32 7.888609052210118e-31 /* 2^-100 */
+
+/* In double, a rest below 2^-968 may be made of subnormal terms (below
+ * 2^-1022), which keep few digits: the generic path takes such a row's
+ * rest again with its terms scaled (deep_rest in row_impl.h), and the
+ * double row kernels leave it to that path when their group had a term
+ * that may be subnormal (an entry below max - 708). */
+#define FASTCE_TINY_REST_F64 0x1p-968
 
 /* The table in use; never NULL once the library is loaded. */
 extern const fastce_vec_ops *fastce_vec;

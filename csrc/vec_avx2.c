@@ -10,7 +10,7 @@
 #include <math.h>
 
 #include "internal.h"
-#include "simd_avx2.h"
+#include "exp_diff_avx2.h"
 
 /* Everything a hot loop calls is inlined into it, whatever the compiler's
  * size heuristics think: a call left in a loop, even on its rare path, makes
@@ -29,12 +29,44 @@ static inline double hsum_pd(__m256d v) {
     return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
 }
 
+static inline float hmin_ps(__m256 v) {
+    float lanes[8];
+    _mm256_storeu_ps(lanes, v);
+    float m = lanes[0];
+    for (int k = 1; k < 8; k++) m = lanes[k] < m ? lanes[k] : m;
+    return m;
+}
+static inline double hmin_pd(__m256d v) {
+    double lanes[4];
+    _mm256_storeu_pd(lanes, v);
+    double m = lanes[0];
+    for (int k = 1; k < 4; k++) m = lanes[k] < m ? lanes[k] : m;
+    return m;
+}
+
 static inline long long hsum_epi32(__m256i v) {
     int32_t lanes[8];
     _mm256_storeu_si256((__m256i *)lanes, v);
     long long s = 0;
     for (int k = 0; k < 8; k++) s += lanes[k];
     return s;
+}
+
+/* s = a + b and its rounding error *e = (a + b) - s, exactly (TwoSum: six
+ * operations, none of them on a loop's chain through a; NaN where s is
+ * not finite). */
+FASTCE_ALWAYS_INLINE __m256d two_sum_pd(__m256d a, __m256d b, __m256d *e) {
+    __m256d s = _mm256_add_pd(a, b);
+    __m256d bp = _mm256_sub_pd(s, a);
+    *e = _mm256_add_pd(_mm256_sub_pd(a, _mm256_sub_pd(s, bp)), _mm256_sub_pd(b, bp));
+    return s;
+}
+
+/* Four double lanes from half of eight float lanes, and back. */
+static inline __m256d lo_pd(__m256 v) { return _mm256_cvtps_pd(_mm256_castps256_ps128(v)); }
+static inline __m256d hi_pd(__m256 v) { return _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)); }
+static inline __m256 to_ps(__m256d lo, __m256d hi) {
+    return _mm256_set_m128(_mm256_cvtpd_ps(hi), _mm256_cvtpd_ps(lo));
 }
 
 /* Lane masks for the first r (< 8 or < 4) elements of a tail. */
@@ -44,25 +76,6 @@ static inline __m256i tail_mask_ps(ptrdiff_t r) {
 }
 static inline __m256i tail_mask_pd(ptrdiff_t r) {
     return _mm256_cmpgt_epi64(_mm256_set1_epi64x(r), _mm256_setr_epi64x(0, 1, 2, 3));
-}
-
-/* exp(v - m) with the rounding error of d = fl(v - m) folded back in. */
-static inline __m256 exp_diff_ps(__m256 v, __m256 m) {
-    __m256 d = _mm256_sub_ps(v, m);
-    __m256 ap = _mm256_add_ps(d, m), bp = _mm256_sub_ps(d, ap);
-    __m256 err = _mm256_sub_ps(_mm256_sub_ps(v, ap), _mm256_add_ps(m, bp));
-    __m256 e = fastce_exp_ps(d);
-    /* err is NaN only when d is not finite; then exp(d) is already right */
-    err = _mm256_and_ps(err, _mm256_cmp_ps(err, err, _CMP_ORD_Q));
-    return _mm256_fmadd_ps(e, err, e);
-}
-static inline __m256d exp_diff_pd(__m256d v, __m256d m) {
-    __m256d d = _mm256_sub_pd(v, m);
-    __m256d ap = _mm256_add_pd(d, m), bp = _mm256_sub_pd(d, ap);
-    __m256d err = _mm256_sub_pd(_mm256_sub_pd(v, ap), _mm256_add_pd(m, bp));
-    __m256d e = fastce_exp_pd(d);
-    err = _mm256_and_pd(err, _mm256_cmp_pd(err, err, _CMP_ORD_Q));
-    return _mm256_fmadd_pd(e, err, e);
 }
 
 /* ------------------------------------------------------------ row max */
@@ -114,50 +127,111 @@ static double row_max_f64(const double *x, ptrdiff_t C) {
 
 /* ----------------------------------------------------------- row rest */
 
-/* One full vector of rest_f32: its terms added to acc0/acc1, ties counted. */
-FASTCE_ALWAYS_INLINE void rest8_f32(const float *x, __m256 mv, float *store, __m256d *acc0,
-                                    __m256d *acc1, __m256i *ties) {
-    __m256 v = _mm256_loadu_ps(x);
-    __m256 eq = _mm256_cmp_ps(v, mv, _CMP_EQ_OQ);
-    __m256 ex = exp_diff_ps(v, mv);
+/* Eight floats of a row: their terms exp(v - m) (1 at a maximum) stored
+ * when store is set, and added in double to acc0 (low four) and acc1 (high
+ * four) except at a maximum, whose lanes count in ties instead (live: the
+ * lanes of the row, all but a tail's). ex holds the terms as floats; exd,
+ * when not NULL, the same terms as doubles, which the sums take instead. */
+FASTCE_ALWAYS_INLINE void rest8_f32(__m256 v, __m256 ex, const __m256d *exd, __m256 live,
+                                    __m256 mv, float *store, __m256d *acc0, __m256d *acc1,
+                                    __m256i *ties) {
+    __m256 eq = _mm256_and_ps(_mm256_cmp_ps(v, mv, _CMP_EQ_OQ), live);
     if (store) _mm256_storeu_ps(store, _mm256_blendv_ps(ex, _mm256_set1_ps(1.0f), eq));
-    __m256 e = _mm256_andnot_ps(eq, ex);
+    __m256 keep = _mm256_andnot_ps(eq, live);
     *ties = _mm256_sub_epi32(*ties, _mm256_castps_si256(eq)); /* mask = -1 */
-    *acc0 = _mm256_add_pd(*acc0, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
-    *acc1 = _mm256_add_pd(*acc1, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
+    if (exd) { /* keep's halves as double masks (an int32 -1 widens to -1) */
+        __m256i k = _mm256_castps_si256(keep);
+        __m256d k0 = _mm256_castsi256_pd(_mm256_cvtepi32_epi64(_mm256_castsi256_si128(k)));
+        __m256d k1 = _mm256_castsi256_pd(_mm256_cvtepi32_epi64(_mm256_extracti128_si256(k, 1)));
+        *acc0 = _mm256_add_pd(*acc0, _mm256_and_pd(exd[0], k0));
+        *acc1 = _mm256_add_pd(*acc1, _mm256_and_pd(exd[1], k1));
+    } else {
+        __m256 e = _mm256_and_ps(ex, keep);
+        *acc0 = _mm256_add_pd(*acc0, lo_pd(e));
+        *acc1 = _mm256_add_pd(*acc1, hi_pd(e));
+    }
 }
 
-static inline double rest_f32(const float *x, ptrdiff_t C, double m, float *store) {
-    const __m256 mv = _mm256_set1_ps((float)m);
-    __m256d acc0 = _mm256_setzero_pd(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
-    __m256i ties = _mm256_setzero_si256(), ties2 = ties;
-    ptrdiff_t j0 = 0;
+/* rest8_f32 for U (1 or 2) vectors v[u], lanes live[u]: with the tame exp
+ * where every lane allows it (almost every row: the same bits, about a
+ * third fewer operations); otherwise (a lane below -87, -inf or NaN) with
+ * the terms in double from exp_diff_pd, rounded to float only where they
+ * are stored. Below -87 a float term is subnormal, and a confident row's
+ * tiny rest can be all such terms: each rounded to float, they made its
+ * loss 450 ulp off (1000 classes, margin 100). check == 1: the vectors'
+ * lanes are checked before the exp (v is in registers: an in-place store
+ * has not touched it yet); check == 0: the tame exp, unchecked, and the
+ * least v - m into *dmin for the caller to check (see rest_f32). */
+FASTCE_ALWAYS_INLINE void rest_vectors_f32(const __m256 *v, const __m256 *live, const int U,
+                                           __m256 mv, float *store, __m256d *acc,
+                                           __m256i *ties, __m256 *dmin, const int check) {
+    __m256 ex[2];
+    if (!check)
+        for (int u = 0; u < U; u++) *dmin = _mm256_min_ps(*dmin, _mm256_sub_ps(v[u], mv));
+    if (__builtin_expect(!check || tame_lanes_ps(v, mv, U), 1)) {
+        exp_diff_tame_ps(v, mv, ex, U);
+        for (int u = 0; u < U; u++)
+            rest8_f32(v[u], ex[u], NULL, live[u], mv, store ? store + 8 * u : NULL,
+                      &acc[2 * u], &acc[2 * u + 1], &ties[u]);
+        return;
+    }
+    const __m256d md = lo_pd(mv);
+    for (int u = 0; u < U; u++) {
+        __m256d exd[2] = {exp_diff_pd(lo_pd(v[u]), md), exp_diff_pd(hi_pd(v[u]), md)};
+        rest8_f32(v[u], to_ps(exd[0], exd[1]), exd, live[u], mv, store ? store + 8 * u : NULL,
+                  &acc[2 * u], &acc[2 * u + 1], &ties[u]);
+    }
+}
+
+/* A float row's terms are rounded to float (relative error ~2^-24) and it
+ * rounds to float: plain double lanes sum them well enough. */
+FASTCE_ALWAYS_INLINE double rest_pass_f32(const float *x, ptrdiff_t C, double m, float *store,
+                                          float *dmin_out, const int check) {
+    const __m256 mv = _mm256_set1_ps((float)m), all = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+    __m256 dmin = _mm256_setzero_ps();
+    const __m256 lives[2] = {all, all};
+    __m256d acc[4] = {_mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd(),
+                      _mm256_setzero_pd()};
+    __m256i ties[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+    __m256 v[2];
+    ptrdiff_t j = 0;
     /* two independent vectors per step: their exps overlap */
-    for (; j0 + 16 <= C; j0 += 16) {
-        rest8_f32(x + j0, mv, store ? store + j0 : NULL, &acc0, &acc1, &ties);
-        rest8_f32(x + j0 + 8, mv, store ? store + j0 + 8 : NULL, &acc2, &acc3, &ties2);
+    for (; j + 16 <= C; j += 16) {
+        _mm_prefetch((const char *)(x + 2 * C + j), _MM_HINT_T0);
+        _mm_prefetch((const char *)(x + 2 * C + j + 8), _MM_HINT_T0);
+        v[0] = _mm256_loadu_ps(x + j);
+        v[1] = _mm256_loadu_ps(x + j + 8);
+        rest_vectors_f32(v, lives, 2, mv, store ? store + j : NULL, acc, ties, &dmin, check);
     }
-    acc0 = _mm256_add_pd(acc0, acc2);
-    acc1 = _mm256_add_pd(acc1, acc3);
-    ties = _mm256_add_epi32(ties, ties2);
-    if (j0 + 8 <= C) { /* one more whole vector */
-        rest8_f32(x + j0, mv, store ? store + j0 : NULL, &acc0, &acc1, &ties);
-        j0 += 8;
+    if (j + 8 <= C) { /* one more whole vector */
+        v[0] = _mm256_loadu_ps(x + j);
+        rest_vectors_f32(v, lives, 1, mv, store ? store + j : NULL, acc, ties, &dmin, check);
+        j += 8;
     }
-    if (j0 < C) { /* the last C % 8 entries, masked */
-        __m256i mask = tail_mask_ps(C - j0);
+    if (j < C) { /* the last C % 8 entries, masked (the dead lanes load as m) */
+        __m256i mask = tail_mask_ps(C - j);
         __m256 live = _mm256_castsi256_ps(mask);
-        __m256 v = _mm256_maskload_ps(x + j0, mask);
-        __m256 eq = _mm256_and_ps(_mm256_cmp_ps(v, mv, _CMP_EQ_OQ), live);
-        __m256 ex = exp_diff_ps(v, mv);
-        if (store)
-            _mm256_maskstore_ps(store + j0, mask, _mm256_blendv_ps(ex, _mm256_set1_ps(1.0f), eq));
-        __m256 e = _mm256_andnot_ps(eq, _mm256_and_ps(ex, live));
-        ties = _mm256_sub_epi32(ties, _mm256_castps_si256(eq));
-        acc0 = _mm256_add_pd(acc0, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
-        acc1 = _mm256_add_pd(acc1, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
+        v[0] = _mm256_blendv_ps(mv, _mm256_maskload_ps(x + j, mask), live);
+        float out[8];
+        rest_vectors_f32(v, &live, 1, mv, store ? out : NULL, acc + 2, ties + 1, &dmin, check);
+        if (store) _mm256_maskstore_ps(store + j, mask, _mm256_loadu_ps(out));
     }
-    return hsum_pd(_mm256_add_pd(acc0, acc1)) + (double)(hsum_epi32(ties) - 1);
+    if (!check) *dmin_out = hmin_ps(dmin);
+    __m256d s = _mm256_add_pd(_mm256_add_pd(acc[0], acc[2]), _mm256_add_pd(acc[1], acc[3]));
+    return hsum_pd(s) + (double)(hsum_epi32(_mm256_add_epi32(ties[0], ties[1])) - 1);
+}
+
+/* The rest of a float row: the pass without checks, rerun with them when
+ * its sum is not finite or a v - m was below -87 (see rest_vectors_f32; a
+ * NaN v - m makes the sum NaN, as does a wrong exp far below -87: the tame
+ * exp there is garbage); in place, the pass with checks at once. */
+static inline double rest_f32(const float *x, ptrdiff_t C, double m, float *store) {
+    float dmin;
+    if (store != x) {
+        double r = rest_pass_f32(x, C, m, store, &dmin, 0);
+        if (isfinite(r) && dmin >= FASTCE_TAME_F32) return r;
+    }
+    return rest_pass_f32(x, C, m, store, &dmin, 1);
 }
 
 /* Kahan-compensated lanes: acc + comp holds the running sum. */
@@ -181,34 +255,110 @@ static inline double kahan_total(__m256d acc, __m256d comp) {
     return fastce_acc_value(s);
 }
 
-static inline double rest_f64(const double *x, ptrdiff_t C, double m, double *store) {
-    const __m256d mv = _mm256_set1_pd(m);
-    __m256d acc = _mm256_setzero_pd(), comp = acc;
-    __m256i ties = _mm256_setzero_si256();
-    for (ptrdiff_t j = 0; j < C; j += 4) {
-        __m256d v, live;
-        if (j + 4 <= C) {
-            v = _mm256_loadu_pd(x + j);
-            live = _mm256_castsi256_pd(_mm256_set1_epi64x(-1));
-        } else {
-            __m256i mask = tail_mask_pd(C - j);
-            v = _mm256_maskload_pd(x + j, mask);
-            live = _mm256_castsi256_pd(mask);
-        }
-        __m256d eq = _mm256_and_pd(_mm256_cmp_pd(v, mv, _CMP_EQ_OQ), live);
-        __m256d ex = exp_diff_pd(v, mv);
-        if (store) {
-            __m256d out = _mm256_blendv_pd(ex, _mm256_set1_pd(1.0), eq);
-            if (j + 4 <= C) _mm256_storeu_pd(store + j, out);
-            else _mm256_maskstore_pd(store + j, _mm256_castpd_si256(live), out);
-        }
-        __m256d e = _mm256_andnot_pd(eq, _mm256_and_pd(ex, live));
-        ties = _mm256_sub_epi64(ties, _mm256_castpd_si256(eq));
-        kahan_add_pd(&acc, &comp, e);
+/* Compensated lanes for a row's terms, which are in [0, 1] or NaN: a lane
+ * never overflows, so the sum is acc + err with no guard. */
+FASTCE_ALWAYS_INLINE void two_sum_add_rest(__m256d *acc, __m256d *err, __m256d v) {
+    __m256d e;
+    *acc = two_sum_pd(*acc, v, &e);
+    *err = _mm256_add_pd(*err, e);
+}
+
+/* What compensated lanes hold (acc the lane sums, err their rounding
+ * errors) as one double: the lane sums in a compensated scalar sum, the
+ * errors added last. */
+static inline double two_sum_total(__m256d acc, __m256d err) {
+    double a[4], e[4];
+    _mm256_storeu_pd(a, acc);
+    _mm256_storeu_pd(e, err);
+    fastce_acc s = {0.0, 0.0};
+    double errs = 0.0;
+    for (int k = 0; k < 4; k++) {
+        fastce_acc_add(&s, a[k]);
+        errs += e[k];
     }
+    fastce_acc_add(&s, errs);
+    return fastce_acc_value(s);
+}
+
+/* Four doubles of a row as rest8_f32: the terms stored (1 at a maximum)
+ * when store is set, and returned except at a maximum (0 there), whose
+ * lanes count in ties instead. */
+FASTCE_ALWAYS_INLINE __m256d terms4_f64(__m256d v, __m256d ex, __m256d live, __m256d mv,
+                                        double *store, __m256i *ties) {
+    __m256d eq = _mm256_and_pd(_mm256_cmp_pd(v, mv, _CMP_EQ_OQ), live);
+    if (store) _mm256_storeu_pd(store, _mm256_blendv_pd(ex, _mm256_set1_pd(1.0), eq));
+    *ties = _mm256_sub_epi64(*ties, _mm256_castpd_si256(eq));
+    return _mm256_andnot_pd(eq, _mm256_and_pd(ex, live));
+}
+
+/* The exps of U (1 or 2) vectors of doubles, as rest_vectors_f32 has them:
+ * tame where allowed (for doubles, v - m >= -708), else guarded; check as
+ * there. */
+FASTCE_ALWAYS_INLINE void terms_f64(const __m256d *v, __m256d mv, __m256d *ex, const int U,
+                                    __m256d *dmin, const int check) {
+    if (!check)
+        for (int u = 0; u < U; u++) *dmin = _mm256_min_pd(*dmin, _mm256_sub_pd(v[u], mv));
+    if (__builtin_expect(!check || tame_lanes_pd(v, mv, U), 1)) {
+        exp_diff_tame_pd(v, mv, ex, U);
+    } else {
+        for (int u = 0; u < U; u++) ex[u] = exp_diff_pd(v[u], mv);
+    }
+}
+
+FASTCE_ALWAYS_INLINE double rest_pass_f64(const double *x, ptrdiff_t C, double m, double *store,
+                                          double *dmin_out, const int check) {
+    const __m256d mv = _mm256_set1_pd(m), all = _mm256_castsi256_pd(_mm256_set1_epi64x(-1));
+    __m256d dmin = _mm256_setzero_pd();
+    __m256d a0 = _mm256_setzero_pd(), e0 = a0, a1 = a0, e1 = a0;
+    __m256i ties = _mm256_setzero_si256();
+    __m256d v[2], ex[2];
+    ptrdiff_t j = 0;
+    /* two vectors a step, each into compensated lanes of its own (adding
+     * the two first would save three operations a vector, but that one
+     * rounding took a weighted dense 10-class loss to 2.25 ulp with this
+     * exp's 0.99: tests/test_accuracy_ulp.py) */
+    for (; j + 8 <= C; j += 8) {
+        _mm_prefetch((const char *)(x + 2 * C + j), _MM_HINT_T0);
+        _mm_prefetch((const char *)(x + 2 * C + j + 4), _MM_HINT_T0);
+        v[0] = _mm256_loadu_pd(x + j);
+        v[1] = _mm256_loadu_pd(x + j + 4);
+        terms_f64(v, mv, ex, 2, &dmin, check);
+        __m256d p = terms4_f64(v[0], ex[0], all, mv, store ? store + j : NULL, &ties);
+        __m256d q = terms4_f64(v[1], ex[1], all, mv, store ? store + j + 4 : NULL, &ties);
+        two_sum_add_rest(&a0, &e0, p);
+        two_sum_add_rest(&a1, &e1, q);
+    }
+    if (j + 4 <= C) {
+        v[0] = _mm256_loadu_pd(x + j);
+        terms_f64(v, mv, ex, 1, &dmin, check);
+        two_sum_add_rest(&a1, &e1, terms4_f64(v[0], ex[0], all, mv, store ? store + j : NULL, &ties));
+        j += 4;
+    }
+    if (j < C) { /* the last C % 4 entries, masked (the dead lanes load as m) */
+        __m256i mask = tail_mask_pd(C - j);
+        __m256d live = _mm256_castsi256_pd(mask);
+        v[0] = _mm256_blendv_pd(mv, _mm256_maskload_pd(x + j, mask), live);
+        terms_f64(v, mv, ex, 1, &dmin, check);
+        double out[4];
+        two_sum_add_rest(&a1, &e1, terms4_f64(v[0], ex[0], live, mv, store ? out : NULL, &ties));
+        if (store) _mm256_maskstore_pd(store + j, mask, _mm256_loadu_pd(out));
+    }
+    if (!check) *dmin_out = hmin_pd(dmin);
     long long t[4];
     _mm256_storeu_si256((__m256i *)t, ties);
-    return kahan_total(acc, comp) + (double)(t[0] + t[1] + t[2] + t[3] - 1);
+    fastce_acc s = {two_sum_total(a0, e0), 0.0};
+    fastce_acc_add(&s, two_sum_total(a1, e1));
+    return fastce_acc_value(s) + (double)(t[0] + t[1] + t[2] + t[3] - 1);
+}
+
+/* rest_f32 in double (the tame exp is right for v - m >= -708). */
+static inline double rest_f64(const double *x, ptrdiff_t C, double m, double *store) {
+    double dmin;
+    if (store != x) {
+        double r = rest_pass_f64(x, C, m, store, &dmin, 0);
+        if (isfinite(r) && dmin >= FASTCE_TAME_F64) return r;
+    }
+    return rest_pass_f64(x, C, m, store, &dmin, 1);
 }
 
 static double row_rest_f32(const float *x, ptrdiff_t C, double m) {
@@ -308,12 +458,7 @@ FASTCE_ALWAYS_INLINE __m256d sigmoid_fast4_f32(__m256d x, __m256d z, __m256d w, 
     __m256d tail = sigmoid_tail4_f32(t, &e);
     return sigmoid_ce4_fast(x, t, e, tail, z, w, q, want_grad, grad);
 }
-/* Double-double lanes: the error-free sum and product (TwoSum, FMA). */
-FASTCE_ALWAYS_INLINE __m256d two_sum_pd(__m256d a, __m256d b, __m256d *err) {
-    __m256d s = _mm256_add_pd(a, b), bb = _mm256_sub_pd(s, a);
-    *err = _mm256_add_pd(_mm256_sub_pd(a, _mm256_sub_pd(s, bb)), _mm256_sub_pd(b, bb));
-    return s;
-}
+/* Double-double lanes: the error-free product (FMA; the sum is two_sum_pd). */
 FASTCE_ALWAYS_INLINE __m256d two_prod_pd(__m256d a, __m256d b, __m256d *err) {
     __m256d p = _mm256_mul_pd(a, b);
     *err = _mm256_fmsub_pd(a, b, p);
@@ -729,9 +874,7 @@ FASTCE_ALWAYS_INLINE __m256d categorical4(__m256d p, __m256d t, __m256d lo, __m2
  * sum is acc + err. (Kahan's update carries four dependent adds from one
  * step to the next: measured a third slower here.) */
 FASTCE_ALWAYS_INLINE void two_sum_add_pd(__m256d *acc, __m256d *err, __m256d v) {
-    __m256d s = _mm256_add_pd(*acc, v);
-    __m256d bp = _mm256_sub_pd(s, *acc);
-    __m256d e = _mm256_add_pd(_mm256_sub_pd(*acc, _mm256_sub_pd(s, bp)), _mm256_sub_pd(v, bp));
+    __m256d e, s = two_sum_pd(*acc, v, &e);
     __m256d fin = _mm256_cmp_pd(_mm256_andnot_pd(_mm256_set1_pd(-0.0), s),
                                 _mm256_set1_pd(INFINITY), _CMP_LT_OQ);
     *err = _mm256_add_pd(*err, _mm256_and_pd(e, fin));

@@ -20,85 +20,12 @@
  * interleaved, and the log1p of one group is issued before the exps of the
  * next (see rows8_begin). */
 
-/* Four double lanes from half of eight float lanes. */
-static inline __m256d lo_pd(__m256 v) { return _mm256_cvtps_pd(_mm256_castps256_ps128(v)); }
-static inline __m256d hi_pd(__m256 v) { return _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)); }
-static inline __m256 to_ps(__m256d lo, __m256d hi) {
-    return _mm256_set_m128(_mm256_cvtpd_ps(hi), _mm256_cvtpd_ps(lo));
-}
-
 /* Tame groups. In a group whose rows in use are all finite with
- * min - max >= -87 (float) or -708 (double), exp(x_j - max) and log1p(rest)
- * take shortcuts that give the same bits as the general exp_diff_ps/pd and
- * fastce_log1p_pd: d = x_j - max is in [-87, 0] (or [-708, 0]), so the
- * clamps are identities, 2^n is a normal number (n >= -126 or -1022) and
- * e * 2^n is the one rounding that (e * 2^n1) * 2^n2 also makes, the
- * TwoSum error is finite, and d = 0 exactly at a maximum, where the result
- * is exactly 1; rest is in [0, 32], so 1 + rest is a normal, finite,
- * positive number and the special-value blends of the log are identities;
- * the Kahan sums of doubles are finite and need no NaN guard. */
-#define FASTCE_TAME_F32 -87.0f
-#define FASTCE_TAME_F64 -708.0
-
-/* exp_diff_ps(v[u], m) for v[u] - m in [-87, 0], u < U <= 4: exp(d) * (1 +
- * err), d = fl(v - m), err its exact rounding error (TwoSum); 1 where
- * v == m. The U evaluations are interleaved step by step: each is one long
- * chain of dependent operations, and side by side they keep the FP units
- * busy. */
-#define FASTCE_EACH for (int u = 0; u < U; u++)
-#define FASTCE_POLY(c) FASTCE_EACH p[u] = _mm256_fmadd_ps(p[u], r[u], _mm256_set1_ps(c))
-static inline void exp_diff_tame_ps(const __m256 *v, __m256 m, __m256 *out, const int U) {
-    __m256 d[4], ap[4], bp[4], err[4], n[4], r[4], p[4], e[4];
-    FASTCE_EACH d[u] = _mm256_sub_ps(v[u], m);
-    FASTCE_EACH ap[u] = _mm256_add_ps(d[u], m);
-    FASTCE_EACH bp[u] = _mm256_sub_ps(d[u], ap[u]);
-    FASTCE_EACH err[u] = _mm256_sub_ps(_mm256_sub_ps(v[u], ap[u]), _mm256_add_ps(m, bp[u]));
-    /* fastce_exp_ps(d) without its clamps and with one scaling by 2^n */
-    FASTCE_EACH n[u] = _mm256_round_ps(_mm256_mul_ps(d[u], _mm256_set1_ps(1.44269504088896341f)),
-                                       _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    FASTCE_EACH r[u] = _mm256_fnmadd_ps(n[u], _mm256_set1_ps(0.693359375f), d[u]);
-    FASTCE_EACH r[u] = _mm256_fnmadd_ps(n[u], _mm256_set1_ps(-2.12194440e-4f), r[u]);
-    FASTCE_EACH p[u] = _mm256_set1_ps(1.9875691500e-4f);
-    FASTCE_POLY(1.3981999507e-3f);
-    FASTCE_POLY(8.3334519073e-3f);
-    FASTCE_POLY(4.1665795894e-2f);
-    FASTCE_POLY(1.6666665459e-1f);
-    FASTCE_POLY(5.0000001201e-1f);
-    FASTCE_EACH e[u] = _mm256_add_ps(_mm256_set1_ps(1.0f), _mm256_fmadd_ps(_mm256_mul_ps(p[u], r[u]), r[u], r[u]));
-    FASTCE_EACH e[u] = _mm256_mul_ps(e[u], _mm256_castsi256_ps(_mm256_slli_epi32(
-                           _mm256_add_epi32(_mm256_cvtps_epi32(n[u]), _mm256_set1_epi32(127)), 23)));
-    FASTCE_EACH out[u] = _mm256_fmadd_ps(e[u], err[u], e[u]);
-}
-#undef FASTCE_POLY
-
-/* exp_diff_pd(v[u], m) for v[u] - m in [-708, 0], u < U, as
- * exp_diff_tame_ps. */
-static inline void exp_diff_tame_pd(const __m256d *v, __m256d m, __m256d *out, const int U) {
-    static const double inv_fact[] = {
-        1.0 / 6227020800.0, 1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0,
-        1.0 / 362880.0,     1.0 / 40320.0,     1.0 / 5040.0,     1.0 / 720.0,
-        1.0 / 120.0,        1.0 / 24.0,        1.0 / 6.0,        0.5};
-    __m256d d[4], ap[4], bp[4], err[4], n[4], r[4], p[4], e[4];
-    FASTCE_EACH d[u] = _mm256_sub_pd(v[u], m);
-    FASTCE_EACH ap[u] = _mm256_add_pd(d[u], m);
-    FASTCE_EACH bp[u] = _mm256_sub_pd(d[u], ap[u]);
-    FASTCE_EACH err[u] = _mm256_sub_pd(_mm256_sub_pd(v[u], ap[u]), _mm256_add_pd(m, bp[u]));
-    /* fastce_exp_pd(d) without its clamps and with one scaling by 2^n */
-    FASTCE_EACH n[u] = _mm256_round_pd(_mm256_mul_pd(d[u], _mm256_set1_pd(1.4426950408889634074)),
-                                       _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    FASTCE_EACH r[u] = _mm256_fnmadd_pd(n[u], _mm256_set1_pd(6.93147180369123816490e-01), d[u]);
-    FASTCE_EACH r[u] = _mm256_fnmadd_pd(n[u], _mm256_set1_pd(1.90821492927058770002e-10), r[u]);
-    FASTCE_EACH p[u] = _mm256_set1_pd(inv_fact[0]);
-    for (int k = 1; k < 12; k++)
-        FASTCE_EACH p[u] = _mm256_fmadd_pd(p[u], r[u], _mm256_set1_pd(inv_fact[k]));
-    FASTCE_EACH e[u] = _mm256_add_pd(_mm256_set1_pd(1.0),
-                                     _mm256_fmadd_pd(_mm256_mul_pd(p[u], r[u]), r[u], r[u]));
-    FASTCE_EACH e[u] = _mm256_mul_pd(e[u], _mm256_castsi256_pd(_mm256_slli_epi64(
-                           _mm256_add_epi64(_mm256_cvtepi32_epi64(_mm256_cvtpd_epi32(n[u])),
-                                            _mm256_set1_epi64x(1023)), 52)));
-    FASTCE_EACH out[u] = _mm256_fmadd_pd(e[u], err[u], e[u]);
-}
-#undef FASTCE_EACH
+ * min - max >= -87 (float) or -708 (double), exp(x_j - max) takes the tame
+ * form of exp_diff_avx2.h, and log1p(rest) a shortcut that gives the same
+ * bits as fastce_log1p_pd: rest is in [0, 32], so 1 + rest is a normal,
+ * finite, positive number and the special-value blends of the log are
+ * identities; the Kahan sums of doubles are finite and need no NaN guard. */
 
 /* fastce_log1p_pd(u) for u = rest in [0, 32]: the same steps without the
  * special values, and the series for |u| < 2^-7 only when a lane needs it. */
@@ -396,9 +323,20 @@ static inline int lse_cancels_pd(__m256d m, __m256d L, __m256d lse) {
     return _mm256_movemask_pd(c) != 0;
 }
 
-static inline void rows8_exp(rows8 *g, ptrdiff_t C, int pick) {
-    if (g->tame) rows8_exp_(g, C, 1, pick);
-    else rows8_exp_(g, C, 0, pick);
+/* The exps and rest of a group. Returns 0 when a row in use has a rest
+ * below FASTCE_TINY_REST_F32 in a group that is not tame: its terms may
+ * include subnormal floats, whose roundings can be all of that row's tiny
+ * loss, and the generic path (terms in double) takes the group. */
+static inline int rows8_exp(rows8 *g, ptrdiff_t C, int pick) {
+    if (g->tame) {
+        rows8_exp_(g, C, 1, pick);
+        return 1;
+    }
+    rows8_exp_(g, C, 0, pick);
+    const __m256d tiny = _mm256_set1_pd(FASTCE_TINY_REST_F32);
+    int low = _mm256_movemask_pd(_mm256_cmp_pd(g->rest_lo, tiny, _CMP_LT_OQ)) |
+              _mm256_movemask_pd(_mm256_cmp_pd(g->rest_hi, tiny, _CMP_LT_OQ)) << 4;
+    return !(low & _mm256_movemask_ps(g->used));
 }
 
 static inline void rows8_lse(rows8 *g) {
@@ -445,7 +383,7 @@ static ptrdiff_t softmax_rows_f32(const float *x, ptrdiff_t n, ptrdiff_t C, int 
     for (int have = 0;; r0 += 8, have = 1) {
         int ok = r0 + 8 <= n && rows8_begin(g, x + r0 * C, &sh, all);
         if (have) rows8_lse(prev);
-        if (ok) rows8_exp(g, C, 0);
+        if (ok) ok = rows8_exp(g, C, 0);
         if (have && !softmax_out8(prev, &sh, op, op == 0 ? out + r0 - 8 : out + (r0 - 8) * C, o))
             return r0 - 8; /* a cancelling logsumexp: the generic path redoes the group */
         if (!ok) break;
@@ -459,7 +397,7 @@ static ptrdiff_t softmax_rows_f32(const float *x, ptrdiff_t n, ptrdiff_t C, int 
 /* The loss terms (added to *acc) and, with grad, the gradient of a finished
  * group of rows; see sparse_ce_rows_f32. */
 static inline void sparse_ce_out8(const rows8 *g, const rows8_shape *sh, const float *w,
-                                  const float *swb, double e, double w_sum, float *lossb,
+                                  const float *swb, double e, double w_sum, double w_lo, float *lossb,
                                   float *gradb, double grad_scale, __m256d *acc,
                                   __m256d *comp, __m256 *o) {
     const ptrdiff_t C = sh->C;
@@ -520,10 +458,14 @@ static inline void sparse_ce_out8(const rows8 *g, const rows8_shape *sh, const f
     __m256d pm1_hi = _mm256_blendv_pd(_mm256_sub_pd(py_hi, one),
                                       _mm256_sub_pd(zero_d, _mm256_mul_pd(rest_hi, inv_hi)), atm_hi);
     __m256d wyl = lo_pd(wy), wyh = hi_pd(wy);
-    __m256d gy_lo = _mm256_mul_pd(a_lo, _mm256_fmadd_pd(cy_lo, pm1_lo,
-                        _mm256_mul_pd(_mm256_set1_pd(e_c), _mm256_fmsub_pd(_mm256_set1_pd(w_sum), py_lo, wyl))));
-    __m256d gy_hi = _mm256_mul_pd(a_hi, _mm256_fmadd_pd(cy_hi, pm1_hi,
-                        _mm256_mul_pd(_mm256_set1_pd(e_c), _mm256_fmsub_pd(_mm256_set1_pd(w_sum), py_hi, wyh))));
+    /* a*((cy + (e/C)*w_y)*(p_y - 1) + (e/C)*(W - w_y)*p_y): see sparse_row */
+    const __m256d ecv = _mm256_set1_pd(e_c), Wv = _mm256_set1_pd(w_sum), Wlo = _mm256_set1_pd(w_lo);
+    __m256d wo_lo = _mm256_add_pd(_mm256_sub_pd(Wv, wyl), Wlo);
+    __m256d wo_hi = _mm256_add_pd(_mm256_sub_pd(Wv, wyh), Wlo);
+    __m256d gy_lo = _mm256_mul_pd(a_lo, _mm256_fmadd_pd(_mm256_fmadd_pd(ecv, wyl, cy_lo), pm1_lo,
+                                                        _mm256_mul_pd(_mm256_mul_pd(ecv, wo_lo), py_lo)));
+    __m256d gy_hi = _mm256_mul_pd(a_hi, _mm256_fmadd_pd(_mm256_fmadd_pd(ecv, wyh, cy_hi), pm1_hi,
+                                                        _mm256_mul_pd(_mm256_mul_pd(ecv, wo_hi), py_hi)));
     __m256 gy = to_ps(gy_lo, gy_hi);
     __m256i jv = _mm256_setzero_si256();
     const int all_used = _mm256_movemask_ps(usedf) == 0xff; /* then the masks are identities */
@@ -543,7 +485,7 @@ static inline void sparse_ce_out8(const rows8 *g, const rows8_shape *sh, const f
 
 static ptrdiff_t sparse_ce_rows_f32(const float *x, const int64_t *y, ptrdiff_t n,
                                     ptrdiff_t C, const float *w, const float *sw,
-                                    int64_t ignore_index, double e, double w_sum,
+                                    int64_t ignore_index, double e, double w_sum, double w_lo,
                                     float *loss, float *grad, double grad_scale,
                                     double *total) {
     const rows8_shape sh = rows8_shape_of(C);
@@ -560,10 +502,10 @@ static ptrdiff_t sparse_ce_rows_f32(const float *x, const int64_t *y, ptrdiff_t 
             ok = rows8_begin(g, x + r0 * C, &sh, _mm256_castsi256_ps(usedv));
         }
         if (have) rows8_lse(prev);
-        if (ok) rows8_exp(g, C, grad ? 2 : 1);
+        if (ok) ok = rows8_exp(g, C, grad ? 2 : 1);
         if (have) {
             ptrdiff_t p0 = r0 - 8;
-            sparse_ce_out8(prev, &sh, w, sw ? sw + p0 : NULL, e, w_sum, loss ? loss + p0 : NULL,
+            sparse_ce_out8(prev, &sh, w, sw ? sw + p0 : NULL, e, w_sum, w_lo, loss ? loss + p0 : NULL,
                            grad ? grad + p0 * C : NULL, grad_scale, &acc, &comp, o);
         }
         if (!ok) break;
@@ -716,9 +658,15 @@ static inline void rows4_exp_(rows4 *g, ptrdiff_t C, int tame, int pick) {
     g->rest = _mm256_add_pd(_mm256_sub_pd(rest, comp), ties);
 }
 
-static inline void rows4_exp(rows4 *g, ptrdiff_t C, int pick) {
-    if (g->tame) rows4_exp_(g, C, 1, pick);
-    else rows4_exp_(g, C, 0, pick);
+/* rows8_exp for doubles (FASTCE_TINY_REST_F64). */
+static inline int rows4_exp(rows4 *g, ptrdiff_t C, int pick) {
+    if (g->tame) {
+        rows4_exp_(g, C, 1, pick);
+        return 1;
+    }
+    rows4_exp_(g, C, 0, pick);
+    __m256d low = _mm256_cmp_pd(g->rest, _mm256_set1_pd(FASTCE_TINY_REST_F64), _CMP_LT_OQ);
+    return !_mm256_movemask_pd(_mm256_and_pd(low, g->used));
 }
 
 static inline void rows4_lse(rows4 *g) {
@@ -755,7 +703,7 @@ static ptrdiff_t softmax_rows_f64(const double *x, ptrdiff_t n, ptrdiff_t C, int
     for (int have = 0;; r0 += 4, have = 1) {
         int ok = r0 + 4 <= n && rows4_begin(g, x + r0 * C, &sh, all);
         if (have) rows4_lse(prev);
-        if (ok) rows4_exp(g, C, 0);
+        if (ok) ok = rows4_exp(g, C, 0);
         if (have && !softmax_out4(prev, &sh, op, op == 0 ? out + r0 - 4 : out + (r0 - 4) * C, o))
             return r0 - 4; /* a cancelling logsumexp: the generic path redoes the group */
         if (!ok) break;
@@ -768,7 +716,7 @@ static ptrdiff_t softmax_rows_f64(const double *x, ptrdiff_t n, ptrdiff_t C, int
 
 /* sparse_ce_out8 for rows4. */
 static inline void sparse_ce_out4(const rows4 *g, const rows4_shape *sh, const double *w,
-                                  const double *swb, double e, double w_sum, double *lossb,
+                                  const double *swb, double e, double w_sum, double w_lo, double *lossb,
                                   double *gradb, double grad_scale, __m256d *acc,
                                   __m256d *comp, __m256d *o) {
     const ptrdiff_t C = sh->C;
@@ -801,8 +749,11 @@ static inline void sparse_ce_out4(const rows4 *g, const rows4_shape *sh, const d
     __m256d py = _mm256_mul_pd(g->ey, inv);
     __m256d pm1 = _mm256_blendv_pd(_mm256_sub_pd(py, one),
                                    _mm256_sub_pd(zero, _mm256_mul_pd(g->rest, inv)), at_max);
-    __m256d gy = _mm256_mul_pd(a, _mm256_fmadd_pd(cy, pm1,
-                     _mm256_mul_pd(_mm256_set1_pd(e_c), _mm256_fmsub_pd(_mm256_set1_pd(w_sum), py, wy))));
+    /* a*((cy + (e/C)*w_y)*(p_y - 1) + (e/C)*(W - w_y)*p_y): see sparse_row */
+    const __m256d ecv = _mm256_set1_pd(e_c);
+    __m256d wo = _mm256_add_pd(_mm256_sub_pd(_mm256_set1_pd(w_sum), wy), _mm256_set1_pd(w_lo));
+    __m256d gy = _mm256_mul_pd(a, _mm256_fmadd_pd(_mm256_fmadd_pd(ecv, wy, cy), pm1,
+                                                  _mm256_mul_pd(_mm256_mul_pd(ecv, wo), py)));
     __m256i jv = _mm256_setzero_si256();
     const int all_used = _mm256_movemask_pd(usedv) == 0xf; /* then the masks are identities */
     for (ptrdiff_t j = 0; j < C; j++) {
@@ -821,7 +772,7 @@ static inline void sparse_ce_out4(const rows4 *g, const rows4_shape *sh, const d
 
 static ptrdiff_t sparse_ce_rows_f64(const double *x, const int64_t *y, ptrdiff_t n,
                                     ptrdiff_t C, const double *w, const double *sw,
-                                    int64_t ignore_index, double e, double w_sum,
+                                    int64_t ignore_index, double e, double w_sum, double w_lo,
                                     double *loss, double *grad, double grad_scale,
                                     double *total) {
     const rows4_shape sh = rows4_shape_of(C);
@@ -840,10 +791,10 @@ static ptrdiff_t sparse_ce_rows_f64(const double *x, const int64_t *y, ptrdiff_t
                              _mm256_castsi256_pd(_mm256_xor_si256(ignored, _mm256_set1_epi64x(-1))));
         }
         if (have) rows4_lse(prev);
-        if (ok) rows4_exp(g, C, grad ? 2 : 1);
+        if (ok) ok = rows4_exp(g, C, grad ? 2 : 1);
         if (have) {
             ptrdiff_t p0 = r0 - 4;
-            sparse_ce_out4(prev, &sh, w, sw ? sw + p0 : NULL, e, w_sum, loss ? loss + p0 : NULL,
+            sparse_ce_out4(prev, &sh, w, sw ? sw + p0 : NULL, e, w_sum, w_lo, loss ? loss + p0 : NULL,
                            grad ? grad + p0 * C : NULL, grad_scale, &acc, &comp, o);
         }
         if (!ok) break;

@@ -49,61 +49,97 @@ FASTCE_ROW_MAX_512(f64, double, pd, __m512d, _mm512_loadu_pd, _mm512_max_pd, _mm
 
 /* ----------------------------------------------------------- row rest */
 
-/* In place (the terms stored over x), the unguarded pass raises entries
- * below m - floor to it, for rows with |m| up to TAME_MAX (see rest_f32). */
-#define FASTCE_FLOOR_F32 200.0f
-#define FASTCE_TAME_MAX_F32 1048576.0
+/* In place (the terms stored over x), the unguarded double pass raises
+ * entries below m - floor to it, for rows with |m| up to TAME_MAX (see
+ * rest_f64). */
 #define FASTCE_FLOOR_F64 800.0
 #define FASTCE_TAME_MAX_F64 1099511627776.0
 
 /* Sixteen floats of a row (the lanes in live): exp(x_j - m) stored (1 at a
  * maximum) when store is set, added in double to acc0 (low eight) and acc1
  * (high eight) except at a maximum, whose lanes count in ties instead.
- * tame leaves out the exp's clamp and NaN guard; tame == 2 also raises
- * entries below m - FASTCE_FLOOR_F32 (-inf included) to it (see rest_f32). */
-FASTCE_ALWAYS_INLINE void rest16_f32(__m512 v, __mmask16 live, __m512 mv, float *store,
-                                     __m512d *acc0, __m512d *acc1, unsigned *ties,
-                                     const int tame) {
+ *
+ * The float exp without its clamp and NaN guard takes every lane where
+ * x_j - m >= -87, which is almost always. Below, a float term is
+ * subnormal, and a confident row's tiny rest can be all such terms, each
+ * rounded to a multiple of 2^-149 (a loss of 1000 classes at margin 100
+ * came out 450 ulp off): such a vector (or one with -inf or NaN) takes its
+ * terms in double, rounded to float only where stored. check == 1: each
+ * vector checks its lanes before it stores (in place: one pass); check ==
+ * 0: no check, the least x_j - m goes into *dmin, and the caller reruns a
+ * row that had one below -87. md: m as a double. */
+FASTCE_ALWAYS_INLINE void rest16_f32(__m512 v, __mmask16 live, __m512 mv, __m512d md,
+                                     float *store, __m512d *acc0, __m512d *acc1,
+                                     unsigned *ties, __m512 *dmin, const int check) {
     __mmask16 eq = _mm512_mask_cmp_ps_mask(live, v, mv, _CMP_EQ_OQ);
-    if (tame == 2) v = _mm512_max_ps(_mm512_sub_ps(mv, _mm512_set1_ps(FASTCE_FLOOR_F32)), v);
-    __m512 ex = fastce512_exp_diff_ps(v, mv, tame);
+    __m512 ex, d = _mm512_sub_ps(v, mv);
+    __m512d lo, hi;
+    __mmask16 wide = 0;
+    if (check)
+        wide = _mm512_mask_cmp_ps_mask(live, d, _mm512_set1_ps(-87.0f), _CMP_NGE_UQ);
+    else
+        *dmin = _mm512_mask_min_ps(*dmin, live, *dmin, d);
+    if (__builtin_expect(!wide, 1)) {
+        ex = fastce512_exp_diff_ps(v, mv, 1);
+        lo = _mm512_cvtps_pd(_mm512_castps512_ps256(ex));
+        hi = _mm512_cvtps_pd(_mm512_extractf32x8_ps(ex, 1));
+    } else {
+        lo = fastce512_exp_diff_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(v)), md, 0);
+        hi = fastce512_exp_diff_pd(_mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1)), md, 0);
+        ex = _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(lo)), _mm512_cvtpd_ps(hi), 1);
+    }
     if (store) _mm512_mask_storeu_ps(store, live, _mm512_mask_blend_ps(eq, ex, _mm512_set1_ps(1.0f)));
     __mmask16 add = _kandn_mask16(eq, live);
     *ties += (unsigned)__builtin_popcount((unsigned)eq);
-    *acc0 = _mm512_mask_add_pd(*acc0, (__mmask8)add, *acc0,
-                               _mm512_cvtps_pd(_mm512_castps512_ps256(ex)));
-    *acc1 = _mm512_mask_add_pd(*acc1, (__mmask8)(add >> 8), *acc1,
-                               _mm512_cvtps_pd(_mm512_extractf32x8_ps(ex, 1)));
+    *acc0 = _mm512_mask_add_pd(*acc0, (__mmask8)add, *acc0, lo);
+    *acc1 = _mm512_mask_add_pd(*acc1, (__mmask8)(add >> 8), *acc1, hi);
 }
 
 /* A float row's terms are rounded to float (relative error ~2^-24) and it
  * rounds to float: plain double lanes sum them well enough (as in AVX2). */
 FASTCE_ALWAYS_INLINE double rest_pass_f32(const float *x, ptrdiff_t C, double m, float *store,
-                                          const int tame) {
+                                          float *dmin_out, const int check) {
     const __m512 mv = _mm512_set1_ps((float)m);
+    const __m512d md = _mm512_set1_pd(m);
     const __mmask16 all = 0xffff;
     __m512d a0 = _mm512_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
+    __m512 dmin = _mm512_setzero_ps();
     unsigned t = 0;
     ptrdiff_t j = 0;
     /* two independent vectors a step: their exps overlap */
     for (; j + 32 <= C; j += 32) {
         _mm_prefetch((const char *)(x + 2 * C + j), _MM_HINT_T0);
         _mm_prefetch((const char *)(x + 2 * C + j + 16), _MM_HINT_T0);
-        rest16_f32(_mm512_loadu_ps(x + j), all, mv, store ? store + j : NULL, &a0, &a1, &t, tame);
-        rest16_f32(_mm512_loadu_ps(x + j + 16), all, mv, store ? store + j + 16 : NULL, &a2,
-                   &a3, &t, tame);
+        rest16_f32(_mm512_loadu_ps(x + j), all, mv, md, store ? store + j : NULL, &a0, &a1, &t,
+                   &dmin, check);
+        rest16_f32(_mm512_loadu_ps(x + j + 16), all, mv, md, store ? store + j + 16 : NULL, &a2,
+                   &a3, &t, &dmin, check);
     }
     if (j + 16 <= C) {
-        rest16_f32(_mm512_loadu_ps(x + j), all, mv, store ? store + j : NULL, &a0, &a1, &t, tame);
+        rest16_f32(_mm512_loadu_ps(x + j), all, mv, md, store ? store + j : NULL, &a0, &a1, &t,
+                   &dmin, check);
         j += 16;
     }
     if (j < C) {
         __mmask16 live = fastce512_first16(C - j);
-        rest16_f32(_mm512_maskz_loadu_ps(live, x + j), live, mv, store ? store + j : NULL, &a2,
-                   &a3, &t, tame);
+        rest16_f32(_mm512_maskz_loadu_ps(live, x + j), live, mv, md, store ? store + j : NULL,
+                   &a2, &a3, &t, &dmin, check);
     }
+    if (!check) *dmin_out = _mm512_reduce_min_ps(dmin);
     __m512d s = _mm512_add_pd(_mm512_add_pd(a0, a1), _mm512_add_pd(a2, a3));
     return _mm512_reduce_add_pd(s) + ((double)t - 1.0);
+}
+
+/* The rest of a float row: the pass without checks, rerun with them when
+ * its sum is not finite or an x_j - m was below -87 (see rest16_f32; a NaN
+ * x_j - m makes the sum NaN); in place, the pass with checks at once. */
+static inline double rest_f32(const float *x, ptrdiff_t C, double m, float *store) {
+    float dmin;
+    if (store != x) {
+        double r = rest_pass_f32(x, C, m, store, &dmin, 0);
+        if (isfinite(r) && dmin >= -87.0f) return r;
+    }
+    return rest_pass_f32(x, C, m, store, &dmin, 1);
 }
 
 /* Compensated double lanes: *acc += v, that add's rounding error (TwoSum,
@@ -119,8 +155,9 @@ FASTCE_ALWAYS_INLINE void two_sum_add(__m512d *acc, __m512d *err, __m512d v) {
 
 /* Eight doubles of a row (the lanes in live): exp(x_j - m) stored (1 at a
  * maximum) when store is set, and returned except at a maximum (0 there),
- * whose lanes count in ties instead; tame as in rest16_f32 (the floor
- * FASTCE_FLOOR_F64). */
+ * whose lanes count in ties instead. tame leaves out the exp's clamp and
+ * NaN guard; tame == 2 also raises entries below m - FASTCE_FLOOR_F64
+ * (-inf included) to it (see rest_f64). */
 FASTCE_ALWAYS_INLINE __m512d terms8_f64(__m512d v, __mmask8 live, __m512d mv, double *store,
                                         unsigned *ties, const int tame) {
     __mmask8 eq = _mm512_mask_cmp_pd_mask(live, v, mv, _CMP_EQ_OQ);
@@ -164,40 +201,33 @@ FASTCE_ALWAYS_INLINE double rest_pass_f64(const double *x, ptrdiff_t C, double m
     return fastce_acc_value(s) + ((double)t - 1.0);
 }
 
-/* The rest of a row with a finite max m, every x_j <= m or NaN. The exp
- * without its clamp and NaN guard gives every term of a finite x_j - m
- * right or not finite: exactly 0 below -104 (vscalef's underflow) down to
- * about -1.5e14, inf or NaN beyond, and NaN for -inf or NaN entries
- * (checked over every float). So the first pass, two operations a vector
- * cheaper, is right whenever its sum is finite, and only a row whose sum is
- * not (a -inf or NaN entry, a range over 1e14) runs the guarded pass, which
+/* The rest of a double row with a finite max m, every x_j <= m or NaN.
+ * The exp without its clamp and NaN guard gives every term of a finite
+ * x_j - m right or not finite: exactly 0 below -746 down to far below,
+ * then a value that is not finite, never a finite wrong one (checked for
+ * the table-driven exp of simd_avx512.h, see there; the float exp does the
+ * same, which the float row kernels use). So the first pass, cheaper by
+ * its clamp, is right whenever its sum is finite, and only a row whose sum
+ * is not (a -inf or NaN entry, a huge range) runs the guarded pass, which
  * gives the same bits wherever the first one's were finite.
  *
  * In place (store == x) the second pass would read the terms the first
- * stored over x. There the first pass raises entries below m - 200 to it:
+ * stored over x. There the first pass raises entries below m - 800 to it:
  * their terms are 0 either way, -inf gives 0 and a NaN stays NaN. With
- * |m| <= 2^20 that pass is then right unless the row holds a NaN, whose
+ * |m| <= 2^40 that pass is then right unless the row holds a NaN, whose
  * sum is NaN again in the second pass (and so every stored term, once the
  * caller divides by it); larger rows take the guarded pass at once. The
- * bits are those of the other calls.
- *
- * In double the same holds: the unguarded exp gives exactly 0 below -746
- * or a value that is not finite, never a finite wrong one (checked for the
- * table-driven exp of simd_avx512.h, see there); in place, entries below
- * m - 800 are raised to it (|m| <= 2^40). */
-#define FASTCE_REST_512(SUF, TYPE, TAME_MAX)                                             \
-    static inline double rest_##SUF(const TYPE *x, ptrdiff_t C, double m, TYPE *store) { \
-        double r;                                                                        \
-        if (store != x)                                                                  \
-            r = rest_pass_##SUF(x, C, m, store, 1);                                      \
-        else if (fabs(m) <= TAME_MAX)                                                    \
-            r = rest_pass_##SUF(x, C, m, store, 2);                                      \
-        else                                                                             \
-            return rest_pass_##SUF(x, C, m, store, 0);                                   \
-        return isfinite(r) ? r : rest_pass_##SUF(x, C, m, store, 0);                     \
-    }
-FASTCE_REST_512(f32, float, FASTCE_TAME_MAX_F32)
-FASTCE_REST_512(f64, double, FASTCE_TAME_MAX_F64)
+ * bits are those of the other calls. */
+static inline double rest_f64(const double *x, ptrdiff_t C, double m, double *store) {
+    double r;
+    if (store != x)
+        r = rest_pass_f64(x, C, m, store, 1);
+    else if (fabs(m) <= FASTCE_TAME_MAX_F64)
+        r = rest_pass_f64(x, C, m, store, 2);
+    else
+        return rest_pass_f64(x, C, m, store, 0);
+    return isfinite(r) ? r : rest_pass_f64(x, C, m, store, 0);
+}
 
 static double row_rest_f32(const float *x, ptrdiff_t C, double m) {
     return rest_f32(x, C, m, NULL);

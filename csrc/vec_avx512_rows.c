@@ -29,7 +29,7 @@
  * - 2^n by vscalef; log1p's exponent and significand by vgetexp/vgetmant.
  * Float groups first run "tame": exp without its clamps and NaN guards,
  * which with vscalef gives every term of a finite difference right or not
- * finite (see rest_f32 in vec_avx512.c), and the target's logit comes from
+ * finite (see rest_f64 in vec_avx512.c), and the target's logit comes from
  * one gather; only a group with a row in use whose max or rest is not
  * finite runs again guarded (rows16_exp). Their lse_rel is log1p in the
  * float-accuracy form (fastce512_log1p_rest24_pd). Double groups are tame
@@ -304,7 +304,7 @@ FASTCE_ALWAYS_INLINE void rows16_untame(rows16 *g, ptrdiff_t C) {
 
 /* ex and rest of each row and, with pick == 2, the target's exp ey.
  * tame: exp without clamps or NaN guards, which gives each term right or
- * not finite (see rest_f32 in vec_avx512.c); rows16_exp checks. */
+ * not finite (see rest_f64 in vec_avx512.c); rows16_exp checks. */
 FASTCE_ALWAYS_INLINE void rows16_exp_(rows16 *g, ptrdiff_t C, const int tame, const int pick) {
     const __m512 m = g->m;
     __m512d rest_lo = _mm512_setzero_pd(), rest_hi = rest_lo;
@@ -332,7 +332,7 @@ FASTCE_ALWAYS_INLINE void rows16_exp_(rows16 *g, ptrdiff_t C, const int tame, co
 
 /* The exps and rest of a group: the tame pass, and the guarded one only if
  * a row in use has a max or rest that is not finite (then rows16_untame
- * may cut the group short). */
+ * may cut the group short); a row with a tiny rest cuts it short too. */
 FASTCE_ALWAYS_INLINE void rows16_exp(rows16 *g, ptrdiff_t C, int pick) {
     if (pick == 2) rows16_exp_(g, C, 1, 2);
     else rows16_exp_(g, C, 1, 0);
@@ -340,9 +340,17 @@ FASTCE_ALWAYS_INLINE void rows16_exp(rows16 *g, ptrdiff_t C, int pick) {
     __mmask16 fine = _mm512_cmp_ps_mask(_mm512_abs_ps(g->m), _mm512_set1_ps(INFINITY), _CMP_LT_OQ) &
                      (_mm512_cmp_pd_mask(_mm512_abs_pd(g->rest_lo), inf, _CMP_LT_OQ) |
                       (unsigned)_mm512_cmp_pd_mask(_mm512_abs_pd(g->rest_hi), inf, _CMP_LT_OQ) << 8);
-    if (!(g->used & ~fine)) return;
-    rows16_untame(g, C);
-    rows16_exp_(g, C, 0, pick);
+    if (g->used & ~fine) {
+        rows16_untame(g, C);
+        rows16_exp_(g, C, 0, pick);
+    }
+    const __m512d tiny = _mm512_set1_pd(FASTCE_TINY_REST_F32);
+    __mmask16 low = (_mm512_cmp_pd_mask(g->rest_lo, tiny, _CMP_LT_OQ) |
+                     (unsigned)_mm512_cmp_pd_mask(g->rest_hi, tiny, _CMP_LT_OQ) << 8) & g->used;
+    if (low) { /* see FASTCE_TINY_REST_F32: the generic path's rows from there */
+        g->nr = lowest(low);
+        g->used &= fastce512_first16(g->nr);
+    }
 }
 
 FASTCE_ALWAYS_INLINE void rows16_lse(rows16 *g) {
@@ -430,7 +438,7 @@ FASTCE_ALWAYS_INLINE __m512i labels16(const int64_t *y, ptrdiff_t nr, int64_t ig
 /* The loss terms (added to *acc) and, with grad, the gradient of a
  * finished group of rows; see sparse_ce_rows in vec.h. */
 FASTCE_ALWAYS_INLINE void sparse_ce_out16(const rows16 *g, const shape16 *sh, const float *w,
-                                   const float *swb, double e, double w_sum, float *lossb,
+                                   const float *swb, double e, double w_sum, double w_lo, float *lossb,
                                    float *gradb, double grad_scale, __m512d *acc,
                                    __m512d *comp, __m512 *o) {
     const ptrdiff_t C = sh->C, nr = g->nr;
@@ -489,10 +497,14 @@ FASTCE_ALWAYS_INLINE void sparse_ce_out16(const rows16 *g, const shape16 *sh, co
     __m512d pm1_hi = _mm512_mask_mov_pd(_mm512_sub_pd(py_hi, one), (__mmask8)(at_max >> 8),
                                         _mm512_sub_pd(zero_d, _mm512_mul_pd(rest_hi, inv_hi)));
     __m512d wyl = lo_pd(wy), wyh = hi_pd(wy);
-    __m512d gy_lo = _mm512_mul_pd(a_lo, _mm512_fmadd_pd(cy_lo, pm1_lo,
-                        _mm512_mul_pd(_mm512_set1_pd(e_c), _mm512_fmsub_pd(_mm512_set1_pd(w_sum), py_lo, wyl))));
-    __m512d gy_hi = _mm512_mul_pd(a_hi, _mm512_fmadd_pd(cy_hi, pm1_hi,
-                        _mm512_mul_pd(_mm512_set1_pd(e_c), _mm512_fmsub_pd(_mm512_set1_pd(w_sum), py_hi, wyh))));
+    /* a*((cy + (e/C)*w_y)*(p_y - 1) + (e/C)*(W - w_y)*p_y): see sparse_row */
+    const __m512d ecv = _mm512_set1_pd(e_c), Wv = _mm512_set1_pd(w_sum), Wlo = _mm512_set1_pd(w_lo);
+    __m512d wo_lo = _mm512_add_pd(_mm512_sub_pd(Wv, wyl), Wlo);
+    __m512d wo_hi = _mm512_add_pd(_mm512_sub_pd(Wv, wyh), Wlo);
+    __m512d gy_lo = _mm512_mul_pd(a_lo, _mm512_fmadd_pd(_mm512_fmadd_pd(ecv, wyl, cy_lo), pm1_lo,
+                                                        _mm512_mul_pd(_mm512_mul_pd(ecv, wo_lo), py_lo)));
+    __m512d gy_hi = _mm512_mul_pd(a_hi, _mm512_fmadd_pd(_mm512_fmadd_pd(ecv, wyh, cy_hi), pm1_hi,
+                                                        _mm512_mul_pd(_mm512_mul_pd(ecv, wo_hi), py_hi)));
     __m512 gy = to_ps(gy_lo, gy_hi);
     __m512i jv = _mm512_setzero_si512();
     for (ptrdiff_t j = 0; j < C; j++) {
@@ -507,7 +519,7 @@ FASTCE_ALWAYS_INLINE void sparse_ce_out16(const rows16 *g, const shape16 *sh, co
 
 FASTCE_ALWAYS_INLINE ptrdiff_t sparse_ce_rows_c(const float *x, const int64_t *y, ptrdiff_t n,
                                               const ptrdiff_t C, const float *w, const float *sw,
-                                              int64_t ignore_index, double e, double w_sum,
+                                              int64_t ignore_index, double e, double w_sum, double w_lo,
                                               float *loss, float *grad, double grad_scale,
                                               double *total) {
     shape16 sh;
@@ -530,7 +542,7 @@ FASTCE_ALWAYS_INLINE ptrdiff_t sparse_ce_rows_c(const float *x, const int64_t *y
         if (cur) rows16_exp(cur, C, grad ? 2 : 1);
         if (prev) {
             ptrdiff_t p0 = r0 - 16;
-            sparse_ce_out16(prev, &sh, w, sw ? sw + p0 : NULL, e, w_sum, loss ? loss + p0 : NULL,
+            sparse_ce_out16(prev, &sh, w, sw ? sw + p0 : NULL, e, w_sum, w_lo, loss ? loss + p0 : NULL,
                             grad ? grad + p0 * C : NULL, grad_scale, &acc, &comp, o);
             if (prev->nr < 16) {
                 r0 = p0 + prev->nr;
@@ -555,12 +567,12 @@ static ptrdiff_t softmax_rows_f32(const float *x, ptrdiff_t n, ptrdiff_t C, int 
 
 static ptrdiff_t sparse_ce_rows_f32(const float *x, const int64_t *y, ptrdiff_t n,
                                     ptrdiff_t C, const float *w, const float *sw,
-                                    int64_t ignore_index, double e, double w_sum,
+                                    int64_t ignore_index, double e, double w_sum, double w_lo,
                                     float *loss, float *grad, double grad_scale,
                                     double *total) {
 #define FASTCE_CASE_(K)                                                                    \
     case K:                                                                                \
-        return sparse_ce_rows_c(x, y, n, K, w, sw, ignore_index, e, w_sum, loss, grad,    \
+        return sparse_ce_rows_c(x, y, n, K, w, sw, ignore_index, e, w_sum, w_lo, loss, grad,    \
                                 grad_scale, total);
     switch (C) { FASTCE_WIDTHS_(FASTCE_CASE_) default: return 0; }
 #undef FASTCE_CASE_
@@ -753,13 +765,21 @@ FASTCE_ALWAYS_INLINE void rows8_exp_(rows8 *g, ptrdiff_t C, const int tame, cons
     g->rest = _mm512_add_pd(_mm512_sub_pd(rest, comp), ties);
 }
 
+/* The exps and rest of a group; a group that is not tame is cut short at
+ * a row in use with a tiny rest (see FASTCE_TINY_REST_F64). */
 FASTCE_ALWAYS_INLINE void rows8_exp(rows8 *g, ptrdiff_t C, int pick) {
     if (g->tame) {
         if (pick == 2) rows8_exp_(g, C, 1, 2);
         else if (pick) rows8_exp_(g, C, 1, 1);
         else rows8_exp_(g, C, 1, 0);
-    } else {
-        rows8_exp_(g, C, 0, pick);
+        return;
+    }
+    rows8_exp_(g, C, 0, pick);
+    __mmask8 low = _mm512_cmp_pd_mask(g->rest, _mm512_set1_pd(FASTCE_TINY_REST_F64), _CMP_LT_OQ) &
+                   g->used;
+    if (low) {
+        g->nr = lowest(low);
+        g->used &= fastce512_first8(g->nr);
     }
 }
 
@@ -815,7 +835,7 @@ FASTCE_ALWAYS_INLINE ptrdiff_t softmax_rows8_c(const double *x, ptrdiff_t n, con
 
 /* sparse_ce_out16 for rows8. */
 FASTCE_ALWAYS_INLINE void sparse_ce_out8(const rows8 *g, const shape8 *sh, const double *w,
-                                  const double *swb, double e, double w_sum, double *lossb,
+                                  const double *swb, double e, double w_sum, double w_lo, double *lossb,
                                   double *gradb, double grad_scale, __m512d *acc,
                                   __m512d *comp, __m512d *o) {
     const ptrdiff_t C = sh->C, nr = g->nr;
@@ -849,8 +869,11 @@ FASTCE_ALWAYS_INLINE void sparse_ce_out8(const rows8 *g, const shape8 *sh, const
     __m512d py = _mm512_mul_pd(g->ey, inv);
     __m512d pm1 = _mm512_mask_mov_pd(_mm512_sub_pd(py, one), at_max,
                                      _mm512_sub_pd(zero, _mm512_mul_pd(g->rest, inv)));
-    __m512d gy = _mm512_mul_pd(a, _mm512_fmadd_pd(cy, pm1,
-                     _mm512_mul_pd(_mm512_set1_pd(e_c), _mm512_fmsub_pd(_mm512_set1_pd(w_sum), py, wy))));
+    /* a*((cy + (e/C)*w_y)*(p_y - 1) + (e/C)*(W - w_y)*p_y): see sparse_row */
+    const __m512d ecv = _mm512_set1_pd(e_c);
+    __m512d wo = _mm512_add_pd(_mm512_sub_pd(_mm512_set1_pd(w_sum), wy), _mm512_set1_pd(w_lo));
+    __m512d gy = _mm512_mul_pd(a, _mm512_fmadd_pd(_mm512_fmadd_pd(ecv, wy, cy), pm1,
+                                                  _mm512_mul_pd(_mm512_mul_pd(ecv, wo), py)));
     __m512i jv = _mm512_setzero_si512();
     for (ptrdiff_t j = 0; j < C; j++) {
         __m512d offj = w ? _mm512_mul_pd(off, _mm512_set1_pd(w[j])) : off;
@@ -865,7 +888,7 @@ FASTCE_ALWAYS_INLINE void sparse_ce_out8(const rows8 *g, const shape8 *sh, const
 FASTCE_ALWAYS_INLINE ptrdiff_t sparse_ce_rows8_c(const double *x, const int64_t *y, ptrdiff_t n,
                                                const ptrdiff_t C, const double *w,
                                                const double *sw, int64_t ignore_index, double e,
-                                               double w_sum, double *loss, double *grad,
+                                               double w_sum, double w_lo, double *loss, double *grad,
                                                double grad_scale, double *total) {
     shape8 sh;
     shape8_init(&sh, C);
@@ -891,7 +914,7 @@ FASTCE_ALWAYS_INLINE ptrdiff_t sparse_ce_rows8_c(const double *x, const int64_t 
         if (cur) rows8_exp(cur, C, grad ? 2 : 1);
         if (prev) {
             ptrdiff_t p0 = r0 - 8;
-            sparse_ce_out8(prev, &sh, w, sw ? sw + p0 : NULL, e, w_sum, loss ? loss + p0 : NULL,
+            sparse_ce_out8(prev, &sh, w, sw ? sw + p0 : NULL, e, w_sum, w_lo, loss ? loss + p0 : NULL,
                            grad ? grad + p0 * C : NULL, grad_scale, &acc, &comp, o);
             if (prev->nr < 8) {
                 r0 = p0 + prev->nr;
@@ -916,12 +939,12 @@ static ptrdiff_t softmax_rows_f64(const double *x, ptrdiff_t n, ptrdiff_t C, int
 
 static ptrdiff_t sparse_ce_rows_f64(const double *x, const int64_t *y, ptrdiff_t n,
                                     ptrdiff_t C, const double *w, const double *sw,
-                                    int64_t ignore_index, double e, double w_sum,
+                                    int64_t ignore_index, double e, double w_sum, double w_lo,
                                     double *loss, double *grad, double grad_scale,
                                     double *total) {
 #define FASTCE_CASE_(K)                                                                    \
     case K:                                                                                \
-        return sparse_ce_rows8_c(x, y, n, K, w, sw, ignore_index, e, w_sum, loss, grad,   \
+        return sparse_ce_rows8_c(x, y, n, K, w, sw, ignore_index, e, w_sum, w_lo, loss, grad,   \
                                  grad_scale, total);
     switch (C) { FASTCE_WIDTHS_(FASTCE_CASE_) default: return 0; }
 #undef FASTCE_CASE_

@@ -29,7 +29,8 @@ accuracy issue):
 
 The corpus (fixed seeds) is adversarial: random rows, confident rows (the
 target at the argmax, margins 5..80), "deep" rows whose probabilities go down
-to the smallest normal number, confidently wrong rows, ties, rows whose
+to the smallest normal number, and "subnormal" ones below it (tiny losses
+made of subnormal terms), confidently wrong rows, ties, rows whose
 logsumexp is near 0, huge logits (+-1e4, and +-1e30 for float64), mixed
 scales, C from 2 to 131072, soft targets, and sigmoid logits from -100 to
 100 with hard and soft targets.
@@ -331,6 +332,21 @@ def softmax_corpus(dtype, heavy: bool = False) -> List[Row]:
             x[y] = a
             add(f"deep C={C} margin={M:.4g} y=argmax", x, y)
 
+    # Beyond: tiny losses below the smallest normal number, made of terms
+    # that are subnormal in the dtype (margins ~87.5..103 or ~708.6..744).
+    # A float kernel that rounds each term to float, or a double one that
+    # keeps them as subnormal doubles, loses the loss's digits (up to 450
+    # ulp at C = 1000).
+    r = _rng("subnormal", dtype)
+    lo, hi = (87.5, 103.0) if dtype == np.float32 else (708.6, 744.0)
+    for C in (2, 10, 32, 100, 1000):
+        for M in np.linspace(lo, hi, 3 * reps):
+            a = r.uniform(-3, 3) + 0.1234567
+            x = a - M - 0.25 * np.abs(r.standard_normal(C))
+            y = int(r.integers(C))
+            x[y] = a
+            add(f"subnormal C={C} margin={M:.4g} y=argmax", x, y)
+
     r = _rng("ties", dtype)
     for C in (2, 3, 10, 100):
         for _ in range(2 * reps):
@@ -497,6 +513,17 @@ def softmax_cases(rows: List[Row], exact: List[ExactRow], dt) -> List[Case]:
         cases.append(Case(lse_fn(bounds.max()), f"batch of {len(idx)} rows near 0, C={C}",
                           lambda X=X: fastce.logsumexp(X, axis=1),
                           Exact([exact[i].lse() for i in idx]), bounds))
+    # ... and the tiny losses of subnormal terms, among ordinary rows
+    sub = [i for i, row in enumerate(rows) if row.x.size <= 32 and row.what.startswith("subnormal")]
+    for C in sorted({rows[i].x.size for i in sub}):
+        others = [i for i, row in enumerate(rows) if row.x.size == C and row.what.startswith("random")]
+        idx = ((others[:8] + [i for i in sub if rows[i].x.size == C]) * 32)[:32]
+        X = np.stack([rows[i].x for i in idx])
+        Y = np.array([rows[i].y for i in idx])
+        cases.append(Case("softmax_cross_entropy", f"batch of {len(idx)} rows, subnormal terms, C={C}",
+                          lambda X=X, Y=Y: fastce.softmax_cross_entropy(X, Y, reduction="none"),
+                          Exact([exact[i].nlp(rows[i].y) for i in idx]),
+                          np.full(len(idx), LOSS_ULP)))
     return cases
 
 

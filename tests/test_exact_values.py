@@ -144,3 +144,19 @@ def test_a_weight_of_minus_zero_gives_minus_zero(loss, dtype, shape):
     assert not np.any(np.signbit(got[plus])), f"{np.count_nonzero(np.signbit(got[plus]))} of " \
                                               f"{np.count_nonzero(plus)} losses are -0.0"
     assert np.all(got[~zero] > 0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_smoothed_weighted_gradient_at_a_sure_target(dtype):
+    # p_y = 1 exactly (the other logit 1e4 below), so with label smoothing e
+    # and class weights w the target's gradient is (e/2) * w_other and the
+    # other entry its negative. W*p_y - w_y cancelled: W = 3 + 1e-3 rounded
+    # gave the float64 target entry hundreds of ulp off.
+    e, w = 0.37, np.array([3.0, 1e-3], dtype)
+    x = np.tile(np.array([[0.0, -1e4]], dtype), (17, 1))  # 17: the few-class kernels too
+    y = np.zeros(17, np.int64)
+    _, g = fastce.softmax_cross_entropy(x, y, weight=w, label_smoothing=e, reduction="sum",
+                                        return_grad=True)
+    exact = float(np.float64(e) / 2 * np.float64(w[1]))  # e/2 exact; one rounding
+    want = np.tile(np.array([[exact, -exact]]), (17, 1)).astype(dtype)
+    np.testing.assert_array_max_ulp(g, want, maxulp=1)

@@ -78,8 +78,9 @@ def far_rows(C, dtype):
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 def test_far_entries(dtype, C):
     # the vector paths run a first pass without the exp's clamps and NaN
-    # guards and rerun a row or group whose sum is not finite: every regime
-    # of x - max, for the few-class kernels (C <= 32) and the long rows
+    # guards and rerun a row or group whose sum is not finite or that had
+    # an entry too far below its max: every regime of x - max, for the
+    # few-class kernels (C <= 32) and the long rows
     x = far_rows(C, dtype)
     y = np.arange(len(x)) % C
     with np.errstate(invalid="ignore", over="ignore"):
@@ -91,3 +92,43 @@ def test_far_entries(dtype, C):
     assert_close(got[1], want[1], dtype)
     p = fastce.softmax(x, axis=1)
     assert np.all(np.isfinite(p)) and np.all(p[x < x.max(axis=1, keepdims=True) - 1e3] == 0)
+
+
+def edge_rows(C, dtype):
+    """Ordinary rows with three entries at the max plus d, around where the
+    dtype's exp(d) leaves the normal range (and a vector's tame pass ends),
+    at a head, middle or tail position; then -inf and NaN entries."""
+    if dtype == np.float32:
+        ds = [-86.9, -87.4, -95.0, -103.5, -110.0, -1e6]
+    else:
+        ds = [-707.9, -708.6, -730.0, -745.5, -800.0, -1e12]
+    ds += [-np.inf, np.nan]
+    x = logits((3 * len(ds), C), dtype, seed=C)
+    for i in range(x.shape[0]):
+        j = [0, C // 2, C - 3][i % 3]
+        x[i, j:j + 3] = x[i].max() + ds[i // 3]
+    return x
+
+
+@pytest.mark.parametrize("C", [10, 33, 47, 64, 1000])
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_in_place_matches(dtype, C):
+    # out-of-place, a long row's pass runs unchecked and is rerun when an
+    # entry was too far below the max; in place (out is x, or grad_out is
+    # the logits) every vector is checked before it stores: the same bits
+    x = edge_rows(C, dtype)
+    y = (np.arange(len(x)) * 5) % C
+    with np.errstate(invalid="ignore", over="ignore"):
+        for name in ("log_softmax", "softmax"):
+            want = getattr(fastce, name)(x, axis=1)
+            assert_close(want, getattr(ref, name)(x, axis=1), dtype)
+            got = x.copy()
+            getattr(fastce, name)(got, axis=1, out=got)
+            np.testing.assert_array_equal(got, want)
+        loss, grad = fastce.softmax_cross_entropy(x, y, reduction="none", return_grad=True)
+        g = x.copy()
+        loss2, grad2 = fastce.softmax_cross_entropy(g, y, reduction="none", return_grad=True,
+                                                    grad_out=g)
+    assert grad2 is g
+    np.testing.assert_array_equal(grad2, grad)
+    np.testing.assert_array_equal(loss2, loss)
