@@ -8,6 +8,7 @@
 #include <immintrin.h>
 
 #include "simd_avx2.h"
+#include "vec.h"
 
 /* exp(v - m) with the rounding error of d = fl(v - m) folded back in. */
 static inline __m256 exp_diff_ps(__m256 v, __m256 m) {
@@ -34,10 +35,8 @@ static inline __m256d exp_diff_pd(__m256d v, __m256d m) {
  * (n >= -126 or -1022) and e * 2^n is the one rounding that
  * (e * 2^n1) * 2^n2 also makes, the TwoSum error is finite (no NaN guard),
  * and d = 0 exactly at a maximum, where the result is exactly 1. A caller
- * checks d against FASTCE_TAME_F32/F64 (a NaN or -inf entry fails it) and
+ * checks d against FASTCE_TAME_F32/F64 (vec.h; a NaN or -inf entry fails it) and
  * takes the guarded form otherwise: see tame_lanes_ps/pd. */
-#define FASTCE_TAME_F32 -87.0f
-#define FASTCE_TAME_F64 -708.0
 
 /* exp_diff_ps(v[u], m) for v[u] - m in [-87, 0], u < U <= 4: exp(d) * (1 +
  * err), d = fl(v - m), err its exact rounding error (TwoSum); 1 where
@@ -115,6 +114,26 @@ static inline int tame_lanes_pd(const __m256d *v, __m256d m, const int U) {
         bad = _mm256_or_pd(bad, _mm256_cmp_pd(_mm256_sub_pd(v[u], m),
                                               _mm256_set1_pd(FASTCE_TAME_F64), _CMP_NGE_UQ));
     return _mm256_testz_pd(bad, bad);
+}
+
+/* The lanes where v is finite and v - m below FASTCE_TAME_F32 (F64):
+ * where a term would be subnormal (-inf and NaN lanes are not). */
+static inline __m256 far_mask_ps(__m256 v, __m256 m) {
+    return _mm256_andnot_ps(_mm256_cmp_ps(v, _mm256_set1_ps(-INFINITY), _CMP_EQ_OQ),
+                            _mm256_cmp_ps(_mm256_sub_ps(v, m), _mm256_set1_ps(FASTCE_TAME_F32),
+                                          _CMP_LT_OQ));
+}
+static inline __m256d far_mask_pd(__m256d v, __m256d m) {
+    return _mm256_andnot_pd(_mm256_cmp_pd(v, _mm256_set1_pd(-INFINITY), _CMP_EQ_OQ),
+                            _mm256_cmp_pd(_mm256_sub_pd(v, m), _mm256_set1_pd(FASTCE_TAME_F64),
+                                          _CMP_LT_OQ));
+}
+
+/* Whether a lane of v[0..U) is far (far_mask_ps). */
+static inline int far_lanes_ps(const __m256 *v, __m256 m, const int U) {
+    __m256 far = _mm256_setzero_ps();
+    for (int u = 0; u < U; u++) far = _mm256_or_ps(far, far_mask_ps(v[u], m));
+    return !_mm256_testz_ps(far, far);
 }
 
 #endif /* FASTCE_EXP_DIFF_AVX2_H */

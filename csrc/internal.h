@@ -95,6 +95,20 @@ static inline void fastce_acc_add(fastce_acc *a, double v) {
 
 static inline double fastce_acc_value(fastce_acc a) { return a.s + a.c; }
 
+/* What n compensated vector lanes hold (a the lane sums, e their rounding
+ * errors) as one double: the lane sums in a compensated sum, the errors
+ * added last (an infinite or NaN lane makes it inf or NaN). */
+static inline double fastce_lanes_total(const double *a, const double *e, int n) {
+    fastce_acc s = {0.0, 0.0};
+    double errs = 0.0;
+    for (int k = 0; k < n; k++) {
+        fastce_acc_add(&s, a[k]);
+        errs += e[k];
+    }
+    fastce_acc_add(&s, errs);
+    return fastce_acc_value(s);
+}
+
 /* The same sum by Knuth's TwoSum: six additions, no branch, for loops
  * whose adds would otherwise wait on each other. A sum that turns inf or
  * NaN leaves c NaN: read it with fastce_acc2_value. */

@@ -41,12 +41,13 @@ static inline double LOCAL(row_max)(const T *x, ptrdiff_t n1, ptrdiff_t C) {
     return n1 == 1 ? VEC(row_max)(x, C) : LOCAL(strided_row_max)(x, n1, C);
 }
 
-/* The rest of a float64 row below FASTCE_TINY_REST_F64 (vec.h), every term scaled
- * by 2^FASTCE_DEEP_SCALE in a compensated sum and the total scaled back
- * once: its one rounding into the subnormal range, where the terms' own
- * roundings made a 1000-class loss 173 ulp off. Such a rest has no ties
- * (they would add 1), so the entries other than one maximum all count,
- * each below -670 (-inf, NaN and those below -1e4 add nothing, or NaN). */
+/* The rest of a float64 row below FASTCE_TINY_REST_F64 (vec.h), every
+ * term scaled by 2^FASTCE_DEEP_SCALE in a compensated sum and the total
+ * scaled back once: its one rounding into the subnormal range, where the
+ * terms' own roundings made a 1000-class loss 173 ulp off. Such a rest has
+ * no ties (they would add 1), so the entries other than one maximum all
+ * count, each below -670 (-inf, NaN and those below -1100, whose scaled
+ * terms underflow, add nothing, or NaN). */
 static inline double LOCAL(deep_rest)(const T *x, ptrdiff_t n1, ptrdiff_t C, double m) {
     fastce_acc rest = {0.0, 0.0};
     int seen_max = 0;
@@ -56,33 +57,53 @@ static inline double LOCAL(deep_rest)(const T *x, ptrdiff_t n1, ptrdiff_t C, dou
             seen_max = 1;
             continue;
         }
-        if (v - m > -1e4) fastce_acc_add(&rest, fastce_exp_diff_deep(v, m));
+        if (v - m > -1100.0) fastce_acc_add(&rest, fastce_exp_diff_deep(v, m));
     }
     return ldexp(fastce_acc_value(rest), -FASTCE_DEEP_SCALE);
+}
+
+/* Whether every entry of a contiguous row but one maximum is below m - 670,
+ * the only rows whose rest can be below FASTCE_TINY_REST_F64 (2^-968 =
+ * e^-671). Most rows answer at their first or second entry. */
+static inline int LOCAL(all_far_below)(const T *x, ptrdiff_t C, double m) {
+    int seen_max = 0;
+    for (ptrdiff_t j = 0; j < C; j++) {
+        double v = (double)x[j];
+        if (v == m && !seen_max)
+            seen_max = 1;
+        else if (!(v - m < -670.0))
+            return 0;
+    }
+    return 1;
 }
 
 /* Completes r (whose max is set) with the row's rest. With e, on a
  * contiguous row with a finite max, it also stores exp(x_j - max) (1 at a
  * maximum) into e[0..C), which may be x itself, and returns 1: a kernel then
  * turns e into probabilities or gradients with no second exp. Otherwise it
- * stores nothing and returns 0. Kernels read what they need of x first. */
+ * stores nothing and returns 0. Kernels read what they need of x first.
+ *
+ * A float64 rest below FASTCE_TINY_REST_F64 is taken again by deep_rest,
+ * which reads x: in place (e == x), a row that may have such a rest (all
+ * its other entries 670 below the max) stores nothing, so x is still there
+ * (the kernel then takes its outputs from x, one exp each). */
 static inline int LOCAL(row_rest_from_max)(const T *x, ptrdiff_t n1, ptrdiff_t C,
                                            fastce_row *r, T *e) {
     if (r->max == -INFINITY) { /* every class masked */
         r->rest = 0.0;
         return 0;
     }
+    const int f64 = sizeof(T) == sizeof(double);
     int stored = 0;
-    if (e && n1 == 1 && isfinite(r->max)) {
+    if (e && n1 == 1 && isfinite(r->max) &&
+        !(f64 && (const T *)e == x && LOCAL(all_far_below)(x, C, r->max))) {
         r->rest = VEC(row_rest_store)(x, C, r->max, e);
         stored = 1;
     } else {
         r->rest = n1 == 1 ? VEC(row_rest)(x, C, r->max)
                           : LOCAL(strided_row_rest)(x, n1, C, r->max);
     }
-    /* the rare rows whose rest is tiny (a margin over 670), when x is still
-     * there: in place (e == x) the terms have overwritten it */
-    if (sizeof(T) == sizeof(double) && r->rest < FASTCE_TINY_REST_F64 && (T *)x != e)
+    if (f64 && r->rest < FASTCE_TINY_REST_F64 && !(stored && (const T *)e == x))
         r->rest = LOCAL(deep_rest)(x, n1, C, r->max);
     return stored;
 }

@@ -61,20 +61,12 @@ static inline void fastce512_mstore8_f64(__mmask8 k, double *p, __m512d v) {
 }
 
 /* What compensated lanes hold (acc the lane sums, err their rounding
- * errors) as one double: the lane sums in a compensated scalar sum, the
- * errors added last (an infinite or NaN lane makes it inf or NaN). */
+ * errors), as one double (fastce_lanes_total in internal.h). */
 static inline double fastce512_lanes_total(__m512d acc, __m512d err) {
     double a[8], e[8];
     _mm512_storeu_pd(a, acc);
     _mm512_storeu_pd(e, err);
-    fastce_acc s = {0.0, 0.0};
-    double errs = 0.0;
-    for (int k = 0; k < 8; k++) {
-        fastce_acc_add(&s, a[k]);
-        errs += e[k];
-    }
-    fastce_acc_add(&s, errs);
-    return fastce_acc_value(s);
+    return fastce_lanes_total(a, e, 8);
 }
 
 /* What the caller knows of x, so that the exp leaves out the clamps it

@@ -114,6 +114,12 @@ typedef struct {
 /* Class counts up to which the row-parallel sparse kernel is used. */
 #define FASTCE_SMALL_C 32
 
+/* Where exp(x_j - max) is a normal number: x_j - max >= -87 (float) or
+ * -708 (double). The vector exps take shortcuts there (no clamps, one
+ * scaling by 2^n), and below it a float term would be subnormal. */
+#define FASTCE_TAME_F32 -87.0f
+#define FASTCE_TAME_F64 -708.0
+
 /* A float row kernel computes its terms exp(x_j - max) in float lanes,
  * where one below 2^-126 is subnormal and rounds to a multiple of 2^-149.
  * Of a rest >= 2^-100 those roundings (32 at most, each under 2^-149) are

@@ -29,21 +29,6 @@ static inline double hsum_pd(__m256d v) {
     return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
 }
 
-static inline float hmin_ps(__m256 v) {
-    float lanes[8];
-    _mm256_storeu_ps(lanes, v);
-    float m = lanes[0];
-    for (int k = 1; k < 8; k++) m = lanes[k] < m ? lanes[k] : m;
-    return m;
-}
-static inline double hmin_pd(__m256d v) {
-    double lanes[4];
-    _mm256_storeu_pd(lanes, v);
-    double m = lanes[0];
-    for (int k = 1; k < 4; k++) m = lanes[k] < m ? lanes[k] : m;
-    return m;
-}
-
 static inline long long hsum_epi32(__m256i v) {
     int32_t lanes[8];
     _mm256_storeu_si256((__m256i *)lanes, v);
@@ -154,25 +139,31 @@ FASTCE_ALWAYS_INLINE void rest8_f32(__m256 v, __m256 ex, const __m256d *exd, __m
 
 /* rest8_f32 for U (1 or 2) vectors v[u], lanes live[u]: with the tame exp
  * where every lane allows it (almost every row: the same bits, about a
- * third fewer operations); otherwise (a lane below -87, -inf or NaN) with
+ * third fewer operations); otherwise, with a finite lane below -87, with
  * the terms in double from exp_diff_pd, rounded to float only where they
- * are stored. Below -87 a float term is subnormal, and a confident row's
+ * are stored (below -87 a float term is subnormal, and a confident row's
  * tiny rest can be all such terms: each rounded to float, they made its
- * loss 450 ulp off (1000 classes, margin 100). check == 1: the vectors'
- * lanes are checked before the exp (v is in registers: an in-place store
- * has not touched it yet); check == 0: the tame exp, unchecked, and the
- * least v - m into *dmin for the caller to check (see rest_f32). */
+ * loss 450 ulp off, 1000 classes at margin 100); with -inf or NaN lanes
+ * only, with the guarded float exp. The check, before the exp, is one
+ * compare a vector and one test for two: a pass without it, rerun when
+ * the least v - m was below -87 (as AVX-512 does), was 2% faster on
+ * ordinary rows and 1.3x slower on rows masked with -inf. v is in
+ * registers, so an in-place store has not touched it yet. */
 FASTCE_ALWAYS_INLINE void rest_vectors_f32(const __m256 *v, const __m256 *live, const int U,
                                            __m256 mv, float *store, __m256d *acc,
-                                           __m256i *ties, __m256 *dmin, const int check) {
+                                           __m256i *ties) {
     __m256 ex[2];
-    if (!check)
-        for (int u = 0; u < U; u++) *dmin = _mm256_min_ps(*dmin, _mm256_sub_ps(v[u], mv));
-    if (__builtin_expect(!check || tame_lanes_ps(v, mv, U), 1)) {
+    if (__builtin_expect(tame_lanes_ps(v, mv, U), 1)) {
         exp_diff_tame_ps(v, mv, ex, U);
         for (int u = 0; u < U; u++)
             rest8_f32(v[u], ex[u], NULL, live[u], mv, store ? store + 8 * u : NULL,
                       &acc[2 * u], &acc[2 * u + 1], &ties[u]);
+        return;
+    }
+    if (!far_lanes_ps(v, mv, U)) { /* -inf or NaN lanes only (a masked row): float */
+        for (int u = 0; u < U; u++)
+            rest8_f32(v[u], exp_diff_ps(v[u], mv), NULL, live[u], mv,
+                      store ? store + 8 * u : NULL, &acc[2 * u], &acc[2 * u + 1], &ties[u]);
         return;
     }
     const __m256d md = lo_pd(mv);
@@ -185,10 +176,8 @@ FASTCE_ALWAYS_INLINE void rest_vectors_f32(const __m256 *v, const __m256 *live, 
 
 /* A float row's terms are rounded to float (relative error ~2^-24) and it
  * rounds to float: plain double lanes sum them well enough. */
-FASTCE_ALWAYS_INLINE double rest_pass_f32(const float *x, ptrdiff_t C, double m, float *store,
-                                          float *dmin_out, const int check) {
+static inline double rest_f32(const float *x, ptrdiff_t C, double m, float *store) {
     const __m256 mv = _mm256_set1_ps((float)m), all = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
-    __m256 dmin = _mm256_setzero_ps();
     const __m256 lives[2] = {all, all};
     __m256d acc[4] = {_mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd(),
                       _mm256_setzero_pd()};
@@ -197,15 +186,16 @@ FASTCE_ALWAYS_INLINE double rest_pass_f32(const float *x, ptrdiff_t C, double m,
     ptrdiff_t j = 0;
     /* two independent vectors per step: their exps overlap */
     for (; j + 16 <= C; j += 16) {
+        /* two rows ahead (x + 2C): in cache when its max pass comes */
         _mm_prefetch((const char *)(x + 2 * C + j), _MM_HINT_T0);
         _mm_prefetch((const char *)(x + 2 * C + j + 8), _MM_HINT_T0);
         v[0] = _mm256_loadu_ps(x + j);
         v[1] = _mm256_loadu_ps(x + j + 8);
-        rest_vectors_f32(v, lives, 2, mv, store ? store + j : NULL, acc, ties, &dmin, check);
+        rest_vectors_f32(v, lives, 2, mv, store ? store + j : NULL, acc, ties);
     }
     if (j + 8 <= C) { /* one more whole vector */
         v[0] = _mm256_loadu_ps(x + j);
-        rest_vectors_f32(v, lives, 1, mv, store ? store + j : NULL, acc, ties, &dmin, check);
+        rest_vectors_f32(v, lives, 1, mv, store ? store + j : NULL, acc, ties);
         j += 8;
     }
     if (j < C) { /* the last C % 8 entries, masked (the dead lanes load as m) */
@@ -213,25 +203,11 @@ FASTCE_ALWAYS_INLINE double rest_pass_f32(const float *x, ptrdiff_t C, double m,
         __m256 live = _mm256_castsi256_ps(mask);
         v[0] = _mm256_blendv_ps(mv, _mm256_maskload_ps(x + j, mask), live);
         float out[8];
-        rest_vectors_f32(v, &live, 1, mv, store ? out : NULL, acc + 2, ties + 1, &dmin, check);
+        rest_vectors_f32(v, &live, 1, mv, store ? out : NULL, acc + 2, ties + 1);
         if (store) _mm256_maskstore_ps(store + j, mask, _mm256_loadu_ps(out));
     }
-    if (!check) *dmin_out = hmin_ps(dmin);
     __m256d s = _mm256_add_pd(_mm256_add_pd(acc[0], acc[2]), _mm256_add_pd(acc[1], acc[3]));
     return hsum_pd(s) + (double)(hsum_epi32(_mm256_add_epi32(ties[0], ties[1])) - 1);
-}
-
-/* The rest of a float row: the pass without checks, rerun with them when
- * its sum is not finite or a v - m was below -87 (see rest_vectors_f32; a
- * NaN v - m makes the sum NaN, as does a wrong exp far below -87: the tame
- * exp there is garbage); in place, the pass with checks at once. */
-static inline double rest_f32(const float *x, ptrdiff_t C, double m, float *store) {
-    float dmin;
-    if (store != x) {
-        double r = rest_pass_f32(x, C, m, store, &dmin, 0);
-        if (isfinite(r) && dmin >= FASTCE_TAME_F32) return r;
-    }
-    return rest_pass_f32(x, C, m, store, &dmin, 1);
 }
 
 /* Kahan-compensated lanes: acc + comp holds the running sum. */
@@ -263,21 +239,12 @@ FASTCE_ALWAYS_INLINE void two_sum_add_rest(__m256d *acc, __m256d *err, __m256d v
     *err = _mm256_add_pd(*err, e);
 }
 
-/* What compensated lanes hold (acc the lane sums, err their rounding
- * errors) as one double: the lane sums in a compensated scalar sum, the
- * errors added last. */
+/* What compensated lanes hold, as one double (fastce_lanes_total). */
 static inline double two_sum_total(__m256d acc, __m256d err) {
     double a[4], e[4];
     _mm256_storeu_pd(a, acc);
     _mm256_storeu_pd(e, err);
-    fastce_acc s = {0.0, 0.0};
-    double errs = 0.0;
-    for (int k = 0; k < 4; k++) {
-        fastce_acc_add(&s, a[k]);
-        errs += e[k];
-    }
-    fastce_acc_add(&s, errs);
-    return fastce_acc_value(s);
+    return fastce_lanes_total(a, e, 4);
 }
 
 /* Four doubles of a row as rest8_f32: the terms stored (1 at a maximum)
@@ -292,23 +259,18 @@ FASTCE_ALWAYS_INLINE __m256d terms4_f64(__m256d v, __m256d ex, __m256d live, __m
 }
 
 /* The exps of U (1 or 2) vectors of doubles, as rest_vectors_f32 has them:
- * tame where allowed (for doubles, v - m >= -708), else guarded; check as
- * there. */
-FASTCE_ALWAYS_INLINE void terms_f64(const __m256d *v, __m256d mv, __m256d *ex, const int U,
-                                    __m256d *dmin, const int check) {
-    if (!check)
-        for (int u = 0; u < U; u++) *dmin = _mm256_min_pd(*dmin, _mm256_sub_pd(v[u], mv));
-    if (__builtin_expect(!check || tame_lanes_pd(v, mv, U), 1)) {
+ * tame where every lane allows it (for doubles, v - m >= -708), else
+ * guarded. */
+FASTCE_ALWAYS_INLINE void terms_f64(const __m256d *v, __m256d mv, __m256d *ex, const int U) {
+    if (__builtin_expect(tame_lanes_pd(v, mv, U), 1)) {
         exp_diff_tame_pd(v, mv, ex, U);
     } else {
         for (int u = 0; u < U; u++) ex[u] = exp_diff_pd(v[u], mv);
     }
 }
 
-FASTCE_ALWAYS_INLINE double rest_pass_f64(const double *x, ptrdiff_t C, double m, double *store,
-                                          double *dmin_out, const int check) {
+static inline double rest_f64(const double *x, ptrdiff_t C, double m, double *store) {
     const __m256d mv = _mm256_set1_pd(m), all = _mm256_castsi256_pd(_mm256_set1_epi64x(-1));
-    __m256d dmin = _mm256_setzero_pd();
     __m256d a0 = _mm256_setzero_pd(), e0 = a0, a1 = a0, e1 = a0;
     __m256i ties = _mm256_setzero_si256();
     __m256d v[2], ex[2];
@@ -318,11 +280,12 @@ FASTCE_ALWAYS_INLINE double rest_pass_f64(const double *x, ptrdiff_t C, double m
      * rounding took a weighted dense 10-class loss to 2.25 ulp with this
      * exp's 0.99: tests/test_accuracy_ulp.py) */
     for (; j + 8 <= C; j += 8) {
+        /* two rows ahead (x + 2C): in cache when its max pass comes */
         _mm_prefetch((const char *)(x + 2 * C + j), _MM_HINT_T0);
         _mm_prefetch((const char *)(x + 2 * C + j + 4), _MM_HINT_T0);
         v[0] = _mm256_loadu_pd(x + j);
         v[1] = _mm256_loadu_pd(x + j + 4);
-        terms_f64(v, mv, ex, 2, &dmin, check);
+        terms_f64(v, mv, ex, 2);
         __m256d p = terms4_f64(v[0], ex[0], all, mv, store ? store + j : NULL, &ties);
         __m256d q = terms4_f64(v[1], ex[1], all, mv, store ? store + j + 4 : NULL, &ties);
         two_sum_add_rest(&a0, &e0, p);
@@ -330,7 +293,7 @@ FASTCE_ALWAYS_INLINE double rest_pass_f64(const double *x, ptrdiff_t C, double m
     }
     if (j + 4 <= C) {
         v[0] = _mm256_loadu_pd(x + j);
-        terms_f64(v, mv, ex, 1, &dmin, check);
+        terms_f64(v, mv, ex, 1);
         two_sum_add_rest(&a1, &e1, terms4_f64(v[0], ex[0], all, mv, store ? store + j : NULL, &ties));
         j += 4;
     }
@@ -338,27 +301,16 @@ FASTCE_ALWAYS_INLINE double rest_pass_f64(const double *x, ptrdiff_t C, double m
         __m256i mask = tail_mask_pd(C - j);
         __m256d live = _mm256_castsi256_pd(mask);
         v[0] = _mm256_blendv_pd(mv, _mm256_maskload_pd(x + j, mask), live);
-        terms_f64(v, mv, ex, 1, &dmin, check);
+        terms_f64(v, mv, ex, 1);
         double out[4];
         two_sum_add_rest(&a1, &e1, terms4_f64(v[0], ex[0], live, mv, store ? out : NULL, &ties));
         if (store) _mm256_maskstore_pd(store + j, mask, _mm256_loadu_pd(out));
     }
-    if (!check) *dmin_out = hmin_pd(dmin);
     long long t[4];
     _mm256_storeu_si256((__m256i *)t, ties);
     fastce_acc s = {two_sum_total(a0, e0), 0.0};
     fastce_acc_add(&s, two_sum_total(a1, e1));
     return fastce_acc_value(s) + (double)(t[0] + t[1] + t[2] + t[3] - 1);
-}
-
-/* rest_f32 in double (the tame exp is right for v - m >= -708). */
-static inline double rest_f64(const double *x, ptrdiff_t C, double m, double *store) {
-    double dmin;
-    if (store != x) {
-        double r = rest_pass_f64(x, C, m, store, &dmin, 0);
-        if (isfinite(r) && dmin >= FASTCE_TAME_F64) return r;
-    }
-    return rest_pass_f64(x, C, m, store, &dmin, 1);
 }
 
 static double row_rest_f32(const float *x, ptrdiff_t C, double m) {

@@ -324,9 +324,11 @@ static inline int lse_cancels_pd(__m256d m, __m256d L, __m256d lse) {
 }
 
 /* The exps and rest of a group. Returns 0 when a row in use has a rest
- * below FASTCE_TINY_REST_F32 in a group that is not tame: its terms may
- * include subnormal floats, whose roundings can be all of that row's tiny
- * loss, and the generic path (terms in double) takes the group. */
+ * below FASTCE_TINY_REST_F32 and a finite entry below max - 87 (a group
+ * that is not tame): its terms include subnormal floats, whose roundings
+ * can be all of that row's tiny loss, and the generic path (terms in
+ * double) takes the group. (A row with one live entry among -inf ones has
+ * a rest of 0, and stays.) */
 static inline int rows8_exp(rows8 *g, ptrdiff_t C, int pick) {
     if (g->tame) {
         rows8_exp_(g, C, 1, pick);
@@ -334,9 +336,13 @@ static inline int rows8_exp(rows8 *g, ptrdiff_t C, int pick) {
     }
     rows8_exp_(g, C, 0, pick);
     const __m256d tiny = _mm256_set1_pd(FASTCE_TINY_REST_F32);
-    int low = _mm256_movemask_pd(_mm256_cmp_pd(g->rest_lo, tiny, _CMP_LT_OQ)) |
-              _mm256_movemask_pd(_mm256_cmp_pd(g->rest_hi, tiny, _CMP_LT_OQ)) << 4;
-    return !(low & _mm256_movemask_ps(g->used));
+    int low = (_mm256_movemask_pd(_mm256_cmp_pd(g->rest_lo, tiny, _CMP_LT_OQ)) |
+               _mm256_movemask_pd(_mm256_cmp_pd(g->rest_hi, tiny, _CMP_LT_OQ)) << 4) &
+              _mm256_movemask_ps(g->used);
+    if (!low) return 1;
+    __m256 far = _mm256_setzero_ps();
+    for (ptrdiff_t j = 0; j < C; j++) far = _mm256_or_ps(far, far_mask_ps(g->v[j], g->m));
+    return !(low & _mm256_movemask_ps(far));
 }
 
 static inline void rows8_lse(rows8 *g) {
@@ -438,8 +444,9 @@ static inline void sparse_ce_out8(const rows8 *g, const rows8_shape *sh, const f
 
     if (!gradb) return;
     /* g_j = a*(cy + (e/C)*W) * p_j - a*(e/C)*w_j, then the target entry
-     * a*(cy*(p_y - 1) + (e/C)*(W*p_y - w_y)) with p_y - 1 = -rest/(1+rest)
-     * at a maximum; a = sw*grad_scale, 0 for an ignored row. */
+     * a*((cy + (e/C)*w_y)*(p_y - 1) + (e/C)*(W - w_y)*p_y) with
+     * p_y - 1 = -rest/(1+rest) at a maximum (see sparse_row);
+     * a = sw*grad_scale, 0 for an ignored row. */
     __m256d inv_lo = _mm256_div_pd(one, _mm256_add_pd(one, rest_lo));
     __m256d inv_hi = _mm256_div_pd(one, _mm256_add_pd(one, rest_hi));
     __m256d a_lo = _mm256_and_pd(_mm256_mul_pd(lo_pd(swv), _mm256_set1_pd(grad_scale)), used_lo);
@@ -458,7 +465,6 @@ static inline void sparse_ce_out8(const rows8 *g, const rows8_shape *sh, const f
     __m256d pm1_hi = _mm256_blendv_pd(_mm256_sub_pd(py_hi, one),
                                       _mm256_sub_pd(zero_d, _mm256_mul_pd(rest_hi, inv_hi)), atm_hi);
     __m256d wyl = lo_pd(wy), wyh = hi_pd(wy);
-    /* a*((cy + (e/C)*w_y)*(p_y - 1) + (e/C)*(W - w_y)*p_y): see sparse_row */
     const __m256d ecv = _mm256_set1_pd(e_c), Wv = _mm256_set1_pd(w_sum), Wlo = _mm256_set1_pd(w_lo);
     __m256d wo_lo = _mm256_add_pd(_mm256_sub_pd(Wv, wyl), Wlo);
     __m256d wo_hi = _mm256_add_pd(_mm256_sub_pd(Wv, wyh), Wlo);
@@ -658,15 +664,19 @@ static inline void rows4_exp_(rows4 *g, ptrdiff_t C, int tame, int pick) {
     g->rest = _mm256_add_pd(_mm256_sub_pd(rest, comp), ties);
 }
 
-/* rows8_exp for doubles (FASTCE_TINY_REST_F64). */
+/* rows8_exp for doubles (FASTCE_TINY_REST_F64, entries below max - 708). */
 static inline int rows4_exp(rows4 *g, ptrdiff_t C, int pick) {
     if (g->tame) {
         rows4_exp_(g, C, 1, pick);
         return 1;
     }
     rows4_exp_(g, C, 0, pick);
-    __m256d low = _mm256_cmp_pd(g->rest, _mm256_set1_pd(FASTCE_TINY_REST_F64), _CMP_LT_OQ);
-    return !_mm256_movemask_pd(_mm256_and_pd(low, g->used));
+    __m256d low = _mm256_and_pd(
+        _mm256_cmp_pd(g->rest, _mm256_set1_pd(FASTCE_TINY_REST_F64), _CMP_LT_OQ), g->used);
+    if (!_mm256_movemask_pd(low)) return 1;
+    __m256d far = _mm256_setzero_pd();
+    for (ptrdiff_t j = 0; j < C; j++) far = _mm256_or_pd(far, far_mask_pd(g->v[j], g->m));
+    return !_mm256_movemask_pd(_mm256_and_pd(low, far));
 }
 
 static inline void rows4_lse(rows4 *g) {
@@ -749,7 +759,6 @@ static inline void sparse_ce_out4(const rows4 *g, const rows4_shape *sh, const d
     __m256d py = _mm256_mul_pd(g->ey, inv);
     __m256d pm1 = _mm256_blendv_pd(_mm256_sub_pd(py, one),
                                    _mm256_sub_pd(zero, _mm256_mul_pd(g->rest, inv)), at_max);
-    /* a*((cy + (e/C)*w_y)*(p_y - 1) + (e/C)*(W - w_y)*p_y): see sparse_row */
     const __m256d ecv = _mm256_set1_pd(e_c);
     __m256d wo = _mm256_add_pd(_mm256_sub_pd(_mm256_set1_pd(w_sum), wy), _mm256_set1_pd(w_lo));
     __m256d gy = _mm256_mul_pd(a, _mm256_fmadd_pd(_mm256_fmadd_pd(ecv, wy, cy), pm1,

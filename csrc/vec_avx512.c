@@ -63,8 +63,9 @@ FASTCE_ROW_MAX_512(f64, double, pd, __m512d, _mm512_loadu_pd, _mm512_max_pd, _mm
  * x_j - m >= -87, which is almost always. Below, a float term is
  * subnormal, and a confident row's tiny rest can be all such terms, each
  * rounded to a multiple of 2^-149 (a loss of 1000 classes at margin 100
- * came out 450 ulp off): such a vector (or one with -inf or NaN) takes its
- * terms in double, rounded to float only where stored. check == 1: each
+ * came out 450 ulp off): such a vector takes its terms in double, rounded
+ * to float only where stored (one whose other lanes beyond the limit are
+ * -inf or NaN, a masked row's, the guarded float exp). check == 1: each
  * vector checks its lanes before it stores (in place: one pass); check ==
  * 0: no check, the least x_j - m goes into *dmin, and the caller reruns a
  * row that had one below -87. md: m as a double. */
@@ -74,13 +75,17 @@ FASTCE_ALWAYS_INLINE void rest16_f32(__m512 v, __mmask16 live, __m512 mv, __m512
     __mmask16 eq = _mm512_mask_cmp_ps_mask(live, v, mv, _CMP_EQ_OQ);
     __m512 ex, d = _mm512_sub_ps(v, mv);
     __m512d lo, hi;
-    __mmask16 wide = 0;
-    if (check)
-        wide = _mm512_mask_cmp_ps_mask(live, d, _mm512_set1_ps(-87.0f), _CMP_NGE_UQ);
-    else
+    __mmask16 wide = 0, far = 0;
+    if (check) {
+        wide = _mm512_mask_cmp_ps_mask(live, d, _mm512_set1_ps(FASTCE_TAME_F32), _CMP_NGE_UQ);
+        if (wide) /* finite entries below the limit (not -inf, not NaN) */
+            far = _mm512_mask_cmp_ps_mask(wide, d, _mm512_set1_ps(FASTCE_TAME_F32), _CMP_LT_OQ) &
+                  _mm512_cmp_ps_mask(v, _mm512_set1_ps(-INFINITY), _CMP_NEQ_UQ);
+    } else {
         *dmin = _mm512_mask_min_ps(*dmin, live, *dmin, d);
-    if (__builtin_expect(!wide, 1)) {
-        ex = fastce512_exp_diff_ps(v, mv, 1);
+    }
+    if (__builtin_expect(!far, 1)) { /* -inf and NaN lanes: the guarded float exp */
+        ex = fastce512_exp_diff_ps(v, mv, !wide);
         lo = _mm512_cvtps_pd(_mm512_castps512_ps256(ex));
         hi = _mm512_cvtps_pd(_mm512_extractf32x8_ps(ex, 1));
     } else {
@@ -108,6 +113,7 @@ FASTCE_ALWAYS_INLINE double rest_pass_f32(const float *x, ptrdiff_t C, double m,
     ptrdiff_t j = 0;
     /* two independent vectors a step: their exps overlap */
     for (; j + 32 <= C; j += 32) {
+        /* two rows ahead (x + 2C): in cache when its max pass comes */
         _mm_prefetch((const char *)(x + 2 * C + j), _MM_HINT_T0);
         _mm_prefetch((const char *)(x + 2 * C + j + 16), _MM_HINT_T0);
         rest16_f32(_mm512_loadu_ps(x + j), all, mv, md, store ? store + j : NULL, &a0, &a1, &t,
@@ -137,7 +143,7 @@ static inline double rest_f32(const float *x, ptrdiff_t C, double m, float *stor
     float dmin;
     if (store != x) {
         double r = rest_pass_f32(x, C, m, store, &dmin, 0);
-        if (isfinite(r) && dmin >= -87.0f) return r;
+        if (isfinite(r) && dmin >= FASTCE_TAME_F32) return r;
     }
     return rest_pass_f32(x, C, m, store, &dmin, 1);
 }
@@ -179,6 +185,7 @@ FASTCE_ALWAYS_INLINE double rest_pass_f64(const double *x, ptrdiff_t C, double m
      * that one rounding costs at most 2^-53 of the sum, and the
      * compensation (six operations) is paid once per two vectors */
     for (; j + 16 <= C; j += 16) {
+        /* two rows ahead (x + 2C): in cache when its max pass comes */
         _mm_prefetch((const char *)(x + 2 * C + j), _MM_HINT_T0);
         _mm_prefetch((const char *)(x + 2 * C + j + 8), _MM_HINT_T0);
         __m512d p = terms8_f64(_mm512_loadu_pd(x + j), all, mv, store ? store + j : NULL, &t, tame);

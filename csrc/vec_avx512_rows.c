@@ -46,7 +46,6 @@
 #include "simd_avx512.h"
 
 
-#define FASTCE_TAME_F64 -708.0
 
 
 /* Eight double lanes from half of sixteen float lanes, and back. */
@@ -347,8 +346,16 @@ FASTCE_ALWAYS_INLINE void rows16_exp(rows16 *g, ptrdiff_t C, int pick) {
     const __m512d tiny = _mm512_set1_pd(FASTCE_TINY_REST_F32);
     __mmask16 low = (_mm512_cmp_pd_mask(g->rest_lo, tiny, _CMP_LT_OQ) |
                      (unsigned)_mm512_cmp_pd_mask(g->rest_hi, tiny, _CMP_LT_OQ) << 8) & g->used;
-    if (low) { /* see FASTCE_TINY_REST_F32: the generic path's rows from there */
-        g->nr = lowest(low);
+    if (!low) return;
+    /* see FASTCE_TINY_REST_F32: a row with a finite entry below max - 87 is
+     * the generic path's, and the rows after it */
+    __mmask16 far = 0;
+    for (ptrdiff_t j = 0; j < C; j++)
+        far |= _mm512_cmp_ps_mask(_mm512_sub_ps(g->v[j], g->m), _mm512_set1_ps(FASTCE_TAME_F32),
+                                  _CMP_LT_OQ) &
+               _mm512_cmp_ps_mask(g->v[j], _mm512_set1_ps(-INFINITY), _CMP_NEQ_UQ);
+    if (low & far) {
+        g->nr = lowest(low & far);
         g->used &= fastce512_first16(g->nr);
     }
 }
@@ -479,8 +486,9 @@ FASTCE_ALWAYS_INLINE void sparse_ce_out16(const rows16 *g, const shape16 *sh, co
 
     if (!gradb) return;
     /* g_j = a*(cy + (e/C)*W) * p_j - a*(e/C)*w_j, then the target entry
-     * a*(cy*(p_y - 1) + (e/C)*(W*p_y - w_y)) with p_y - 1 = -rest/(1+rest)
-     * at a maximum; a = sw*grad_scale, 0 for an ignored row. */
+     * a*((cy + (e/C)*w_y)*(p_y - 1) + (e/C)*(W - w_y)*p_y) with
+     * p_y - 1 = -rest/(1+rest) at a maximum (see sparse_row);
+     * a = sw*grad_scale, 0 for an ignored row. */
     __m512d inv_lo = _mm512_div_pd(one, _mm512_add_pd(one, rest_lo));
     __m512d inv_hi = _mm512_div_pd(one, _mm512_add_pd(one, rest_hi));
     __m512d a_lo = _mm512_maskz_mul_pd(used_lo, lo_pd(swv), _mm512_set1_pd(grad_scale));
@@ -497,7 +505,6 @@ FASTCE_ALWAYS_INLINE void sparse_ce_out16(const rows16 *g, const shape16 *sh, co
     __m512d pm1_hi = _mm512_mask_mov_pd(_mm512_sub_pd(py_hi, one), (__mmask8)(at_max >> 8),
                                         _mm512_sub_pd(zero_d, _mm512_mul_pd(rest_hi, inv_hi)));
     __m512d wyl = lo_pd(wy), wyh = hi_pd(wy);
-    /* a*((cy + (e/C)*w_y)*(p_y - 1) + (e/C)*(W - w_y)*p_y): see sparse_row */
     const __m512d ecv = _mm512_set1_pd(e_c), Wv = _mm512_set1_pd(w_sum), Wlo = _mm512_set1_pd(w_lo);
     __m512d wo_lo = _mm512_add_pd(_mm512_sub_pd(Wv, wyl), Wlo);
     __m512d wo_hi = _mm512_add_pd(_mm512_sub_pd(Wv, wyh), Wlo);
@@ -766,7 +773,8 @@ FASTCE_ALWAYS_INLINE void rows8_exp_(rows8 *g, ptrdiff_t C, const int tame, cons
 }
 
 /* The exps and rest of a group; a group that is not tame is cut short at
- * a row in use with a tiny rest (see FASTCE_TINY_REST_F64). */
+ * a row in use with a tiny rest and a finite entry below max - 708 (see
+ * FASTCE_TINY_REST_F64). */
 FASTCE_ALWAYS_INLINE void rows8_exp(rows8 *g, ptrdiff_t C, int pick) {
     if (g->tame) {
         if (pick == 2) rows8_exp_(g, C, 1, 2);
@@ -777,8 +785,14 @@ FASTCE_ALWAYS_INLINE void rows8_exp(rows8 *g, ptrdiff_t C, int pick) {
     rows8_exp_(g, C, 0, pick);
     __mmask8 low = _mm512_cmp_pd_mask(g->rest, _mm512_set1_pd(FASTCE_TINY_REST_F64), _CMP_LT_OQ) &
                    g->used;
-    if (low) {
-        g->nr = lowest(low);
+    if (!low) return;
+    __mmask8 far = 0;
+    for (ptrdiff_t j = 0; j < C; j++)
+        far |= _mm512_cmp_pd_mask(_mm512_sub_pd(g->v[j], g->m), _mm512_set1_pd(FASTCE_TAME_F64),
+                                  _CMP_LT_OQ) &
+               _mm512_cmp_pd_mask(g->v[j], _mm512_set1_pd(-INFINITY), _CMP_NEQ_UQ);
+    if (low & far) {
+        g->nr = lowest(low & far);
         g->used &= fastce512_first8(g->nr);
     }
 }
@@ -869,7 +883,6 @@ FASTCE_ALWAYS_INLINE void sparse_ce_out8(const rows8 *g, const shape8 *sh, const
     __m512d py = _mm512_mul_pd(g->ey, inv);
     __m512d pm1 = _mm512_mask_mov_pd(_mm512_sub_pd(py, one), at_max,
                                      _mm512_sub_pd(zero, _mm512_mul_pd(g->rest, inv)));
-    /* a*((cy + (e/C)*w_y)*(p_y - 1) + (e/C)*(W - w_y)*p_y): see sparse_row */
     const __m512d ecv = _mm512_set1_pd(e_c);
     __m512d wo = _mm512_add_pd(_mm512_sub_pd(_mm512_set1_pd(w_sum), wy), _mm512_set1_pd(w_lo));
     __m512d gy = _mm512_mul_pd(a, _mm512_fmadd_pd(_mm512_fmadd_pd(ecv, wy, cy), pm1,

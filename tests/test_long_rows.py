@@ -97,7 +97,8 @@ def test_far_entries(dtype, C):
 def edge_rows(C, dtype):
     """Ordinary rows with three entries at the max plus d, around where the
     dtype's exp(d) leaves the normal range (and a vector's tame pass ends),
-    at a head, middle or tail position; then -inf and NaN entries."""
+    at a head, middle or tail position, and with -inf and NaN entries; then
+    rows with all but one entry far below, and a masked row."""
     if dtype == np.float32:
         ds = [-86.9, -87.4, -95.0, -103.5, -110.0, -1e6]
     else:
@@ -107,7 +108,16 @@ def edge_rows(C, dtype):
     for i in range(x.shape[0]):
         j = [0, C // 2, C - 3][i % 3]
         x[i, j:j + 3] = x[i].max() + ds[i // 3]
-    return x
+    # and rows whose every other entry is that far: tiny losses of subnormal
+    # terms (float64 takes them again from the logits, which in place are
+    # about to be overwritten), and a masked row with one live entry
+    far = -100.0 if dtype == np.float32 else -744.0
+    r = np.random.default_rng(C)
+    tiny = (far - r.random((3, C))).astype(dtype)
+    tiny[np.arange(3), [0, C // 2, C - 1]] = 0.5
+    masked = np.full((1, C), -np.inf, dtype)
+    masked[0, C // 3] = 2.0
+    return np.concatenate([x, tiny, masked])
 
 
 @pytest.mark.parametrize("C", [10, 33, 47, 64, 1000])
@@ -118,6 +128,7 @@ def test_in_place_matches(dtype, C):
     # the logits) every vector is checked before it stores: the same bits
     x = edge_rows(C, dtype)
     y = (np.arange(len(x)) * 5) % C
+    y[-4:-1] = [0, C // 2, C - 1]  # the tiny rows' maxima: tiny losses
     with np.errstate(invalid="ignore", over="ignore"):
         for name in ("log_softmax", "softmax"):
             want = getattr(fastce, name)(x, axis=1)
