@@ -21,6 +21,10 @@
 typedef struct {
     double max;
     double rest;
+    /* rest * 2^FASTCE_DEEP_SCALE where rest is a float64 rest below 2^-968
+     * taken again by deep_rest (row_impl.h), which then keeps its digits
+     * for a loss that multiplies it; else 0 */
+    double deep;
 } fastce_row;
 
 /* log of the row's normaliser relative to its max: lse = max + lse_rel. */

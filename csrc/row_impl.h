@@ -41,10 +41,10 @@ static inline double LOCAL(row_max)(const T *x, ptrdiff_t n1, ptrdiff_t C) {
     return n1 == 1 ? VEC(row_max)(x, C) : LOCAL(strided_row_max)(x, n1, C);
 }
 
-/* The rest of a float64 row below FASTCE_TINY_REST_F64 (vec.h), every
- * term scaled by 2^FASTCE_DEEP_SCALE in a compensated sum and the total
- * scaled back once: its one rounding into the subnormal range, where the
- * terms' own roundings made a 1000-class loss 173 ulp off. Such a rest has
+/* The rest of a float64 row below FASTCE_TINY_REST_F64 (vec.h), times
+ * 2^FASTCE_DEEP_SCALE: every term scaled in a compensated sum, so that
+ * the caller's scaling back is the one rounding into the subnormal range,
+ * where the terms' own roundings made a 1000-class loss 173 ulp off. Such a rest has
  * no ties (they would add 1), so the entries other than one maximum all
  * count, each below -670 (-inf, NaN and those below -1100, whose scaled
  * terms underflow, add nothing, or NaN). */
@@ -59,7 +59,7 @@ static inline double LOCAL(deep_rest)(const T *x, ptrdiff_t n1, ptrdiff_t C, dou
         }
         if (v - m > -1100.0) fastce_acc_add(&rest, fastce_exp_diff_deep(v, m));
     }
-    return ldexp(fastce_acc_value(rest), -FASTCE_DEEP_SCALE);
+    return fastce_acc_value(rest);
 }
 
 /* Whether every entry of a contiguous row but one maximum is below m - 670,
@@ -103,13 +103,15 @@ static inline int LOCAL(row_rest_from_max)(const T *x, ptrdiff_t n1, ptrdiff_t C
         r->rest = n1 == 1 ? VEC(row_rest)(x, C, r->max)
                           : LOCAL(strided_row_rest)(x, n1, C, r->max);
     }
-    if (f64 && r->rest < FASTCE_TINY_REST_F64 && !(stored && (const T *)e == x))
-        r->rest = LOCAL(deep_rest)(x, n1, C, r->max);
+    if (f64 && r->rest < FASTCE_TINY_REST_F64 && !(stored && (const T *)e == x)) {
+        r->deep = LOCAL(deep_rest)(x, n1, C, r->max);
+        r->rest = ldexp(r->deep, -FASTCE_DEEP_SCALE);
+    }
     return stored;
 }
 
 static inline fastce_row LOCAL(row_stats)(const T *x, ptrdiff_t n1, ptrdiff_t C) {
-    fastce_row r = {LOCAL(row_max)(x, n1, C), 0.0};
+    fastce_row r = {LOCAL(row_max)(x, n1, C), 0.0, 0.0};
     LOCAL(row_rest_from_max)(x, n1, C, &r, NULL);
     return r;
 }

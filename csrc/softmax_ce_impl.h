@@ -97,6 +97,15 @@ static double LOCAL(weighted_loss)(double e, double wy, double sw, double xy,
     return l.hi + l.lo;
 }
 
+/* a * b * lse_rel for a row whose rest deep_rest took (r.deep, row_impl.h):
+ * there lse_rel = rest, subnormal or nearly, and the weighted loss comes
+ * from the scaled rest, so that its one rounding is the last (the
+ * subnormal rest's own, times the weights, made it 2-4 units off). */
+static inline double LOCAL(deep_loss)(double a, double b, fastce_row r) {
+    fastce_dd p = fastce_dd_mul(fastce_two_prod(a, b), fastce_dd_of(r.deep));
+    return ldexp(p.hi + p.lo, -FASTCE_DEEP_SCALE);
+}
+
 /* One row of the sparse loss (any stride), its gradient, and its loss
  * added to *acc. With a gradient to write on a contiguous row with a finite
  * max, exp(x_j - max) is computed once: stored in the gradient row by the
@@ -119,7 +128,7 @@ static void LOCAL(sparse_row)(const LOCAL(sparse_ctx) *c, ptrdiff_t s,
     double wy = c->w ? (double)c->w[y] : 1.0;
     double xy = (double)x[y * n1];
 
-    fastce_row r = {LOCAL(row_max)(x, n1, C), 0.0};
+    fastce_row r = {LOCAL(row_max)(x, n1, C), 0.0, 0.0};
     int masked = r.max == -INFINITY; /* every class masked, y too */
     /* the smoothing term sum_c w_c*l_c = sum_c w_c*(max - x_c) + W*lse_rel:
      * its first part reads x, so it comes before g may overwrite x */
@@ -145,6 +154,8 @@ static void LOCAL(sparse_row)(const LOCAL(sparse_ctx) *c, ptrdiff_t s,
              * zero keeps the sign of the plain form, -0 for sw = -0) */
             fastce_dd W = {c->w_sum, c->w_lo};
             double precise = LOCAL(weighted_loss)(e, wy, sw, xy, r, lse_rel, smooth, W, C);
+            if (r.deep > 0.0 && xy == r.max && !(e > 0.0))
+                precise = LOCAL(deep_loss)(wy, sw, r); /* sw*w_y*lse_rel */
             if (isfinite(precise)) l = precise;
         }
     } else
@@ -247,7 +258,7 @@ static double LOCAL(dense_block)(const void *vctx, ptrdiff_t begin,
         const T *x = c->x + off, *t = c->t + off;
         T *g = c->grad ? c->grad + off : NULL;
         double sw = c->sw ? (double)c->sw[s] : 1.0;
-        fastce_row r = {LOCAL(row_max)(x, n1, C), 0.0};
+        fastce_row r = {LOCAL(row_max)(x, n1, C), 0.0, 0.0};
         int masked = r.max == -INFINITY;
 
         /* loss = sum_c wt_c * ((max - x_c) + lse_rel), wt_c = w_c * t'_c: A
@@ -284,6 +295,8 @@ static double LOCAL(dense_block)(const void *vctx, ptrdiff_t begin,
         if (precise && isfinite(l) && l != 0.0) {
             /* (a finite loss may still have an absent infinite term) */
             double v = fastce_dense_loss_value(&sums, LOCAL(lse_rel_dd)(r, lse_rel), c->e, C, sw);
+            if (r.deep > 0.0 && fastce_acc_value(A) == 0.0) /* sw*B*lse_rel */
+                v = LOCAL(deep_loss)(sw, B, r);
             if (isfinite(v)) l = v;
         }
         if (c->loss) c->loss[s] = (T)l;

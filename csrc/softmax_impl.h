@@ -56,7 +56,7 @@ static void LOCAL(softmax_row)(const LOCAL(softmax_ctx) *c, ptrdiff_t s) {
     ptrdiff_t off = fastce_row_offset(s, C, n1);
     const T *x = c->x + off;
     T *out = c->out + (c->op == LOCAL(OP_LSE) ? s : off);
-    fastce_row r = {LOCAL(row_max)(x, n1, C), 0.0};
+    fastce_row r = {LOCAL(row_max)(x, n1, C), 0.0, 0.0};
     int stored = LOCAL(row_rest_from_max)(x, n1, C, &r,
                                           c->op == LOCAL(OP_SOFTMAX) ? out : NULL);
     double lse_rel = fastce_lse_rel(r);

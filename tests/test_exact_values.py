@@ -160,3 +160,18 @@ def test_smoothed_weighted_gradient_at_a_sure_target(dtype):
     exact = float(np.float64(e) / 2 * np.float64(w[1]))  # e/2 exact; one rounding
     want = np.tile(np.array([[exact, -exact]]), (17, 1)).astype(dtype)
     np.testing.assert_array_max_ulp(g, want, maxulp=1)
+
+
+def test_weighted_subnormal_float64_loss_rounds_once():
+    # the loss w_y * sw * exp(-744) is subnormal (14 units of 2^-1074):
+    # taken from the rest scaled by 2^256, it rounds once; the subnormal rest
+    # (2 units) times the weights was 4 units off
+    import mpmath as mp
+    x = np.array([[0.0, -744.0]] * 9)  # 9 rows: the few-class kernels' path too
+    y = np.zeros(9, np.int64)
+    w, sw = np.array([3.0, 1.0]), np.full(9, 3.0)
+    exact = np.full(9, float(mp.mpf(9) * mp.log1p(mp.exp(-744))))
+    for target in (y, np.eye(2)[y]):  # class indices, and one-hot dense targets
+        loss = fastce.softmax_cross_entropy(x, target, weight=w, sample_weight=sw,
+                                            reduction="none")
+        np.testing.assert_array_max_ulp(loss, exact, maxulp=1)
