@@ -139,7 +139,7 @@ static void LOCAL(sparse_row)(const LOCAL(sparse_ctx) *c, ptrdiff_t s,
             fastce_acc_add(&smooth, (c->w ? (double)c->w[j] : 1.0) *
                                         (v == r.max ? 0.0 : r.max - v));
         }
-    int stored = LOCAL(row_rest_from_max)(x, n1, C, &r, g); /* g: exp(x_j - max) */
+    int stored = LOCAL(row_rest_from_max)(x, n1, C, &r, g, 1); /* g: exp(x_j - max) */
     double lse_rel = fastce_lse_rel(r);
 
     double l = INFINITY;
@@ -149,9 +149,10 @@ static void LOCAL(sparse_row)(const LOCAL(sparse_ctx) *c, ptrdiff_t s,
          * infinite smoothing sum (a +inf logit beside finite ones) */
         if (e > 0.0) l += fastce_term(e_c, fastce_acc_value(smooth) + c->w_sum * lse_rel);
         l *= sw;
-        if (isfinite(l) && l != 0.0 && (e > 0.0 || c->w || c->sw)) {
+        if (isfinite(l) && (l != 0.0 || r.deep > 0.0) && (e > 0.0 || c->w || c->sw)) {
             /* (a finite loss may still have an absent infinite term; a
-             * zero keeps the sign of the plain form, -0 for sw = -0) */
+             * zero keeps the sign of the plain form, -0 for sw = -0, unless
+             * it is a tiny rest rounded to 0 that the weights bring back) */
             fastce_dd W = {c->w_sum, c->w_lo};
             double precise = LOCAL(weighted_loss)(e, wy, sw, xy, r, lse_rel, smooth, W, C);
             if (r.deep > 0.0 && xy == r.max && !(e > 0.0))
@@ -284,7 +285,7 @@ static double LOCAL(dense_block)(const void *vctx, ptrdiff_t begin,
         }
         double B = fastce_acc_value(B_acc), B_rest = fastce_acc_value(B_rest_acc);
         /* the sums above have read x: g may now receive exp(x_j - max) */
-        int stored = LOCAL(row_rest_from_max)(x, n1, C, &r, g);
+        int stored = LOCAL(row_rest_from_max)(x, n1, C, &r, g, 1);
         double lse_rel = fastce_lse_rel(r);
         /* B == 0 (no target mass): 0 whatever the logits hold, like an
          * ignored sample; otherwise a masked row is inf */
@@ -292,8 +293,9 @@ static double LOCAL(dense_block)(const void *vctx, ptrdiff_t begin,
                  : masked   ? (B != B ? B : INFINITY) /* a NaN target stays NaN */
                             : fastce_acc_value(A) + B * lse_rel;
         l *= sw;
-        if (precise && isfinite(l) && l != 0.0) {
-            /* (a finite loss may still have an absent infinite term) */
+        if (precise && isfinite(l) && (l != 0.0 || (r.deep > 0.0 && B != 0.0))) {
+            /* (a finite loss may still have an absent infinite term; a zero
+             * one is a tiny rest rounded to 0 that the weights bring back) */
             double v = fastce_dense_loss_value(&sums, LOCAL(lse_rel_dd)(r, lse_rel), c->e, C, sw);
             if (r.deep > 0.0 && fastce_acc_value(A) == 0.0) /* sw*B*lse_rel */
                 v = LOCAL(deep_loss)(sw, B, r);

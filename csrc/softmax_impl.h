@@ -58,7 +58,7 @@ static void LOCAL(softmax_row)(const LOCAL(softmax_ctx) *c, ptrdiff_t s) {
     T *out = c->out + (c->op == LOCAL(OP_LSE) ? s : off);
     fastce_row r = {LOCAL(row_max)(x, n1, C), 0.0, 0.0};
     int stored = LOCAL(row_rest_from_max)(x, n1, C, &r,
-                                          c->op == LOCAL(OP_SOFTMAX) ? out : NULL);
+                                          c->op == LOCAL(OP_SOFTMAX) ? out : NULL, 0);
     double lse_rel = fastce_lse_rel(r);
     if (c->op == LOCAL(OP_LSE)) {
         double lse = r.max + lse_rel;

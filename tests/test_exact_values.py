@@ -175,3 +175,16 @@ def test_weighted_subnormal_float64_loss_rounds_once():
         loss = fastce.softmax_cross_entropy(x, target, weight=w, sample_weight=sw,
                                             reduction="none")
         np.testing.assert_array_max_ulp(loss, exact, maxulp=1)
+
+
+def test_weighted_loss_of_a_rest_below_half_a_subnormal():
+    # exp(-745.5) is under half of 2^-1074: the rest rounds to 0, and so did
+    # the weighted loss, whose exact value 2^40 exp(-745.5) is 4e11 units
+    import mpmath as mp
+    x = np.array([[0.0, -745.5, -800.0]] * 9)
+    y = np.zeros(9, np.int64)
+    w = np.array([2.0 ** 40, 1.0, 1.0])
+    exact = float(mp.mpf(2) ** 40 * (mp.exp(-745.5) + mp.exp(-800)))
+    for target in (y, np.eye(3)[y]):
+        loss = fastce.softmax_cross_entropy(x, target, weight=w, reduction="none")
+        np.testing.assert_array_max_ulp(loss, np.full(9, exact), maxulp=1)
