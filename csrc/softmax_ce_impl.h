@@ -154,9 +154,9 @@ static void LOCAL(sparse_row)(const LOCAL(sparse_ctx) *c, ptrdiff_t s,
              * zero keeps the sign of the plain form, -0 for sw = -0, unless
              * it is a tiny rest rounded to 0 that the weights bring back) */
             fastce_dd W = {c->w_sum, c->w_lo};
-            double precise = LOCAL(weighted_loss)(e, wy, sw, xy, r, lse_rel, smooth, W, C);
-            if (r.deep > 0.0 && xy == r.max && !(e > 0.0))
-                precise = LOCAL(deep_loss)(wy, sw, r); /* sw*w_y*lse_rel */
+            double precise = r.deep > 0.0 && xy == r.max && !(e > 0.0)
+                                 ? LOCAL(deep_loss)(wy, sw, r) /* sw*w_y*lse_rel */
+                                 : LOCAL(weighted_loss)(e, wy, sw, xy, r, lse_rel, smooth, W, C);
             if (isfinite(precise)) l = precise;
         }
     } else
@@ -296,9 +296,10 @@ static double LOCAL(dense_block)(const void *vctx, ptrdiff_t begin,
         if (precise && isfinite(l) && (l != 0.0 || (r.deep > 0.0 && B != 0.0))) {
             /* (a finite loss may still have an absent infinite term; a zero
              * one is a tiny rest rounded to 0 that the weights bring back) */
-            double v = fastce_dense_loss_value(&sums, LOCAL(lse_rel_dd)(r, lse_rel), c->e, C, sw);
-            if (r.deep > 0.0 && fastce_acc_value(A) == 0.0) /* sw*B*lse_rel */
-                v = LOCAL(deep_loss)(sw, B, r);
+            double v = r.deep > 0.0 && fastce_acc_value(A) == 0.0
+                           ? LOCAL(deep_loss)(sw, B, r) /* sw*B*lse_rel */
+                           : fastce_dense_loss_value(&sums, LOCAL(lse_rel_dd)(r, lse_rel),
+                                                     c->e, C, sw);
             if (isfinite(v)) l = v;
         }
         if (c->loss) c->loss[s] = (T)l;

@@ -123,10 +123,10 @@ typedef struct {
 /* A float row kernel computes its terms exp(x_j - max) in float lanes,
  * where one below 2^-126 is subnormal and rounds to a multiple of 2^-149.
  * Of a rest >= 2^-100 those roundings (32 at most, each under 2^-149) are
- * below 2^-44: nothing in a float result. A row with a smaller rest, whose
- * terms may be such roundings alone (they made a 32-class loss 14 ulp off),
- * goes to the generic path, whose long-row passes take those terms in
- * double (AVX2 checks only groups with an entry below max - 87). */
+ * below 2^-44: nothing in a float result. A row with a smaller rest and a
+ * finite entry below max - 87, whose terms may be such roundings alone
+ * (they made a 32-class loss 14 ulp off), goes to the generic path, whose
+ * long-row passes take those terms in double. */
 #define FASTCE_TINY_REST_F32 7.888609052210118e-31 /* 2^-100 */
 
 /* In double, a rest below 2^-968 may be made of subnormal terms (below
