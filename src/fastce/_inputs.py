@@ -9,18 +9,16 @@ from __future__ import annotations
 
 import math
 import operator
-from dataclasses import dataclass
 from typing import Any, Optional
 
 import numpy as np
 
+from ._bindings import for_dtype
+
 REDUCTIONS = ("none", "mean", "sum")
 
 F16, F32, F64 = np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)
-
-#: The "absent" operand per dtype: the bindings turn an empty array into NULL.
-EMPTY = {F32: np.empty(0, F32), F64: np.empty(0, F64)}
-NO_LABELS = np.empty(0, np.int64)
+I64, U64 = np.dtype(np.int64), np.dtype(np.uint64)
 
 
 def real_array(value: Any, name: str) -> np.ndarray:
@@ -48,7 +46,8 @@ def dtypes(dt: np.dtype) -> tuple[np.dtype, np.dtype]:
 
 def operand(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """A flat, C-contiguous array of ``dtype`` (a copy only when needed)."""
-    return np.ascontiguousarray(a, dtype=dtype).reshape(-1)
+    a = np.ascontiguousarray(a, dtype=dtype)
+    return a if a.ndim == 1 else a.ravel()
 
 
 def check_reduction(reduction: Any) -> str:
@@ -106,27 +105,20 @@ def check_index(value: Any, name: str) -> int:
         raise TypeError(f"{name} must be an integer; got {value!r}") from None
 
 
-@dataclass(frozen=True)
 class Layout:
-    """An array seen as a C-contiguous (n0, C, n1) block around its class axis."""
+    """An array seen as a C-contiguous (n0, C, n1) block around its class axis.
 
-    shape: tuple
-    axis: int
-    n0: int
-    C: int
-    n1: int
+    A plain class with slots, every attribute computed once: made on every
+    call, where a frozen dataclass with properties cost a microsecond."""
 
-    @property
-    def sample_shape(self) -> tuple:
-        return self.shape[: self.axis] + self.shape[self.axis + 1:]
+    __slots__ = ("shape", "axis", "n0", "C", "n1", "sample_shape", "n_samples", "dims")
 
-    @property
-    def n_samples(self) -> int:
-        return self.n0 * self.n1
-
-    @property
-    def dims(self) -> tuple[int, int, int]:
-        return self.n0, self.C, self.n1
+    def __init__(self, shape: tuple, axis: int):
+        self.shape, self.axis = shape, axis
+        self.n0, self.C, self.n1 = math.prod(shape[:axis]), shape[axis], math.prod(shape[axis + 1:])
+        self.sample_shape = shape[:axis] + shape[axis + 1:]
+        self.n_samples = self.n0 * self.n1
+        self.dims = (self.n0, self.C, self.n1)
 
 
 def class_layout(shape: tuple, axis: Any, name: str) -> Layout:
@@ -142,13 +134,12 @@ def class_layout(shape: tuple, axis: Any, name: str) -> Layout:
             f"expected an integer in [{-ndim}, {ndim - 1}]"
         )
     ax %= ndim
-    C = shape[ax]
-    if C == 0:
+    if shape[ax] == 0:
         raise ValueError(
             f"{name} of shape {shape} has no classes: its class axis (axis {ax}) "
             "has length 0"
         )
-    return Layout(shape, ax, math.prod(shape[:ax]), C, math.prod(shape[ax + 1:]))
+    return Layout(shape, ax)
 
 
 def check_shape(a: np.ndarray, shape: tuple, name: str, what: str) -> None:
@@ -156,17 +147,17 @@ def check_shape(a: np.ndarray, shape: tuple, name: str, what: str) -> None:
         raise ValueError(f"{name} must have shape {shape} ({what}); got shape {a.shape}")
 
 
-def class_weight(weight: Any, layout: Layout, dtype: np.dtype) -> np.ndarray:
+def class_weight(weight: Any, layout: Layout, dtype: np.dtype) -> Optional[np.ndarray]:
     if weight is None:
-        return EMPTY[dtype]
+        return None
     w = real_array(weight, "weight")
     check_shape(w, (layout.C,), "weight", "one weight per class")
     return operand(w, dtype)
 
 
-def sample_weights(sample_weight: Any, shape: tuple, dtype: np.dtype) -> np.ndarray:
+def sample_weights(sample_weight: Any, shape: tuple, dtype: np.dtype) -> Optional[np.ndarray]:
     if sample_weight is None:
-        return EMPTY[dtype]
+        return None
     sw = real_array(sample_weight, "sample_weight")
     check_shape(sw, shape, "sample_weight", "one weight per sample")
     return operand(sw, dtype)
@@ -185,22 +176,23 @@ def is_labels(target: np.ndarray) -> bool:
 
 
 def labels(target: np.ndarray, layout: Layout, ignore_index: Optional[int],
-           weight: np.ndarray, sample_weight: np.ndarray) -> tuple[np.ndarray, float]:
-    """Checked int64 labels and the sparse denominator sum(sw * w[y]).
+           weight: Optional[np.ndarray], sample_weight: Optional[np.ndarray],
+           compute: np.dtype) -> tuple[np.ndarray, float]:
+    """Checked int64 labels and the sparse denominator sum(sw * w[y]) (the
+    weights, when given, of dtype ``compute``).
 
     Raises IndexError naming the first label outside [0, C) that is not
     ``ignore_index`` (None: nothing is ignored).
     """
-    from . import _kernels
-
-    check_shape(target, layout.sample_shape, "target",
-                f"the shape of the input without its class axis {layout.axis}")
-    if target.dtype == np.uint64 and target.size and target.max() > np.iinfo(np.int64).max:
+    if target.shape != layout.sample_shape:
+        check_shape(target, layout.sample_shape, "target",
+                    f"the shape of the input without its class axis {layout.axis}")
+    if target.dtype == U64 and target.size and target.max() > np.iinfo(np.int64).max:
         big = np.flatnonzero(target.reshape(-1) > np.iinfo(np.int64).max)[0]
         _raise_bad_label(target, layout, ignore_index, int(big))
-    y = operand(target, np.dtype(np.int64))
+    y = operand(target, I64)
     has_ignore = ignore_index is not None
-    den, bad = _kernels.check_labels(
+    den, bad = for_dtype(compute).check_labels(
         y, layout.C, has_ignore, ignore_index if has_ignore else 0,
         weight, sample_weight)
     if bad >= 0:
@@ -263,8 +255,9 @@ class Grad:
         #: np.zeros gets its pages zeroed by the OS, so a kernel that writes
         #: few entries need not write the zeros itself
         self.zeroed = False
+        self.buffer: Optional[np.ndarray]
         if not wanted:
-            self.buffer = EMPTY[compute]
+            self.buffer = None
         elif self.direct:
             # a base-class view: the binding takes a flat ndarray, and a
             # subclass's reshape (np.matrix) may keep two dimensions
@@ -280,11 +273,12 @@ class Grad:
         The kernel may write the gradient over the logits ``x`` when both are
         the very same memory; any other overlap is removed by copying."""
         b = self.buffer
-        if not b.size:
+        if not self.direct or not b.size:  # no buffer, or a fresh one: no overlap
             return (x, *others)
         same = (x.size == b.size and x.ctypes.data == b.ctypes.data)
         out = [x if same or not np.may_share_memory(x, b) else x.copy()]
-        out += [o.copy() if o.size and np.may_share_memory(o, b) else o for o in others]
+        out += [o.copy() if o is not None and o.size and np.may_share_memory(o, b) else o
+                for o in others]
         return tuple(out)
 
     def result(self, result: np.dtype, reduction: str, denominator: float) -> np.ndarray:
@@ -292,6 +286,7 @@ class Grad:
         ``grad_scale(reduction, denominator)``: all zeros for a mean over
         nothing (no gradient, whatever the inputs held), and divided here
         when 1/denominator overflowed (a subnormal denominator)."""
+        assert self.buffer is not None, "result() of a gradient nobody asked for"
         if reduction == "mean" and self.buffer.size:
             if denominator == 0:
                 self.buffer.fill(0)
@@ -305,8 +300,9 @@ class Grad:
         return self.grad_out
 
 
-def per_sample_buffer(reduction: str, n: int, compute: np.dtype) -> np.ndarray:
-    return np.empty(n, compute) if reduction == "none" else EMPTY[compute]
+def per_sample_buffer(reduction: str, n: int, compute: np.dtype) -> Optional[np.ndarray]:
+    """The kernel's per-sample losses: only for ``'none'`` (None: not wanted)."""
+    return np.empty(n, compute) if reduction == "none" else None
 
 
 def grad_scale(reduction: str, denominator: float) -> float:
@@ -322,10 +318,11 @@ def grad_scale(reduction: str, denominator: float) -> float:
     return inv if math.isfinite(inv) else 1.0
 
 
-def reduce(reduction: str, total: float, per_sample: np.ndarray,
+def reduce(reduction: str, total: float, per_sample: Optional[np.ndarray],
            denominator: float, shape: tuple, result: np.dtype):
     """The returned loss: per-sample array, sum, or mean (NaN over nothing)."""
     if reduction == "none":
+        assert per_sample is not None
         return per_sample.reshape(shape).astype(result, copy=False)
     if reduction == "sum":
         return result.type(total)
@@ -361,7 +358,7 @@ def broadcast_operands(shape: tuple, dtype: np.dtype, **operands: Any):
         k = max(k, ndim - lead)
         given[name] = a.reshape(full)
     tail = shape[ndim - k:] if k else ()
-    arrays = [EMPTY[dtype] if a is None else
+    arrays = [None if a is None else
               operand(np.broadcast_to(a.reshape(a.shape[ndim - k:]) if k else a.reshape(()), tail), dtype)
               for a in given.values()]
     return max(1, math.prod(tail)), arrays

@@ -4,9 +4,12 @@
 Every function here takes already-validated, C-contiguous, 1-D views of
 arrays of one dtype (float32 or float64, picked by Cython's fused dispatch),
 calls ``fastce_<op>_f32`` or ``fastce_<op>_f64`` without the GIL, and turns
-status codes into exceptions. Optional arrays are passed as *empty* arrays,
-which become NULL pointers (never None, so that the dtype dispatch always has
-an array to look at). No maths happens here; validation is in ``_inputs.py``.
+status codes into exceptions. An absent operand (no weights, no gradient
+wanted) is passed as None and reaches the kernel as a NULL pointer, as does
+an empty array. Callers take the specialisation for their dtype from
+``_bindings.py`` (``fn["float"]``, ``fn["double"]``): Cython's fused-type
+dispatch would cost a quarter of a microsecond a call. No maths happens here;
+validation is in ``_inputs.py``.
 """
 from libc.stddef cimport ptrdiff_t
 from libc.stdint cimport int64_t
@@ -65,17 +68,17 @@ ctypedef fused real:
 
 
 cdef inline const real *_in(const real[::1] a) noexcept:
-    """Pointer to an input view; NULL for an empty (absent) one."""
-    return &a[0] if a.shape[0] else NULL
+    """Pointer to an input view; NULL for None (absent) or an empty one."""
+    return &a[0] if a is not None and a.shape[0] else NULL
 
 
 cdef inline real *_out(real[::1] a) noexcept:
-    """Pointer to an output view; NULL for an empty (absent) one."""
-    return &a[0] if a.shape[0] else NULL
+    """Pointer to an output view; NULL for None (absent) or an empty one."""
+    return &a[0] if a is not None and a.shape[0] else NULL
 
 
 cdef inline const int64_t *_labels(const int64_t[::1] y) noexcept:
-    return &y[0] if y.shape[0] else NULL
+    return &y[0] if y is not None and y.shape[0] else NULL
 
 
 cdef inline int _check(int status) except -1:
@@ -122,7 +125,7 @@ _MATH = {"exp": 0, "log": 1, "log1p": 2, "exp24": 3, "log1p24": 4, "exp_dd": 5, 
 _MATH_ISAS = {name: ("avx2", "avx512") for name in ("exp24", "log1p24", "exp_dd", "log1p_dd")}
 
 
-def vector_math(str name, const real[::1] x, real[::1] out):
+def vector_math(str name, const real[::1] x not None, real[::1] out not None):
     """Test hook: ``out = name(x)`` with the current instruction set's own
     vectorised exp, log or log1p (the functions the kernels use), or the
     AVX2 sigmoid kernels' ``exp24``, ``log1p24`` (float accuracy),
@@ -142,7 +145,7 @@ def vector_math(str name, const real[::1] x, real[::1] out):
             fastce_vec_math_f64(f, &x[0], &out[0], n)
 
 
-def check_labels(const int64_t[::1] y, ptrdiff_t C, bint has_ignore,
+def check_labels(const int64_t[::1] y not None, ptrdiff_t C, bint has_ignore,
                  int64_t ignore_index, const real[::1] w, const real[::1] sw):
     """Return ``(denominator, bad)``: ``bad`` is the first position whose label
     is out of range (and not ignored), or -1 when all are valid."""
@@ -160,8 +163,8 @@ def check_labels(const int64_t[::1] y, ptrdiff_t C, bint has_ignore,
     return (den, bad if st == FASTCE_ERR_LABEL else -1)
 
 
-def logsumexp(const real[::1] x, ptrdiff_t n0, ptrdiff_t C, ptrdiff_t n1,
-              real[::1] out, int n_threads):
+def logsumexp(const real[::1] x not None, ptrdiff_t n0, ptrdiff_t C, ptrdiff_t n1,
+              real[::1] out not None, int n_threads):
     cdef int st
     cdef const real *px = _in(x)
     cdef real *po = _out(out)
@@ -173,8 +176,8 @@ def logsumexp(const real[::1] x, ptrdiff_t n0, ptrdiff_t C, ptrdiff_t n1,
     _check(st)
 
 
-def log_softmax(const real[::1] x, ptrdiff_t n0, ptrdiff_t C, ptrdiff_t n1,
-                real[::1] out, int n_threads):
+def log_softmax(const real[::1] x not None, ptrdiff_t n0, ptrdiff_t C, ptrdiff_t n1,
+                real[::1] out not None, int n_threads):
     cdef int st
     cdef const real *px = _in(x)
     cdef real *po = _out(out)
@@ -186,8 +189,8 @@ def log_softmax(const real[::1] x, ptrdiff_t n0, ptrdiff_t C, ptrdiff_t n1,
     _check(st)
 
 
-def softmax(const real[::1] x, ptrdiff_t n0, ptrdiff_t C, ptrdiff_t n1,
-            real[::1] out, int n_threads):
+def softmax(const real[::1] x not None, ptrdiff_t n0, ptrdiff_t C, ptrdiff_t n1,
+            real[::1] out not None, int n_threads):
     cdef int st
     cdef const real *px = _in(x)
     cdef real *po = _out(out)
@@ -199,7 +202,7 @@ def softmax(const real[::1] x, ptrdiff_t n0, ptrdiff_t C, ptrdiff_t n1,
     _check(st)
 
 
-def softmax_ce_sparse(const real[::1] x, const int64_t[::1] y, ptrdiff_t n0,
+def softmax_ce_sparse(const real[::1] x not None, const int64_t[::1] y not None, ptrdiff_t n0,
                       ptrdiff_t C, ptrdiff_t n1, const real[::1] w,
                       const real[::1] sw, int64_t ignore_index, double e,
                       real[::1] loss, real[::1] grad, double grad_scale,
@@ -222,7 +225,7 @@ def softmax_ce_sparse(const real[::1] x, const int64_t[::1] y, ptrdiff_t n0,
     return total
 
 
-def softmax_ce_dense(const real[::1] x, const real[::1] t, ptrdiff_t n0,
+def softmax_ce_dense(const real[::1] x not None, const real[::1] t not None, ptrdiff_t n0,
                      ptrdiff_t C, ptrdiff_t n1, const real[::1] w,
                      const real[::1] sw, double e, real[::1] loss,
                      real[::1] grad, double grad_scale, int n_threads):
@@ -244,7 +247,7 @@ def softmax_ce_dense(const real[::1] x, const real[::1] t, ptrdiff_t n0,
     return total
 
 
-def nll(const real[::1] lp, const int64_t[::1] y, ptrdiff_t n0, ptrdiff_t C,
+def nll(const real[::1] lp not None, const int64_t[::1] y not None, ptrdiff_t n0, ptrdiff_t C,
         ptrdiff_t n1, const real[::1] w, const real[::1] sw,
         int64_t ignore_index, real[::1] loss, real[::1] grad,
         double grad_scale, bint grad_zeroed, int n_threads):
@@ -267,7 +270,7 @@ def nll(const real[::1] lp, const int64_t[::1] y, ptrdiff_t n0, ptrdiff_t C,
     return total
 
 
-def sigmoid_ce(const real[::1] x, const real[::1] z, ptrdiff_t P,
+def sigmoid_ce(const real[::1] x not None, const real[::1] z not None, ptrdiff_t P,
                const real[::1] w, const real[::1] q, real[::1] loss,
                real[::1] grad, double grad_scale, int n_threads):
     """Return the sum of the elementwise losses."""
@@ -288,7 +291,7 @@ def sigmoid_ce(const real[::1] x, const real[::1] z, ptrdiff_t P,
     return total
 
 
-def categorical_ce_sparse(const real[::1] p, const int64_t[::1] y,
+def categorical_ce_sparse(const real[::1] p not None, const int64_t[::1] y not None,
                           ptrdiff_t n0, ptrdiff_t C, ptrdiff_t n1,
                           const real[::1] sw, double eps, real[::1] loss,
                           real[::1] grad, double grad_scale, int n_threads):
@@ -309,7 +312,7 @@ def categorical_ce_sparse(const real[::1] p, const int64_t[::1] y,
     return total
 
 
-def categorical_ce_dense(const real[::1] p, const real[::1] t, ptrdiff_t n0,
+def categorical_ce_dense(const real[::1] p not None, const real[::1] t not None, ptrdiff_t n0,
                          ptrdiff_t C, ptrdiff_t n1, const real[::1] sw,
                          double eps, real[::1] loss, real[::1] grad,
                          double grad_scale, int n_threads):
@@ -330,7 +333,7 @@ def categorical_ce_dense(const real[::1] p, const real[::1] t, ptrdiff_t n0,
     return total
 
 
-def binary_ce(const real[::1] p, const real[::1] z, ptrdiff_t P,
+def binary_ce(const real[::1] p not None, const real[::1] z not None, ptrdiff_t P,
               const real[::1] w, double eps, real[::1] loss, real[::1] grad,
               double grad_scale, int n_threads):
     """Return the sum of the elementwise losses."""
@@ -350,7 +353,7 @@ def binary_ce(const real[::1] p, const real[::1] z, ptrdiff_t P,
     return total
 
 
-def accuracy(const real[::1] x, const int64_t[::1] y, const real[::1] t,
+def accuracy(const real[::1] x not None, const int64_t[::1] y, const real[::1] t,
              ptrdiff_t n0, ptrdiff_t C, ptrdiff_t n1, int n_threads):
     """Return the number of samples whose argmax matches (a float)."""
     cdef double count = 0.0
@@ -367,9 +370,9 @@ def accuracy(const real[::1] x, const int64_t[::1] y, const real[::1] t,
     return count
 
 
-def entropy(const real[::1] p, const real[::1] q, ptrdiff_t n0, ptrdiff_t C,
-            ptrdiff_t n1, real[::1] out, int n_threads):
-    """Per-sample entropy (q empty) or KL divergence into ``out``."""
+def entropy(const real[::1] p not None, const real[::1] q, ptrdiff_t n0, ptrdiff_t C,
+            ptrdiff_t n1, real[::1] out not None, int n_threads):
+    """Per-sample entropy (q None) or KL divergence into ``out``."""
     cdef int st
     cdef const real *pp = _in(p)
     cdef const real *pq = _in(q)

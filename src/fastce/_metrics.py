@@ -5,10 +5,9 @@ from typing import Any, Optional
 
 import numpy as np
 
-from . import _kernels
-from ._inputs import (EMPTY, NO_LABELS, check_shape, check_threads,
-                      class_layout, dtypes, is_labels, labels, operand,
-                      real_array)
+from ._bindings import for_dtype
+from ._inputs import (check_shape, check_threads, class_layout, dtypes,
+                      is_labels, labels, operand, real_array)
 
 
 def accuracy(scores: Any, target: Any, *, axis: int = -1,
@@ -50,12 +49,12 @@ def accuracy(scores: Any, target: Any, *, axis: int = -1,
     nt = check_threads(n_threads)
     t = real_array(target, "target")
     if is_labels(t):
-        y, _ = labels(t, layout, None, EMPTY[compute], EMPTY[compute])
-        dense = EMPTY[compute]
+        y, _ = labels(t, layout, None, None, None, compute)
+        dense = None
     else:
         check_shape(t, x.shape, "target", "a dense target has the shape of scores")
-        y, dense = NO_LABELS, operand(t, compute)
-    hits = _kernels.accuracy(operand(x, compute), y, dense, *layout.dims, nt)
+        y, dense = None, operand(t, compute)
+    hits = for_dtype(compute).accuracy(operand(x, compute), y, dense, *layout.dims, nt)
     n = layout.n_samples
     return np.float64(hits / n if n else np.nan)
 
@@ -69,9 +68,9 @@ def _entropy(p: Any, q: Any, axis: int, n_threads: Optional[int]) -> np.ndarray:
     if qa is not None:
         check_shape(qa, pa.shape, "q", "the shape of p")
     out = np.empty(layout.sample_shape, compute)
-    _kernels.entropy(operand(pa, compute),
-                     EMPTY[compute] if qa is None else operand(qa, compute),
-                     *layout.dims, out.reshape(-1), nt)
+    for_dtype(compute).entropy(operand(pa, compute),
+                               None if qa is None else operand(qa, compute),
+                               *layout.dims, out.reshape(-1), nt)
     return out.astype(result, copy=False)
 
 

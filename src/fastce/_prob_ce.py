@@ -6,12 +6,12 @@ from typing import Any, Optional
 
 import numpy as np
 
-from . import _kernels
+from ._bindings import for_dtype
 from ._inputs import (Grad, broadcast_operands, check_interval,
                       check_reduction, check_shape, check_threads,
                       class_layout, dtypes, grad_scale,
                       is_labels, labels, operand, per_sample_buffer,
-                      real_array, reduce, sample_weights, EMPTY)
+                      real_array, reduce, sample_weights)
 
 
 def categorical_cross_entropy(
@@ -86,19 +86,19 @@ def categorical_cross_entropy(
     grad = Grad(return_grad, grad_out, p.shape, compute, result)
     loss = per_sample_buffer(reduction, layout.n_samples, compute)
     if is_labels(t):
-        y, den = labels(t, layout, None, EMPTY[compute], sw)
+        y, den = labels(t, layout, None, None, sw, compute)
         pc, y, sw = grad.detach(operand(p, compute), y, sw)
         scale = grad_scale(reduction, den)
-        total = _kernels.categorical_ce_sparse(
+        total = for_dtype(compute).categorical_ce_sparse(
             pc, y, *layout.dims, sw, eps, loss, grad.buffer, scale, nt)
     else:
         check_shape(t, p.shape, "target",
                     "floating targets are probabilities with the shape of probs; "
                     "pass integer class indices for a sparse target")
-        den = float(sw.sum(dtype=np.float64)) if sw.size else float(layout.n_samples)
+        den = float(layout.n_samples) if sw is None else float(sw.sum(dtype=np.float64))
         pc, tc, sw = grad.detach(operand(p, compute), operand(t, compute), sw)
         scale = grad_scale(reduction, den)
-        total = _kernels.categorical_ce_dense(
+        total = for_dtype(compute).categorical_ce_dense(
             pc, tc, *layout.dims, sw, eps, loss, grad.buffer, scale, nt)
     out = reduce(reduction, total, loss, den, layout.sample_shape, result)
     return (out, grad.result(result, reduction, den)) if return_grad else out
@@ -169,6 +169,6 @@ def binary_cross_entropy(
     pc, zc, w = grad.detach(operand(p, compute), operand(z, compute), w)
     den = float(p.size)
     scale = grad_scale(reduction, den)
-    total = _kernels.binary_ce(pc, zc, P, w, eps, loss, grad.buffer, scale, nt)
+    total = for_dtype(compute).binary_ce(pc, zc, P, w, eps, loss, grad.buffer, scale, nt)
     out = reduce(reduction, total, loss, den, p.shape, result)
     return (out, grad.result(result, reduction, den)) if return_grad else out

@@ -5,7 +5,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from . import _kernels
+from ._bindings import for_dtype
 from ._inputs import (Grad, broadcast_operands, check_reduction, check_shape,
                       check_threads, dtypes, grad_scale,
                       operand, per_sample_buffer, real_array, reduce)
@@ -80,7 +80,6 @@ def sigmoid_cross_entropy(
     xc, zc, w, q = grad.detach(operand(x, compute), operand(z, compute), w, q)
     den = float(x.size)
     scale = grad_scale(reduction, den)
-    total = _kernels.sigmoid_ce(xc, zc, P, w, q, loss, grad.buffer,
-                                scale, nt)
+    total = for_dtype(compute).sigmoid_ce(xc, zc, P, w, q, loss, grad.buffer, scale, nt)
     out = reduce(reduction, total, loss, den, x.shape, result)
     return (out, grad.result(result, reduction, den)) if return_grad else out

@@ -6,11 +6,11 @@ from typing import Any, Optional
 
 import numpy as np
 
-from . import _kernels
+from ._bindings import for_dtype
 from ._inputs import check_threads, class_layout, dtypes, operand, out_array, real_array
 
 
-def _run(kernel, x: Any, axis: int, n_threads: Optional[int], per_row: bool,
+def _run(kernel: str, x: Any, axis: int, n_threads: Optional[int], per_row: bool,
          out: Any = None):
     a = real_array(x, "x")
     compute, result = dtypes(a.dtype)
@@ -26,7 +26,7 @@ def _run(kernel, x: Any, axis: int, n_threads: Optional[int], per_row: bool,
     if direct and not (xc.ctypes.data == buf.ctypes.data and xc.size == buf.size) \
             and np.may_share_memory(xc, buf):
         xc = xc.copy()
-    kernel(xc, *layout.dims, buf, nt)
+    getattr(for_dtype(compute), kernel)(xc, *layout.dims, buf, nt)
     if dest is None:
         return buf.reshape(shape).astype(result, copy=False), layout
     if not direct:
@@ -69,7 +69,7 @@ def logsumexp(x: Any, axis: int = -1, keepdims: bool = False, *,
     >>> float(fastce.logsumexp([1000.0, 1000.0]))  # np.log(np.sum(np.exp(x))) is inf
     1000.6931471805599
     """
-    out, layout = _run(_kernels.logsumexp, x, axis, n_threads, per_row=True)
+    out, layout = _run("logsumexp", x, axis, n_threads, per_row=True)
     return np.expand_dims(out, layout.axis) if keepdims else out
 
 
@@ -108,7 +108,7 @@ def log_softmax(x: Any, axis: int = -1, *, out: Optional[np.ndarray] = None,
     >>> fastce.log_softmax([0.0, 0.0]).tolist()
     [-0.6931471805599453, -0.6931471805599453]
     """
-    return _run(_kernels.log_softmax, x, axis, n_threads, per_row=False, out=out)[0]
+    return _run("log_softmax", x, axis, n_threads, per_row=False, out=out)[0]
 
 
 def softmax(x: Any, axis: int = -1, *, out: Optional[np.ndarray] = None,
@@ -146,4 +146,4 @@ def softmax(x: Any, axis: int = -1, *, out: Optional[np.ndarray] = None,
     >>> fastce.softmax([1.0, 2.0, 3.0]).round(4).tolist()
     [0.09, 0.2447, 0.6652]
     """
-    return _run(_kernels.softmax, x, axis, n_threads, per_row=False, out=out)[0]
+    return _run("softmax", x, axis, n_threads, per_row=False, out=out)[0]

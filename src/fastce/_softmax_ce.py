@@ -5,7 +5,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from . import _kernels
+from ._bindings import for_dtype
 from ._inputs import (Grad, check_ignore_index, check_interval,
                       check_reduction, check_shape, check_threads, class_layout,
                       class_weight, dtypes, grad_scale,
@@ -108,20 +108,20 @@ def softmax_cross_entropy(
     loss = per_sample_buffer(reduction, layout.n_samples, compute)
 
     if is_labels(t):
-        y, den = labels(t, layout, ignore, w, sw)
+        y, den = labels(t, layout, ignore, w, sw, compute)
         xc, y, w, sw = grad.detach(operand(x, compute), y, w, sw)
         scale = grad_scale(reduction, den)
-        total = _kernels.softmax_ce_sparse(
+        total = for_dtype(compute).softmax_ce_sparse(
             xc, y, *layout.dims, w, sw, kernel_ignore_index(ignore), e, loss, grad.buffer,
             scale, nt)
     else:
         check_shape(t, x.shape, "target",
                     "floating targets are probabilities with the logits' shape; "
                     "pass integer class indices for a sparse target")
-        den = float(sw.sum(dtype=np.float64)) if sw.size else float(layout.n_samples)
+        den = float(layout.n_samples) if sw is None else float(sw.sum(dtype=np.float64))
         xc, tc, w, sw = grad.detach(operand(x, compute), operand(t, compute), w, sw)
         scale = grad_scale(reduction, den)
-        total = _kernels.softmax_ce_dense(
+        total = for_dtype(compute).softmax_ce_dense(
             xc, tc, *layout.dims, w, sw, e, loss, grad.buffer,
             scale, nt)
 
@@ -186,10 +186,10 @@ def nll_loss(
     sw = sample_weights(sample_weight, layout.sample_shape, compute)
     grad = Grad(return_grad, grad_out, x.shape, compute, result, zeroed=True)
     loss = per_sample_buffer(reduction, layout.n_samples, compute)
-    y, den = labels(t, layout, ignore, w, sw)
+    y, den = labels(t, layout, ignore, w, sw, compute)
     xc, y, w, sw = grad.detach(operand(x, compute), y, w, sw)
     scale = grad_scale(reduction, den)
-    total = _kernels.nll(xc, y, *layout.dims, w, sw, kernel_ignore_index(ignore), loss, grad.buffer,
-                         scale, grad.zeroed, nt)
+    total = for_dtype(compute).nll(xc, y, *layout.dims, w, sw, kernel_ignore_index(ignore), loss,
+                                   grad.buffer, scale, grad.zeroed, nt)
     out = reduce(reduction, total, loss, den, layout.sample_shape, result)
     return (out, grad.result(result, reduction, den)) if return_grad else out
