@@ -30,6 +30,12 @@ typedef struct {
 /* log of the row's normaliser relative to its max: lse = max + lse_rel. */
 static inline double fastce_lse_rel(fastce_row r) { return log1p(r.rest); }
 
+/* logsumexp of a row (classes n1 apart, max m) whose max + lse_rel
+ * cancels, recomputed in extra precision (softmax_impl.h); the row-parallel
+ * kernels call it for the rows of a group that cancel. */
+double fastce_lse_cancelled_f32(const float *x, ptrdiff_t n1, ptrdiff_t C, double m);
+double fastce_lse_cancelled_f64(const double *x, ptrdiff_t n1, ptrdiff_t C, double m);
+
 /* Whether lse = max + lse_rel cancels enough to lose the 2-ulp bound: a
  * negative max and an lse_rel (whose error is about an ulp of itself) more
  * than half the size of the result. Rare for logits (the max must be

@@ -22,7 +22,7 @@ typedef struct {
  * unless |lse| < 2^-48 |max|, which only rows of log-probabilities
  * normalised to the last bit reach (their lse is the rounding residue of
  * their entries). */
-static double LOCAL(lse_cancelled)(const T *x, ptrdiff_t n1, ptrdiff_t C, double m) {
+double PUBLIC(lse_cancelled)(const T *x, ptrdiff_t n1, ptrdiff_t C, double m) {
     if (sizeof(T) < sizeof(double)) {
         double rel = log1p(LOCAL(strided_row_rest)(x, n1, C, m)), lse = m + rel;
         /* error about 2^-52 rel: under a quarter ulp of a float result */
@@ -63,7 +63,7 @@ static void LOCAL(softmax_row)(const LOCAL(softmax_ctx) *c, ptrdiff_t s) {
     if (c->op == LOCAL(OP_LSE)) {
         double lse = r.max + lse_rel;
         *out = (T)(fastce_lse_cancels(r.max, lse_rel, lse)
-                       ? LOCAL(lse_cancelled)(x, c->n1, C, r.max)
+                       ? PUBLIC(lse_cancelled)(x, c->n1, C, r.max)
                        : lse);
         return;
     }

@@ -311,16 +311,35 @@ static inline void rows8_exp_(rows8 *g, ptrdiff_t C, int tame, int pick) {
     g->rest_hi = _mm256_add_pd(rest_hi, hi_pd(ties_ps));
 }
 
-/* Whether a lane's lse = max + L cancels (fastce_lse_cancels in internal.h):
- * such a group is left to the generic path, which recomputes those rows in
- * extra precision. */
+/* The lanes (a bit mask) whose lse = max + L cancels (fastce_lse_cancels in
+ * internal.h): their rows are recomputed in extra precision, one by one
+ * (redo_lse_f32/f64), in their group (handing the group to the generic
+ * path cost up to 19x the time of a logsumexp of logits near 0 at C = 2). */
 static inline int lse_cancels_pd(__m256d m, __m256d L, __m256d lse) {
     __m256d half_abs = _mm256_mul_pd(_mm256_set1_pd(0.5),
                                      _mm256_andnot_pd(_mm256_set1_pd(-0.0), lse));
     __m256d neg = _mm256_and_pd(_mm256_cmp_pd(m, _mm256_setzero_pd(), _CMP_LT_OQ),
                                 _mm256_cmp_pd(m, _mm256_set1_pd(-INFINITY), _CMP_GT_OQ));
     __m256d c = _mm256_and_pd(neg, _mm256_cmp_pd(L, half_abs, _CMP_GT_OQ));
-    return _mm256_movemask_pd(c) != 0;
+    return _mm256_movemask_pd(c);
+}
+
+/* out[k] for the rows k in c (rows of C at xb, maxima m[k]) redone. */
+static void redo_lse_f32(const float *xb, ptrdiff_t C, __m256 m, unsigned c, float *out) {
+    float mx[8];
+    _mm256_storeu_ps(mx, m);
+    for (; c; c &= c - 1) {
+        int k = __builtin_ctz(c);
+        out[k] = (float)fastce_lse_cancelled_f32(xb + k * C, 1, C, mx[k]);
+    }
+}
+static void redo_lse_f64(const double *xb, ptrdiff_t C, __m256d m, unsigned c, double *out) {
+    double mx[4];
+    _mm256_storeu_pd(mx, m);
+    for (; c; c &= c - 1) {
+        int k = __builtin_ctz(c);
+        out[k] = fastce_lse_cancelled_f64(xb + k * C, 1, C, mx[k]);
+    }
 }
 
 /* The exps and rest of a group. Returns 0 when a row in use has a rest
@@ -351,15 +370,16 @@ static inline void rows8_lse(rows8 *g) {
 }
 
 /* logsumexp (op 0), log_softmax (1) or softmax (2) of a finished group. */
-static inline int softmax_out8(const rows8 *g, const rows8_shape *s, int op, float *out,
-                               __m256 *o) {
+static inline void softmax_out8(const rows8 *g, const rows8_shape *s, int op, const float *xb,
+                               float *out, __m256 *o) {
     const ptrdiff_t C = s->C;
     if (op == 0) {
         __m256d lse_lo = _mm256_add_pd(g->m_lo, g->L_lo), lse_hi = _mm256_add_pd(g->m_hi, g->L_hi);
-        if (lse_cancels_pd(g->m_lo, g->L_lo, lse_lo) || lse_cancels_pd(g->m_hi, g->L_hi, lse_hi))
-            return 0;
+        unsigned c = (unsigned)lse_cancels_pd(g->m_lo, g->L_lo, lse_lo) |
+                     (unsigned)lse_cancels_pd(g->m_hi, g->L_hi, lse_hi) << 4;
         _mm256_storeu_ps(out, to_ps(lse_lo, lse_hi));
-        return 1;
+        if (c) redo_lse_f32(xb, C, g->m, c, out);
+        return;
     }
     if (op == 1) { /* (x_j - max) - lse_rel, in double: exact difference */
         for (ptrdiff_t j = 0; j < C; j++)
@@ -372,7 +392,6 @@ static inline int softmax_out8(const rows8 *g, const rows8_shape *s, int op, flo
         for (ptrdiff_t j = 0; j < C; j++) o[j] = _mm256_mul_ps(g->ex[j], inv);
     }
     rows8_store(out, o, s);
-    return 1;
 }
 
 /* logsumexp (op 0), log_softmax (1) or softmax (2) of rows [0, n) of a
@@ -390,8 +409,8 @@ static ptrdiff_t softmax_rows_f32(const float *x, ptrdiff_t n, ptrdiff_t C, int 
         int ok = r0 + 8 <= n && rows8_begin(g, x + r0 * C, &sh, all);
         if (have) rows8_lse(prev);
         if (ok) ok = rows8_exp(g, C, 0);
-        if (have && !softmax_out8(prev, &sh, op, op == 0 ? out + r0 - 8 : out + (r0 - 8) * C, o))
-            return r0 - 8; /* a cancelling logsumexp: the generic path redoes the group */
+        if (have)
+            softmax_out8(prev, &sh, op, x + (r0 - 8) * C, op == 0 ? out + r0 - 8 : out + (r0 - 8) * C, o);
         if (!ok) break;
         rows8 *t = prev;
         prev = g;
@@ -683,14 +702,15 @@ static inline void rows4_lse(rows4 *g) {
     g->L = g->tame ? log1p_rest_pd(g->rest) : fastce_log1p_pd(g->rest);
 }
 
-static inline int softmax_out4(const rows4 *g, const rows4_shape *s, int op, double *out,
-                               __m256d *o) {
+static inline void softmax_out4(const rows4 *g, const rows4_shape *s, int op, const double *xb,
+                               double *out, __m256d *o) {
     const ptrdiff_t C = s->C;
     if (op == 0) {
         __m256d lse = _mm256_add_pd(g->m, g->L);
-        if (lse_cancels_pd(g->m, g->L, lse)) return 0;
+        unsigned c = (unsigned)lse_cancels_pd(g->m, g->L, lse);
         _mm256_storeu_pd(out, lse);
-        return 1;
+        if (c) redo_lse_f64(xb, C, g->m, c, out);
+        return;
     }
     if (op == 1) {
         for (ptrdiff_t j = 0; j < C; j++) o[j] = _mm256_sub_pd(_mm256_sub_pd(g->v[j], g->m), g->L);
@@ -699,7 +719,6 @@ static inline int softmax_out4(const rows4 *g, const rows4_shape *s, int op, dou
         for (ptrdiff_t j = 0; j < C; j++) o[j] = _mm256_mul_pd(g->ex[j], inv);
     }
     rows4_store(out, o, s);
-    return 1;
 }
 
 static ptrdiff_t softmax_rows_f64(const double *x, ptrdiff_t n, ptrdiff_t C, int op,
@@ -714,8 +733,8 @@ static ptrdiff_t softmax_rows_f64(const double *x, ptrdiff_t n, ptrdiff_t C, int
         int ok = r0 + 4 <= n && rows4_begin(g, x + r0 * C, &sh, all);
         if (have) rows4_lse(prev);
         if (ok) ok = rows4_exp(g, C, 0);
-        if (have && !softmax_out4(prev, &sh, op, op == 0 ? out + r0 - 4 : out + (r0 - 4) * C, o))
-            return r0 - 4; /* a cancelling logsumexp: the generic path redoes the group */
+        if (have)
+            softmax_out4(prev, &sh, op, x + (r0 - 4) * C, op == 0 ? out + r0 - 4 : out + (r0 - 4) * C, o);
         if (!ok) break;
         rows4 *t = prev;
         prev = g;

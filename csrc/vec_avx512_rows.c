@@ -78,8 +78,7 @@ static inline double kahan_total(__m512d acc, __m512d comp) {
 }
 
 /* Lanes where lse = max + L cancels (fastce_lse_cancels in internal.h):
- * those rows are left to the generic path, which recomputes them in extra
- * precision. */
+ * their rows are recomputed in extra precision (redo_lse_*). */
 static inline __mmask8 lse_cancels(__m512d m, __m512d L, __m512d lse) {
     __m512d half_abs = _mm512_mul_pd(_mm512_set1_pd(0.5), _mm512_abs_pd(lse));
     __mmask8 neg = _mm512_cmp_pd_mask(m, _mm512_setzero_pd(), _CMP_LT_OQ) &
@@ -365,19 +364,31 @@ FASTCE_ALWAYS_INLINE void rows16_lse(rows16 *g) {
     g->L_hi = fastce512_log1p_rest24_pd(g->rest_hi);
 }
 
-/* logsumexp (op 0), log_softmax (1) or softmax (2) of a finished group;
- * returns how many of its rows are done (fewer than g->nr when a
- * logsumexp cancels: the rows from there are the generic path's). */
-FASTCE_ALWAYS_INLINE ptrdiff_t softmax_out16(const rows16 *g, const shape16 *s, int op, float *out,
-                                      __m512 *o) {
+/* The logsumexp of the rows in c (a lane mask) of the group at xb, max m,
+ * recomputed one by one: a cancelling row stays in its group (handing the
+ * group to the generic path cost up to 19x the time of a logsumexp of
+ * logits near 0 at C = 2). */
+static void redo_lse_f32(const float *xb, ptrdiff_t C, __m512 m, unsigned c, float *out) {
+    float mx[16];
+    _mm512_storeu_ps(mx, m);
+    for (; c; c &= c - 1) {
+        int k = lowest(c);
+        out[k] = (float)fastce_lse_cancelled_f32(xb + k * C, 1, C, mx[k]);
+    }
+}
+
+/* logsumexp (op 0), log_softmax (1) or softmax (2) of a finished group
+ * (its rows at xb); returns how many of its rows are done (g->nr). */
+FASTCE_ALWAYS_INLINE ptrdiff_t softmax_out16(const rows16 *g, const shape16 *s, int op,
+                                             const float *xb, float *out, __m512 *o) {
     const ptrdiff_t C = s->C;
     ptrdiff_t nr = g->nr;
     if (op == 0) {
         __m512d lse_lo = _mm512_add_pd(g->m_lo, g->L_lo), lse_hi = _mm512_add_pd(g->m_hi, g->L_hi);
         unsigned c = ((unsigned)lse_cancels(g->m_hi, g->L_hi, lse_hi) << 8 |
                       lse_cancels(g->m_lo, g->L_lo, lse_lo)) & fastce512_first16(nr);
-        if (c) nr = lowest(c);
         _mm512_mask_storeu_ps(out, fastce512_first16(nr), to_ps(lse_lo, lse_hi));
+        if (c) redo_lse_f32(xb, C, g->m, c, out);
         return nr;
     }
     if (op == 1) { /* (x_j - max) - lse_rel, in double: exact difference */
@@ -419,7 +430,8 @@ FASTCE_ALWAYS_INLINE ptrdiff_t softmax_rows_c(const float *x, ptrdiff_t n, const
         if (cur) rows16_exp(cur, C, 0);
         if (prev) {
             ptrdiff_t p0 = r0 - 16;
-            ptrdiff_t done = softmax_out16(prev, &sh, op, op == 0 ? out + p0 : out + p0 * C, o);
+            ptrdiff_t done = softmax_out16(prev, &sh, op, x + p0 * C,
+                                           op == 0 ? out + p0 : out + p0 * C, o);
             if (done < 16) return p0 + done;
         }
         if (!cur) return r0;
@@ -799,15 +811,25 @@ FASTCE_ALWAYS_INLINE void rows8_exp(rows8 *g, ptrdiff_t C, int pick) {
 
 FASTCE_ALWAYS_INLINE void rows8_lse(rows8 *g) { g->L = fastce512_log1p_rest_pd(g->rest); }
 
-FASTCE_ALWAYS_INLINE ptrdiff_t softmax_out8(const rows8 *g, const shape8 *s, int op, double *out,
-                                     __m512d *o) {
+/* redo_lse_f32 for rows8. */
+static void redo_lse_f64(const double *xb, ptrdiff_t C, __m512d m, unsigned c, double *out) {
+    double mx[8];
+    _mm512_storeu_pd(mx, m);
+    for (; c; c &= c - 1) {
+        int k = lowest(c);
+        out[k] = fastce_lse_cancelled_f64(xb + k * C, 1, C, mx[k]);
+    }
+}
+
+FASTCE_ALWAYS_INLINE ptrdiff_t softmax_out8(const rows8 *g, const shape8 *s, int op,
+                                            const double *xb, double *out, __m512d *o) {
     const ptrdiff_t C = s->C;
     ptrdiff_t nr = g->nr;
     if (op == 0) {
         __m512d lse = _mm512_add_pd(g->m, g->L);
         unsigned c = lse_cancels(g->m, g->L, lse) & fastce512_first8(nr);
-        if (c) nr = lowest(c);
         _mm512_mask_storeu_pd(out, fastce512_first8(nr), lse);
+        if (c) redo_lse_f64(xb, C, g->m, c, out);
         return nr;
     }
     if (op == 1) {
@@ -838,7 +860,8 @@ FASTCE_ALWAYS_INLINE ptrdiff_t softmax_rows8_c(const double *x, ptrdiff_t n, con
         if (cur) rows8_exp(cur, C, 0);
         if (prev) {
             ptrdiff_t p0 = r0 - 8;
-            ptrdiff_t done = softmax_out8(prev, &sh, op, op == 0 ? out + p0 : out + p0 * C, o);
+            ptrdiff_t done = softmax_out8(prev, &sh, op, x + p0 * C,
+                                          op == 0 ? out + p0 : out + p0 * C, o);
             if (done < 8) return p0 + done;
         }
         if (!cur) return r0;

@@ -293,14 +293,14 @@ def _exact_logsumexp(row):
         return float(log(sum(exp(mpf(float(v))) for v in row)))
 
 
-@pytest.mark.parametrize("C", [3, 10, 20])
+@pytest.mark.parametrize("C", [2, 3, 10, 20])
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 def test_cancelling_logsumexp_at_every_position(dtype, C):
     """Rows whose logsumexp is near 0 with a negative max (max + log1p(rest)
-    cancels) go to the generic path's extra precision, wherever they sit in
-    a group; the rows around them stay the kernel's. Within 2 ulp of the
-    exact value (a kernel that kept them would be off by about |max|/|lse|
-    ulp)."""
+    cancels) are recomputed in extra precision (fastce_lse_cancelled),
+    wherever they sit in a group; the rows around them stay the kernel's.
+    Within 2 ulp of the exact value (a kernel that kept them would be off by
+    about |max|/|lse| ulp)."""
     n = 40
     for p in POSITIONS:
         x = logits((n, C), np.float64, seed=p)
