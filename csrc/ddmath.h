@@ -4,13 +4,14 @@
  * about 106 significant bits. The building blocks are the error-free
  * transformations (TwoSum, and TwoProduct with one FMA): a + b and a * b
  * as a rounded result plus its exact rounding error. Users: logsumexp, on
- * rows where max + log1p(rest) cancels (see softmax_impl.h; there it is
- * about a hundred times slower than the vector path); the float64 scalar
+ * rows where max + log1p(rest) cancels (see softmax_impl.h; a row of
+ * log-probabilities takes about 200x the time of a row of logits there,
+ * python bench/lse_cancel.py); the float64 scalar
  * sigmoid loss with weights; the weighted and smoothed softmax losses,
  * assembled and rounded once (softmax_ce_impl.h, internal.h).
  *
- * The constants are ln 2 and 1/n! rounded to two doubles (computed with
- * mpmath at 300 bits). */
+ * The exp's constants (2^(j/64), ln2/64 and 1/n! as two or three doubles)
+ * are in dd_exp_table.h, printed by tools/make_dd_exp_table.py. */
 #ifndef FASTCE_DDMATH_H
 #define FASTCE_DDMATH_H
 
@@ -18,6 +19,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "dd_exp_table.h"
 #include "log_series.h"
 
 typedef struct {
@@ -67,58 +69,62 @@ static inline fastce_dd fastce_dd_scale(fastce_dd x, int k) {
     return (fastce_dd){ldexp(x.hi, k), ldexp(x.lo, k)};
 }
 
-/* exp(a) = 2^k * (1 + m1) for a finite double a >= -745, with m1 = expm1 of
- * the reduced argument r = a - k*ln2, |r| <= ln2/2, in double-double:
- * expm1(r / 256) by its Taylor series (10 terms reach 2^-110), then eight
- * doublings expm1(2t) = expm1(t) * (expm1(t) + 2), which keep the relative
- * error of the small quantity instead of that of a number near 1. */
-static inline fastce_dd fastce_dd_expm1_reduced(double a, int *k) {
-    static const double ln2[2] = {0x1.62e42fefa39efp-1, 0x1.abc9e3b39803fp-56};
-    static const double inv_fact[11][2] = {
-        {0.0, 0.0},
-        {1.0, 0.0},
-        {0x1.0000000000000p-1, 0.0},
-        {0x1.5555555555555p-3, 0x1.5555555555555p-57},
-        {0x1.5555555555555p-5, 0x1.5555555555555p-59},
-        {0x1.1111111111111p-7, 0x1.1111111111111p-63},
-        {0x1.6c16c16c16c17p-10, -0x1.f49f49f49f49fp-65},
-        {0x1.a01a01a01a01ap-13, 0x1.a01a01a01a01ap-73},
-        {0x1.a01a01a01a01ap-16, 0x1.a01a01a01a01ap-76},
-        {0x1.71de3a556c734p-19, -0x1.c154f8ddc6c00p-73},
-        {0x1.27e4fb7789f5cp-22, 0x1.cbbc05b4fa99ap-76},
-    };
-    double kd = nearbyint(a / ln2[0]);
-    *k = (int)kd;
-    /* r = a - kd*ln2: both products exact, then summed in double-double */
-    fastce_dd p_hi = fastce_two_prod(kd, ln2[0]), p_lo = fastce_two_prod(kd, ln2[1]);
-    fastce_dd r = fastce_two_sum(a, -p_hi.hi);
-    r = fastce_dd_add(r, (fastce_dd){-p_hi.lo, 0.0});
-    r = fastce_dd_add(r, (fastce_dd){-p_lo.hi, -p_lo.lo});
-    r = fastce_dd_scale(r, -8);
-    fastce_dd t = {inv_fact[10][0], inv_fact[10][1]};
-    for (int n = 9; n >= 1; n--)
-        t = fastce_dd_add((fastce_dd){inv_fact[n][0], inv_fact[n][1]},
-                          fastce_dd_mul(t, r));
-    fastce_dd m1 = fastce_dd_mul(t, r);
-    for (int i = 0; i < 8; i++)
-        m1 = fastce_dd_mul(m1, fastce_dd_add(m1, fastce_dd_of(2.0)));
-    return m1;
+/* exp(a) = 2^n T (1 + q), for a finite double a in [-1000, 709]: k = 64 n
+ * + j = round(a 64/ln2), T = 2^(j/64) from a table (hi + lo), q = expm1(r)
+ * of r = a - k ln2/64, |r| <= ln2/128, in double-double (dd_exp_table.h).
+ * r is exact to 2^-106 of itself: a - k LN2_64_1 is exact (a difference of
+ * nearby multiples of a's ulp), the other two parts go in by TwoProduct.
+ * q: the Taylor series to r^11 (the next term is under 2^-111 of q), the
+ * terms from r^7 on (under 2^-57 of q) in double, the others in
+ * double-double, so q is right to about 2^-105 of itself. About
+ * 3x faster than the doubling scheme fastce had (expm1(r/256), eight
+ * doublings), whose dependent chain was 35 double-double operations long. */
+static inline fastce_dd fastce_dd_exp_parts(double a, int *n, int *j) {
+    const double shift = 0x1.8p52;
+    double kd = (a * FASTCE_DD_64_LN2 + shift) - shift;
+    long long ki = (long long)kd;
+    *j = (int)(ki & 63);
+    *n = (int)((ki - *j) / 64);
+    double r1 = a - kd * FASTCE_DD_LN2_64_1; /* exact */
+    fastce_dd p2 = fastce_two_prod(kd, FASTCE_DD_LN2_64_2);
+    fastce_dd r = fastce_two_sum(r1, -p2.hi);
+    r = fastce_fast_two_sum(r.hi, r.lo - (p2.lo + kd * FASTCE_DD_LN2_64_3));
+    double t = 1.0 / 39916800.0; /* 1/11! */
+    t = 1.0 / 3628800.0 + r.hi * t;
+    t = 1.0 / 362880.0 + r.hi * t;
+    t = 1.0 / 40320.0 + r.hi * t;
+    t = 1.0 / 5040.0 + r.hi * t;
+    fastce_dd u = fastce_dd_mul(r, fastce_dd_of(t));
+    for (int i = 6; i >= 1; i--)
+        u = fastce_dd_mul(r, fastce_dd_add((fastce_dd){FASTCE_DD_INV_FACT[i][0],
+                                                       FASTCE_DD_INV_FACT[i][1]}, u));
+    return u; /* q */
 }
 
-/* exp(a) in double-double for a finite double a in [-745, 709]. */
+/* exp(a) in double-double for a finite double a in [-1000, 709] (0 below
+ * -746, where exp(a) is under half of 2^-1074). */
 static inline fastce_dd fastce_dd_exp(double a) {
-    int k;
-    fastce_dd m1 = fastce_dd_expm1_reduced(a, &k);
-    return fastce_dd_scale(fastce_dd_add(fastce_dd_of(1.0), m1), k);
+    if (a < -746.0) return fastce_dd_of(0.0);
+    int n, j;
+    fastce_dd q = fastce_dd_exp_parts(a, &n, &j);
+    fastce_dd T = {FASTCE_DD_EXP2_64[j][0], FASTCE_DD_EXP2_64[j][1]};
+    return fastce_dd_scale(fastce_dd_add(T, fastce_dd_mul(T, q)), n);
 }
 
-/* expm1(a) in double-double for a finite double a in [-745, 709]. */
+/* expm1(a) in double-double for a finite double a in [-1000, 709]: k == 0
+ * gives q itself; else (2^n T - 1) + 2^n T q with T in three parts, so
+ * that 2^n T - 1 (at least 2^(1/64) - 1 in size, against |q| <= 0.0055)
+ * is exact to 2^-150 and the sum loses at most a bit or two to rounding. */
 static inline fastce_dd fastce_dd_expm1(double a) {
-    int k;
-    fastce_dd m1 = fastce_dd_expm1_reduced(a, &k);
-    if (k == 0) return m1;
-    fastce_dd e = fastce_dd_scale(fastce_dd_add(fastce_dd_of(1.0), m1), k);
-    return fastce_dd_add(e, fastce_dd_of(-1.0));
+    if (a < -746.0) return fastce_dd_of(-1.0);
+    int n, j;
+    fastce_dd q = fastce_dd_exp_parts(a, &n, &j);
+    if (j == 0 && n == 0) return q;
+    const double *T = FASTCE_DD_EXP2_64[j];
+    fastce_dd big = fastce_two_sum(ldexp(T[0], n), -1.0); /* exact */
+    big = fastce_dd_add(big, (fastce_dd){ldexp(T[1], n), ldexp(T[2], n)});
+    fastce_dd Tq = fastce_dd_mul((fastce_dd){T[0], T[1]}, q);
+    return fastce_dd_add(big, fastce_dd_scale(Tq, n));
 }
 
 /* log1p(u) in double-double for a double-double u >= 0: the double estimate

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "fastce.h"
+#include "internal.h"
 #include "vec.h"
 
 const fastce_vec_ops *fastce_vec = &fastce_vec_scalar;
@@ -69,4 +70,14 @@ void fastce_vec_math_f32(int f, const float *x, float *out, ptrdiff_t n) {
 
 void fastce_vec_math_f64(int f, const double *x, double *out, ptrdiff_t n) {
     fastce_vec->math_f64(f, x, out, n);
+}
+
+void fastce_dd_math(int f, const double *x, double *hi, double *lo, ptrdiff_t n) {
+    for (ptrdiff_t i = 0; i < n; i++) {
+        fastce_dd r = f == 0   ? fastce_dd_exp(x[i])
+                      : f == 1 ? fastce_dd_expm1(x[i])
+                               : fastce_dd_log1p(fastce_dd_of(x[i]));
+        hi[i] = r.hi;
+        lo[i] = r.lo;
+    }
 }

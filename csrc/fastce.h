@@ -63,6 +63,10 @@ enum { FASTCE_MATH_EXP = 0, FASTCE_MATH_LOG = 1, FASTCE_MATH_LOG1P = 2,
        FASTCE_MATH_EXP_DD = 5, FASTCE_MATH_LOG1P_DD = 6 };
 void fastce_vec_math_f32(int f, const float *x, float *out, ptrdiff_t n);
 void fastce_vec_math_f64(int f, const double *x, double *out, ptrdiff_t n);
+/* Test hook: the scalar double-double functions of ddmath.h, the same on
+ * every instruction set: hi[i] + lo[i] = exp (f = 0), expm1 (1) or log1p
+ * (2, of x[i] + 0, x[i] >= 0) of x[i]. */
+void fastce_dd_math(int f, const double *x, double *hi, double *lo, ptrdiff_t n);
 
 #define FASTCE_T float
 #define FASTCE_FN(op) fastce_##op##_f32

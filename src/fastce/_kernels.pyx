@@ -28,6 +28,7 @@ cdef extern from "fastce.h" nogil:
     const char *fastce_isa()
     void fastce_vec_math_f32(int f, const float *x, float *out, ptrdiff_t n)
     void fastce_vec_math_f64(int f, const double *x, double *out, ptrdiff_t n)
+    void fastce_dd_math(int f, const double *x, double *hi, double *lo, ptrdiff_t n)
 
     int fastce_check_labels_f32(const int64_t *y, ptrdiff_t n, ptrdiff_t C, int has_ignore, int64_t ignore_index, const float *w, const float *sw, double *den, ptrdiff_t *bad)
     int fastce_check_labels_f64(const int64_t *y, ptrdiff_t n, ptrdiff_t C, int has_ignore, int64_t ignore_index, const double *w, const double *sw, double *den, ptrdiff_t *bad)
@@ -143,6 +144,24 @@ def vector_math(str name, const real[::1] x not None, real[::1] out not None):
             fastce_vec_math_f32(f, &x[0], &out[0], n)
         else:
             fastce_vec_math_f64(f, &x[0], &out[0], n)
+
+
+_DD_MATH = {"exp": 0, "expm1": 1, "log1p": 2}
+
+
+def dd_math(str name, const double[::1] x not None, double[::1] hi not None,
+            double[::1] lo not None):
+    """Test hook: ``hi + lo = name(x)`` by the scalar double-double ``exp``,
+    ``expm1`` or ``log1p`` (of ``x >= 0``) of csrc/ddmath.h, which
+    logsumexp's cancelling rows and the weighted float64 sigmoid loss use."""
+    cdef int f = _DD_MATH[name]
+    cdef ptrdiff_t n = x.shape[0]
+    if hi.shape[0] != n or lo.shape[0] != n:
+        raise ValueError("dd_math: x, hi and lo must have the same length")
+    if n == 0:
+        return
+    with nogil:
+        fastce_dd_math(f, &x[0], &hi[0], &lo[0], n)
 
 
 def check_labels(const int64_t[::1] y not None, ptrdiff_t C, bint has_ignore,
