@@ -29,21 +29,27 @@ double PUBLIC(lse_cancelled)(const T *x, ptrdiff_t n1, ptrdiff_t C, double m) {
         if (rel * 0x1p-26 < fabs(lse)) return lse;
     }
     fastce_dd_acc rest = {0.0, 0.0, 0.0};
-    int first = 1; /* one maximum's exp(0) = 1 stays out of rest */
-    for (ptrdiff_t j = 0; j < C; j++) {
-        double v = (double)x[j * n1];
-        if (v == m && first) {
-            first = 0;
-            continue;
+    if (n1 == 1 && VEC(lse_dd_rest)) { /* the loop below in vector lanes */
+        double acc[3];
+        VEC(lse_dd_rest)(x, C, m, acc);
+        rest = (fastce_dd_acc){acc[0], acc[1], acc[2]};
+    } else {
+        int first = 1; /* one maximum's exp(0) = 1 stays out of rest */
+        for (ptrdiff_t j = 0; j < C; j++) {
+            double v = (double)x[j * n1];
+            if (v == m && first) {
+                first = 0;
+                continue;
+            }
+            fastce_dd d = fastce_two_sum(v, -m);
+            if (d.hi < -745.0) continue; /* under 2^-1074 of the sum */
+            /* exp(d.hi + d.lo) = e * (1 + d.lo + d.lo^2/2): d.lo is up to
+             * 2^-49 for |d| ~ 25, so its square still counts at 106 bits */
+            fastce_dd e = fastce_dd_exp(d.hi);
+            fastce_dd corr = fastce_two_prod(e.hi, d.lo);
+            corr.lo += e.hi * (0.5 * d.lo * d.lo);
+            fastce_dd_acc_add(&rest, fastce_dd_add(e, corr));
         }
-        fastce_dd d = fastce_two_sum(v, -m);
-        if (d.hi < -745.0) continue; /* under 2^-1074 of the sum */
-        /* exp(d.hi + d.lo) = e * (1 + d.lo + d.lo^2/2): d.lo is up to
-         * 2^-49 for |d| ~ 25, so its square still counts at 106 bits */
-        fastce_dd e = fastce_dd_exp(d.hi);
-        fastce_dd corr = fastce_two_prod(e.hi, d.lo);
-        corr.lo += e.hi * (0.5 * d.lo * d.lo);
-        fastce_dd_acc_add(&rest, fastce_dd_add(e, corr));
     }
     fastce_dd lse = fastce_dd_add(fastce_dd_log1p(fastce_dd_acc_value(rest)),
                                   fastce_dd_of(m));
