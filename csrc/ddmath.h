@@ -6,8 +6,8 @@
  * as a rounded result plus its exact rounding error. Users: logsumexp, on
  * rows where max + log1p(rest) cancels (see softmax_impl.h; a row of
  * log-probabilities takes about 200x the time of a row of logits there,
- * 20x with the AVX-512 lanes of simd_avx512_dd.h: python
- * bench/lse_cancel.py); the float64 scalar
+ * about 20x in the vector lanes of simd_avx2_dd.h and simd_avx512_dd.h:
+ * python bench/lse_cancel.py); the float64 scalar
  * sigmoid loss with weights; the weighted and smoothed softmax losses,
  * assembled and rounded once (softmax_ce_impl.h, internal.h).
  *

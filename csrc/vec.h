@@ -114,8 +114,8 @@ typedef struct {
      * one maximum (x_j == m), exp(x_j - m) with the difference exact as
      * d.hi + d.lo, exp(d.hi) in double-double times (1 + d.lo + d.lo^2/2);
      * terms with d.hi < -745 left out. acc[0..3) receives the sum as
-     * fastce_dd_acc's three words. NULL where an instruction set has none
-     * (the scalar loop runs). */
+     * fastce_dd_acc's three words. NULL in the scalar table (the loop
+     * runs as written there). */
     void (*lse_dd_rest_f32)(const float *x, ptrdiff_t C, double m, double acc[3]);
     void (*lse_dd_rest_f64)(const double *x, ptrdiff_t C, double m, double acc[3]);
 } fastce_vec_ops;

@@ -11,6 +11,7 @@
 
 #include "internal.h"
 #include "exp_diff_avx2.h"
+#include "simd_avx2_dd.h"
 
 /* Everything a hot loop calls is inlined into it, whatever the compiler's
  * size heuristics think: a call left in a loop, even on its rare path, makes
@@ -1008,6 +1009,62 @@ static void math_f64(int f, const double *x, double *out, ptrdiff_t n) {
     }
 }
 
+/* ------------------------------------- logsumexp's cancelling rows */
+
+/* vec.h's lse_dd_rest: four terms a step in double-double lanes, each lane
+ * summing its own in three words, the lanes added at the end by the scalar
+ * accumulator; the tail (fewer than four entries) through a padded copy.
+ * Excluded lanes (the one maximum, d.hi < -745, past C) take exp(0) and
+ * add 0. */
+#define FASTCE_LSE_DD_REST_AVX2(SUF, TYPE)                                                   \
+    static void lse_dd_rest_##SUF(const TYPE *x, ptrdiff_t C, double m, double acc[3]) {     \
+        const __m256d mv = _mm256_set1_pd(m), neg_m = _mm256_set1_pd(-m);                    \
+        __m256d hi = _mm256_setzero_pd(), mid = hi, lo = hi;                                  \
+        int first = 1;                                                                       \
+        for (ptrdiff_t j = 0; j < C; j += 4) {                                               \
+            double in[4];                                                                    \
+            int live = C - j >= 4 ? 0xf : (1 << (C - j)) - 1;                                \
+            for (int i = 0; i < 4; i++) in[i] = i < C - j ? (double)x[j + i] : 0.0;          \
+            __m256d v = _mm256_loadu_pd(in);                                                 \
+            if (first) { /* one maximum stays out of the rest */                             \
+                int eq = _mm256_movemask_pd(_mm256_cmp_pd(v, mv, _CMP_EQ_OQ)) & live;        \
+                if (eq) {                                                                    \
+                    live &= ~(eq & -eq);                                                     \
+                    first = 0;                                                               \
+                }                                                                            \
+            }                                                                                \
+            fastce256_dd d = fastce256_two_sum(v, neg_m);                                    \
+            live &= _mm256_movemask_pd(_mm256_cmp_pd(d.hi, _mm256_set1_pd(-745.0),           \
+                                                     _CMP_NLT_UQ));                          \
+            const __m256i bit = _mm256_setr_epi64x(1, 2, 4, 8);                              \
+            __m256d keep = _mm256_castsi256_pd(_mm256_cmpeq_epi64(                           \
+                _mm256_and_si256(_mm256_set1_epi64x(live), bit), bit));                      \
+            fastce256_dd e = fastce256_dd_exp(_mm256_and_pd(keep, d.hi));                    \
+            fastce256_dd corr = fastce256_two_prod(e.hi, d.lo);                              \
+            corr.lo = _mm256_add_pd(corr.lo, _mm256_mul_pd(e.hi, _mm256_mul_pd(               \
+                _mm256_mul_pd(_mm256_set1_pd(0.5), d.lo), d.lo)));                           \
+            fastce256_dd t = fastce256_dd_add(e, corr);                                      \
+            t.hi = _mm256_and_pd(keep, t.hi);                                                \
+            t.lo = _mm256_and_pd(keep, t.lo);                                                \
+            fastce256_dd_acc_add(&hi, &mid, &lo, t);                                         \
+        }                                                                                    \
+        double h[4], md[4], l[4];                                                            \
+        _mm256_storeu_pd(h, hi);                                                             \
+        _mm256_storeu_pd(md, mid);                                                           \
+        _mm256_storeu_pd(l, lo);                                                             \
+        fastce_dd_acc s = {0.0, 0.0, 0.0};                                                   \
+        for (int i = 0; i < 4; i++) {                                                        \
+            fastce_dd_acc_add(&s, (fastce_dd){h[i], md[i]});                                 \
+            fastce_dd_acc_add(&s, fastce_dd_of(l[i]));                                       \
+        }                                                                                    \
+        acc[0] = s.hi;                                                                       \
+        acc[1] = s.mid;                                                                      \
+        acc[2] = s.lo;                                                                       \
+    }
+
+FASTCE_LSE_DD_REST_AVX2(f32, float)
+FASTCE_LSE_DD_REST_AVX2(f64, double)
+
 #include "vec_avx2_rows.h"
 
 /* ------------------------------------------------ second passes of a row */
@@ -1089,6 +1146,7 @@ const fastce_vec_ops fastce_vec_avx2 = {
     categorical_rows_f32, categorical_rows_f64,
     scale_row_f32,      scale_row_f64,
     log_softmax_row_f32, log_softmax_row_f64,
+    lse_dd_rest_f32,    lse_dd_rest_f64,
 };
 
 #endif /* FASTCE_HAVE_AVX2_TABLE */

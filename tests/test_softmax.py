@@ -176,11 +176,11 @@ def _exact_lse(row):
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 def test_logsumexp_of_log_probabilities(dtype):
     """Rows of log-probabilities cancel (lse ~ 0 with every entry negative):
-    each is recomputed in double-double (on AVX-512 eight lanes at a time,
-    lse_dd_rest), every row within 2 ulp of the exact value or, where that
+    each is recomputed in double-double (AVX2 and AVX-512: four or eight
+    lanes at a time, lse_dd_rest), every row within 2 ulp of the exact value or, where that
     value is the rounding residue of the entries (|lse| < 2^-48 |max|), within
-    2^-100 |max|. Widths around the eight-lane steps, a tie at the max, an
-    entry 800 below it (left out) and -inf (masked)."""
+    2^-100 |max|. Widths around the eight-lane steps, a tie at the max,
+    entries 800 (left out) and 740 below it and -inf (masked)."""
     rng = np.random.default_rng(11)
     rows = []
     for C in (2, 7, 8, 9, 17, 40, 1000):
@@ -189,7 +189,7 @@ def test_logsumexp_of_log_probabilities(dtype):
     tie = rng.standard_normal(12)
     tie[[2, 9]] = tie.max() + 1
     far = rng.standard_normal(20)
-    far[5] = -800.0
+    far[5], far[6] = -800.0, -740.0  # left out; a subnormal term (float64)
     masked = rng.standard_normal(24)
     masked[[0, 13]] = -np.inf
     for r in (tie, far, masked):
