@@ -73,7 +73,9 @@ static inline fastce_dd fastce_dd_scale(fastce_dd x, int k) {
 /* exp(a) = 2^n T (1 + q), for a finite double a in [-1000, 709]: k = 64 n
  * + j = round(a 64/ln2), T = 2^(j/64) from a table (hi + lo), q = expm1(r)
  * of r = a - k ln2/64, |r| <= ln2/128, in double-double (dd_exp_table.h).
- * r is exact to 2^-106 of itself: a - k LN2_64_1 is exact (a difference of
+ * r is right to about 2^-106 of ln2/128 (absolutely: a tiny r next to a
+ * multiple of ln2/64 has fewer good bits, which exp does not feel): a - k
+ * LN2_64_1 is exact (a difference of
  * nearby multiples of a's ulp), the other two parts go in by TwoProduct.
  * q: the Taylor series to r^11 (the next term is under 2^-111 of q), the
  * terms from r^7 on (under 2^-57 of q) in double, the others in
@@ -105,7 +107,8 @@ static inline fastce_dd fastce_dd_exp_parts(double a, int *n, int *j) {
 /* exp(a) in double-double for a finite double a in [-1000, 709] (0 below
  * -746, where exp(a) is under half of 2^-1074). */
 static inline fastce_dd fastce_dd_exp(double a) {
-    if (a < -746.0) return fastce_dd_of(0.0);
+    if (!(a >= -746.0 && a <= 709.8)) /* under half of 2^-1074, over DBL_MAX, NaN */
+        return fastce_dd_of(a < 0.0 ? 0.0 : a > 0.0 ? INFINITY : a);
     int n, j;
     fastce_dd q = fastce_dd_exp_parts(a, &n, &j);
     fastce_dd T = {FASTCE_DD_EXP2_64[j][0], FASTCE_DD_EXP2_64[j][1]};
@@ -113,11 +116,15 @@ static inline fastce_dd fastce_dd_exp(double a) {
 }
 
 /* expm1(a) in double-double for a finite double a in [-1000, 709]: k == 0
- * gives q itself; else (2^n T - 1) + 2^n T q with T in three parts, so
- * that 2^n T - 1 (at least 2^(1/64) - 1 in size, against |q| <= 0.0055)
- * is exact to 2^-150 and the sum loses at most a bit or two to rounding. */
+ * gives q itself (and a zero a itself, with its sign); else (2^n T - 1) +
+ * 2^n T q with T in three parts, so that 2^n T - 1 (at least 1 - 2^(-1/64)
+ * in size, against |q| <= 0.0055) is right to about 2^-108 (one
+ * double-double rounding, not the table's 2^-107 of T) and the sum loses
+ * at most a bit or two to rounding. */
 static inline fastce_dd fastce_dd_expm1(double a) {
-    if (a < -746.0) return fastce_dd_of(-1.0);
+    if (!(a >= -746.0 && a <= 709.8)) /* exp(a) under 2^-1075, over DBL_MAX, NaN */
+        return fastce_dd_of(a < 0.0 ? -1.0 : a > 0.0 ? INFINITY : a);
+    if (a == 0.0) return fastce_dd_of(a);
     int n, j;
     fastce_dd q = fastce_dd_exp_parts(a, &n, &j);
     if (j == 0 && n == 0) return q;

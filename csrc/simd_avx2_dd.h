@@ -53,13 +53,17 @@ static inline __m256d fastce256_pow2(__m256d n) {
     return _mm256_castsi256_pd(e);
 }
 
-/* exp(a) as hi + lo, a in [-746, 0] in every lane (fastce_dd_exp). */
+/* exp(a) as hi + lo, a in [-746, 0] in every lane (fastce_dd_exp). Other
+ * lanes give unspecified values but index the table within its bounds. */
 static inline fastce256_dd fastce256_dd_exp(__m256d a) {
     const __m256d shift = _mm256_set1_pd(0x1.8p52);
     __m256d kd = _mm256_sub_pd(_mm256_add_pd(_mm256_mul_pd(a, _mm256_set1_pd(FASTCE_DD_64_LN2)),
                                              shift), shift);
     __m256d n = _mm256_floor_pd(_mm256_mul_pd(kd, _mm256_set1_pd(1.0 / 64)));
     __m256d jd = _mm256_fnmadd_pd(n, _mm256_set1_pd(64.0), kd); /* exact, 0..63 */
+    /* a lane outside [-746, 0] (NaN, which callers leave out) must not
+     * index outside the table: max gives 0 for NaN */
+    jd = _mm256_min_pd(_mm256_max_pd(jd, _mm256_setzero_pd()), _mm256_set1_pd(63.0));
     __m256d r1 = _mm256_fnmadd_pd(kd, _mm256_set1_pd(FASTCE_DD_LN2_64_1), a); /* exact */
     fastce256_dd p2 = fastce256_two_prod(kd, _mm256_set1_pd(FASTCE_DD_LN2_64_2));
     fastce256_dd r = fastce256_two_sum(r1, _mm256_sub_pd(_mm256_setzero_pd(), p2.hi));

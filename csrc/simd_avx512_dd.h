@@ -46,7 +46,9 @@ static inline fastce512_dd fastce512_dd_mul(fastce512_dd x, fastce512_dd y) {
     return fastce512_fast_two_sum(p.hi, _mm512_add_pd(p.lo, cross));
 }
 
-/* exp(a) as hi + lo, a in [-746, 0] in every lane (fastce_dd_exp). */
+/* exp(a) as hi + lo, a in [-746, 0] in every lane (fastce_dd_exp). Other
+ * lanes give unspecified values but index the table within its bounds
+ * (j = k & 63). */
 static inline fastce512_dd fastce512_dd_exp(__m512d a) {
     const __m512d shift = _mm512_set1_pd(0x1.8p52);
     __m512d kd = _mm512_sub_pd(_mm512_add_pd(_mm512_mul_pd(a, _mm512_set1_pd(FASTCE_DD_64_LN2)),

@@ -1013,7 +1013,8 @@ static void math_f64(int f, const double *x, double *out, ptrdiff_t n) {
 
 /* vec.h's lse_dd_rest: four terms a step in double-double lanes, each lane
  * summing its own in three words, the lanes added at the end by the scalar
- * accumulator; the tail (fewer than four entries) through a padded copy.
+ * accumulator; each step's four entries go through a copy in double (the
+ * tail's padded with zeros).
  * Excluded lanes (the one maximum, d.hi < -745, past C) take exp(0) and
  * add 0. */
 #define FASTCE_LSE_DD_REST_AVX2(SUF, TYPE)                                                   \

@@ -18,4 +18,5 @@ const fastce_vec_ops fastce_vec_scalar = {
     scalar_categorical_rows_f32, scalar_categorical_rows_f64,
     scalar_scale_row_f32,      scalar_scale_row_f64,
     scalar_log_softmax_row_f32, scalar_log_softmax_row_f64,
+    NULL,                      NULL, /* lse_dd_rest: the loop in softmax_impl.h */
 };

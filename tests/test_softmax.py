@@ -176,7 +176,8 @@ def _exact_lse(row):
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 def test_logsumexp_of_log_probabilities(dtype):
     """Rows of log-probabilities cancel (lse ~ 0 with every entry negative):
-    each is recomputed in double-double (AVX2 and AVX-512: four or eight
+    each is recomputed, in double-double where double does not settle it
+    (every float64 row, most float32 ones; AVX2 and AVX-512: four or eight
     lanes at a time, lse_dd_rest), every row within 2 ulp of the exact value or, where that
     value is the rounding residue of the entries (|lse| < 2^-48 |max|), within
     2^-100 |max|. Widths around the eight-lane steps, a tie at the max,

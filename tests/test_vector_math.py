@@ -211,3 +211,10 @@ def test_double_double_exp_expm1_log1p():
     assert hi[0] == 1 and lo[0] == 0 and hi[1] == 0 and hi[2] == 5e-324
     _kernels.dd_math("expm1", np.array([0.0, -800.0, 1e-300]), hi, lo)
     assert hi[0] == 0 and hi[1] == -1 and hi[2] == 1e-300 and lo[2] == 0
+    special = np.array([np.nan, np.inf, -np.inf, 710.0, -0.0])
+    hi, lo = np.empty(5), np.empty(5)
+    _kernels.dd_math("exp", special, hi, lo)
+    assert np.isnan(hi[0]) and hi[1] == np.inf and hi[2] == 0 and hi[3] == np.inf and hi[4] == 1
+    _kernels.dd_math("expm1", special, hi, lo)
+    assert np.isnan(hi[0]) and hi[1] == np.inf and hi[2] == -1 and hi[3] == np.inf
+    assert hi[4] == 0 and np.signbit(hi[4])  # expm1(-0) = -0

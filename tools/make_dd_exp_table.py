@@ -4,7 +4,8 @@
 exp(a) = 2^n 2^(j/64) exp(r) with k = 64 n + j = round(64 a / ln2) and
 r = a - k ln2/64, |r| <= ln2/128 (a little more from the rounding of k).
 ln2/64 is split in three: the first part has 36 significant bits, so k times
-it is exact for |k| < 2^17 (|a| < 1000); 2^(j/64) is rounded to hi + lo.
+it is exact for |k| < 2^17 (|a| < 1000); 2^(j/64) is rounded to three
+parts (exp uses the first two, expm1 all three).
 All from mpmath at 400 bits.
 
     pip install mpmath && python tools/make_dd_exp_table.py > csrc/dd_exp_table.h
