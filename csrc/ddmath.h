@@ -213,6 +213,20 @@ static inline void fastce_dd_acc_add(fastce_dd_acc *a, fastce_dd t) {
     a->lo += m.lo + m2.lo;
 }
 
+/* The n lanes of a vector pass's three-word sums (hi[i] + mid[i] + lo[i]),
+ * added into one accumulator, whose words go to acc[0..3). */
+static inline void fastce_dd_acc_lanes(const double *hi, const double *mid, const double *lo,
+                                       int n, double acc[3]) {
+    fastce_dd_acc s = {0.0, 0.0, 0.0};
+    for (int i = 0; i < n; i++) {
+        fastce_dd_acc_add(&s, (fastce_dd){hi[i], mid[i]});
+        fastce_dd_acc_add(&s, (fastce_dd){lo[i], 0.0});
+    }
+    acc[0] = s.hi;
+    acc[1] = s.mid;
+    acc[2] = s.lo;
+}
+
 static inline fastce_dd fastce_dd_acc_value(fastce_dd_acc a) {
     fastce_dd s = fastce_two_sum(a.hi, a.mid);
     return fastce_dd_add(s, fastce_dd_of(a.lo));

@@ -36,6 +36,24 @@ static inline double fastce_lse_rel(fastce_row r) { return log1p(r.rest); }
 double fastce_lse_cancelled_f32(const float *x, ptrdiff_t n1, ptrdiff_t C, double m);
 double fastce_lse_cancelled_f64(const double *x, ptrdiff_t n1, ptrdiff_t C, double m);
 
+/* out[k] = that logsumexp of row k of a group (C contiguous classes a row
+ * at xb, row k's max mx[k]) for each bit k of c: a row kernel's rows that
+ * cancel, recomputed in their group. */
+static inline void fastce_redo_lse_f32(const float *xb, ptrdiff_t C, const float *mx,
+                                       unsigned c, float *out) {
+    for (; c; c &= c - 1) {
+        int k = __builtin_ctz(c);
+        out[k] = (float)fastce_lse_cancelled_f32(xb + k * C, 1, C, mx[k]);
+    }
+}
+static inline void fastce_redo_lse_f64(const double *xb, ptrdiff_t C, const double *mx,
+                                       unsigned c, double *out) {
+    for (; c; c &= c - 1) {
+        int k = __builtin_ctz(c);
+        out[k] = fastce_lse_cancelled_f64(xb + k * C, 1, C, mx[k]);
+    }
+}
+
 /* Whether lse = max + lse_rel cancels enough to lose the 2-ulp bound: a
  * negative max and an lse_rel (whose error is about an ulp of itself) more
  * than half the size of the result. Rare for logits (the max must be

@@ -328,18 +328,12 @@ static inline int lse_cancels_pd(__m256d m, __m256d L, __m256d lse) {
 static void redo_lse_f32(const float *xb, ptrdiff_t C, __m256 m, unsigned c, float *out) {
     float mx[8];
     _mm256_storeu_ps(mx, m);
-    for (; c; c &= c - 1) {
-        int k = __builtin_ctz(c);
-        out[k] = (float)fastce_lse_cancelled_f32(xb + k * C, 1, C, mx[k]);
-    }
+    fastce_redo_lse_f32(xb, C, mx, c, out);
 }
 static void redo_lse_f64(const double *xb, ptrdiff_t C, __m256d m, unsigned c, double *out) {
     double mx[4];
     _mm256_storeu_pd(mx, m);
-    for (; c; c &= c - 1) {
-        int k = __builtin_ctz(c);
-        out[k] = fastce_lse_cancelled_f64(xb + k * C, 1, C, mx[k]);
-    }
+    fastce_redo_lse_f64(xb, C, mx, c, out);
 }
 
 /* The exps and rest of a group. Returns 0 when a row in use has a rest

@@ -371,10 +371,7 @@ FASTCE_ALWAYS_INLINE void rows16_lse(rows16 *g) {
 static void redo_lse_f32(const float *xb, ptrdiff_t C, __m512 m, unsigned c, float *out) {
     float mx[16];
     _mm512_storeu_ps(mx, m);
-    for (; c; c &= c - 1) {
-        int k = lowest(c);
-        out[k] = (float)fastce_lse_cancelled_f32(xb + k * C, 1, C, mx[k]);
-    }
+    fastce_redo_lse_f32(xb, C, mx, c, out);
 }
 
 /* logsumexp (op 0), log_softmax (1) or softmax (2) of a finished group
@@ -815,10 +812,7 @@ FASTCE_ALWAYS_INLINE void rows8_lse(rows8 *g) { g->L = fastce512_log1p_rest_pd(g
 static void redo_lse_f64(const double *xb, ptrdiff_t C, __m512d m, unsigned c, double *out) {
     double mx[8];
     _mm512_storeu_pd(mx, m);
-    for (; c; c &= c - 1) {
-        int k = lowest(c);
-        out[k] = fastce_lse_cancelled_f64(xb + k * C, 1, C, mx[k]);
-    }
+    fastce_redo_lse_f64(xb, C, mx, c, out);
 }
 
 FASTCE_ALWAYS_INLINE ptrdiff_t softmax_out8(const rows8 *g, const shape8 *s, int op,
