@@ -41,17 +41,13 @@ double fastce_lse_cancelled_f64(const double *x, ptrdiff_t n1, ptrdiff_t C, doub
  * cancel, recomputed in their group. */
 static inline void fastce_redo_lse_f32(const float *xb, ptrdiff_t C, const float *mx,
                                        unsigned c, float *out) {
-    for (; c; c &= c - 1) {
-        int k = __builtin_ctz(c);
-        out[k] = (float)fastce_lse_cancelled_f32(xb + k * C, 1, C, mx[k]);
-    }
+    for (int k = 0; c; k++, c >>= 1)
+        if (c & 1u) out[k] = (float)fastce_lse_cancelled_f32(xb + k * C, 1, C, mx[k]);
 }
 static inline void fastce_redo_lse_f64(const double *xb, ptrdiff_t C, const double *mx,
                                        unsigned c, double *out) {
-    for (; c; c &= c - 1) {
-        int k = __builtin_ctz(c);
-        out[k] = fastce_lse_cancelled_f64(xb + k * C, 1, C, mx[k]);
-    }
+    for (int k = 0; c; k++, c >>= 1)
+        if (c & 1u) out[k] = fastce_lse_cancelled_f64(xb + k * C, 1, C, mx[k]);
 }
 
 /* Whether lse = max + lse_rel cancels enough to lose the 2-ulp bound: a

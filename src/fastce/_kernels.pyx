@@ -2,7 +2,7 @@
 """Thin bindings over the C kernels in ``csrc/`` (contract: ``csrc/fastce_api.h``).
 
 Every function here takes already-validated, C-contiguous, 1-D views of
-arrays of one dtype (float32 or float64, picked by Cython's fused dispatch),
+arrays of one dtype (float32 or float64: each binding is a fused function),
 calls ``fastce_<op>_f32`` or ``fastce_<op>_f64`` without the GIL, and turns
 status codes into exceptions. An absent operand (no weights, no gradient
 wanted) is passed as None and reaches the kernel as a NULL pointer, as does
