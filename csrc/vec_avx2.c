@@ -1049,11 +1049,11 @@ static void math_f64(int f, const double *x, double *out, ptrdiff_t n) {
             t.lo = _mm256_and_pd(keep, t.lo);                                                \
             fastce256_dd_acc_add(&hi, &mid, &lo, t);                                         \
         }                                                                                    \
-        double h[4], md[4], l[4];                                                        \
-        _mm256_storeu_pd(h, hi);                                                         \
-        _mm256_storeu_pd(md, mid);                                                       \
-        _mm256_storeu_pd(l, lo);                                                         \
-        fastce_dd_acc_lanes(h, md, l, 4, acc);                                           \
+        double h[4], md[4], l[4];                                                            \
+        _mm256_storeu_pd(h, hi);                                                             \
+        _mm256_storeu_pd(md, mid);                                                           \
+        _mm256_storeu_pd(l, lo);                                                             \
+        fastce_dd_acc_lanes(h, md, l, 4, acc);                                               \
     }
 
 FASTCE_LSE_DD_REST_AVX2(f32, float)

@@ -310,11 +310,11 @@ FASTCE_SECOND_PASS_512(f64, double)
             t.lo = _mm512_maskz_mov_pd(k, t.lo);                                             \
             fastce512_dd_acc_add(&hi, &mid, &lo, t);                                         \
         }                                                                                    \
-        double h[8], md[8], l[8];                                                        \
-        _mm512_storeu_pd(h, hi);                                                         \
-        _mm512_storeu_pd(md, mid);                                                       \
-        _mm512_storeu_pd(l, lo);                                                         \
-        fastce_dd_acc_lanes(h, md, l, 8, acc);                                           \
+        double h[8], md[8], l[8];                                                            \
+        _mm512_storeu_pd(h, hi);                                                             \
+        _mm512_storeu_pd(md, mid);                                                           \
+        _mm512_storeu_pd(l, lo);                                                             \
+        fastce_dd_acc_lanes(h, md, l, 8, acc);                                               \
     }
 
 FASTCE_LSE_DD_REST_512(f32, float)
