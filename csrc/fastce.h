@@ -57,10 +57,12 @@ const char *fastce_isa(void);
  * only in the avx2 and avx512 tables, for their sigmoid kernels' softplus tail: exp of
  * t in [-708, 0] and log1p on [0, 1] accurate to float precision (3, 4; in
  * double lanes, which the float hook rounds once), and to double precision
- * (5: exp as hi + lo, returned summed; 6: log1p of e + 0). */
+ * (5: exp as hi + lo, returned summed; 6: log1p of e + 0); 7: the float
+ * kernels' log of a positive x (the float categorical and binary CE's),
+ * to float precision in double lanes. */
 enum { FASTCE_MATH_EXP = 0, FASTCE_MATH_LOG = 1, FASTCE_MATH_LOG1P = 2,
        FASTCE_MATH_EXP24 = 3, FASTCE_MATH_LOG1P24 = 4,
-       FASTCE_MATH_EXP_DD = 5, FASTCE_MATH_LOG1P_DD = 6 };
+       FASTCE_MATH_EXP_DD = 5, FASTCE_MATH_LOG1P_DD = 6, FASTCE_MATH_LOG24 = 7 };
 void fastce_vec_math_f32(int f, const float *x, float *out, ptrdiff_t n);
 void fastce_vec_math_f64(int f, const double *x, double *out, ptrdiff_t n);
 /* Test hook: the scalar double-double functions of ddmath.h, the same on

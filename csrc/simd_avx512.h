@@ -30,6 +30,7 @@
 #include "internal.h"
 #include "exp_table.h"
 #include "log_series.h"
+#include "log_table.h"
 
 #if defined(__GNUC__)
 #define FASTCE_ALWAYS_INLINE static inline __attribute__((always_inline))
@@ -190,11 +191,11 @@ static inline __m512d fastce512_log1p_rest_pd(__m512d u) {
 }
 
 /* log1p(u) for u in [0, 32] to the accuracy a float result needs (the
- * float row kernels' lse_rel): log(1 + u) in the log24 form (relative
- * error < 2^-33), the rounding of 1 + u (at most 2^-53) left in, which
+ * float row kernels' lse_rel): log(1 + u) in the float24 form (relative
+ * error < 2^-34), the rounding of 1 + u (at most 2^-53) left in, which
  * weighs at most 2^-46 of the result once u >= 2^-7; below that, the
- * Taylor series of fastce512_log1p_rest_pd. One division, not two, and a
- * degree-5 series, not 10. Defined after fastce512_log_pos_pd. */
+ * Taylor series of fastce512_log1p_rest_pd. No division, not two, and a
+ * degree-6 polynomial, not 10. Defined after fastce512_log_pos_pd. */
 static inline __m512d fastce512_log1p_rest24_pd(__m512d u);
 
 /* exp(v - m), v <= m, with the rounding error err of d = fl(v - m)
@@ -226,14 +227,15 @@ static inline __m512d fastce512_exp_diff_pd(__m512d v, __m512d m, const int tame
 /* ------------------------------------------------------------ log
  * log x = k ln2 + log1p(u), x = 2^k (1 + u), 1 + u in [sqrt(1/2), sqrt(2)):
  * vgetexp and vgetmant split x (subnormals included: the instructions
- * normalise them), u = f - 1 is exact, and log1p(u) = 2 atanh(s),
+ * normalise them), u = f - 1 is exact. In double, log1p(u) = 2 atanh(s),
  * s = u/(2+u), is evaluated as u - (u^2/2 - s (u^2/2 + R(s^2))) (fdlibm):
- * the exact u leads, only a small correction carries rounding errors.
+ * the exact u leads, only a small correction carries rounding errors. The
+ * float32 kernels' logs (float24) read a table instead (log_table.h).
  * Measured maximum errors (tests/test_vector_math.py):
  *   log_pd   (double) <= 0.85 ulp for every positive double, subnormals included
  *   log1p_pd (double) <= 1.2 ulp on (-1, 1]
- *   log24 form (R of degree 5): relative error < 2^-33 (0.0005 ulp of a
- *   24-bit significand), the float32 kernels' logs. */
+ *   float24 (log24): relative error < 2^-34 (0.0006 ulp of a 24-bit
+ *   significand) for every positive double. */
 
 /* f in [sqrt(1/2), sqrt(2)) and k with x = 2^k f, for positive x (NaN
  * gives NaN; 0 gives f = 1 (or 0) and k = -inf; +inf gives k = +inf). */
@@ -246,35 +248,52 @@ static inline __m512d fastce512_log_split_pd(__m512d x, __m512d *k) {
 }
 
 /* k ln2 + log1p(u) for an exact u in [sqrt(1/2) - 1, sqrt(2) - 1] and an
- * integer k (or +-inf, giving +-inf): the formula above with R(z), z = s^2
- * <= 0.0295, the fitted polynomial of log_series.h (error < 2^-57.9) or,
- * float24, the series sum_i 2 z^i / (2i+1) to i = 5 (truncation < 2^-33),
- * in Horner's form; ln2 in two parts. */
+ * integer k (or +-inf, giving +-inf).
+ * Double: the formula above with R(z), z = s^2 <= 0.0295, the fitted
+ * polynomial of log_series.h (error < 2^-57.9) in Horner's form (the
+ * callers evaluate many independent logs, so its length costs nothing and
+ * the two multiplications of Estrin's powers are saved; z R(z) + hfsq is
+ * one FMA); ln2 in two parts.
+ * float24, to float accuracy: no division (one costs as much as nine
+ * FMAs here), but the table of log_table.h: v = round(16 (1 + u)) by the
+ * 1.5*2^52 shift (vpermt2pd reads the low four bits of u*16 + shift),
+ * r = u INV + (INV - 1), |r| <= 1/22, and log1p(r) = r + r^2 P(r), P of
+ * degree 4 fitted for fastce (relative error 2^-34.6); where v = 16 (1 + u
+ * within 1/32 of 1) INV = 1 and C = 0, so r = u and a log near 0 keeps its
+ * relative accuracy. Measured (tests/test_vector_math.py, "log24"): relative
+ * error < 2^-34 for every positive double. The 2*atanh series it replaced
+ * (to z^5, truncation < 2^-33) took 1.23x the time of the whole log in a
+ * loop of logs, and the float categorical and binary CE kernels 1.05-1.08x
+ * theirs. */
 static inline __m512d fastce512_log_ku_pd(__m512d k, __m512d u, int float24) {
+    if (float24) {
+        const __m512d shift = _mm512_set1_pd(6755399441055744.0); /* 1.5 * 2^52 */
+        __m512i i = _mm512_castpd_si512(_mm512_fmadd_pd(u, _mm512_set1_pd(16.0), shift));
+        __m512d inv = _mm512_permutex2var_pd(FASTCE512_SETR_PD(FASTCE_LOG_INV0), i,
+                                             FASTCE512_SETR_PD(FASTCE_LOG_INV1));
+        __m512d c = _mm512_permutex2var_pd(FASTCE512_SETR_PD(FASTCE_LOG_C0), i,
+                                           FASTCE512_SETR_PD(FASTCE_LOG_C1));
+        __m512d r = _mm512_fmadd_pd(u, inv, _mm512_sub_pd(inv, _mm512_set1_pd(1.0)));
+#define FASTCE_P_(j) _mm512_set1_pd(FASTCE_LOG24_P##j)
+        __m512d P = _mm512_fmadd_pd(FASTCE_P_(4), r, FASTCE_P_(3));
+        P = _mm512_fmadd_pd(P, r, FASTCE_P_(2));
+        P = _mm512_fmadd_pd(P, r, FASTCE_P_(1));
+        P = _mm512_fmadd_pd(P, r, FASTCE_P_(0));
+#undef FASTCE_P_
+        __m512d lg1p = _mm512_fmadd_pd(_mm512_mul_pd(r, r), P, r);
+        return _mm512_add_pd(_mm512_fmadd_pd(k, _mm512_set1_pd(6.93147180559945286e-01), c), lg1p);
+    }
     __m512d hfsq = _mm512_mul_pd(_mm512_set1_pd(0.5), _mm512_mul_pd(u, u));
     __m512d s = _mm512_div_pd(u, _mm512_add_pd(_mm512_set1_pd(2.0), u));
     __m512d z = _mm512_mul_pd(s, s);
-    /* g(z) in Horner's form: the callers evaluate many independent logs, so
-     * its length costs nothing and the two multiplications of Estrin's
-     * powers are saved; z g(z) + hfsq is one FMA */
-    __m512d P;
-    if (float24) {
-#define FASTCE_C_(i) _mm512_set1_pd(2.0 / (i))
-        P = _mm512_fmadd_pd(FASTCE_C_(11), z, FASTCE_C_(9));
-        P = _mm512_fmadd_pd(P, z, FASTCE_C_(7));
-        P = _mm512_fmadd_pd(P, z, FASTCE_C_(5));
-        P = _mm512_fmadd_pd(P, z, FASTCE_C_(3));
-#undef FASTCE_C_
-    } else {
 #define FASTCE_G_(i) _mm512_set1_pd(FASTCE_LOG_G##i)
-        P = _mm512_fmadd_pd(FASTCE_G_(6), z, FASTCE_G_(5));
-        P = _mm512_fmadd_pd(P, z, FASTCE_G_(4));
-        P = _mm512_fmadd_pd(P, z, FASTCE_G_(3));
-        P = _mm512_fmadd_pd(P, z, FASTCE_G_(2));
-        P = _mm512_fmadd_pd(P, z, FASTCE_G_(1));
-        P = _mm512_fmadd_pd(P, z, FASTCE_G_(0));
+    __m512d P = _mm512_fmadd_pd(FASTCE_G_(6), z, FASTCE_G_(5));
+    P = _mm512_fmadd_pd(P, z, FASTCE_G_(4));
+    P = _mm512_fmadd_pd(P, z, FASTCE_G_(3));
+    P = _mm512_fmadd_pd(P, z, FASTCE_G_(2));
+    P = _mm512_fmadd_pd(P, z, FASTCE_G_(1));
+    P = _mm512_fmadd_pd(P, z, FASTCE_G_(0));
 #undef FASTCE_G_
-    }
     __m512d corr = _mm512_fmadd_pd(s, _mm512_fmadd_pd(P, z, hfsq),
                                    _mm512_mul_pd(k, _mm512_set1_pd(2.31904681384629956e-17)));
     return _mm512_fmadd_pd(k, _mm512_set1_pd(6.93147180559945286e-01),

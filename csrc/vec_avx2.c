@@ -975,6 +975,7 @@ static inline __m256d math4(int f, __m256d v) {
     case FASTCE_MATH_LOG: return fastce_log_pd(v);
     case FASTCE_MATH_EXP24: return fastce_exp24_pd(v);
     case FASTCE_MATH_LOG1P24: return fastce_log1p24_pd(v);
+    case FASTCE_MATH_LOG24: return categorical_log24_pd(v);
     case FASTCE_MATH_EXP_DD: {
         __m256d lo, hi = fastce_exp_dd_pd(v, &lo);
         return _mm256_add_pd(hi, lo);

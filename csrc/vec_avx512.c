@@ -331,6 +331,7 @@ static inline __m512d math8(int f, __m512d v) {
     case FASTCE_MATH_LOG: return fastce512_log_pd(v);
     case FASTCE_MATH_EXP24: return fastce512_exp24_pd(v);
     case FASTCE_MATH_LOG1P24: return fastce512_log1p24_pd(v);
+    case FASTCE_MATH_LOG24: return fastce512_log_pos_pd(v, 1);
     case FASTCE_MATH_EXP_DD: {
         __m512d lo, hi = fastce512_exp_dd_pd(v, &lo);
         return _mm512_add_pd(hi, lo);

@@ -270,8 +270,8 @@ FASTCE_SIGMOID_AVX512(f64, double, 0)
  * one division, and pc - z of two exact numbers rounds once (the two
  * quotients of the first form cancel where pc is near z). The special
  * values agree: 0/0 and x/0 give NaN and +-inf in both forms.
- * float24: the float kernel's log (fastce512_log_ku_pd's float24 series,
- * relative error < 2^-33; its results
+ * float24: the float kernel's log (fastce512_log_ku_pd's float24 table,
+ * relative error < 2^-34; its results
  * are rounded to float once). A NaN p is not clipped (max/min return their
  * second operand, p, when one is NaN) and makes loss and grad NaN. */
 FASTCE_ALWAYS_INLINE __m512d binary_ce8(__m512d p, __m512d z, __m512d w, __m512d lo,
@@ -464,7 +464,7 @@ static inline fastce_dd comp_total(__m512d a0, __m512d e0, __m512d a1, __m512d e
 /* Categorical rows, two ways:
  * - one row at a time, sixteen elements a step into two lane sets
  *   (compensated for double rows, plain for float rows, whose terms carry
- *   relative errors below 2^-33 and round to float: C * 2^-53 << 2^-24),
+ *   relative errors below 2^-34 and round to float: C * 2^-53 << 2^-24),
  *   then eight, then a masked tail;
  * - short rows (C <= CAT_FLAT_MAX_C) flat: a block of rows is one run of
  *   B*C elements, eight a step across row boundaries, whose terms go to a

@@ -121,16 +121,19 @@ def set_isa(str name):
     return fastce_set_isa(name.encode()) == 0
 
 
-_MATH = {"exp": 0, "log": 1, "log1p": 2, "exp24": 3, "log1p24": 4, "exp_dd": 5, "log1p_dd": 6}
+_MATH = {"exp": 0, "log": 1, "log1p": 2, "exp24": 3, "log1p24": 4, "exp_dd": 5, "log1p_dd": 6,
+         "log24": 7}
 #: The functions only some instruction sets have (fastce.h).
-_MATH_ISAS = {name: ("avx2", "avx512") for name in ("exp24", "log1p24", "exp_dd", "log1p_dd")}
+_MATH_ISAS = {name: ("avx2", "avx512")
+              for name in ("exp24", "log1p24", "exp_dd", "log1p_dd", "log24")}
 
 
 def vector_math(str name, const real[::1] x not None, real[::1] out not None):
     """Test hook: ``out = name(x)`` with the current instruction set's own
     vectorised exp, log or log1p (the functions the kernels use), or the
     AVX2 sigmoid kernels' ``exp24``, ``log1p24`` (float accuracy),
-    ``exp_dd`` and ``log1p_dd`` (double accuracy); ValueError for those on
+    ``exp_dd`` and ``log1p_dd`` (double accuracy), or the float probability
+    losses' ``log24`` (positive x, float accuracy); ValueError for those on
     other instruction sets."""
     cdef int f = _MATH[name]
     if name in _MATH_ISAS and current_isa() not in _MATH_ISAS[name]:
