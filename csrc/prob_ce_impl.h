@@ -50,10 +50,14 @@ static double LOCAL(categorical_dense_block)(const void *vctx,
         fastce_acc row = {0.0, 0.0}; /* float64: exact products (internal.h) */
         for (ptrdiff_t j = 0; j < C; j++) {
             double tj = (double)t[j * n1];
+            if (tj == 0.0) { /* no term (even for a NaN p), no log: one-hot rows */
+                if (g) g[j * n1] = (T)0;
+                continue;
+            }
             double pc = fastce_clip((double)p[j * n1], c->lo, c->hi);
             if (sizeof(T) == sizeof(double)) fastce_cat_term_add(&row, tj, log(pc));
             else l -= fastce_term(tj, log(pc));
-            if (g) g[j * n1] = (T)(tj == 0.0 ? 0.0 : -a * tj / pc);
+            if (g) g[j * n1] = (T)(-a * tj / pc);
         }
         if (sizeof(T) == sizeof(double)) l = fastce_cat_loss(row.s, row.c, sw);
         else l *= sw;

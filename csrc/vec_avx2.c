@@ -891,7 +891,54 @@ static inline __m128i tail_mask4_epi32(ptrdiff_t r) {
  * then a masked tail; every load of a step comes before its stores, so
  * grad may be p or t. LOG24: a float row (float-accuracy log, plain double
  * lanes, the plain loss). */
+/* Rows go in chunks of this many elements, each either dense or, where it
+ * starts with 64 zero targets (one-hot rows), skipping blocks of eight zero
+ * targets, whose terms and gradient are 0 (even for a NaN p): a one-hot
+ * target of 1000 classes then costs a log per row, not per element, and the
+ * dense loop stays free of the test. */
+#define CAT_CHUNK 1024
+
+/* 1 when the eight targets at t are all zero. */
+static inline int cat_zero8_f32(const float *t) {
+    return !_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(t), _mm256_setzero_ps(), _CMP_NEQ_UQ));
+}
+static inline int cat_zero8_f64(const double *t) {
+    __m256d z = _mm256_setzero_pd();
+    return !_mm256_movemask_pd(_mm256_or_pd(_mm256_cmp_pd(_mm256_loadu_pd(t), z, _CMP_NEQ_UQ),
+                                            _mm256_cmp_pd(_mm256_loadu_pd(t + 4), z, _CMP_NEQ_UQ)));
+}
+
 #define FASTCE_CATEGORICAL_AVX2(SUF, TYPE, LOG24, LOAD4, STORE4, MLOAD4, MSTORE4)              \
+    /* Eight elements of a row into the lane sums. */                                    \
+    FASTCE_ALWAYS_INLINE void categorical_block8_##SUF(                                   \
+        const TYPE *p, const TYPE *t, __m256d lov, __m256d hiv, __m256d na, TYPE *grad,   \
+        int want_grad, __m256d *acc0, __m256d *comp0, __m256d *acc1, __m256d *comp1) {    \
+        __m256d g0 = _mm256_setzero_pd(), g1 = g0, e0 = g0, e1 = g0;                      \
+        __m256d l0 = categorical4(LOAD4(p), LOAD4(t), lov, hiv, na, LOG24, want_grad, &g0, &e0); \
+        __m256d l1 = categorical4(LOAD4(p + 4), LOAD4(t + 4), lov, hiv, na, LOG24, want_grad, \
+                                  &g1, &e1);                                              \
+        if (want_grad) {                                                                  \
+            STORE4(grad, g0);                                                             \
+            STORE4(grad + 4, g1);                                                         \
+        }                                                                                 \
+        row_add_pd(acc0, comp0, l0, e0, LOG24);                                           \
+        row_add_pd(acc1, comp1, l1, e1, LOG24);                                           \
+    }                                                                                     \
+    /* A dense run of len elements (a multiple of eight), in a function of    \
+     * its own: inlined into the chunk loop, its constants competed for the     \
+     * sixteen registers with that loop's (float rows 8% slower). */           \
+    static __attribute__((noinline)) void categorical_dense_##SUF(                       \
+        const TYPE *p, const TYPE *t, ptrdiff_t len, __m256d lov, __m256d hiv, __m256d na, \
+        TYPE *grad, __m256d *acc) {                                                       \
+        __m256d a0 = acc[0], c0 = acc[1], a1 = acc[2], c1 = acc[3];                       \
+        if (grad)                                                                         \
+            for (ptrdiff_t j = 0; j < len; j += 8)                                        \
+                categorical_block8_##SUF(p + j, t + j, lov, hiv, na, grad + j, 1, &a0, &c0, &a1, &c1); \
+        else                                                                              \
+            for (ptrdiff_t j = 0; j < len; j += 8)                                        \
+                categorical_block8_##SUF(p + j, t + j, lov, hiv, na, NULL, 0, &a0, &c0, &a1, &c1); \
+        acc[0] = a0, acc[1] = c0, acc[2] = a1, acc[3] = c1;                               \
+    }                                                                                     \
     FASTCE_ALWAYS_INLINE fastce_dd categorical_row_body_##SUF(                            \
         const TYPE *p, const TYPE *t, ptrdiff_t C, double lo, double hi, TYPE *grad,      \
         double a, int want_grad) {                                                        \
@@ -900,17 +947,28 @@ static inline __m128i tail_mask4_epi32(ptrdiff_t r) {
         __m256d acc0 = _mm256_setzero_pd(), comp0 = acc0, acc1 = acc0, comp1 = acc0;      \
         __m256d g0 = acc0, g1 = acc0, e0 = acc0, e1 = acc0;                               \
         ptrdiff_t j = 0;                                                                  \
-        for (; j + 8 <= C; j += 8) {                                                      \
-            __m256d l0 = categorical4(LOAD4(p + j), LOAD4(t + j), lov, hiv, na, LOG24,    \
-                                      want_grad, &g0, &e0);                               \
-            __m256d l1 = categorical4(LOAD4(p + j + 4), LOAD4(t + j + 4), lov, hiv, na, LOG24,    \
-                                      want_grad, &g1, &e1);                               \
-            if (want_grad) {                                                              \
-                STORE4(grad + j, g0);                                                     \
-                STORE4(grad + j + 4, g1);                                                 \
+        while (j + 8 <= C) { /* chunks of CAT_CHUNK elements, as in AVX-512 */            \
+            ptrdiff_t end = C - j < CAT_CHUNK ? j + ((C - j) & ~(ptrdiff_t)7) : j + CAT_CHUNK; \
+            int sparse = end - j >= 64;                                                   \
+            for (ptrdiff_t q = j; sparse && q < j + 64; q += 8) sparse = cat_zero8_##SUF(t + q); \
+            if (sparse) { /* starts with 64 zero targets: one-hot rows */                 \
+                for (; j < end; j += 8) {                                                 \
+                    if (!cat_zero8_##SUF(t + j))                                          \
+                        categorical_block8_##SUF(p + j, t + j, lov, hiv, na,              \
+                                                 want_grad ? grad + j : NULL, want_grad,  \
+                                                 &acc0, &comp0, &acc1, &comp1);           \
+                    else if (want_grad) {                                                 \
+                        STORE4(grad + j, _mm256_setzero_pd());                            \
+                        STORE4(grad + j + 4, _mm256_setzero_pd());                        \
+                    }                                                                     \
+                }                                                                         \
+            } else {                                                                      \
+                __m256d acc[4] = {acc0, comp0, acc1, comp1};                              \
+                categorical_dense_##SUF(p + j, t + j, end - j, lov, hiv, na,              \
+                                        want_grad ? grad + j : NULL, acc);                \
+                acc0 = acc[0], comp0 = acc[1], acc1 = acc[2], comp1 = acc[3];             \
+                j = end;                                                                  \
             }                                                                             \
-            row_add_pd(&acc0, &comp0, l0, e0, LOG24);                                  \
-            row_add_pd(&acc1, &comp1, l1, e1, LOG24);                                  \
         }                                                                                 \
         if (j + 4 <= C) {                                                                 \
             __m256d l0 = categorical4(LOAD4(p + j), LOAD4(t + j), lov, hiv, na, LOG24,    \

@@ -65,10 +65,14 @@ static fastce_acc LOCAL(scalar_categorical_row)(const T *p, const T *t, ptrdiff_
     fastce_acc acc = {0.0, 0.0};
     for (ptrdiff_t j = 0; j < C; j++) {
         double tj = (double)t[j];
+        if (tj == 0.0) { /* no term (even for a NaN p), no log: one-hot rows */
+            if (grad) grad[j] = (T)0;
+            continue;
+        }
         double pc = fastce_clip((double)p[j], lo, hi);
         if (sizeof(T) == sizeof(double)) fastce_cat_term_add(&acc, tj, log(pc));
         else fastce_acc_add(&acc, fastce_term(tj, log(pc)));
-        if (grad) grad[j] = (T)(tj == 0.0 ? 0.0 : -a * tj / pc);
+        if (grad) grad[j] = (T)(-a * tj / pc);
     }
     return acc;
 }

@@ -192,6 +192,46 @@ def test_categorical_dense_log_accuracy(dtype):
     assert np.max(ulps) <= 1.0, (np.max(ulps), pc[np.argmax(ulps)])
 
 
+@pytest.mark.parametrize("C", [10, 64, 1000, 2500])
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_categorical_one_hot_dense_targets(dtype, C):
+    # The vector kernels skip blocks of zero targets in chunks that start
+    # with 64 of them (CAT_CHUNK): hot classes at the start, in the middle
+    # and at the end of rows and of the 1024-element chunks, a soft row
+    # among one-hot ones, a NaN p where the target is 0 (term and gradient
+    # 0, as elsewhere) and -0.0 targets; the gradient buffer starts as
+    # garbage, so every zero must be written.
+    n = 37
+    g = np.random.default_rng(C)
+    p = probs((n, C), 1, dtype, seed=C)
+    hot = g.integers(0, C, n)
+    hot[:6] = [0, C - 1, min(63, C - 1), min(64, C - 1), min(1023, C - 1), min(1024, C - 1)]
+    t = np.zeros((n, C), dtype)
+    t[np.arange(n), hot] = 1.0
+    t[7] = soft_target((1, C), 1, dtype)[0]       # a soft row
+    t[8, t[8] == 0] = -0.0                         # negative zeros
+    p[9, (hot[9] + 1) % C] = np.nan                # NaN p, zero target
+    sw = g.uniform(0.5, 2.0, n)
+    for kw in (dict(reduction="none"), dict(reduction="mean"), dict(reduction="sum", sample_weight=sw)):
+        grad_out = np.full((n, C), 7.0, dtype)
+        loss, grad = fastce.categorical_cross_entropy(p, t, return_grad=True, grad_out=grad_out,
+                                                      eps=1e-6, **kw)
+        want_loss, want_grad = ref.categorical_cross_entropy(p, t, return_grad=True, eps=1e-6, **kw)
+        assert grad is grad_out
+        assert_close(loss, want_loss, dtype)
+        assert_close(grad, want_grad, dtype)
+        assert np.all(grad[t == 0] == 0), "a zero target's gradient is 0"
+        assert np.all(np.isfinite(loss))
+        # the loss alone is the same loss
+        np.testing.assert_array_equal(
+            fastce.categorical_cross_entropy(p, t, eps=1e-6, **kw), loss)
+    # one-hot rows agree with the class indices they encode (row 7 is soft)
+    rows = np.r_[0:7, 8:n]
+    dense = fastce.categorical_cross_entropy(p[rows], t[rows], eps=1e-6, reduction="none")
+    sparse = fastce.categorical_cross_entropy(p[rows], hot[rows], eps=1e-6, reduction="none")
+    assert_close(dense, sparse, dtype)
+
+
 @pytest.mark.skipif(np.finfo(np.longdouble).nmant < 63,
                     reason="needs an extended long double for the exact values")
 @pytest.mark.parametrize("C", [2, 3, 10, 33])
