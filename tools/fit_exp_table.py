@@ -13,6 +13,7 @@ points.
 """
 import mpmath as mp
 
+from c_header import print_coefficients, print_register_tables
 from lawson import lawson_fit
 
 mp.mp.dps = 50
@@ -55,13 +56,9 @@ def main():
     print(f"#define FASTCE_EXP_LN2_16_HI {c_hi!r}")
     print(f"#define FASTCE_EXP_LN2_16_LO {c_lo!r}")
     print(f"#define FASTCE_EXP_16_LN2 {float(16 / mp.log(2))!r}")
-    for j, v in enumerate(coeffs):
-        print(f"#define FASTCE_EXP_P{j} {v!r}")
+    print_coefficients("FASTCE_EXP_P", coeffs)
     print()
-    for name, vals in (("HI", hi), ("LO", lo)):
-        for half in range(2):
-            body = ", ".join(repr(v) for v in vals[8 * half:8 * half + 8])
-            print(f"#define FASTCE_EXP_{name}{half} {body}")
+    print_register_tables("FASTCE_EXP_", (("HI", hi), ("LO", lo)))
     print("\n#endif /* FASTCE_EXP_TABLE_H */")
 
 

@@ -19,6 +19,7 @@ evenly spaced points.
 """
 import mpmath as mp
 
+from c_header import print_coefficients, print_register_tables
 from lawson import lawson_fit
 
 mp.mp.dps = 50
@@ -65,13 +66,9 @@ def main():
 #ifndef FASTCE_LOG_TABLE_H
 #define FASTCE_LOG_TABLE_H
 """)
-    for j, v in enumerate(coeffs):
-        print(f"#define FASTCE_LOG24_P{j} {v!r}")
+    print_coefficients("FASTCE_LOG24_P", coeffs)
     print()
-    for name, vals in (("INV", inv), ("C", logc)):
-        for half in range(2):
-            body = ", ".join(repr(v) for v in vals[8 * half:8 * half + 8])
-            print(f"#define FASTCE_LOG_{name}{half} {body}")
+    print_register_tables("FASTCE_LOG_", (("INV", inv), ("C", logc)))
     print("\n#endif /* FASTCE_LOG_TABLE_H */")
 
 
