@@ -2,11 +2,10 @@
 
     python bench/one_hot.py [--repeats N]
 
-``categorical_cross_entropy`` takes the log of a clipped probability only
-where the target is not 0. The vector kernels skip blocks of zero targets
-(in chunks of 1024 elements that start with 64 of them: csrc/vec_avx2.c,
-csrc/vec_avx512_pointwise.c), so a one-hot dense target costs about a log
-per row, not one per element. This script times the forward and forward +
+In ``categorical_cross_entropy`` a zero target contributes nothing, and the
+vector kernels skip blocks of zero targets (in chunks of 1024 elements that
+start with 64 of them: csrc/vec_avx2.c, csrc/vec_avx512_pointwise.c), so a
+one-hot dense target costs about a log per row, not one per element. This script times the forward and forward +
 gradient (into a buffer kept by the caller) on one thread with soft targets,
 one-hot dense targets and the class indices they encode, and prints the
 medians in G elements/s and the one-hot / soft ratio.

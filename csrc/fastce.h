@@ -53,13 +53,14 @@ int fastce_set_isa(const char *name);
 const char *fastce_isa(void);
 
 /* Test hook: out[i] = f(x[i]) with the current instruction set's own exp
- * (f = 0), log (1) or log1p (2), as the kernels use them. f = 3 to 6 exist
- * only in the avx2 and avx512 tables, for their sigmoid kernels' softplus tail: exp of
- * t in [-708, 0] and log1p on [0, 1] accurate to float precision (3, 4; in
- * double lanes, which the float hook rounds once), and to double precision
- * (5: exp as hi + lo, returned summed; 6: log1p of e + 0); 7: the float
- * kernels' log of a positive x (the float categorical and binary CE's),
- * to float precision in double lanes. */
+ * (f = 0), log (1) or log1p (2), as the kernels use them. f = 3 to 7 exist
+ * only in the avx2 and avx512 tables: for their sigmoid kernels' softplus
+ * tail, exp of t in [-708, 0] and log1p on [0, 1] accurate to float precision
+ * (3, 4; in double lanes, which the float hook rounds once), and to double
+ * precision (5: exp as hi + lo, returned summed; 6: log1p of e + 0); 7: the
+ * float kernels' log of a positive x to float precision in double lanes
+ * (the float categorical and binary CE's, and in avx512 the float softmax
+ * rows' log1p of their rest). */
 enum { FASTCE_MATH_EXP = 0, FASTCE_MATH_LOG = 1, FASTCE_MATH_LOG1P = 2,
        FASTCE_MATH_EXP24 = 3, FASTCE_MATH_LOG1P24 = 4,
        FASTCE_MATH_EXP_DD = 5, FASTCE_MATH_LOG1P_DD = 6, FASTCE_MATH_LOG24 = 7 };

@@ -194,8 +194,9 @@ static inline __m512d fastce512_log1p_rest_pd(__m512d u) {
  * float row kernels' lse_rel): log(1 + u) in the float24 form (relative
  * error < 2^-34), the rounding of 1 + u (at most 2^-53) left in, which
  * weighs at most 2^-46 of the result once u >= 2^-7; below that, the
- * Taylor series of fastce512_log1p_rest_pd. No division, not two, and a
- * degree-6 polynomial, not 10. Defined after fastce512_log_pos_pd. */
+ * Taylor series of fastce512_log1p_rest_pd. No division (the double
+ * version has two) and a polynomial of degree 6 in all, not 10. Defined
+ * after fastce512_log_pos_pd. */
 static inline __m512d fastce512_log1p_rest24_pd(__m512d u);
 
 /* exp(v - m), v <= m, with the rounding error err of d = fl(v - m)

@@ -885,12 +885,6 @@ static inline __m128i tail_mask4_epi32(ptrdiff_t r) {
 #define MASKLOAD4_F64(p, r) _mm256_maskload_pd((p), tail_mask_pd(r))
 #define MASKSTORE4_F64(p, r, v) _mm256_maskstore_pd((p), tail_mask_pd(r), (v))
 
-/* Eight elements a step into two lane sets (compensated for double rows,
- * with each term's product error: a double row's sum comes out as hi + lo
- * and its loss -w * (hi + lo) is rounded once, fastce_cat_loss), then four,
- * then a masked tail; every load of a step comes before its stores, so
- * grad may be p or t. LOG24: a float row (float-accuracy log, plain double
- * lanes, the plain loss). */
 /* Rows go in chunks of this many elements, each either dense or, where it
  * starts with 64 zero targets (one-hot rows), skipping blocks of eight zero
  * targets, whose terms and gradient are 0 (even for a NaN p): a one-hot
@@ -908,6 +902,13 @@ static inline int cat_zero8_f64(const double *t) {
                                             _mm256_cmp_pd(_mm256_loadu_pd(t + 4), z, _CMP_NEQ_UQ)));
 }
 
+/* Eight elements a step into two lane sets (compensated for double rows,
+ * with each term's product error: a double row's sum comes out as hi + lo
+ * and its loss -w * (hi + lo) is rounded once, fastce_cat_loss), in chunks
+ * (CAT_CHUNK) either dense or skipping blocks of zero targets; then four,
+ * then a masked tail; every load of a step comes before its stores, so
+ * grad may be p or t. LOG24: a float row (float-accuracy log, plain double
+ * lanes, the plain loss). */
 #define FASTCE_CATEGORICAL_AVX2(SUF, TYPE, LOG24, LOAD4, STORE4, MLOAD4, MSTORE4)              \
     /* Eight elements of a row into the lane sums. */                                    \
     FASTCE_ALWAYS_INLINE void categorical_block8_##SUF(                                   \
