@@ -19,8 +19,10 @@
  * instructions in the sigmoid loops). */
 #if defined(__GNUC__)
 #define FASTCE_ALWAYS_INLINE static inline __attribute__((always_inline))
+#define FASTCE_NOINLINE static __attribute__((noinline))
 #else
 #define FASTCE_ALWAYS_INLINE static inline
+#define FASTCE_NOINLINE static
 #endif
 
 /* ------------------------------------------------------------ helpers */
@@ -928,7 +930,7 @@ static inline int cat_zero8_f64(const double *t) {
     /* A dense run of len elements (a multiple of eight), in a function of    \
      * its own: inlined into the chunk loop, its constants competed for the     \
      * sixteen registers with that loop's (float rows 8% slower). */           \
-    static __attribute__((noinline)) void categorical_dense_##SUF(                       \
+    FASTCE_NOINLINE void categorical_dense_##SUF(                                         \
         const TYPE *p, const TYPE *t, ptrdiff_t len, __m256d lov, __m256d hiv, __m256d na, \
         TYPE *grad, __m256d *acc) {                                                       \
         __m256d a0 = acc[0], c0 = acc[1], a1 = acc[2], c1 = acc[3];                       \
