@@ -121,7 +121,9 @@ static inline double fastce_acc_value(fastce_acc a) { return a.s + a.c; }
 
 /* What n compensated vector lanes hold (a the lane sums, e their rounding
  * errors) as one double: the lane sums in a compensated sum, the errors
- * added last (an infinite or NaN lane makes it inf or NaN). */
+ * added last. An infinite or NaN lane makes it inf or NaN, whatever the
+ * errors hold (a lane's error turns NaN once its sum is not finite, and its
+ * sum stays so: a loop need not guard its error lanes). */
 static inline double fastce_lanes_total(const double *a, const double *e, int n) {
     fastce_acc s = {0.0, 0.0};
     double errs = 0.0;
@@ -129,6 +131,7 @@ static inline double fastce_lanes_total(const double *a, const double *e, int n)
         fastce_acc_add(&s, a[k]);
         errs += e[k];
     }
+    if (!isfinite(fastce_acc_value(s))) return fastce_acc_value(s);
     fastce_acc_add(&s, errs);
     return fastce_acc_value(s);
 }

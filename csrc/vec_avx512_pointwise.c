@@ -20,14 +20,14 @@
 /* ------------------------------------------------------ compensated sums */
 
 /* *acc += v, that add's rounding error (TwoSum, off the loop-carried chain)
- * into *err; dropped in a lane whose sum is not finite (it would be NaN).
- * The sum is acc + err. */
+ * into *err. The sum is acc + err; a lane whose sum turns inf or NaN stays
+ * so, and its error turns NaN, which the totals (fastce_lanes_total,
+ * comp_total) then leave out. */
 FASTCE_ALWAYS_INLINE void two_sum_add(__m512d *acc, __m512d *err, __m512d v) {
     __m512d s = _mm512_add_pd(*acc, v);
     __m512d bp = _mm512_sub_pd(s, *acc);
     __m512d e = _mm512_add_pd(_mm512_sub_pd(*acc, _mm512_sub_pd(s, bp)), _mm512_sub_pd(v, bp));
-    __mmask8 fin = _mm512_cmp_pd_mask(_mm512_abs_pd(s), _mm512_set1_pd(INFINITY), _CMP_LT_OQ);
-    *err = _mm512_mask_add_pd(*err, fin, *err, e);
+    *err = _mm512_add_pd(*err, e);
     *acc = s;
 }
 
