@@ -887,13 +887,6 @@ static inline __m128i tail_mask4_epi32(ptrdiff_t r) {
 #define MASKLOAD4_F64(p, r) _mm256_maskload_pd((p), tail_mask_pd(r))
 #define MASKSTORE4_F64(p, r, v) _mm256_maskstore_pd((p), tail_mask_pd(r), (v))
 
-/* Rows go in chunks of this many elements, each either dense or, where it
- * starts with 64 zero targets (one-hot rows), skipping blocks of eight zero
- * targets, whose terms and gradient are 0 (even for a NaN p): a one-hot
- * target of 1000 classes then costs a log per row, not per element, and the
- * dense loop stays free of the test. */
-#define CAT_CHUNK 1024
-
 /* 1 when the eight targets at t are all zero. */
 static inline int cat_zero8_f32(const float *t) {
     return !_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(t), _mm256_setzero_ps(), _CMP_NEQ_UQ));
@@ -907,7 +900,7 @@ static inline int cat_zero8_f64(const double *t) {
 /* Eight elements a step into two lane sets (compensated for double rows,
  * with each term's product error: a double row's sum comes out as hi + lo
  * and its loss -w * (hi + lo) is rounded once, fastce_cat_loss), in chunks
- * (CAT_CHUNK) either dense or skipping blocks of zero targets; then four,
+ * (FASTCE_CAT_CHUNK) either dense or skipping blocks of zero targets; then four,
  * then a masked tail; every load of a step comes before its stores, so
  * grad may be p or t. LOG24: a float row (float-accuracy log, plain double
  * lanes, the plain loss). */
@@ -950,11 +943,13 @@ static inline int cat_zero8_f64(const double *t) {
         __m256d acc0 = _mm256_setzero_pd(), comp0 = acc0, acc1 = acc0, comp1 = acc0;      \
         __m256d g0 = acc0, g1 = acc0, e0 = acc0, e1 = acc0;                               \
         ptrdiff_t j = 0;                                                                  \
-        while (j + 8 <= C) { /* chunks of CAT_CHUNK elements, as in AVX-512 */            \
-            ptrdiff_t end = C - j < CAT_CHUNK ? j + ((C - j) & ~(ptrdiff_t)7) : j + CAT_CHUNK; \
-            int sparse = end - j >= 64;                                                   \
-            for (ptrdiff_t q = j; sparse && q < j + 64; q += 8) sparse = cat_zero8_##SUF(t + q); \
-            if (sparse) { /* starts with 64 zero targets: one-hot rows */                 \
+        while (j + 8 <= C) { /* chunks (FASTCE_CAT_CHUNK in vec.h) */                     \
+            ptrdiff_t end = C - j < FASTCE_CAT_CHUNK ? j + ((C - j) & ~(ptrdiff_t)7)       \
+                                                     : j + FASTCE_CAT_CHUNK;              \
+            int sparse = end - j >= FASTCE_CAT_ZERO_LEAD;                                 \
+            for (ptrdiff_t q = j; sparse && q < j + FASTCE_CAT_ZERO_LEAD; q += 8)         \
+                sparse = cat_zero8_##SUF(t + q);                                          \
+            if (sparse) { /* its blocks of eight zero targets: zero terms and gradient */ \
                 for (; j < end; j += 8) {                                                 \
                     if (!cat_zero8_##SUF(t + j))                                          \
                         categorical_block8_##SUF(p + j, t + j, lov, hiv, na,              \

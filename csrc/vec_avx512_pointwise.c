@@ -466,11 +466,6 @@ static inline fastce_dd comp_total(__m512d a0, __m512d e0, __m512d a1, __m512d e
     return (fastce_dd){t.hi, t.lo + c};
 }
 
-/* Rows go in chunks of this many elements, each either dense or, where it
- * starts with 64 zero targets, skipping blocks of sixteen zero targets:
- * the dense loop stays free of the test (which cost soft targets 5%). */
-#define CAT_CHUNK 1024
-
 /* 1 when the sixteen targets at t are all zero. */
 static inline int cat_zero16_f32(const float *t) {
     return !_mm512_cmp_ps_mask(_mm512_loadu_ps(t), _mm512_setzero_ps(), _CMP_NEQ_UQ);
@@ -533,12 +528,13 @@ static inline int cat_zero16_f64(const double *t) {
         __m512d acc0 = _mm512_setzero_pd(), err0 = acc0, acc1 = acc0, err1 = acc0;         \
         __m512d g0, lo0 = acc0;                                                            \
         ptrdiff_t j = 0;                                                                   \
-        while (j + 16 <= C) { /* chunks of CAT_CHUNK elements */                           \
-            ptrdiff_t end = C - j < CAT_CHUNK ? j + ((C - j) & ~(ptrdiff_t)15) : j + CAT_CHUNK; \
-            if (end - j >= 64 && cat_zero16_##SUF(t + j) && cat_zero16_##SUF(t + j + 16) &&  \
-                cat_zero16_##SUF(t + j + 32) && cat_zero16_##SUF(t + j + 48)) {            \
-                /* a chunk that starts with 64 zero targets (one-hot rows): its     \
-                 * blocks of sixteen zero targets have zero terms and gradient */          \
+        while (j + 16 <= C) { /* chunks (FASTCE_CAT_CHUNK in vec.h) */                     \
+            ptrdiff_t end = C - j < FASTCE_CAT_CHUNK ? j + ((C - j) & ~(ptrdiff_t)15)       \
+                                                     : j + FASTCE_CAT_CHUNK;               \
+            int sparse = end - j >= FASTCE_CAT_ZERO_LEAD;                                  \
+            for (ptrdiff_t q = j; sparse && q < j + FASTCE_CAT_ZERO_LEAD; q += 16)         \
+                sparse = cat_zero16_##SUF(t + q);                                          \
+            if (sparse) { /* its blocks of sixteen zero targets: zero terms and gradient */ \
                 for (; j < end; j += 16) {                                                 \
                     if (!cat_zero16_##SUF(t + j))                                          \
                         cat_block16_##SUF(p + j, t + j, lov, hiv, na, want_grad ? grad + j : NULL, \
