@@ -69,6 +69,28 @@ static inline int fastce_lse_cancels(double max, double lse_rel, double lse) {
 #define FASTCE_NLL_AHEAD 32
 
 /* Offset of sample s's first class entry; its classes are n1 apart. */
+/* First index of the largest of x[0], x[n1], ..., x[(C - 1) n1], C >= 1:
+ * the first NaN when there is one (numpy.argmax's answer). One read; the
+ * vector tables' row_argmax takes it for short rows. */
+#define FASTCE_ARGMAX_SCALAR(SUF, TYPE)                                                    \
+    static inline ptrdiff_t fastce_argmax_##SUF(const TYPE *x, ptrdiff_t C, ptrdiff_t n1) { \
+        ptrdiff_t k = 0;                                                                   \
+        TYPE m = x[0];                                                                     \
+        if (m != m) return 0;                                                              \
+        for (ptrdiff_t j = 1; j < C; j++) {                                                \
+            TYPE v = x[j * n1];                                                            \
+            if (v != v) return j;                                                          \
+            if (v > m) {                                                                   \
+                m = v;                                                                     \
+                k = j;                                                                     \
+            }                                                                              \
+        }                                                                                  \
+        return k;                                                                          \
+    }
+FASTCE_ARGMAX_SCALAR(f32, float)
+FASTCE_ARGMAX_SCALAR(f64, double)
+#undef FASTCE_ARGMAX_SCALAR
+
 static inline ptrdiff_t fastce_row_offset(ptrdiff_t s, ptrdiff_t C,
                                           ptrdiff_t n1) {
     return n1 == 1 ? s * C : (s / n1) * C * n1 + s % n1;

@@ -4,18 +4,8 @@
 /* First index of the row's maximum; the first NaN wins, as in numpy.argmax. */
 static inline ptrdiff_t LOCAL(row_argmax)(const T *x, ptrdiff_t n1,
                                           ptrdiff_t C) {
-    ptrdiff_t k = 0;
-    T m = x[0];
-    if (m != m) return 0;
-    for (ptrdiff_t j = 1; j < C; j++) {
-        T v = x[j * n1];
-        if (v != v) return j;
-        if (v > m) {
-            m = v;
-            k = j;
-        }
-    }
-    return k;
+    if (n1 == 1 && VEC(row_argmax)) return VEC(row_argmax)(x, C);
+    return FASTCE_CAT(fastce_argmax_, SUF)(x, C, n1);
 }
 
 typedef struct {
@@ -49,17 +39,51 @@ static double LOCAL(entropy_block)(const void *vctx, ptrdiff_t begin,
                                    ptrdiff_t end) {
     const LOCAL(metric_ctx) *c = vctx; /* x = p, t = q (or NULL) */
     const ptrdiff_t C = c->C, n1 = c->n1;
-    for (ptrdiff_t s = begin; s < end; s++) {
+    if (n1 == 1 && C >= FASTCE_ENTROPY_ROW_MIN && VEC(entropy_row)) {
+        for (ptrdiff_t s = begin; s < end; s++) { /* contiguous rows: vector sums */
+            double h = VEC(entropy_row)(c->x + s * C, c->t ? c->t + s * C : NULL, C);
+            c->out[s] = (T)(c->t ? h : 0.0 - h); /* 0.0 - h: +0 for one-hot rows */
+        }
+        return 0.0;
+    }
+    if (n1 == 1 && VEC(entropy_terms)) { /* short rows: vector terms, scalar sums */
+        enum { BLOCK = 1024 };
+        double term[BLOCK], term_lo[BLOCK];
+        const ptrdiff_t rows = BLOCK / C; /* C < FASTCE_ENTROPY_ROW_MIN here */
+        for (ptrdiff_t s0 = begin; s0 < end; s0 += rows) {
+            ptrdiff_t nr = end - s0 < rows ? end - s0 : rows;
+            VEC(entropy_terms)(c->x + s0 * C, c->t ? c->t + s0 * C : NULL, nr * C, term,
+                               term_lo);
+            for (ptrdiff_t r = 0; r < nr; r++) {
+                const double *tr = term + r * C, *tl = term_lo + r * C;
+                double h;
+                if (sizeof(T) == sizeof(float)) { /* float-accuracy terms: a plain sum */
+                    h = 0.0;
+                    for (ptrdiff_t j = 0; j < C; j++) h += tr[j];
+                } else { /* the products exact, the sum compensated (as the vectors) */
+                    fastce_acc a = {0.0, 0.0};
+                    double lo = 0.0;
+                    for (ptrdiff_t j = 0; j < C; j++) {
+                        fastce_acc2_add(&a, tr[j]);
+                        lo += tl[j];
+                    }
+                    h = isfinite(a.s) ? a.s + (a.c + lo) : a.s;
+                }
+                c->out[s0 + r] = (T)(c->t ? h : 0.0 - h);
+            }
+        }
+        return 0.0;
+    }
+    for (ptrdiff_t s = begin; s < end; s++) { /* strided rows, or the scalar table */
         ptrdiff_t off = fastce_row_offset(s, C, n1);
-        double h = 0.0;
+        fastce_acc h = {0.0, 0.0}; /* each product exact, the sum compensated */
         for (ptrdiff_t j = 0; j < C; j++) {
             double p = (double)c->x[off + j * n1];
-            if (c->t) /* p*log(p/q): one rounding in p/q, none of log p - log q */
-                h += fastce_term(p, log(p / (double)c->t[off + j * n1]));
-            else
-                h -= fastce_term(p, log(p));
+            if (p == 0.0) continue;
+            /* p*log(p/q): one rounding in p/q, none of log p - log q */
+            fastce_cat_term_add(&h, p, log(c->t ? p / (double)c->t[off + j * n1] : p));
         }
-        c->out[s] = (T)h;
+        c->out[s] = (T)(c->t ? fastce_acc_value(h) : 0.0 - fastce_acc_value(h));
     }
     return 0.0;
 }

@@ -118,7 +118,37 @@ typedef struct {
      * runs as written there). */
     void (*lse_dd_rest_f32)(const float *x, ptrdiff_t C, double m, double acc[3]);
     void (*lse_dd_rest_f64)(const double *x, ptrdiff_t C, double m, double acc[3]);
+    /* First index of the largest of x[0..C), C >= 1, numpy.argmax's
+     * answer: the first NaN when there is one, 0 for a row of -inf. NULL in
+     * the scalar table (the loop in metrics_impl.h). */
+    ptrdiff_t (*row_argmax_f32)(const float *x, ptrdiff_t C);
+    ptrdiff_t (*row_argmax_f64)(const double *x, ptrdiff_t C);
+    /* The sum behind entropy and kl_divergence (fastce_entropy in
+     * fastce_api.h): sum_j p_j log(p_j / q_j) over a contiguous row
+     * (C >= 1), or sum_j p_j log(p_j) when q is NULL; a term with p_j == 0 is 0 (even
+     * where q_j is 0 or NaN), otherwise log follows libm (log(0) = -inf,
+     * log(inf) = inf, log of a negative or NaN = NaN). Float rows: terms in
+     * double with a float-accuracy log (relative error < 2^-30), plain
+     * double lanes; double rows: the logs of fastce's double functions,
+     * every product's rounding error kept and the sum compensated, so that
+     * only the logs' (and the ratio's) own errors remain. NULL in the scalar
+     * table (the loop in metrics_impl.h). */
+    double (*entropy_row_f32)(const float *p, const float *q, ptrdiff_t C);
+    double (*entropy_row_f64)(const double *p, const double *q, ptrdiff_t C);
+    /* The terms of entropy_row, one by one, over n contiguous elements
+     * (rows of fewer than FASTCE_ENTROPY_ROW_MIN classes, taken as one run:
+     * a vector row of 10 would be mostly horizontal sums): term[i] and,
+     * for double rows, term_lo[i], the product's rounding error (term_lo
+     * is not written for float rows). NULL in the scalar table. */
+    void (*entropy_terms_f32)(const float *p, const float *q, ptrdiff_t n, double *term,
+                              double *term_lo);
+    void (*entropy_terms_f64)(const double *p, const double *q, ptrdiff_t n, double *term,
+                              double *term_lo);
 } fastce_vec_ops;
+
+/* Rows of at least this many classes take entropy_row; shorter ones
+ * entropy_terms and a scalar sum per row. */
+#define FASTCE_ENTROPY_ROW_MIN 16
 
 /* Class counts up to which the row-parallel sparse kernel is used. */
 #define FASTCE_SMALL_C 32

@@ -113,6 +113,49 @@ static double row_max_f64(const double *x, ptrdiff_t C) {
     return m == -INFINITY ? nan_or_minus_inf_f64(x, C) : m;
 }
 
+/* --------------------------------------------------------- row argmax */
+
+/* Two reads of the row: its max, with a note of any NaN (whose first
+ * index is then the answer, found by a scalar scan: rare), then the first
+ * entry equal to the max (-inf for a row of -inf, at 0). Whole vectors,
+ * then the tail one by one. Rows under 32 entries take one scalar read
+ * (measured faster there: the vectors' horizontal steps and second read
+ * cost more than they save). */
+#define FASTCE_ROW_ARGMAX_AVX2(SUF, TYPE, W, VEC, L)                                       \
+    static ptrdiff_t row_argmax_##SUF(const TYPE *x, ptrdiff_t C) {                        \
+        if (C < 32) return fastce_argmax_##SUF(x, C, 1);                                   \
+        VEC m0 = _mm256_set1_##W(-INFINITY), m1 = m0, nan = _mm256_setzero_##W();          \
+        ptrdiff_t j = 0;                                                                   \
+        for (; j + 2 * L <= C; j += 2 * L) {                                               \
+            VEC a = _mm256_loadu_##W(x + j), b = _mm256_loadu_##W(x + j + L);              \
+            nan = _mm256_or_##W(nan, _mm256_cmp_##W(a, b, _CMP_UNORD_Q));                  \
+            m0 = _mm256_max_##W(a, m0);                                                    \
+            m1 = _mm256_max_##W(b, m1);                                                    \
+        }                                                                                  \
+        TYPE lanes[L], m = -INFINITY;                                                      \
+        _mm256_storeu_##W(lanes, _mm256_max_##W(m0, m1));                                  \
+        for (int k = 0; k < L; k++) m = lanes[k] > m ? lanes[k] : m;                       \
+        int has_nan = _mm256_movemask_##W(nan) != 0;                                       \
+        for (; j < C; j++) {                                                               \
+            has_nan |= x[j] != x[j];                                                       \
+            m = x[j] > m ? x[j] : m;                                                       \
+        }                                                                                  \
+        if (has_nan) {                                                                     \
+            for (j = 0; x[j] == x[j]; j++) {}                                              \
+            return j;                                                                      \
+        }                                                                                  \
+        const VEC mv = _mm256_set1_##W(m);                                                 \
+        for (j = 0; j + L <= C; j += L) {                                                  \
+            int eq = _mm256_movemask_##W(_mm256_cmp_##W(_mm256_loadu_##W(x + j), mv, _CMP_EQ_OQ)); \
+            if (eq) return j + __builtin_ctz((unsigned)eq);                                \
+        }                                                                                  \
+        while (x[j] != m) j++;                                                             \
+        return j;                                                                          \
+    }
+
+FASTCE_ROW_ARGMAX_AVX2(f32, float, ps, __m256, 8)
+FASTCE_ROW_ARGMAX_AVX2(f64, double, pd, __m256d, 4)
+
 /* ----------------------------------------------------------- row rest */
 
 /* Eight floats of a row: their terms exp(v - m) (1 at a maximum) stored
@@ -1023,6 +1066,85 @@ FASTCE_CATEGORICAL_AVX2(f32, float, 1, LOAD4_F32, STORE4_F32, MASKLOAD4_F32, MAS
 FASTCE_CATEGORICAL_AVX2(f64, double, 0, _mm256_loadu_pd, _mm256_storeu_pd, MASKLOAD4_F64,
                         MASKSTORE4_F64)
 
+/* ---------------------------------------------- entropy and KL rows */
+
+/* Four terms p*log(p/q) (has_q) or p*log(p), 0 where p == 0 (even for a
+ * NaN q), log as libm's. The categorical logs take positive normal lanes
+ * and NaN, and a vector with a lane below the normal range (0, subnormal
+ * or negative: here only 0 from p/q, or a caller's bad input) goes to
+ * fastce_log_pd; lanes where p == 0 take 1 instead, so that zero
+ * probabilities (one-hot rows) stay on the fast path, and +inf is put
+ * back by hand. Double rows (!log24) also get each product's rounding
+ * error in *term_lo, as categorical4. */
+FASTCE_ALWAYS_INLINE __m256d entropy4(__m256d p, __m256d q, const int has_q, int log24,
+                                      __m256d *term_lo) {
+    __m256d p0 = _mm256_cmp_pd(p, _mm256_setzero_pd(), _CMP_EQ_OQ);
+    __m256d x = _mm256_blendv_pd(has_q ? _mm256_div_pd(p, q) : p, _mm256_set1_pd(1.0), p0);
+    __m256d lg = log24 ? categorical_log24_pd(x) : categorical_log_pd(x);
+    lg = _mm256_blendv_pd(lg, x, _mm256_cmp_pd(x, _mm256_set1_pd(INFINITY), _CMP_EQ_OQ));
+    __m256d term = _mm256_mul_pd(p, lg);
+    if (!log24) *term_lo = _mm256_andnot_pd(p0, _mm256_fmsub_pd(p, lg, term));
+    return _mm256_andnot_pd(p0, term);
+}
+
+/* The sum of a row's terms, eight a step into two lane sets (row_add_pd:
+ * plain for float rows, compensated for double rows), then four, then a
+ * masked tail whose missing lanes load as p = 0 (a zero term). */
+#define FASTCE_ENTROPY_AVX2(SUF, TYPE, LOG24, LOAD4, MLOAD4)                               \
+    FASTCE_ALWAYS_INLINE double entropy_row_body_##SUF(const TYPE *p, const TYPE *q,       \
+                                                       ptrdiff_t C, const int has_q) {     \
+        __m256d acc0 = _mm256_setzero_pd(), comp0 = acc0, acc1 = acc0, comp1 = acc0;       \
+        __m256d e0 = acc0, e1 = acc0, q0 = acc0, q1 = acc0;                                \
+        ptrdiff_t j = 0;                                                                   \
+        for (; j + 8 <= C; j += 8) {                                                       \
+            if (has_q) {                                                                   \
+                q0 = LOAD4(q + j);                                                         \
+                q1 = LOAD4(q + j + 4);                                                     \
+            }                                                                              \
+            __m256d l0 = entropy4(LOAD4(p + j), q0, has_q, LOG24, &e0);                    \
+            __m256d l1 = entropy4(LOAD4(p + j + 4), q1, has_q, LOG24, &e1);                \
+            row_add_pd(&acc0, &comp0, l0, e0, LOG24);                                      \
+            row_add_pd(&acc1, &comp1, l1, e1, LOG24);                                      \
+        }                                                                                  \
+        for (; j < C; j += 4) {                                                            \
+            ptrdiff_t r = C - j;                                                           \
+            if (has_q) q0 = r >= 4 ? LOAD4(q + j) : MLOAD4(q + j, r);                      \
+            __m256d l0 = entropy4(r >= 4 ? LOAD4(p + j) : MLOAD4(p + j, r), q0, has_q, LOG24, &e0); \
+            row_add_pd(&acc0, &comp0, l0, e0, LOG24);                                      \
+        }                                                                                  \
+        if (LOG24) return hsum_pd(_mm256_add_pd(acc0, acc1));                              \
+        fastce_dd total = categorical_total(acc0, comp0, acc1, comp1);                     \
+        return total.hi + total.lo;                                                        \
+    }                                                                                      \
+    static double entropy_row_##SUF(const TYPE *p, const TYPE *q, ptrdiff_t C) {           \
+        return q ? entropy_row_body_##SUF(p, q, C, 1) : entropy_row_body_##SUF(p, NULL, C, 0); \
+    }                                                                                      \
+    FASTCE_ALWAYS_INLINE void entropy_terms_body_##SUF(const TYPE *p, const TYPE *q,       \
+                                                       ptrdiff_t n, double *term,         \
+                                                       double *term_lo, const int has_q) { \
+        __m256d e = _mm256_setzero_pd(), qv = e;                                           \
+        for (ptrdiff_t j = 0; j < n; j += 4) {                                             \
+            ptrdiff_t r = n - j;                                                           \
+            if (has_q) qv = r >= 4 ? LOAD4(q + j) : MLOAD4(q + j, r);                      \
+            __m256d l = entropy4(r >= 4 ? LOAD4(p + j) : MLOAD4(p + j, r), qv, has_q, LOG24, &e); \
+            if (r >= 4) {                                                                  \
+                _mm256_storeu_pd(term + j, l);                                             \
+                if (!LOG24) _mm256_storeu_pd(term_lo + j, e);                              \
+            } else {                                                                       \
+                MASKSTORE4_F64(term + j, r, l);                                            \
+                if (!LOG24) MASKSTORE4_F64(term_lo + j, r, e);                             \
+            }                                                                              \
+        }                                                                                  \
+    }                                                                                      \
+    static void entropy_terms_##SUF(const TYPE *p, const TYPE *q, ptrdiff_t n, double *term, \
+                                    double *term_lo) {                                     \
+        if (q) entropy_terms_body_##SUF(p, q, n, term, term_lo, 1);                        \
+        else entropy_terms_body_##SUF(p, NULL, n, term, term_lo, 0);                       \
+    }
+
+FASTCE_ENTROPY_AVX2(f32, float, 1, LOAD4_F32, MASKLOAD4_F32)
+FASTCE_ENTROPY_AVX2(f64, double, 0, _mm256_loadu_pd, MASKLOAD4_F64)
+
 /* ------------------------------------------------- the math, for tests */
 
 static inline __m256d math4(int f, __m256d v) {
@@ -1198,6 +1320,9 @@ const fastce_vec_ops fastce_vec_avx2 = {
     scale_row_f32,      scale_row_f64,
     log_softmax_row_f32, log_softmax_row_f64,
     lse_dd_rest_f32,    lse_dd_rest_f64,
+    row_argmax_f32,     row_argmax_f64,
+    entropy_row_f32,    entropy_row_f64,
+    entropy_terms_f32,  entropy_terms_f64,
 };
 
 #endif /* FASTCE_HAVE_AVX2_TABLE */

@@ -1,5 +1,6 @@
 /* vec_avx512_pointwise.c: the AVX-512 (F, DQ, BW, VL) elementwise and
- * categorical kernels: sigmoid_ce, binary_ce and categorical_rows, with the
+ * probability kernels: sigmoid_ce, binary_ce, categorical_rows and the
+ * entropy and KL sums (entropy_row, entropy_terms), with the
  * contracts of vec.h and the numerics of the AVX2 kernels (vec_avx2.c),
  * eight double lanes a step with mask registers for tails and the
  * zero-coefficient rules. Compiled with AVX-512 flags (CMakeLists.txt);
@@ -693,6 +694,88 @@ static inline int cat_zero16_f64(const double *t) {
 FASTCE_CATEGORICAL_AVX512(f32, float, 1)
 FASTCE_CATEGORICAL_AVX512(f64, double, 0)
 
+/* ---------------------------------------------- entropy and KL rows */
+
+/* Eight terms p*log(p/q) (has_q) or p*log(p), 0 where p == 0 (even for a
+ * NaN q), log as libm's (a negative or NaN argument: NaN; 0: -inf; inf:
+ * inf; log_pos_pd handles all but the negatives). float24: the float
+ * kernel's log; double rows also get each product's rounding error in
+ * *term_lo (TwoProduct, as categorical8). */
+FASTCE_ALWAYS_INLINE __m512d entropy8(__m512d p, __m512d q, const int has_q, int float24,
+                                      __m512d *term_lo) {
+    __mmask8 live = _mm512_cmp_pd_mask(p, _mm512_setzero_pd(), _CMP_NEQ_UQ);
+    __m512d x = has_q ? _mm512_div_pd(p, q) : p;
+    __m512d lg = fastce512_log_pos_pd(x, float24);
+    lg = _mm512_mask_mov_pd(lg, _mm512_cmp_pd_mask(x, _mm512_setzero_pd(), _CMP_LT_OQ),
+                            _mm512_set1_pd(NAN));
+    __m512d term = _mm512_maskz_mul_pd(live, p, lg);
+    if (!float24) *term_lo = _mm512_maskz_fmsub_pd(live, p, lg, term);
+    return term;
+}
+
+/* The sum of a row's terms, sixteen a step into two lane sets (as in
+ * cat_row: plain for float rows, compensated with the products' errors
+ * for double rows), then a masked tail of eight at a time, whose missing
+ * lanes load as p = 0 (a zero term). */
+#define FASTCE_ENTROPY_AVX512(SUF, TYPE, F24)                                              \
+    FASTCE_ALWAYS_INLINE void entropy_add_##SUF(__m512d term, __m512d term_lo, __m512d *acc, \
+                                                __m512d *err) {                            \
+        if (F24) {                                                                         \
+            *acc = _mm512_add_pd(*acc, term);                                              \
+        } else {                                                                           \
+            two_sum_add(acc, err, term);                                                   \
+            *err = _mm512_add_pd(*err, term_lo);                                           \
+        }                                                                                  \
+    }                                                                                      \
+    FASTCE_ALWAYS_INLINE double entropy_row_body_##SUF(const TYPE *p, const TYPE *q,       \
+                                                       ptrdiff_t C, const int has_q) {     \
+        __m512d acc0 = _mm512_setzero_pd(), err0 = acc0, acc1 = acc0, err1 = acc0;         \
+        __m512d lo0 = acc0, lo1 = acc0, qv0 = acc0, qv1 = acc0;                            \
+        ptrdiff_t j = 0;                                                                   \
+        for (; j + 16 <= C; j += 16) {                                                     \
+            if (has_q) {                                                                   \
+                qv0 = fastce512_load8_##SUF(q + j);                                        \
+                qv1 = fastce512_load8_##SUF(q + j + 8);                                    \
+            }                                                                              \
+            __m512d t0 = entropy8(fastce512_load8_##SUF(p + j), qv0, has_q, F24, &lo0);     \
+            __m512d t1 = entropy8(fastce512_load8_##SUF(p + j + 8), qv1, has_q, F24, &lo1); \
+            entropy_add_##SUF(t0, lo0, &acc0, &err0);                                      \
+            entropy_add_##SUF(t1, lo1, &acc1, &err1);                                      \
+        }                                                                                  \
+        for (; j < C; j += 8) {                                                            \
+            __mmask8 m = C - j >= 8 ? 0xff : fastce512_first8(C - j);                      \
+            if (has_q) qv0 = fastce512_mload8_##SUF(m, q + j);                             \
+            __m512d t0 = entropy8(fastce512_mload8_##SUF(m, p + j), qv0, has_q, F24, &lo0); \
+            entropy_add_##SUF(t0, lo0, &acc0, &err0);                                      \
+        }                                                                                  \
+        if (F24) return _mm512_reduce_add_pd(_mm512_add_pd(acc0, acc1));                  \
+        fastce_dd total = comp_total(acc0, err0, acc1, err1);                              \
+        return total.hi + total.lo;                                                        \
+    }                                                                                      \
+    static double entropy_row_##SUF(const TYPE *p, const TYPE *q, ptrdiff_t C) {           \
+        return q ? entropy_row_body_##SUF(p, q, C, 1) : entropy_row_body_##SUF(p, NULL, C, 0); \
+    }                                                                                      \
+    FASTCE_ALWAYS_INLINE void entropy_terms_body_##SUF(const TYPE *p, const TYPE *q,       \
+                                                       ptrdiff_t n, double *term,         \
+                                                       double *term_lo, const int has_q) { \
+        __m512d e = _mm512_setzero_pd(), qv = e;                                           \
+        for (ptrdiff_t j = 0; j < n; j += 8) {                                             \
+            __mmask8 m = n - j >= 8 ? 0xff : fastce512_first8(n - j);                      \
+            if (has_q) qv = fastce512_mload8_##SUF(m, q + j);                              \
+            __m512d l = entropy8(fastce512_mload8_##SUF(m, p + j), qv, has_q, F24, &e);     \
+            _mm512_mask_storeu_pd(term + j, m, l);                                         \
+            if (!F24) _mm512_mask_storeu_pd(term_lo + j, m, e);                            \
+        }                                                                                  \
+    }                                                                                      \
+    static void entropy_terms_##SUF(const TYPE *p, const TYPE *q, ptrdiff_t n, double *term, \
+                                    double *term_lo) {                                     \
+        if (q) entropy_terms_body_##SUF(p, q, n, term, term_lo, 1);                        \
+        else entropy_terms_body_##SUF(p, NULL, n, term, term_lo, 0);                       \
+    }
+
+FASTCE_ENTROPY_AVX512(f32, float, 1)
+FASTCE_ENTROPY_AVX512(f64, double, 0)
+
 void fastce_vec_avx512_fill_pointwise(fastce_vec_ops *t) {
     t->sigmoid_ce_f32 = sigmoid_ce_f32;
     t->sigmoid_ce_f64 = sigmoid_ce_f64;
@@ -700,6 +783,10 @@ void fastce_vec_avx512_fill_pointwise(fastce_vec_ops *t) {
     t->binary_ce_f64 = binary_ce_f64;
     t->categorical_rows_f32 = categorical_rows_f32;
     t->categorical_rows_f64 = categorical_rows_f64;
+    t->entropy_row_f32 = entropy_row_f32;
+    t->entropy_row_f64 = entropy_row_f64;
+    t->entropy_terms_f32 = entropy_terms_f32;
+    t->entropy_terms_f64 = entropy_terms_f64;
 }
 
 #endif /* FASTCE_HAVE_AVX512_TABLE */
