@@ -87,7 +87,9 @@ def categorical_cross_entropy(
     loss = per_sample_buffer(reduction, layout.n_samples, compute)
     if is_labels(t):
         y, den = labels(t, layout, None, None, sw, compute)
-        pc, y, sw = grad.detach(operand(p, compute), y, sw)
+        pc = operand(p, compute)
+        if grad.direct:  # the caller's grad_out may overlap them
+            pc, y, sw = grad.detach(pc, y, sw)
         scale = grad_scale(reduction, den)
         total = for_dtype(compute).categorical_ce_sparse(
             pc, y, *layout.dims, sw, eps, loss, grad.buffer, scale, nt)
@@ -96,7 +98,9 @@ def categorical_cross_entropy(
                     "floating targets are probabilities with the shape of probs; "
                     "pass integer class indices for a sparse target")
         den = float(layout.n_samples) if sw is None else float(sw.sum(dtype=np.float64))
-        pc, tc, sw = grad.detach(operand(p, compute), operand(t, compute), sw)
+        pc, tc = operand(p, compute), operand(t, compute)
+        if grad.direct:  # the caller's grad_out may overlap them
+            pc, tc, sw = grad.detach(pc, tc, sw)
         scale = grad_scale(reduction, den)
         total = for_dtype(compute).categorical_ce_dense(
             pc, tc, *layout.dims, sw, eps, loss, grad.buffer, scale, nt)
@@ -166,7 +170,9 @@ def binary_cross_entropy(
     P, (w,) = broadcast_operands(p.shape, compute, weight=weight)
     grad = Grad(return_grad, grad_out, p.shape, compute, result)
     loss = per_sample_buffer(reduction, p.size, compute)
-    pc, zc, w = grad.detach(operand(p, compute), operand(z, compute), w)
+    pc, zc = operand(p, compute), operand(z, compute)
+    if grad.direct:  # the caller's grad_out may overlap them
+        pc, zc, w = grad.detach(pc, zc, w)
     den = float(p.size)
     scale = grad_scale(reduction, den)
     total = for_dtype(compute).binary_ce(pc, zc, P, w, eps, loss, grad.buffer, scale, nt)

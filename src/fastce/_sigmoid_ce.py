@@ -77,7 +77,9 @@ def sigmoid_cross_entropy(
     P, (w, q) = broadcast_operands(x.shape, compute, weight=weight, pos_weight=pos_weight)
     grad = Grad(return_grad, grad_out, x.shape, compute, result)
     loss = per_sample_buffer(reduction, x.size, compute)
-    xc, zc, w, q = grad.detach(operand(x, compute), operand(z, compute), w, q)
+    xc, zc = operand(x, compute), operand(z, compute)
+    if grad.direct:  # the caller's grad_out may overlap them
+        xc, zc, w, q = grad.detach(xc, zc, w, q)
     den = float(x.size)
     scale = grad_scale(reduction, den)
     total = for_dtype(compute).sigmoid_ce(xc, zc, P, w, q, loss, grad.buffer, scale, nt)

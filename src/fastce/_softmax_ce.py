@@ -109,7 +109,9 @@ def softmax_cross_entropy(
 
     if is_labels(t):
         y, den = labels(t, layout, ignore, w, sw, compute)
-        xc, y, w, sw = grad.detach(operand(x, compute), y, w, sw)
+        xc = operand(x, compute)
+        if grad.direct:  # the caller's grad_out may overlap them
+            xc, y, w, sw = grad.detach(xc, y, w, sw)
         scale = grad_scale(reduction, den)
         total = for_dtype(compute).softmax_ce_sparse(
             xc, y, *layout.dims, w, sw, kernel_ignore_index(ignore), e, loss, grad.buffer,
@@ -119,7 +121,9 @@ def softmax_cross_entropy(
                     "floating targets are probabilities with the logits' shape; "
                     "pass integer class indices for a sparse target")
         den = float(layout.n_samples) if sw is None else float(sw.sum(dtype=np.float64))
-        xc, tc, w, sw = grad.detach(operand(x, compute), operand(t, compute), w, sw)
+        xc, tc = operand(x, compute), operand(t, compute)
+        if grad.direct:  # the caller's grad_out may overlap them
+            xc, tc, w, sw = grad.detach(xc, tc, w, sw)
         scale = grad_scale(reduction, den)
         total = for_dtype(compute).softmax_ce_dense(
             xc, tc, *layout.dims, w, sw, e, loss, grad.buffer,
@@ -187,7 +191,9 @@ def nll_loss(
     grad = Grad(return_grad, grad_out, x.shape, compute, result, zeroed=True)
     loss = per_sample_buffer(reduction, layout.n_samples, compute)
     y, den = labels(t, layout, ignore, w, sw, compute)
-    xc, y, w, sw = grad.detach(operand(x, compute), y, w, sw)
+    xc = operand(x, compute)
+    if grad.direct:  # the caller's grad_out may overlap them
+        xc, y, w, sw = grad.detach(xc, y, w, sw)
     scale = grad_scale(reduction, den)
     total = for_dtype(compute).nll(xc, y, *layout.dims, w, sw, kernel_ignore_index(ignore), loss,
                                    grad.buffer, scale, grad.zeroed, nt)
