@@ -17,22 +17,12 @@ does not, and prints the medians and their ratio:
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from typing import Callable, List, Optional
+from typing import List, Optional
 
 import numpy as np
 
 import fastce
-
-
-def median_ms(f: Callable[[], object], repeats: int) -> float:
-    times: List[float] = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times) * 1e3
+from _timing import median_s
 
 
 def main(argv: Optional[List[str]] = None) -> None:
@@ -49,8 +39,8 @@ def main(argv: Optional[List[str]] = None) -> None:
             z = rng.standard_normal((65536, C)).astype(dtype)
             cases.append((f"logits near 0, 65536 x {C}", z + 5, z))
         for name, plain, cancelling in cases:
-            a = median_ms(lambda: fastce.logsumexp(plain, n_threads=1), args.repeats)
-            b = median_ms(lambda: fastce.logsumexp(cancelling, n_threads=1), args.repeats)
+            a = 1e3 * median_s(lambda: fastce.logsumexp(plain, n_threads=1), args.repeats)
+            b = 1e3 * median_s(lambda: fastce.logsumexp(cancelling, n_threads=1), args.repeats)
             print(f"{name:<34}{np.dtype(dtype).name:<9}{a:>10.2f}{b:>15.2f}{b / a:>8.0f}x")
 
 

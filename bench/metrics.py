@@ -13,23 +13,13 @@ G elements/s and fastce's speed-up. ``--isa`` pins an instruction set (as
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from typing import Callable, List, Optional
+from typing import List, Optional
 
 import numpy as np
 
 import fastce
+from _timing import median_s
 from fastce import reference
-
-
-def median_s(f: Callable[[], object], repeats: int) -> float:
-    times: List[float] = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def main(argv: Optional[List[str]] = None) -> None:

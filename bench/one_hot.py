@@ -13,22 +13,12 @@ medians in G elements/s and the one-hot / soft ratio.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from typing import Callable, List, Optional
+from typing import List, Optional
 
 import numpy as np
 
 import fastce
-
-
-def median_s(f: Callable[[], object], repeats: int) -> float:
-    times: List[float] = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+from _timing import median_s
 
 
 def main(argv: Optional[List[str]] = None) -> None:
