@@ -97,7 +97,7 @@ def entropy(p: Any, *, axis: int = -1,
     ``0 * log(0)`` is taken as 0, so one-hot rows have entropy exactly 0.
     Each product ``p*log(p)`` is kept exactly (its rounding error carried)
     in a compensated sum computed in float64, so only the logs' own errors
-    remain (within an ulp of the exact float64 entropy).
+    remain (float64 results within an ulp of the exact entropy).
 
     Examples
     --------
