@@ -69,6 +69,20 @@ static inline int fastce_lse_cancels(double max, double lse_rel, double lse) {
 #define FASTCE_NLL_AHEAD 32
 
 /* Offset of sample s's first class entry; its classes are n1 apart. */
+/* log(p/q) without the rounding of the ratio: r = fl(p/q) leaves the
+ * remainder e = p - r q exactly (FMA; exact for a correctly rounded
+ * quotient that is a normal number), so p/q = r (1 + e/(r q)) and
+ * log(p/q) = log(r) + e/p to well under an ulp (|e/p| <= 2^-53). Where
+ * p ~ q, log(r) alone is off by up to 2^-53 absolute, which is 2^-53/|log|
+ * relative: kl_divergence of two distributions within 1e-6 of each other
+ * was 10^5-10^8 ulp off, as the reference still is. r not normal (0, inf,
+ * NaN, subnormal, negative): log(r) as it is. */
+static inline double fastce_log_ratio(double p, double q) {
+    double r = p / q, lg = log(r);
+    if (r >= 2.2250738585072014e-308 && r < INFINITY) lg += fma(-r, q, p) / p;
+    return lg;
+}
+
 /* First index of the largest of x[0], x[n1], ..., x[(C - 1) n1], C >= 1:
  * the first NaN when there is one (numpy.argmax's answer). One read; the
  * vector tables' row_argmax takes it for short rows. */

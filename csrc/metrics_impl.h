@@ -80,8 +80,9 @@ static double LOCAL(entropy_block)(const void *vctx, ptrdiff_t begin,
         for (ptrdiff_t j = 0; j < C; j++) {
             double p = (double)c->x[off + j * n1];
             if (p == 0.0) continue;
-            /* p*log(p/q): one rounding in p/q, none of log p - log q */
-            fastce_cat_term_add(&h, p, log(c->t ? p / (double)c->t[off + j * n1] : p));
+            /* p*log(p/q): the ratio's rounding taken back, no log p - log q */
+            fastce_cat_term_add(&h, p, c->t ? fastce_log_ratio(p, (double)c->t[off + j * n1])
+                                            : log(p));
         }
         c->out[s] = (T)(c->t ? fastce_acc_value(h) : 0.0 - fastce_acc_value(h));
     }

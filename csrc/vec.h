@@ -130,9 +130,10 @@ typedef struct {
      * log(inf) = inf, log of a negative or NaN = NaN). Float rows: terms in
      * double with a float-accuracy log (relative error < 2^-30), plain
      * double lanes; double rows: the logs of fastce's double functions,
+     * the ratio's rounding taken back (fastce_log_ratio in internal.h),
      * every product's rounding error kept and the sum compensated, so that
-     * only the logs' (and the ratio's) own errors remain. NULL in the scalar
-     * table (the loop in metrics_impl.h). */
+     * only the logs' own errors remain. NULL in the scalar table (the loop
+     * in metrics_impl.h). */
     double (*entropy_row_f32)(const float *p, const float *q, ptrdiff_t C);
     double (*entropy_row_f64)(const double *p, const double *q, ptrdiff_t C);
     /* The terms of entropy_row, one by one, over n contiguous elements

@@ -1069,7 +1069,8 @@ FASTCE_CATEGORICAL_AVX2(f64, double, 0, _mm256_loadu_pd, _mm256_storeu_pd, MASKL
 /* ---------------------------------------------- entropy and KL rows */
 
 /* Four terms p*log(p/q) (has_q) or p*log(p), 0 where p == 0 (even for a
- * NaN q), log as libm's. The categorical logs take positive normal lanes
+ * NaN q), log as libm's; for double rows the ratio's rounding taken back
+ * (fastce_log_ratio in internal.h). The categorical logs take positive normal lanes
  * and NaN, and a vector with a lane below the normal range (0, subnormal
  * or negative: here only 0 from p/q, or a caller's bad input) goes to
  * fastce_log_pd; lanes where p == 0 take 1 instead, so that zero
@@ -1082,6 +1083,13 @@ FASTCE_ALWAYS_INLINE __m256d entropy4(__m256d p, __m256d q, const int has_q, int
     __m256d x = _mm256_blendv_pd(has_q ? _mm256_div_pd(p, q) : p, _mm256_set1_pd(1.0), p0);
     __m256d lg = log24 ? categorical_log24_pd(x) : categorical_log_pd(x);
     lg = _mm256_blendv_pd(lg, x, _mm256_cmp_pd(x, _mm256_set1_pd(INFINITY), _CMP_EQ_OQ));
+    if (has_q && !log24) { /* the ratio's rounding taken back (fastce_log_ratio) */
+        __m256d normal = _mm256_and_pd(
+            _mm256_cmp_pd(x, _mm256_set1_pd(2.2250738585072014e-308), _CMP_GE_OQ),
+            _mm256_cmp_pd(x, _mm256_set1_pd(INFINITY), _CMP_LT_OQ));
+        __m256d e = _mm256_fnmadd_pd(x, q, p); /* p - x q, exact */
+        lg = _mm256_add_pd(lg, _mm256_and_pd(normal, _mm256_div_pd(e, p)));
+    }
     __m256d term = _mm256_mul_pd(p, lg);
     if (!log24) *term_lo = _mm256_andnot_pd(p0, _mm256_fmsub_pd(p, lg, term));
     return _mm256_andnot_pd(p0, term);

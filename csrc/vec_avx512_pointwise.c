@@ -700,7 +700,9 @@ FASTCE_CATEGORICAL_AVX512(f64, double, 0)
  * NaN q), log as libm's (a negative or NaN argument: NaN; 0: -inf; inf:
  * inf; log_pos_pd handles all but the negatives). float24: the float
  * kernel's log; double rows also get each product's rounding error in
- * *term_lo (TwoProduct, as categorical8). */
+ * *term_lo (TwoProduct, as categorical8) and the ratio's rounding taken
+ * back (fastce_log_ratio in internal.h; float rows, whose ratio of two
+ * floats is rounded in double, need not). */
 FASTCE_ALWAYS_INLINE __m512d entropy8(__m512d p, __m512d q, const int has_q, int float24,
                                       __m512d *term_lo) {
     __mmask8 live = _mm512_cmp_pd_mask(p, _mm512_setzero_pd(), _CMP_NEQ_UQ);
@@ -708,6 +710,12 @@ FASTCE_ALWAYS_INLINE __m512d entropy8(__m512d p, __m512d q, const int has_q, int
     __m512d lg = fastce512_log_pos_pd(x, float24);
     lg = _mm512_mask_mov_pd(lg, _mm512_cmp_pd_mask(x, _mm512_setzero_pd(), _CMP_LT_OQ),
                             _mm512_set1_pd(NAN));
+    if (has_q && !float24) {
+        __mmask8 normal = _mm512_cmp_pd_mask(x, _mm512_set1_pd(2.2250738585072014e-308), _CMP_GE_OQ) &
+                          _mm512_cmp_pd_mask(x, _mm512_set1_pd(INFINITY), _CMP_LT_OQ);
+        __m512d e = _mm512_fnmadd_pd(x, q, p); /* p - x q, exact */
+        lg = _mm512_mask_add_pd(lg, normal, lg, _mm512_div_pd(e, p));
+    }
     __m512d term = _mm512_maskz_mul_pd(live, p, lg);
     if (!float24) *term_lo = _mm512_maskz_fmsub_pd(live, p, lg, term);
     return term;
