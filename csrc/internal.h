@@ -68,7 +68,6 @@ static inline int fastce_lse_cancels(double max, double lse_rel, double lse) {
 /* How many samples ahead the gathering loops (nll) prefetch. */
 #define FASTCE_NLL_AHEAD 32
 
-/* Offset of sample s's first class entry; its classes are n1 apart. */
 /* log(p/q) without the rounding of the ratio: r = fl(p/q) leaves the
  * remainder e = p - r q exactly (FMA; exact for a correctly rounded
  * quotient that is a normal number), so p/q = r (1 + e/(r q)) and
@@ -105,6 +104,7 @@ FASTCE_ARGMAX_SCALAR(f32, float)
 FASTCE_ARGMAX_SCALAR(f64, double)
 #undef FASTCE_ARGMAX_SCALAR
 
+/* Offset of sample s's first class entry; its classes are n1 apart. */
 static inline ptrdiff_t fastce_row_offset(ptrdiff_t s, ptrdiff_t C,
                                           ptrdiff_t n1) {
     return n1 == 1 ? s * C : (s / n1) * C * n1 + s % n1;

@@ -46,10 +46,11 @@ static double LOCAL(entropy_block)(const void *vctx, ptrdiff_t begin,
         }
         return 0.0;
     }
-    if (n1 == 1 && VEC(entropy_terms)) { /* short rows: vector terms, scalar sums */
+    if (n1 == 1 && C > 0 && C < FASTCE_ENTROPY_ROW_MIN && VEC(entropy_terms)) {
+        /* short rows: vector terms, scalar sums */
         enum { BLOCK = 1024 };
         double term[BLOCK], term_lo[BLOCK];
-        const ptrdiff_t rows = BLOCK / C; /* C < FASTCE_ENTROPY_ROW_MIN here */
+        const ptrdiff_t rows = BLOCK / C;
         for (ptrdiff_t s0 = begin; s0 < end; s0 += rows) {
             ptrdiff_t nr = end - s0 < rows ? end - s0 : rows;
             VEC(entropy_terms)(c->x + s0 * C, c->t ? c->t + s0 * C : NULL, nr * C, term,
@@ -79,7 +80,7 @@ static double LOCAL(entropy_block)(const void *vctx, ptrdiff_t begin,
         fastce_acc h = {0.0, 0.0}; /* each product exact, the sum compensated */
         for (ptrdiff_t j = 0; j < C; j++) {
             double p = (double)c->x[off + j * n1];
-            if (p == 0.0) continue;
+            if (p == 0.0) continue; /* a zero term (and no log to take) */
             /* p*log(p/q): the ratio's rounding taken back, no log p - log q */
             fastce_cat_term_add(&h, p, c->t ? fastce_log_ratio(p, (double)c->t[off + j * n1])
                                             : log(p));

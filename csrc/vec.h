@@ -120,7 +120,7 @@ typedef struct {
     void (*lse_dd_rest_f64)(const double *x, ptrdiff_t C, double m, double acc[3]);
     /* First index of the largest of x[0..C), C >= 1, numpy.argmax's
      * answer: the first NaN when there is one, 0 for a row of -inf. NULL in
-     * the scalar table (the loop in metrics_impl.h). */
+     * the scalar table (fastce_argmax_f32/f64 in internal.h). */
     ptrdiff_t (*row_argmax_f32)(const float *x, ptrdiff_t C);
     ptrdiff_t (*row_argmax_f64)(const double *x, ptrdiff_t C);
     /* The sum behind entropy and kl_divergence (fastce_entropy in

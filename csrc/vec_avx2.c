@@ -1070,18 +1070,24 @@ FASTCE_CATEGORICAL_AVX2(f64, double, 0, _mm256_loadu_pd, _mm256_storeu_pd, MASKL
 
 /* Four terms p*log(p/q) (has_q) or p*log(p), 0 where p == 0 (even for a
  * NaN q), log as libm's; for double rows the ratio's rounding taken back
- * (fastce_log_ratio in internal.h). The categorical logs take positive normal lanes
- * and NaN, and a vector with a lane below the normal range (0, subnormal
- * or negative: here only 0 from p/q, or a caller's bad input) goes to
- * fastce_log_pd; lanes where p == 0 take 1 instead, so that zero
- * probabilities (one-hot rows) stay on the fast path, and +inf is put
- * back by hand. Double rows (!log24) also get each product's rounding
- * error in *term_lo, as categorical4. */
+ * (fastce_log_ratio in internal.h). The categorical logs take positive
+ * normal lanes and NaN; lanes below the normal range (0, subnormal or
+ * negative) take fastce_log_pd, lane by lane: a short row's vector may hold
+ * another row's entries, and a row's result must not depend on its
+ * neighbours (a whole vector sent to fastce_log_pd moved a float row's KL
+ * by an ulp). Lanes where p == 0 take 1 instead, so that zero
+ * probabilities (one-hot rows) stay on the fast path; +inf is put back by
+ * hand. Double rows (!log24) also get each product's rounding error in
+ * *term_lo, as categorical4. */
 FASTCE_ALWAYS_INLINE __m256d entropy4(__m256d p, __m256d q, const int has_q, int log24,
                                       __m256d *term_lo) {
+    const __m256d one = _mm256_set1_pd(1.0);
     __m256d p0 = _mm256_cmp_pd(p, _mm256_setzero_pd(), _CMP_EQ_OQ);
-    __m256d x = _mm256_blendv_pd(has_q ? _mm256_div_pd(p, q) : p, _mm256_set1_pd(1.0), p0);
-    __m256d lg = log24 ? categorical_log24_pd(x) : categorical_log_pd(x);
+    __m256d x = _mm256_blendv_pd(has_q ? _mm256_div_pd(p, q) : p, one, p0);
+    __m256d low = _mm256_cmp_pd(x, _mm256_set1_pd(2.2250738585072014e-308), _CMP_LT_OQ);
+    __m256d xn = _mm256_blendv_pd(x, one, low);
+    __m256d lg = log24 ? categorical_log24_pd(xn) : categorical_log_pd(xn);
+    if (_mm256_movemask_pd(low)) lg = _mm256_blendv_pd(lg, fastce_log_pd(x), low);
     lg = _mm256_blendv_pd(lg, x, _mm256_cmp_pd(x, _mm256_set1_pd(INFINITY), _CMP_EQ_OQ));
     if (has_q && !log24) { /* the ratio's rounding taken back (fastce_log_ratio) */
         __m256d normal = _mm256_and_pd(

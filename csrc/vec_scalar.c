@@ -19,7 +19,7 @@ const fastce_vec_ops fastce_vec_scalar = {
     scalar_scale_row_f32,      scalar_scale_row_f64,
     scalar_log_softmax_row_f32, scalar_log_softmax_row_f64,
     NULL,                      NULL, /* lse_dd_rest: the loop in softmax_impl.h */
-    NULL,                      NULL, /* row_argmax: the loop in metrics_impl.h */
+    NULL,                      NULL, /* row_argmax: fastce_argmax in internal.h */
     NULL,                      NULL, /* entropy_row: the loop in metrics_impl.h */
     NULL,                      NULL, /* entropy_terms: the same loop */
 };
