@@ -15,15 +15,31 @@ typedef struct {
     ptrdiff_t C, n1;
 } LOCAL(metric_ctx);
 
-static double LOCAL(accuracy_block)(const void *vctx, ptrdiff_t begin,
-                                    ptrdiff_t end) {
-    const LOCAL(metric_ctx) *c = vctx;
+static double LOCAL(accuracy_direct)(const LOCAL(metric_ctx) *c, ptrdiff_t begin,
+                                     ptrdiff_t end) {
     double hits = 0.0;
     for (ptrdiff_t s = begin; s < end; s++) {
         ptrdiff_t off = fastce_row_offset(s, c->C, c->n1);
         ptrdiff_t want = c->y ? (ptrdiff_t)c->y[s]
                               : LOCAL(row_argmax)(c->t + off, c->n1, c->C);
         hits += LOCAL(row_argmax)(c->x + off, c->n1, c->C) == want;
+    }
+    return hits;
+}
+
+/* Strided rows (n1 > 1) through tiles (row_impl.h). */
+static double LOCAL(accuracy_block)(const void *vctx, ptrdiff_t begin, ptrdiff_t end) {
+    const LOCAL(metric_ctx) *c = vctx;
+    const ptrdiff_t C = c->C, n1 = c->n1;
+    if (n1 == 1 || C > FASTCE_TILE) return LOCAL(accuracy_direct)(c, begin, end);
+    T x[FASTCE_TILE], tt[FASTCE_TILE];
+    double hits = 0.0;
+    for (ptrdiff_t s = begin, r; s < end; s += r) {
+        r = LOCAL(tile_rows)(s, end, n1, FASTCE_TILE / C);
+        LOCAL(tile_gather)(c->x, C, n1, s, r, x);
+        if (c->t) LOCAL(tile_gather)(c->t, C, n1, s, r, tt);
+        LOCAL(metric_ctx) t = {x, c->t ? tt : NULL, c->y ? c->y + s : NULL, NULL, C, 1};
+        hits += LOCAL(accuracy_direct)(&t, 0, r);
     }
     return hits;
 }
@@ -35,9 +51,8 @@ int PUBLIC(accuracy)(const T *x, const int64_t *y, const T *t, ptrdiff_t n0,
                              n_threads, count);
 }
 
-static double LOCAL(entropy_block)(const void *vctx, ptrdiff_t begin,
-                                   ptrdiff_t end) {
-    const LOCAL(metric_ctx) *c = vctx; /* x = p, t = q (or NULL) */
+static double LOCAL(entropy_direct)(const LOCAL(metric_ctx) *c, ptrdiff_t begin,
+                                    ptrdiff_t end) { /* x = p, t = q (or NULL) */
     const ptrdiff_t C = c->C, n1 = c->n1;
     if (n1 == 1 && C >= FASTCE_ENTROPY_ROW_MIN && VEC(entropy_row)) {
         for (ptrdiff_t s = begin; s < end; s++) { /* contiguous rows: vector sums */
@@ -86,6 +101,22 @@ static double LOCAL(entropy_block)(const void *vctx, ptrdiff_t begin,
                                             : log(p));
         }
         c->out[s] = (T)(c->t ? fastce_acc_value(h) : 0.0 - fastce_acc_value(h));
+    }
+    return 0.0;
+}
+
+/* Strided rows (n1 > 1) through tiles (row_impl.h). */
+static double LOCAL(entropy_block)(const void *vctx, ptrdiff_t begin, ptrdiff_t end) {
+    const LOCAL(metric_ctx) *c = vctx;
+    const ptrdiff_t C = c->C, n1 = c->n1;
+    if (n1 == 1 || C > FASTCE_TILE) return LOCAL(entropy_direct)(c, begin, end);
+    T p[FASTCE_TILE], q[FASTCE_TILE];
+    for (ptrdiff_t s = begin, r; s < end; s += r) {
+        r = LOCAL(tile_rows)(s, end, n1, FASTCE_TILE / C);
+        LOCAL(tile_gather)(c->x, C, n1, s, r, p);
+        if (c->t) LOCAL(tile_gather)(c->t, C, n1, s, r, q);
+        LOCAL(metric_ctx) t = {p, c->t ? q : NULL, NULL, c->out + s, C, 1};
+        LOCAL(entropy_direct)(&t, 0, r);
     }
     return 0.0;
 }

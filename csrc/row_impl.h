@@ -142,6 +142,48 @@ static inline double LOCAL(prob_minus_one)(double v, fastce_row r) {
     return v == r.max ? -r.rest / (1.0 + r.rest) : LOCAL(row_prob)(v, r) - 1.0;
 }
 
+/* ---- strided rows through a contiguous tile
+ * A class axis that is not the last (n1 > 1: an (N, C, H, W) batch of
+ * images, PyTorch's layout for segmentation) puts a sample's C entries n1
+ * apart, where the vector kernels (a row at a time, or few-class rows in
+ * groups) want them side by side: the scalar strided loops ran 20x slower
+ * than the same rows with the class axis last. So a block of such samples
+ * goes through tiles: a run of consecutive samples (one i0, consecutive
+ * i1) is copied into R contiguous rows (the transpose of a C x R tile,
+ * read as C runs of R), the contiguous code runs on the tile, and the rows
+ * it wrote go back the same way. Each sample then takes the computations
+ * of the same row with the class axis last (the few-class kernels group
+ * rows from a tile's start, so where AVX2 leaves a group's last rows to
+ * the one-row path, a result's last bit may differ from that layout's). */
+
+/* Elements of a tile: rows of more classes than this keep the strided
+ * loops. */
+#define FASTCE_TILE 1024
+
+/* How many samples from s on (before end, at most max) share s's i0. */
+static inline ptrdiff_t LOCAL(tile_rows)(ptrdiff_t s, ptrdiff_t end, ptrdiff_t n1,
+                                         ptrdiff_t max) {
+    ptrdiff_t r = n1 - s % n1;
+    if (r > end - s) r = end - s;
+    return r < max ? r : max;
+}
+
+/* Samples s .. s + r - 1 (one i0) of the (n0, C, n1) block x into r rows
+ * of C at tile, and back. */
+static inline void LOCAL(tile_gather)(const T *x, ptrdiff_t C, ptrdiff_t n1, ptrdiff_t s,
+                                      ptrdiff_t r, T *tile) {
+    const T *src = x + fastce_row_offset(s, C, n1);
+    for (ptrdiff_t j = 0; j < C; j++)
+        for (ptrdiff_t k = 0; k < r; k++) tile[k * C + j] = src[j * n1 + k];
+}
+
+static inline void LOCAL(tile_scatter)(const T *tile, ptrdiff_t C, ptrdiff_t n1, ptrdiff_t s,
+                                       ptrdiff_t r, T *x) {
+    T *dst = x + fastce_row_offset(s, C, n1);
+    for (ptrdiff_t j = 0; j < C; j++)
+        for (ptrdiff_t k = 0; k < r; k++) dst[j * n1 + k] = tile[k * C + j];
+}
+
 /* Whether the vector table can write this row's exp(x_j - max): a contiguous
  * row with a finite max (a +inf max needs the v == max special case). */
 static inline int LOCAL(row_vectorizable)(ptrdiff_t n1, fastce_row r) {

@@ -189,9 +189,8 @@ static void LOCAL(sparse_row)(const LOCAL(sparse_ctx) *c, ptrdiff_t s,
     g[y * n1] = (T)(a * ((cy + e_c * wy) * LOCAL(prob_minus_one)(xy, r) + e_c * w_other * py));
 }
 
-static double LOCAL(sparse_block)(const void *vctx, ptrdiff_t begin,
-                                  ptrdiff_t end) {
-    const LOCAL(sparse_ctx) *c = vctx;
+static double LOCAL(sparse_block_direct)(const LOCAL(sparse_ctx) *c, ptrdiff_t begin,
+                                         ptrdiff_t end) {
     const ptrdiff_t C = c->C;
     fastce_acc acc = {0.0, 0.0};
     /* Few classes: the row-parallel kernel takes rows while it can; a group
@@ -211,6 +210,26 @@ static double LOCAL(sparse_block)(const void *vctx, ptrdiff_t begin,
         }
         ptrdiff_t stop = rows && s + 8 < end ? s + 8 : end;
         for (; s < stop; s++) LOCAL(sparse_row)(c, s, &acc);
+    }
+    return fastce_acc_value(acc);
+}
+
+/* Strided rows (n1 > 1) through tiles (row_impl.h); contiguous rows, and
+ * rows too long for a tile, as they are. */
+static double LOCAL(sparse_block)(const void *vctx, ptrdiff_t begin, ptrdiff_t end) {
+    const LOCAL(sparse_ctx) *c = vctx;
+    const ptrdiff_t C = c->C, n1 = c->n1;
+    if (n1 == 1 || C > FASTCE_TILE) return LOCAL(sparse_block_direct)(c, begin, end);
+    T x[FASTCE_TILE], g[FASTCE_TILE];
+    fastce_acc acc = {0.0, 0.0};
+    for (ptrdiff_t s = begin, r; s < end; s += r) {
+        r = LOCAL(tile_rows)(s, end, n1, FASTCE_TILE / C);
+        LOCAL(tile_gather)(c->x, C, n1, s, r, x);
+        LOCAL(sparse_ctx) t = *c;
+        t.x = x, t.n1 = 1, t.y = c->y + s, t.sw = c->sw ? c->sw + s : NULL;
+        t.loss = c->loss ? c->loss + s : NULL, t.grad = c->grad ? g : NULL;
+        fastce_acc_add(&acc, LOCAL(sparse_block_direct)(&t, 0, r));
+        if (c->grad) LOCAL(tile_scatter)(g, C, n1, s, r, c->grad);
     }
     return fastce_acc_value(acc);
 }
@@ -246,9 +265,8 @@ typedef struct {
     double e, grad_scale;
 } LOCAL(dense_ctx);
 
-static double LOCAL(dense_block)(const void *vctx, ptrdiff_t begin,
-                                 ptrdiff_t end) {
-    const LOCAL(dense_ctx) *c = vctx;
+static double LOCAL(dense_block_direct)(const LOCAL(dense_ctx) *c, ptrdiff_t begin,
+                                        ptrdiff_t end) {
     const ptrdiff_t C = c->C, n1 = c->n1;
     const double keep = 1.0 - c->e, e_c = c->e / (double)C;
     /* weights or smoothing: the loss is recomputed from compensated sums */
@@ -324,6 +342,26 @@ static double LOCAL(dense_block)(const void *vctx, ptrdiff_t begin,
         }
         if (k >= 0 && r.rest < 1.0)
             g[k * n1] = (T)(a * (B_rest - B * r.rest / (1.0 + r.rest)));
+    }
+    return fastce_acc_value(acc);
+}
+
+/* sparse_block for dense targets: the targets go through a tile too. */
+static double LOCAL(dense_block)(const void *vctx, ptrdiff_t begin, ptrdiff_t end) {
+    const LOCAL(dense_ctx) *c = vctx;
+    const ptrdiff_t C = c->C, n1 = c->n1;
+    if (n1 == 1 || C > FASTCE_TILE) return LOCAL(dense_block_direct)(c, begin, end);
+    T x[FASTCE_TILE], tt[FASTCE_TILE], g[FASTCE_TILE];
+    fastce_acc acc = {0.0, 0.0};
+    for (ptrdiff_t s = begin, r; s < end; s += r) {
+        r = LOCAL(tile_rows)(s, end, n1, FASTCE_TILE / C);
+        LOCAL(tile_gather)(c->x, C, n1, s, r, x);
+        LOCAL(tile_gather)(c->t, C, n1, s, r, tt);
+        LOCAL(dense_ctx) t = *c;
+        t.x = x, t.t = tt, t.n1 = 1, t.sw = c->sw ? c->sw + s : NULL;
+        t.loss = c->loss ? c->loss + s : NULL, t.grad = c->grad ? g : NULL;
+        fastce_acc_add(&acc, LOCAL(dense_block_direct)(&t, 0, r));
+        if (c->grad) LOCAL(tile_scatter)(g, C, n1, s, r, c->grad);
     }
     return fastce_acc_value(acc);
 }

@@ -94,9 +94,8 @@ static inline ptrdiff_t (*LOCAL(softmax_rows_kernel)(void))(const T *, ptrdiff_t
     return VEC(softmax_rows);
 }
 
-static double LOCAL(softmax_block)(const void *vctx, ptrdiff_t begin,
-                                   ptrdiff_t end) {
-    const LOCAL(softmax_ctx) *c = vctx;
+static double LOCAL(softmax_block_direct)(const LOCAL(softmax_ctx) *c, ptrdiff_t begin,
+                                          ptrdiff_t end) {
     const ptrdiff_t C = c->C;
     /* Few classes: the row-parallel kernel takes rows while it can; a group
      * it leaves (a row whose max is not finite) and the tail go one by one. */
@@ -108,6 +107,24 @@ static double LOCAL(softmax_block)(const void *vctx, ptrdiff_t begin,
                 c->op == LOCAL(OP_LSE) ? c->out + s : c->out + s * C);
         ptrdiff_t stop = rows && s + 8 < end ? s + 8 : end;
         for (; s < stop; s++) LOCAL(softmax_row)(c, s);
+    }
+    return 0.0;
+}
+
+/* Strided rows (n1 > 1) through tiles (row_impl.h): logsumexp writes one
+ * value a sample, the others a tile of outputs (out may be x). */
+static double LOCAL(softmax_block)(const void *vctx, ptrdiff_t begin, ptrdiff_t end) {
+    const LOCAL(softmax_ctx) *c = vctx;
+    const ptrdiff_t C = c->C, n1 = c->n1;
+    if (n1 == 1 || C > FASTCE_TILE) return LOCAL(softmax_block_direct)(c, begin, end);
+    const int lse = c->op == LOCAL(OP_LSE);
+    T x[FASTCE_TILE], out[FASTCE_TILE];
+    for (ptrdiff_t s = begin, r; s < end; s += r) {
+        r = LOCAL(tile_rows)(s, end, n1, FASTCE_TILE / C);
+        LOCAL(tile_gather)(c->x, C, n1, s, r, x);
+        LOCAL(softmax_ctx) t = {x, lse ? c->out + s : out, C, 1, c->op};
+        LOCAL(softmax_block_direct)(&t, 0, r);
+        if (!lse) LOCAL(tile_scatter)(out, C, n1, s, r, c->out);
     }
     return 0.0;
 }

@@ -1,0 +1,136 @@
+"""A class axis that is not the last: (N, C, H, W) batches, PyTorch's layout
+for segmentation. The kernels take such samples through contiguous tiles
+(csrc/row_impl.h, FASTCE_TILE = 1024 elements): runs of samples that share
+their leading index, R = 1024 // C rows at a time, so the shapes here make
+runs longer than a tile, runs cut by the parallel blocks, C = 1, C = 1024
+(one row a tile) and C = 1025 (beyond a tile: the strided loops). Each
+result is compared with the same call on the array moved to a last class
+axis, within 4 eps, and with fastce.reference (within its usual 16)."""
+import numpy as np
+import pytest
+
+import fastce
+from fastce import reference as ref
+
+from helpers import DTYPES, assert_close
+
+#: (shape, C): n1 = H * W samples per leading index
+SHAPES = [
+    pytest.param((2, 1, 5, 7), id="C1"),
+    pytest.param((3, 10, 9, 31), id="C10-long-runs"),  # R = 102 < n1 = 279
+    pytest.param((2, 21, 4, 13), id="C21"),
+    pytest.param((2, 33, 3, 11), id="C33"),
+    pytest.param((2, 200, 3, 5), id="C200"),
+    pytest.param((1, 1024, 3, 1), id="C1024-one-row-a-tile"),
+    pytest.param((1, 1025, 2, 1), id="C1025-strided-loops"),
+]
+
+
+def last(a):
+    return np.ascontiguousarray(np.moveaxis(a, 1, -1))
+
+
+def back(a):
+    return np.moveaxis(a, -1, 1)
+
+
+def logits(shape, dtype, seed=0):
+    r = np.random.default_rng(seed)
+    x = 3.0 * r.standard_normal(shape)
+    x.flat[::17] = -np.inf  # masked classes
+    x[0, :, 0, 0] = -np.inf  # a sample with every class masked
+    return x.astype(dtype)
+
+
+def close(a, b, dtype):
+    """The same rows with the class axis last: the same computations."""
+    assert_close(a, b, dtype, k=4)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_softmax_cross_entropy_sparse(dtype, shape):
+    C = shape[1]
+    x = logits(shape, dtype)
+    r = np.random.default_rng(1)
+    y = r.integers(0, C, (shape[0],) + shape[2:])
+    y.flat[::5] = -100
+    w = r.uniform(0.5, 2.0, C).astype(dtype)
+    sw = r.uniform(0.5, 2.0, y.shape).astype(dtype)
+    for kw in ({}, {"weight": w, "sample_weight": sw, "label_smoothing": 0.1}):
+        a, ga = fastce.softmax_cross_entropy(x, y, axis=1, reduction="none",
+                                             return_grad=True, **kw)
+        b, gb = fastce.softmax_cross_entropy(last(x), y, reduction="none",
+                                             return_grad=True, **kw)
+        close(a, b, dtype)
+        close(ga, back(gb), dtype)
+        assert_close(a, ref.softmax_cross_entropy(x, y, axis=1, reduction="none", **kw), dtype)
+        mean = fastce.softmax_cross_entropy(x, y, axis=1, **kw)
+        close(mean, fastce.softmax_cross_entropy(last(x), y, **kw), dtype)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_softmax_cross_entropy_dense_and_in_place(dtype, shape):
+    x = logits(shape, dtype)
+    t = fastce.softmax(logits(shape, dtype, seed=2), axis=1)
+    a, ga = fastce.softmax_cross_entropy(x, t, axis=1, reduction="none", return_grad=True)
+    b, gb = fastce.softmax_cross_entropy(last(x), last(t), reduction="none", return_grad=True)
+    close(a, b, dtype)
+    close(ga, back(gb), dtype)
+    # the gradient written over the logits: the tile holds the row first
+    xi = x.copy()
+    fastce.softmax_cross_entropy(xi, t, axis=1, reduction="none", return_grad=True, grad_out=xi)
+    np.testing.assert_array_equal(xi, ga)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_softmax_log_softmax_logsumexp(dtype, shape):
+    x = logits(shape, dtype)
+    close(fastce.logsumexp(x, axis=1), fastce.logsumexp(last(x)), dtype)
+    assert_close(fastce.logsumexp(x, axis=1), ref.logsumexp(x, axis=1), dtype)
+    for f in (fastce.softmax, fastce.log_softmax):
+        got = f(x, axis=1)
+        close(got, back(f(last(x))), dtype)
+        xi = x.copy()
+        f(xi, axis=1, out=xi)  # in place
+        np.testing.assert_array_equal(xi, got)
+    assert_close(fastce.log_softmax(x, axis=1), ref.log_softmax(x, axis=1), dtype)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_probability_losses_and_metrics(dtype, shape):
+    p = fastce.softmax(logits(shape, dtype), axis=1)
+    q = fastce.softmax(logits(shape, dtype, seed=3), axis=1)
+    t = fastce.softmax(logits(shape, dtype, seed=4), axis=1)
+    a, ga = fastce.categorical_cross_entropy(p, t, axis=1, reduction="none", return_grad=True)
+    b, gb = fastce.categorical_cross_entropy(last(p), last(t), reduction="none",
+                                             return_grad=True)
+    close(a, b, dtype)
+    close(ga, back(gb), dtype)
+    assert_close(fastce.categorical_cross_entropy(p, t, axis=1),
+                 ref.categorical_cross_entropy(p, t, axis=1), dtype)
+    close(fastce.entropy(p, axis=1), fastce.entropy(last(p)), dtype)
+    close(fastce.kl_divergence(p, q, axis=1), fastce.kl_divergence(last(p), last(q)), dtype)
+    assert_close(fastce.entropy(p, axis=1), ref.entropy(p, axis=1), dtype)
+    y = np.argmax(p, axis=1)
+    y.flat[::3] = 0
+    assert fastce.accuracy(p, y, axis=1) == ref.accuracy(p, y, axis=1)
+    assert fastce.accuracy(p, q, axis=1) == ref.accuracy(p, q, axis=1)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_tiles_bitwise_same_for_any_thread_count(dtype):
+    """Above the serial limit (2^17 work units), blocks cut the runs of
+    samples at places that depend only on the shape."""
+    x = logits((4, 21, 47, 53), dtype)  # 9964 samples a leading index
+    y = np.random.default_rng(5).integers(0, 21, (4, 47, 53))
+    one = fastce.softmax_cross_entropy(x, y, axis=1, return_grad=True, n_threads=1)
+    for n in (2, 3):
+        other = fastce.softmax_cross_entropy(x, y, axis=1, return_grad=True, n_threads=n)
+        assert one[0] == other[0]
+        np.testing.assert_array_equal(one[1], other[1])
+    ls = fastce.log_softmax(x, axis=1, n_threads=1)
+    np.testing.assert_array_equal(ls, fastce.log_softmax(x, axis=1, n_threads=2))
