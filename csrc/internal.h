@@ -59,11 +59,14 @@ static inline int fastce_lse_cancels(double max, double lse_rel, double lse) {
     return max < 0.0 && max > -INFINITY && lse_rel > 0.5 * fabs(lse);
 }
 
-/* A hint to fetch the cache line holding *p; no effect on results. */
+/* A hint to fetch the cache line holding *p (FASTCE_PREFETCH_W: to be
+ * written); no effect on results. */
 #if defined(__GNUC__)
 #define FASTCE_PREFETCH(p) __builtin_prefetch((const void *)(p))
+#define FASTCE_PREFETCH_W(p) __builtin_prefetch((const void *)(p), 1)
 #else
 #define FASTCE_PREFETCH(p) ((void)(p))
+#define FASTCE_PREFETCH_W(p) ((void)(p))
 #endif
 /* How many samples ahead the gathering loops (nll) prefetch. */
 #define FASTCE_NLL_AHEAD 32

