@@ -27,21 +27,22 @@ static double LOCAL(accuracy_direct)(const LOCAL(metric_ctx) *c, ptrdiff_t begin
     return hits;
 }
 
-/* Strided rows (n1 > 1) through tiles (row_impl.h). */
+/* A tile of strided samples (run_tiles in row_impl.h): x at tx, a dense
+ * target at tt. */
+static double LOCAL(accuracy_tile)(const void *vctx, ptrdiff_t s, ptrdiff_t r, const T *tx,
+                                   const T *tt, T *unused) {
+    const LOCAL(metric_ctx) *c = vctx;
+    (void)unused;
+    LOCAL(metric_ctx) t = {tx, tt, c->y ? c->y + s : NULL, NULL, c->C, 1};
+    return LOCAL(accuracy_direct)(&t, 0, r);
+}
+
+/* Strided rows (n1 > 1) through tiles. */
 static double LOCAL(accuracy_block)(const void *vctx, ptrdiff_t begin, ptrdiff_t end) {
     const LOCAL(metric_ctx) *c = vctx;
-    const ptrdiff_t C = c->C, n1 = c->n1;
-    if (n1 == 1 || C > FASTCE_TILE) return LOCAL(accuracy_direct)(c, begin, end);
-    T x[FASTCE_TILE], tt[FASTCE_TILE];
-    double hits = 0.0;
-    for (ptrdiff_t s = begin, r; s < end; s += r) {
-        r = LOCAL(tile_rows)(s, end, n1, FASTCE_TILE / C);
-        LOCAL(tile_gather)(c->x, C, n1, s, r, x);
-        if (c->t) LOCAL(tile_gather)(c->t, C, n1, s, r, tt);
-        LOCAL(metric_ctx) t = {x, c->t ? tt : NULL, c->y ? c->y + s : NULL, NULL, C, 1};
-        hits += LOCAL(accuracy_direct)(&t, 0, r);
-    }
-    return hits;
+    if (c->n1 == 1 || c->C > FASTCE_TILE) return LOCAL(accuracy_direct)(c, begin, end);
+    return LOCAL(run_tiles)(c, LOCAL(accuracy_tile), c->x, c->t, NULL, c->C, c->n1, begin,
+                            end);
 }
 
 int PUBLIC(accuracy)(const T *x, const int64_t *y, const T *t, ptrdiff_t n0,
@@ -105,20 +106,20 @@ static double LOCAL(entropy_direct)(const LOCAL(metric_ctx) *c, ptrdiff_t begin,
     return 0.0;
 }
 
-/* Strided rows (n1 > 1) through tiles (row_impl.h). */
+/* A tile of strided samples (run_tiles in row_impl.h): p at tp, q at tq. */
+static double LOCAL(entropy_tile)(const void *vctx, ptrdiff_t s, ptrdiff_t r, const T *tp,
+                                  const T *tq, T *unused) {
+    const LOCAL(metric_ctx) *c = vctx;
+    (void)unused;
+    LOCAL(metric_ctx) t = {tp, tq, NULL, c->out + s, c->C, 1};
+    return LOCAL(entropy_direct)(&t, 0, r);
+}
+
+/* Strided rows (n1 > 1) through tiles. */
 static double LOCAL(entropy_block)(const void *vctx, ptrdiff_t begin, ptrdiff_t end) {
     const LOCAL(metric_ctx) *c = vctx;
-    const ptrdiff_t C = c->C, n1 = c->n1;
-    if (n1 == 1 || C > FASTCE_TILE) return LOCAL(entropy_direct)(c, begin, end);
-    T p[FASTCE_TILE], q[FASTCE_TILE];
-    for (ptrdiff_t s = begin, r; s < end; s += r) {
-        r = LOCAL(tile_rows)(s, end, n1, FASTCE_TILE / C);
-        LOCAL(tile_gather)(c->x, C, n1, s, r, p);
-        if (c->t) LOCAL(tile_gather)(c->t, C, n1, s, r, q);
-        LOCAL(metric_ctx) t = {p, c->t ? q : NULL, NULL, c->out + s, C, 1};
-        LOCAL(entropy_direct)(&t, 0, r);
-    }
-    return 0.0;
+    if (c->n1 == 1 || c->C > FASTCE_TILE) return LOCAL(entropy_direct)(c, begin, end);
+    return LOCAL(run_tiles)(c, LOCAL(entropy_tile), c->x, c->t, NULL, c->C, c->n1, begin, end);
 }
 
 int PUBLIC(entropy)(const T *p, const T *q, ptrdiff_t n0, ptrdiff_t C,

@@ -75,25 +75,22 @@ static double LOCAL(binary_run)(const void *vctx, ptrdiff_t i, ptrdiff_t len,
                           c->grad ? c->grad + i : NULL, c->grad_scale);
 }
 
-/* Strided rows (n1 > 1) through tiles (row_impl.h). */
+/* A tile of strided samples (run_tiles in row_impl.h). */
+static double LOCAL(categorical_dense_tile)(const void *vctx, ptrdiff_t s, ptrdiff_t r,
+                                            const T *p, const T *tt, T *g) {
+    LOCAL(prob_ctx) t = *(const LOCAL(prob_ctx) *)vctx;
+    t.p = p, t.t = tt, t.n1 = 1, t.w = t.w ? t.w + s : NULL;
+    t.loss = t.loss ? t.loss + s : NULL, t.grad = t.grad ? g : NULL;
+    return LOCAL(categorical_dense_direct)(&t, 0, r);
+}
+
+/* Strided rows (n1 > 1) through tiles. */
 static double LOCAL(categorical_dense_block)(const void *vctx, ptrdiff_t begin,
                                              ptrdiff_t end) {
     const LOCAL(prob_ctx) *c = vctx;
-    const ptrdiff_t C = c->C, n1 = c->n1;
-    if (n1 == 1 || C > FASTCE_TILE) return LOCAL(categorical_dense_direct)(c, begin, end);
-    T p[FASTCE_TILE], tt[FASTCE_TILE], g[FASTCE_TILE];
-    fastce_acc acc = {0.0, 0.0};
-    for (ptrdiff_t s = begin, r; s < end; s += r) {
-        r = LOCAL(tile_rows)(s, end, n1, FASTCE_TILE / C);
-        LOCAL(tile_gather)(c->p, C, n1, s, r, p);
-        LOCAL(tile_gather)(c->t, C, n1, s, r, tt);
-        LOCAL(prob_ctx) t = *c;
-        t.p = p, t.t = tt, t.n1 = 1, t.w = c->w ? c->w + s : NULL;
-        t.loss = c->loss ? c->loss + s : NULL, t.grad = c->grad ? g : NULL;
-        fastce_acc_add(&acc, LOCAL(categorical_dense_direct)(&t, 0, r));
-        if (c->grad) LOCAL(tile_scatter)(g, C, n1, s, r, c->grad);
-    }
-    return fastce_acc_value(acc);
+    if (c->n1 == 1 || c->C > FASTCE_TILE) return LOCAL(categorical_dense_direct)(c, begin, end);
+    return LOCAL(run_tiles)(c, LOCAL(categorical_dense_tile), c->p, c->t, c->grad, c->C,
+                            c->n1, begin, end);
 }
 
 static double LOCAL(binary_block)(const void *vctx, ptrdiff_t begin,

@@ -193,6 +193,28 @@ static inline void LOCAL(tile_scatter)(const T *tile, ptrdiff_t C, ptrdiff_t n1,
     }
 }
 
+/* A block's samples [begin, end) through tiles: a (and b, unless NULL)
+ * copied in, fn run on the tile (samples s .. s + r - 1, its rows at ta
+ * and tb; the rows it writes go to to), to copied back to out unless NULL.
+ * Returns the compensated sum of fn's results, in tile order. */
+typedef double (*LOCAL(tile_fn))(const void *ctx, ptrdiff_t s, ptrdiff_t r, const T *ta,
+                                 const T *tb, T *to);
+
+static inline double LOCAL(run_tiles)(const void *ctx, LOCAL(tile_fn) fn, const T *a,
+                                      const T *b, T *out, ptrdiff_t C, ptrdiff_t n1,
+                                      ptrdiff_t begin, ptrdiff_t end) {
+    T ta[FASTCE_TILE], tb[FASTCE_TILE], to[FASTCE_TILE];
+    fastce_acc acc = {0.0, 0.0};
+    for (ptrdiff_t s = begin, r; s < end; s += r) {
+        r = LOCAL(tile_rows)(s, end, n1, FASTCE_TILE / C);
+        LOCAL(tile_gather)(a, C, n1, s, r, ta);
+        if (b) LOCAL(tile_gather)(b, C, n1, s, r, tb);
+        fastce_acc_add(&acc, fn(ctx, s, r, ta, b ? tb : NULL, to));
+        if (out) LOCAL(tile_scatter)(to, C, n1, s, r, out);
+    }
+    return fastce_acc_value(acc);
+}
+
 /* Whether the vector table can write this row's exp(x_j - max): a contiguous
  * row with a finite max (a +inf max needs the v == max special case). */
 static inline int LOCAL(row_vectorizable)(ptrdiff_t n1, fastce_row r) {

@@ -214,24 +214,23 @@ static double LOCAL(sparse_block_direct)(const LOCAL(sparse_ctx) *c, ptrdiff_t b
     return fastce_acc_value(acc);
 }
 
-/* Strided rows (n1 > 1) through tiles (row_impl.h); contiguous rows, and
- * rows too long for a tile, as they are. */
+/* A tile of strided samples (run_tiles in row_impl.h). */
+static double LOCAL(sparse_tile)(const void *vctx, ptrdiff_t s, ptrdiff_t r, const T *x,
+                                 const T *unused, T *g) {
+    LOCAL(sparse_ctx) t = *(const LOCAL(sparse_ctx) *)vctx;
+    (void)unused;
+    t.x = x, t.n1 = 1, t.y += s, t.sw = t.sw ? t.sw + s : NULL;
+    t.loss = t.loss ? t.loss + s : NULL, t.grad = t.grad ? g : NULL;
+    return LOCAL(sparse_block_direct)(&t, 0, r);
+}
+
+/* Strided rows (n1 > 1) through tiles; contiguous rows, and rows too long
+ * for a tile, as they are. */
 static double LOCAL(sparse_block)(const void *vctx, ptrdiff_t begin, ptrdiff_t end) {
     const LOCAL(sparse_ctx) *c = vctx;
-    const ptrdiff_t C = c->C, n1 = c->n1;
-    if (n1 == 1 || C > FASTCE_TILE) return LOCAL(sparse_block_direct)(c, begin, end);
-    T x[FASTCE_TILE], g[FASTCE_TILE];
-    fastce_acc acc = {0.0, 0.0};
-    for (ptrdiff_t s = begin, r; s < end; s += r) {
-        r = LOCAL(tile_rows)(s, end, n1, FASTCE_TILE / C);
-        LOCAL(tile_gather)(c->x, C, n1, s, r, x);
-        LOCAL(sparse_ctx) t = *c;
-        t.x = x, t.n1 = 1, t.y = c->y + s, t.sw = c->sw ? c->sw + s : NULL;
-        t.loss = c->loss ? c->loss + s : NULL, t.grad = c->grad ? g : NULL;
-        fastce_acc_add(&acc, LOCAL(sparse_block_direct)(&t, 0, r));
-        if (c->grad) LOCAL(tile_scatter)(g, C, n1, s, r, c->grad);
-    }
-    return fastce_acc_value(acc);
+    if (c->n1 == 1 || c->C > FASTCE_TILE) return LOCAL(sparse_block_direct)(c, begin, end);
+    return LOCAL(run_tiles)(c, LOCAL(sparse_tile), c->x, NULL, c->grad, c->C, c->n1, begin,
+                            end);
 }
 
 /* W, the sum of the class weights, as hi + lo (C without weights). */
@@ -346,24 +345,21 @@ static double LOCAL(dense_block_direct)(const LOCAL(dense_ctx) *c, ptrdiff_t beg
     return fastce_acc_value(acc);
 }
 
-/* sparse_block for dense targets: the targets go through a tile too. */
+/* sparse_tile and sparse_block for dense targets, which go through a
+ * tile too. */
+static double LOCAL(dense_tile)(const void *vctx, ptrdiff_t s, ptrdiff_t r, const T *x,
+                                const T *tt, T *g) {
+    LOCAL(dense_ctx) t = *(const LOCAL(dense_ctx) *)vctx;
+    t.x = x, t.t = tt, t.n1 = 1, t.sw = t.sw ? t.sw + s : NULL;
+    t.loss = t.loss ? t.loss + s : NULL, t.grad = t.grad ? g : NULL;
+    return LOCAL(dense_block_direct)(&t, 0, r);
+}
+
 static double LOCAL(dense_block)(const void *vctx, ptrdiff_t begin, ptrdiff_t end) {
     const LOCAL(dense_ctx) *c = vctx;
-    const ptrdiff_t C = c->C, n1 = c->n1;
-    if (n1 == 1 || C > FASTCE_TILE) return LOCAL(dense_block_direct)(c, begin, end);
-    T x[FASTCE_TILE], tt[FASTCE_TILE], g[FASTCE_TILE];
-    fastce_acc acc = {0.0, 0.0};
-    for (ptrdiff_t s = begin, r; s < end; s += r) {
-        r = LOCAL(tile_rows)(s, end, n1, FASTCE_TILE / C);
-        LOCAL(tile_gather)(c->x, C, n1, s, r, x);
-        LOCAL(tile_gather)(c->t, C, n1, s, r, tt);
-        LOCAL(dense_ctx) t = *c;
-        t.x = x, t.t = tt, t.n1 = 1, t.sw = c->sw ? c->sw + s : NULL;
-        t.loss = c->loss ? c->loss + s : NULL, t.grad = c->grad ? g : NULL;
-        fastce_acc_add(&acc, LOCAL(dense_block_direct)(&t, 0, r));
-        if (c->grad) LOCAL(tile_scatter)(g, C, n1, s, r, c->grad);
-    }
-    return fastce_acc_value(acc);
+    if (c->n1 == 1 || c->C > FASTCE_TILE) return LOCAL(dense_block_direct)(c, begin, end);
+    return LOCAL(run_tiles)(c, LOCAL(dense_tile), c->x, c->t, c->grad, c->C, c->n1, begin,
+                            end);
 }
 
 int PUBLIC(softmax_ce_dense)(const T *x, const T *t, ptrdiff_t n0,

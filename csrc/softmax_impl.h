@@ -111,22 +111,22 @@ static double LOCAL(softmax_block_direct)(const LOCAL(softmax_ctx) *c, ptrdiff_t
     return 0.0;
 }
 
-/* Strided rows (n1 > 1) through tiles (row_impl.h): logsumexp writes one
- * value a sample, the others a tile of outputs (out may be x). */
+/* A tile of strided samples (run_tiles in row_impl.h): logsumexp writes
+ * one value a sample, the others a tile of outputs. */
+static double LOCAL(softmax_tile)(const void *vctx, ptrdiff_t s, ptrdiff_t r, const T *x,
+                                  const T *unused, T *out) {
+    const LOCAL(softmax_ctx) *c = vctx;
+    (void)unused;
+    LOCAL(softmax_ctx) t = {x, c->op == LOCAL(OP_LSE) ? c->out + s : out, c->C, 1, c->op};
+    return LOCAL(softmax_block_direct)(&t, 0, r);
+}
+
+/* Strided rows (n1 > 1) through tiles (out may be x). */
 static double LOCAL(softmax_block)(const void *vctx, ptrdiff_t begin, ptrdiff_t end) {
     const LOCAL(softmax_ctx) *c = vctx;
-    const ptrdiff_t C = c->C, n1 = c->n1;
-    if (n1 == 1 || C > FASTCE_TILE) return LOCAL(softmax_block_direct)(c, begin, end);
-    const int lse = c->op == LOCAL(OP_LSE);
-    T x[FASTCE_TILE], out[FASTCE_TILE];
-    for (ptrdiff_t s = begin, r; s < end; s += r) {
-        r = LOCAL(tile_rows)(s, end, n1, FASTCE_TILE / C);
-        LOCAL(tile_gather)(c->x, C, n1, s, r, x);
-        LOCAL(softmax_ctx) t = {x, lse ? c->out + s : out, C, 1, c->op};
-        LOCAL(softmax_block_direct)(&t, 0, r);
-        if (!lse) LOCAL(tile_scatter)(out, C, n1, s, r, c->out);
-    }
-    return 0.0;
+    if (c->n1 == 1 || c->C > FASTCE_TILE) return LOCAL(softmax_block_direct)(c, begin, end);
+    return LOCAL(run_tiles)(c, LOCAL(softmax_tile), c->x, NULL,
+                            c->op == LOCAL(OP_LSE) ? NULL : c->out, c->C, c->n1, begin, end);
 }
 
 static int LOCAL(softmax_run)(const T *x, ptrdiff_t n0, ptrdiff_t C,
