@@ -72,16 +72,27 @@ def test_softmax_cross_entropy_sparse(dtype, shape):
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 def test_softmax_cross_entropy_dense_and_in_place(dtype, shape):
+    C = shape[1]
     x = logits(shape, dtype)
     t = fastce.softmax(logits(shape, dtype, seed=2), axis=1)
-    a, ga = fastce.softmax_cross_entropy(x, t, axis=1, reduction="none", return_grad=True)
-    b, gb = fastce.softmax_cross_entropy(last(x), last(t), reduction="none", return_grad=True)
-    close(a, b, dtype)
-    close(ga, back(gb), dtype)
+    r = np.random.default_rng(6)
+    sw = r.uniform(0.5, 2.0, (shape[0],) + shape[2:]).astype(dtype)
+    w = r.uniform(0.5, 2.0, C).astype(dtype)
+    for kw in ({}, {"sample_weight": sw}, {"weight": w, "label_smoothing": 0.2}):
+        a, ga = fastce.softmax_cross_entropy(x, t, axis=1, reduction="none", return_grad=True,
+                                             **kw)
+        b, gb = fastce.softmax_cross_entropy(last(x), last(t), reduction="none",
+                                             return_grad=True, **kw)
+        close(a, b, dtype)
+        close(ga, back(gb), dtype)
     # the gradient written over the logits: the tile holds the row first
-    xi = x.copy()
-    fastce.softmax_cross_entropy(xi, t, axis=1, reduction="none", return_grad=True, grad_out=xi)
-    np.testing.assert_array_equal(xi, ga)
+    for target in (t, r.integers(0, C, sw.shape)):
+        _, g = fastce.softmax_cross_entropy(x, target, axis=1, reduction="none",
+                                            return_grad=True)
+        xi = x.copy()
+        fastce.softmax_cross_entropy(xi, target, axis=1, reduction="none", return_grad=True,
+                                     grad_out=xi)
+        np.testing.assert_array_equal(xi, g)
 
 
 @pytest.mark.parametrize("shape", SHAPES)
@@ -105,11 +116,14 @@ def test_probability_losses_and_metrics(dtype, shape):
     p = fastce.softmax(logits(shape, dtype), axis=1)
     q = fastce.softmax(logits(shape, dtype, seed=3), axis=1)
     t = fastce.softmax(logits(shape, dtype, seed=4), axis=1)
-    a, ga = fastce.categorical_cross_entropy(p, t, axis=1, reduction="none", return_grad=True)
-    b, gb = fastce.categorical_cross_entropy(last(p), last(t), reduction="none",
-                                             return_grad=True)
-    close(a, b, dtype)
-    close(ga, back(gb), dtype)
+    sw = np.random.default_rng(7).uniform(0.5, 2.0, (shape[0],) + shape[2:]).astype(dtype)
+    for kw in ({}, {"sample_weight": sw}):
+        a, ga = fastce.categorical_cross_entropy(p, t, axis=1, reduction="none",
+                                                 return_grad=True, **kw)
+        b, gb = fastce.categorical_cross_entropy(last(p), last(t), reduction="none",
+                                                 return_grad=True, **kw)
+        close(a, b, dtype)
+        close(ga, back(gb), dtype)
     assert_close(fastce.categorical_cross_entropy(p, t, axis=1),
                  ref.categorical_cross_entropy(p, t, axis=1), dtype)
     close(fastce.entropy(p, axis=1), fastce.entropy(last(p)), dtype)
