@@ -40,7 +40,7 @@ static double LOCAL(accuracy_tile)(const void *vctx, ptrdiff_t s, ptrdiff_t r, c
 /* Strided rows (n1 > 1) through tiles. */
 static double LOCAL(accuracy_block)(const void *vctx, ptrdiff_t begin, ptrdiff_t end) {
     const LOCAL(metric_ctx) *c = vctx;
-    if (c->n1 == 1 || c->C > FASTCE_TILE) return LOCAL(accuracy_direct)(c, begin, end);
+    if (!LOCAL(use_tiles)(c->C, c->n1)) return LOCAL(accuracy_direct)(c, begin, end);
     return LOCAL(run_tiles)(c, LOCAL(accuracy_tile), c->x, c->t, NULL, c->C, c->n1, begin,
                             end);
 }
@@ -118,7 +118,7 @@ static double LOCAL(entropy_tile)(const void *vctx, ptrdiff_t s, ptrdiff_t r, co
 /* Strided rows (n1 > 1) through tiles. */
 static double LOCAL(entropy_block)(const void *vctx, ptrdiff_t begin, ptrdiff_t end) {
     const LOCAL(metric_ctx) *c = vctx;
-    if (c->n1 == 1 || c->C > FASTCE_TILE) return LOCAL(entropy_direct)(c, begin, end);
+    if (!LOCAL(use_tiles)(c->C, c->n1)) return LOCAL(entropy_direct)(c, begin, end);
     return LOCAL(run_tiles)(c, LOCAL(entropy_tile), c->x, c->t, NULL, c->C, c->n1, begin, end);
 }
 

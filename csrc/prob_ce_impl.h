@@ -88,7 +88,7 @@ static double LOCAL(categorical_dense_tile)(const void *vctx, ptrdiff_t s, ptrdi
 static double LOCAL(categorical_dense_block)(const void *vctx, ptrdiff_t begin,
                                              ptrdiff_t end) {
     const LOCAL(prob_ctx) *c = vctx;
-    if (c->n1 == 1 || c->C > FASTCE_TILE) return LOCAL(categorical_dense_direct)(c, begin, end);
+    if (!LOCAL(use_tiles)(c->C, c->n1)) return LOCAL(categorical_dense_direct)(c, begin, end);
     return LOCAL(run_tiles)(c, LOCAL(categorical_dense_tile), c->p, c->t, c->grad, c->C,
                             c->n1, begin, end);
 }

@@ -160,6 +160,12 @@ static inline double LOCAL(prob_minus_one)(double v, fastce_row r) {
  * loops. */
 #define FASTCE_TILE 1024
 
+/* Whether rows of C classes n1 apart go through tiles: strided rows that
+ * fit one (a kernel call with no classes takes its plain loops). */
+static inline int LOCAL(use_tiles)(ptrdiff_t C, ptrdiff_t n1) {
+    return n1 > 1 && C >= 1 && C <= FASTCE_TILE;
+}
+
 /* How many samples from s on (before end, at most max) share s's i0. */
 static inline ptrdiff_t LOCAL(tile_rows)(ptrdiff_t s, ptrdiff_t end, ptrdiff_t n1,
                                          ptrdiff_t max) {

@@ -228,7 +228,7 @@ static double LOCAL(sparse_tile)(const void *vctx, ptrdiff_t s, ptrdiff_t r, con
  * for a tile, as they are. */
 static double LOCAL(sparse_block)(const void *vctx, ptrdiff_t begin, ptrdiff_t end) {
     const LOCAL(sparse_ctx) *c = vctx;
-    if (c->n1 == 1 || c->C > FASTCE_TILE) return LOCAL(sparse_block_direct)(c, begin, end);
+    if (!LOCAL(use_tiles)(c->C, c->n1)) return LOCAL(sparse_block_direct)(c, begin, end);
     return LOCAL(run_tiles)(c, LOCAL(sparse_tile), c->x, NULL, c->grad, c->C, c->n1, begin,
                             end);
 }
@@ -357,7 +357,7 @@ static double LOCAL(dense_tile)(const void *vctx, ptrdiff_t s, ptrdiff_t r, cons
 
 static double LOCAL(dense_block)(const void *vctx, ptrdiff_t begin, ptrdiff_t end) {
     const LOCAL(dense_ctx) *c = vctx;
-    if (c->n1 == 1 || c->C > FASTCE_TILE) return LOCAL(dense_block_direct)(c, begin, end);
+    if (!LOCAL(use_tiles)(c->C, c->n1)) return LOCAL(dense_block_direct)(c, begin, end);
     return LOCAL(run_tiles)(c, LOCAL(dense_tile), c->x, c->t, c->grad, c->C, c->n1, begin,
                             end);
 }

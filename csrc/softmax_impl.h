@@ -124,7 +124,7 @@ static double LOCAL(softmax_tile)(const void *vctx, ptrdiff_t s, ptrdiff_t r, co
 /* Strided rows (n1 > 1) through tiles (out may be x). */
 static double LOCAL(softmax_block)(const void *vctx, ptrdiff_t begin, ptrdiff_t end) {
     const LOCAL(softmax_ctx) *c = vctx;
-    if (c->n1 == 1 || c->C > FASTCE_TILE) return LOCAL(softmax_block_direct)(c, begin, end);
+    if (!LOCAL(use_tiles)(c->C, c->n1)) return LOCAL(softmax_block_direct)(c, begin, end);
     return LOCAL(run_tiles)(c, LOCAL(softmax_tile), c->x, NULL,
                             c->op == LOCAL(OP_LSE) ? NULL : c->out, c->C, c->n1, begin, end);
 }

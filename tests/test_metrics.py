@@ -251,6 +251,7 @@ def test_entropy_kernel_with_no_classes(dtype):
     sample (the empty sum), as it did before the short-row path, which
     divided its block by C (SIGFPE)."""
     from fastce._bindings import for_dtype
-    out = np.full(3, np.nan, dtype)
-    for_dtype(np.dtype(dtype)).entropy(np.zeros(0, dtype), None, 3, 0, 1, out, 1)
-    assert out.tolist() == [0.0, 0.0, 0.0]
+    for n0, n1 in ((3, 1), (2, 3)):  # contiguous, and strided (no tiles then)
+        out = np.full(n0 * n1, np.nan, dtype)
+        for_dtype(np.dtype(dtype)).entropy(np.zeros(0, dtype), None, n0, 0, n1, out, 1)
+        assert out.tolist() == [0.0] * (n0 * n1)
