@@ -79,12 +79,11 @@ static double LOCAL(entropy_direct)(const LOCAL(metric_ctx) *c, ptrdiff_t begin,
                     for (ptrdiff_t j = 0; j < C; j++) h += tr[j];
                 } else { /* the products exact, the sum compensated (as the vectors) */
                     fastce_acc a = {0.0, 0.0};
-                    double lo = 0.0;
                     for (ptrdiff_t j = 0; j < C; j++) {
                         fastce_acc2_add(&a, tr[j]);
-                        lo += tl[j];
+                        a.c += tl[j];
                     }
-                    h = isfinite(a.s) ? a.s + (a.c + lo) : a.s;
+                    h = fastce_acc2_value(a);
                 }
                 c->out[s0 + r] = (T)(c->t ? h : 0.0 - h);
             }

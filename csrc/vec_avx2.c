@@ -116,7 +116,7 @@ static double row_max_f64(const double *x, ptrdiff_t C) {
 /* --------------------------------------------------------- row argmax */
 
 /* Two reads of the row: its max, with a note of any NaN (whose first
- * index is then the answer, found by a scalar scan: rare), then the first
+ * index is then the answer, from the scalar fastce_argmax: rare), then the first
  * entry equal to the max (-inf for a row of -inf, at 0). Whole vectors,
  * then the tail one by one. Rows under 32 entries take one scalar read
  * (measured faster there: the vectors' horizontal steps and second read
@@ -140,10 +140,7 @@ static double row_max_f64(const double *x, ptrdiff_t C) {
             has_nan |= x[j] != x[j];                                                       \
             m = x[j] > m ? x[j] : m;                                                       \
         }                                                                                  \
-        if (has_nan) {                                                                     \
-            for (j = 0; x[j] == x[j]; j++) {}                                              \
-            return j;                                                                      \
-        }                                                                                  \
+        if (has_nan) return fastce_argmax_##SUF(x, C, 1); /* its first NaN */              \
         const VEC mv = _mm256_set1_##W(m);                                                 \
         for (j = 0; j + L <= C; j += L) {                                                  \
             int eq = _mm256_movemask_##W(_mm256_cmp_##W(_mm256_loadu_##W(x + j), mv, _CMP_EQ_OQ)); \
@@ -1090,9 +1087,8 @@ FASTCE_ALWAYS_INLINE __m256d entropy4(__m256d p, __m256d q, const int has_q, int
     if (_mm256_movemask_pd(low)) lg = _mm256_blendv_pd(lg, fastce_log_pd(x), low);
     lg = _mm256_blendv_pd(lg, x, _mm256_cmp_pd(x, _mm256_set1_pd(INFINITY), _CMP_EQ_OQ));
     if (has_q && !log24) { /* the ratio's rounding taken back (fastce_log_ratio) */
-        __m256d normal = _mm256_and_pd(
-            _mm256_cmp_pd(x, _mm256_set1_pd(2.2250738585072014e-308), _CMP_GE_OQ),
-            _mm256_cmp_pd(x, _mm256_set1_pd(INFINITY), _CMP_LT_OQ));
+        __m256d normal = _mm256_andnot_pd(low, _mm256_cmp_pd(x, _mm256_set1_pd(INFINITY),
+                                                             _CMP_LT_OQ));
         __m256d e = _mm256_fnmadd_pd(x, q, p); /* p - x q, exact */
         lg = _mm256_add_pd(lg, _mm256_and_pd(normal, _mm256_div_pd(e, p)));
     }

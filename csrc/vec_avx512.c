@@ -52,7 +52,7 @@ FASTCE_ROW_MAX_512(f64, double, pd, __m512d, _mm512_loadu_pd, _mm512_max_pd, _mm
 /* --------------------------------------------------------- row argmax */
 
 /* Two reads of the row: its max, with a note of any NaN (whose first
- * index is then the answer, found by a scalar scan: rare), then the first
+ * index is then the answer, from the scalar fastce_argmax: rare), then the first
  * entry equal to the max (-inf for a row of -inf, at 0). The tail loads
  * its missing lanes as -inf, which never beat a real entry. Double rows
  * under 24 entries take one scalar read instead (measured 1.0-1.3x faster
@@ -79,10 +79,7 @@ FASTCE_ROW_MAX_512(f64, double, pd, __m512d, _mm512_loadu_pd, _mm512_max_pd, _mm
             nan |= _mm512_cmp_##W##_mask(a, a, _CMP_UNORD_Q);                              \
             m0 = _mm512_max_##W(a, m0);                                                    \
         }                                                                                  \
-        if (nan) {                                                                         \
-            for (j = 0; x[j] == x[j]; j++) {}                                              \
-            return j;                                                                      \
-        }                                                                                  \
+        if (nan) return fastce_argmax_##SUF(x, C, 1); /* its first NaN */                  \
         const VEC m = _mm512_set1_##W(_mm512_reduce_max_##W(_mm512_max_##W(m0, m1)));     \
         for (j = 0;; j += L) {                                                             \
             MASK live = C - j >= L ? (MASK)-1 : FIRST(C - j);                              \
