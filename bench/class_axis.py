@@ -3,9 +3,10 @@
     python bench/class_axis.py [--repeats N]
 
 PyTorch's segmentation losses take logits of shape (N, C, H, W), the class
-axis second; fastce takes them with ``axis=1``. Its kernels copy runs of
-such samples into contiguous tiles (csrc/row_impl.h) and run the same code
-as for a last class axis. This script times softmax CE (forward, and with
+axis second; fastce takes them with ``axis=1``. Up to 32 classes its
+row-parallel kernels read such samples where they are, 16 side by side;
+with more classes it copies runs of samples into contiguous tiles
+(csrc/row_impl.h) and runs the same code as for a last class axis. This script times softmax CE (forward, and with
 the gradient into a kept buffer), ``log_softmax`` and ``accuracy`` on one
 thread with ``axis=1``, the same data with the class axis last, the NumPy
 reference and, when importable, PyTorch (``F.cross_entropy`` and

@@ -36,18 +36,19 @@ static inline double fastce_lse_rel(fastce_row r) { return log1p(r.rest); }
 double fastce_lse_cancelled_f32(const float *x, ptrdiff_t n1, ptrdiff_t C, double m);
 double fastce_lse_cancelled_f64(const double *x, ptrdiff_t n1, ptrdiff_t C, double m);
 
-/* out[k] = that logsumexp of row k of a group (C contiguous classes a row
- * at xb, row k's max mx[k]) for each bit k of c: a row kernel's rows that
- * cancel, recomputed in their group. */
-static inline void fastce_redo_lse_f32(const float *xb, ptrdiff_t C, const float *mx,
-                                       unsigned c, float *out) {
+/* out[k] = that logsumexp of row k of a group (sample k at xb + k * step,
+ * its classes n1 apart: step = C, n1 = 1 for rows of C contiguous classes,
+ * step = 1 for samples side by side; row k's max mx[k]) for each bit k of
+ * c: a row kernel's rows that cancel, recomputed in their group. */
+static inline void fastce_redo_lse_f32(const float *xb, ptrdiff_t step, ptrdiff_t n1,
+                                       ptrdiff_t C, const float *mx, unsigned c, float *out) {
     for (int k = 0; c; k++, c >>= 1)
-        if (c & 1u) out[k] = (float)fastce_lse_cancelled_f32(xb + k * C, 1, C, mx[k]);
+        if (c & 1u) out[k] = (float)fastce_lse_cancelled_f32(xb + k * step, n1, C, mx[k]);
 }
-static inline void fastce_redo_lse_f64(const double *xb, ptrdiff_t C, const double *mx,
-                                       unsigned c, double *out) {
+static inline void fastce_redo_lse_f64(const double *xb, ptrdiff_t step, ptrdiff_t n1,
+                                       ptrdiff_t C, const double *mx, unsigned c, double *out) {
     for (int k = 0; c; k++, c >>= 1)
-        if (c & 1u) out[k] = fastce_lse_cancelled_f64(xb + k * C, 1, C, mx[k]);
+        if (c & 1u) out[k] = fastce_lse_cancelled_f64(xb + k * step, n1, C, mx[k]);
 }
 
 /* Whether lse = max + lse_rel cancels enough to lose the 2-ulp bound: a

@@ -221,6 +221,26 @@ static inline double LOCAL(run_tiles)(const void *ctx, LOCAL(tile_fn) fn, const 
     return fastce_acc_value(acc);
 }
 
+/* Few classes need no tiles: the row-parallel kernels (sparse_ce_rows and
+ * softmax_rows in vec.h) put a group of samples in the lanes of C vectors,
+ * and when the samples sit side by side (class axis not the last) each of
+ * those vectors is one load from a class plane, with no transposes at all.
+ * They take the runs of samples that share a leading index, at least
+ * FASTCE_SIDE_MIN long (shorter runs would leave most samples to the
+ * one-by-one path: they go through tiles). */
+#define FASTCE_SIDE_MIN 16
+
+static inline int LOCAL(side_by_side)(ptrdiff_t C, ptrdiff_t n1) {
+    return n1 >= FASTCE_SIDE_MIN && C >= 1 && C <= FASTCE_SMALL_C;
+}
+
+/* How many samples from s on (before end) a row-parallel kernel call
+ * takes: all of them for contiguous rows, else those that share s's
+ * leading index. */
+static inline ptrdiff_t LOCAL(kernel_run)(ptrdiff_t s, ptrdiff_t end, ptrdiff_t n1) {
+    return n1 == 1 ? end - s : LOCAL(tile_rows)(s, end, n1, end - s);
+}
+
 /* Whether the vector table can write this row's exp(x_j - max): a contiguous
  * row with a finite max (a +inf max needs the v == max special case). */
 static inline int LOCAL(row_vectorizable)(ptrdiff_t n1, fastce_row r) {

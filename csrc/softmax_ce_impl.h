@@ -54,7 +54,7 @@ typedef struct {
 
 /* The row-parallel kernel for few classes, when this dtype and ISA have one. */
 static inline ptrdiff_t (*LOCAL(sparse_rows_kernel)(void))(
-    const T *, const int64_t *, ptrdiff_t, ptrdiff_t, const T *, const T *,
+    const T *, const int64_t *, ptrdiff_t, ptrdiff_t, ptrdiff_t, const T *, const T *,
     int64_t, double, double, double, T *, T *, double, double *) {
     return VEC(sparse_ce_rows);
 }
@@ -189,26 +189,36 @@ static void LOCAL(sparse_row)(const LOCAL(sparse_ctx) *c, ptrdiff_t s,
     g[y * n1] = (T)(a * ((cy + e_c * wy) * LOCAL(prob_minus_one)(xy, r) + e_c * w_other * py));
 }
 
-static double LOCAL(sparse_block_direct)(const LOCAL(sparse_ctx) *c, ptrdiff_t begin,
-                                         ptrdiff_t end) {
-    const ptrdiff_t C = c->C;
-    fastce_acc acc = {0.0, 0.0};
-    /* Few classes: the row-parallel kernel takes rows while it can; a group
-     * it leaves (a row whose max is not finite) and the tail go one by one. */
-    int rows = LOCAL(sparse_rows_kernel)() && c->n1 == 1 && C <= FASTCE_SMALL_C;
+/* Whether the row-parallel kernel takes this call's samples (any layout). */
+static inline int LOCAL(sparse_rows_ok)(const LOCAL(sparse_ctx) *c) {
     /* a double row kernel rounds each weight product in double: weighted
      * and smoothed double losses go through weighted_loss instead */
-    if (sizeof(T) == sizeof(double) && (c->w || c->sw || c->e > 0.0)) rows = 0;
+    if (sizeof(T) == sizeof(double) && (c->w || c->sw || c->e > 0.0)) return 0;
+    return LOCAL(sparse_rows_kernel)() && c->C <= FASTCE_SMALL_C &&
+           (c->n1 == 1 || LOCAL(side_by_side)(c->C, c->n1));
+}
+
+static double LOCAL(sparse_block_direct)(const LOCAL(sparse_ctx) *c, ptrdiff_t begin,
+                                         ptrdiff_t end) {
+    const ptrdiff_t C = c->C, n1 = c->n1;
+    fastce_acc acc = {0.0, 0.0};
+    /* Few classes: the row-parallel kernel takes samples while it can; a
+     * group it leaves (a row whose max is not finite) and the tail of a
+     * run go one by one. */
+    const int rows = LOCAL(sparse_rows_ok)(c);
     for (ptrdiff_t s = begin; s < end;) {
+        ptrdiff_t stop = end;
         if (rows) {
+            const ptrdiff_t run = LOCAL(kernel_run)(s, end, n1), off = fastce_row_offset(s, C, n1);
             double part = 0.0;
+            stop = s + run;
             s += LOCAL(sparse_rows_kernel)()(
-                c->x + s * C, c->y + s, end - s, C, c->w, c->sw ? c->sw + s : NULL,
+                c->x + off, c->y + s, run, C, n1, c->w, c->sw ? c->sw + s : NULL,
                 c->ignore_index, c->e, c->w_sum, c->w_lo, c->loss ? c->loss + s : NULL,
-                c->grad ? c->grad + s * C : NULL, c->grad_scale, &part);
+                c->grad ? c->grad + off : NULL, c->grad_scale, &part);
             fastce_acc_add(&acc, part);
+            if (s + 8 < stop) stop = s + 8;
         }
-        ptrdiff_t stop = rows && s + 8 < end ? s + 8 : end;
         for (; s < stop; s++) LOCAL(sparse_row)(c, s, &acc);
     }
     return fastce_acc_value(acc);
@@ -224,11 +234,13 @@ static double LOCAL(sparse_tile)(const void *vctx, ptrdiff_t s, ptrdiff_t r, con
     return LOCAL(sparse_block_direct)(&t, 0, r);
 }
 
-/* Strided rows (n1 > 1) through tiles; contiguous rows, and rows too long
- * for a tile, as they are. */
+/* Strided rows (n1 > 1) through tiles, unless the row-parallel kernel
+ * takes them as they are; contiguous rows, and rows too long for a tile,
+ * as they are. */
 static double LOCAL(sparse_block)(const void *vctx, ptrdiff_t begin, ptrdiff_t end) {
     const LOCAL(sparse_ctx) *c = vctx;
-    if (!LOCAL(use_tiles)(c->C, c->n1)) return LOCAL(sparse_block_direct)(c, begin, end);
+    if (!LOCAL(use_tiles)(c->C, c->n1) || LOCAL(sparse_rows_ok)(c))
+        return LOCAL(sparse_block_direct)(c, begin, end);
     return LOCAL(run_tiles)(c, LOCAL(sparse_tile), c->x, NULL, c->grad, c->C, c->n1, begin,
                             end);
 }

@@ -90,22 +90,32 @@ static void LOCAL(softmax_row)(const LOCAL(softmax_ctx) *c, ptrdiff_t s) {
 
 /* The row-parallel kernel for few classes, when this dtype and ISA have one. */
 static inline ptrdiff_t (*LOCAL(softmax_rows_kernel)(void))(const T *, ptrdiff_t,
-                                                           ptrdiff_t, int, T *) {
+                                                           ptrdiff_t, ptrdiff_t, int, T *) {
     return VEC(softmax_rows);
+}
+
+/* Whether the row-parallel kernel takes this call's samples (any layout). */
+static inline int LOCAL(softmax_rows_ok)(const LOCAL(softmax_ctx) *c) {
+    return LOCAL(softmax_rows_kernel)() && c->C <= FASTCE_SMALL_C &&
+           (c->n1 == 1 || LOCAL(side_by_side)(c->C, c->n1));
 }
 
 static double LOCAL(softmax_block_direct)(const LOCAL(softmax_ctx) *c, ptrdiff_t begin,
                                           ptrdiff_t end) {
-    const ptrdiff_t C = c->C;
-    /* Few classes: the row-parallel kernel takes rows while it can; a group
-     * it leaves (a row whose max is not finite) and the tail go one by one. */
-    int rows = LOCAL(softmax_rows_kernel)() && c->n1 == 1 && C <= FASTCE_SMALL_C;
+    const ptrdiff_t C = c->C, n1 = c->n1;
+    /* Few classes: the row-parallel kernel takes samples while it can; a
+     * group it leaves (a row whose max is not finite) and the tail of a
+     * run go one by one. */
+    const int rows = LOCAL(softmax_rows_ok)(c);
     for (ptrdiff_t s = begin; s < end;) {
-        if (rows)
-            s += LOCAL(softmax_rows_kernel)()(
-                c->x + s * C, end - s, C, c->op,
-                c->op == LOCAL(OP_LSE) ? c->out + s : c->out + s * C);
-        ptrdiff_t stop = rows && s + 8 < end ? s + 8 : end;
+        ptrdiff_t stop = end;
+        if (rows) {
+            const ptrdiff_t run = LOCAL(kernel_run)(s, end, n1), off = fastce_row_offset(s, C, n1);
+            stop = s + run;
+            s += LOCAL(softmax_rows_kernel)()(c->x + off, run, C, n1, c->op,
+                                              c->op == LOCAL(OP_LSE) ? c->out + s : c->out + off);
+            if (s + 8 < stop) stop = s + 8;
+        }
         for (; s < stop; s++) LOCAL(softmax_row)(c, s);
     }
     return 0.0;
@@ -121,10 +131,12 @@ static double LOCAL(softmax_tile)(const void *vctx, ptrdiff_t s, ptrdiff_t r, co
     return LOCAL(softmax_block_direct)(&t, 0, r);
 }
 
-/* Strided rows (n1 > 1) through tiles (out may be x). */
+/* Strided rows (n1 > 1) through tiles, unless the row-parallel kernel
+ * takes them as they are (out may be x). */
 static double LOCAL(softmax_block)(const void *vctx, ptrdiff_t begin, ptrdiff_t end) {
     const LOCAL(softmax_ctx) *c = vctx;
-    if (!LOCAL(use_tiles)(c->C, c->n1)) return LOCAL(softmax_block_direct)(c, begin, end);
+    if (!LOCAL(use_tiles)(c->C, c->n1) || LOCAL(softmax_rows_ok)(c))
+        return LOCAL(softmax_block_direct)(c, begin, end);
     return LOCAL(run_tiles)(c, LOCAL(softmax_tile), c->x, NULL,
                             c->op == LOCAL(OP_LSE) ? NULL : c->out, c->C, c->n1, begin, end);
 }

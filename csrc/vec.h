@@ -44,30 +44,35 @@ typedef struct {
      * vectorised functions themselves, for the accuracy tests. */
     void (*math_f32)(int f, const float *x, float *out, ptrdiff_t n);
     void (*math_f64)(int f, const double *x, double *out, ptrdiff_t n);
-    /* Sparse softmax cross-entropy of rows [0, n) of a contiguous (n, C)
-     * block with C <= FASTCE_SMALL_C, several rows at a time (the loss terms
-     * of softmax_ce_sparse in fastce_api.h; labels already checked; w_sum + w_lo
-     * the sum of the class weights). Handles every row it can and returns how
-     * many leading rows it did (the caller does the rest one by one); adds
-     * their losses to *total. NULL where an instruction set has none. */
+    /* Sparse softmax cross-entropy of n samples of C <= FASTCE_SMALL_C
+     * classes, several at a time (the loss terms of softmax_ce_sparse in
+     * fastce_api.h; labels already checked; w_sum + w_lo the sum of the
+     * class weights). The samples are the rows of a contiguous (n, C) block
+     * (n1 == 1), or n side by side with their classes n1 apart (n1 > 1:
+     * sample k's class j at x[k + j*n1], a run of one leading index of an
+     * (n0, C, n1) array); grad is laid out as x, and y, sw
+     * and loss hold one entry a sample. Handles every sample it can and
+     * returns how many leading ones it did (the caller does the rest one by
+     * one); adds their losses to *total. NULL where an instruction set has
+     * none. */
     ptrdiff_t (*sparse_ce_rows_f32)(const float *x, const int64_t *y, ptrdiff_t n,
-                                    ptrdiff_t C, const float *w, const float *sw,
+                                    ptrdiff_t C, ptrdiff_t n1, const float *w, const float *sw,
                                     int64_t ignore_index, double e, double w_sum, double w_lo,
                                     float *loss, float *grad, double grad_scale,
                                     double *total);
     ptrdiff_t (*sparse_ce_rows_f64)(const double *x, const int64_t *y, ptrdiff_t n,
-                                    ptrdiff_t C, const double *w, const double *sw,
+                                    ptrdiff_t C, ptrdiff_t n1, const double *w, const double *sw,
                                     int64_t ignore_index, double e, double w_sum, double w_lo,
                                     double *loss, double *grad, double grad_scale,
                                     double *total);
-    /* logsumexp (op 0, out n long), log_softmax (1) or softmax (2, out the
-     * shape of x) of rows [0, n) of a contiguous (n, C) block with
-     * C <= FASTCE_SMALL_C, several rows at a time; returns how many leading
-     * rows it did. NULL where an instruction set has none. */
-    ptrdiff_t (*softmax_rows_f32)(const float *x, ptrdiff_t n, ptrdiff_t C, int op,
-                                  float *out);
-    ptrdiff_t (*softmax_rows_f64)(const double *x, ptrdiff_t n, ptrdiff_t C, int op,
-                                  double *out);
+    /* logsumexp (op 0, out n long), log_softmax (1) or softmax (2, out laid
+     * out as x) of n samples of C <= FASTCE_SMALL_C classes (laid out as in
+     * sparse_ce_rows), several at a time; returns how many leading samples
+     * it did. NULL where an instruction set has none. */
+    ptrdiff_t (*softmax_rows_f32)(const float *x, ptrdiff_t n, ptrdiff_t C, ptrdiff_t n1,
+                                  int op, float *out);
+    ptrdiff_t (*softmax_rows_f64)(const double *x, ptrdiff_t n, ptrdiff_t C, ptrdiff_t n1,
+                                  int op, double *out);
     /* Labels: returns how many of y[0..n) are not ignore_index (when
      * has_ignore) and stores in *n_bad how many of those are outside
      * [0, C). NULL where an instruction set has none. */

@@ -8,6 +8,8 @@
  * gradient) runs lane-wise. The rows of a group are contiguous: they are
  * loaded in blocks of 8 classes (the last block partial when 8 does not
  * divide C) and transposed in registers; outputs go back the same way.
+ * Samples side by side (a class axis that is not the last, n1 > 1 in vec.h)
+ * are already in that form: class j of 8 samples is one load from plane j.
  *
  * The arithmetic is that of the generic path: exp(x - max) corrected by
  * TwoSum, sums in double lanes, lse_rel = log1p(rest). A group of rows whose
@@ -99,10 +101,13 @@ typedef struct {
     ptrdiff_t C, full, rem;
     int spill, spill4;
     __m256i tail;
+    /* n1 > 1: samples side by side, their classes n1 apart (step 1 from a
+     * sample to the next, else C) */
+    ptrdiff_t n1, step;
 } rows8_shape;
 
-static inline rows8_shape rows8_shape_of(ptrdiff_t C) {
-    rows8_shape s = {C, C - C % 8, C % 8, 0, 0, tail_mask_ps(C % 8)};
+static inline rows8_shape rows8_shape_of(ptrdiff_t C, ptrdiff_t n1) {
+    rows8_shape s = {C, C - C % 8, C % 8, 0, 0, tail_mask_ps(C % 8), n1, n1 > 1 ? 1 : C};
     while (s.spill < 8 && s.spill * C + s.full + 8 <= 8 * C) s.spill++;
     while (s.spill4 < 8 && s.spill4 * C + s.full + 4 <= 8 * C) s.spill4++;
     return s;
@@ -141,6 +146,15 @@ static inline void transpose8_ps_part(__m256 r[8], ptrdiff_t n) {
 static inline void rows8_columns(__m256 *v, const float *xb, const rows8_shape *s,
                                  __m256 *m, __m256 *lo, __m256 *sum) {
     const ptrdiff_t C = s->C;
+    if (s->n1 > 1) { /* samples side by side: class j is one load */
+        for (ptrdiff_t j = 0; j < C; j++) {
+            v[j] = _mm256_loadu_ps(xb + j * s->n1);
+            *m = _mm256_max_ps(v[j], *m);
+            *lo = _mm256_min_ps(v[j], *lo);
+            *sum = _mm256_add_ps(*sum, v[j]);
+        }
+        return;
+    }
     __m256 r[8];
     for (ptrdiff_t b = 0; b < s->full; b += 8) {
         const float *p = xb + b;
@@ -190,6 +204,10 @@ static inline void store_part_ps(float *p, __m256 v, ptrdiff_t r) {
  * (rows k < spill4 whole), after a 4 x 8 transpose. */
 static inline void rows8_store(float *out, const __m256 *o, const rows8_shape *s) {
     const ptrdiff_t C = s->C;
+    if (s->n1 > 1) {
+        for (ptrdiff_t j = 0; j < C; j++) _mm256_storeu_ps(out + j * s->n1, o[j]);
+        return;
+    }
     __m256 r[8];
     if (s->rem > 4) {
         for (int j = 0; j < 8; j++) r[j] = o[s->full + j];
@@ -324,16 +342,18 @@ static inline int lse_cancels_pd(__m256d m, __m256d L, __m256d lse) {
     return _mm256_movemask_pd(c);
 }
 
-/* out[k] for the rows k in c (rows of C at xb, maxima m[k]) redone. */
-static void redo_lse_f32(const float *xb, ptrdiff_t C, __m256 m, unsigned c, float *out) {
+/* out[k] for the rows k in c (the group at xb, maxima m[k]) redone. */
+static void redo_lse_f32(const float *xb, ptrdiff_t step, ptrdiff_t n1, ptrdiff_t C, __m256 m,
+                         unsigned c, float *out) {
     float mx[8];
     _mm256_storeu_ps(mx, m);
-    fastce_redo_lse_f32(xb, C, mx, c, out);
+    fastce_redo_lse_f32(xb, step, n1, C, mx, c, out);
 }
-static void redo_lse_f64(const double *xb, ptrdiff_t C, __m256d m, unsigned c, double *out) {
+static void redo_lse_f64(const double *xb, ptrdiff_t step, ptrdiff_t n1, ptrdiff_t C, __m256d m,
+                         unsigned c, double *out) {
     double mx[4];
     _mm256_storeu_pd(mx, m);
-    fastce_redo_lse_f64(xb, C, mx, c, out);
+    fastce_redo_lse_f64(xb, step, n1, C, mx, c, out);
 }
 
 /* The exps and rest of a group. Returns 0 when a row in use has a rest
@@ -372,7 +392,7 @@ static inline void softmax_out8(const rows8 *g, const rows8_shape *s, int op, co
         unsigned c = (unsigned)lse_cancels_pd(g->m_lo, g->L_lo, lse_lo) |
                      (unsigned)lse_cancels_pd(g->m_hi, g->L_hi, lse_hi) << 4;
         _mm256_storeu_ps(out, to_ps(lse_lo, lse_hi));
-        if (c) redo_lse_f32(xb, C, g->m, c, out);
+        if (c) redo_lse_f32(xb, s->step, s->n1, C, g->m, c, out);
         return;
     }
     if (op == 1) { /* (x_j - max) - lse_rel, in double: exact difference */
@@ -391,20 +411,22 @@ static inline void softmax_out8(const rows8 *g, const rows8_shape *s, int op, co
 /* logsumexp (op 0), log_softmax (1) or softmax (2) of rows [0, n) of a
  * contiguous (n, C) block, C <= FASTCE_SMALL_C, 8 rows at a time; returns
  * how many leading rows it did (see sparse_ce_rows in vec.h). */
-static ptrdiff_t softmax_rows_f32(const float *x, ptrdiff_t n, ptrdiff_t C, int op,
-                                  float *out) {
-    const rows8_shape sh = rows8_shape_of(C);
+static ptrdiff_t softmax_rows_f32(const float *x, ptrdiff_t n, ptrdiff_t C, ptrdiff_t n1,
+                                  int op, float *out) {
+    const rows8_shape sh = rows8_shape_of(C, n1);
+    const ptrdiff_t step = sh.step;
     const __m256 all = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
     rows8 gs[2], *g = gs, *prev = gs + 1; /* prev: the group before g, if have */
     __m256 o[FASTCE_SMALL_C];
     for (int j = 0; j < FASTCE_SMALL_C; j++) o[j] = _mm256_setzero_ps();
     ptrdiff_t r0 = 0;
     for (int have = 0;; r0 += 8, have = 1) {
-        int ok = r0 + 8 <= n && rows8_begin(g, x + r0 * C, &sh, all);
+        int ok = r0 + 8 <= n && rows8_begin(g, x + r0 * step, &sh, all);
         if (have) rows8_lse(prev);
         if (ok) ok = rows8_exp(g, C, 0);
         if (have)
-            softmax_out8(prev, &sh, op, x + (r0 - 8) * C, op == 0 ? out + r0 - 8 : out + (r0 - 8) * C, o);
+            softmax_out8(prev, &sh, op, x + (r0 - 8) * step,
+                         op == 0 ? out + r0 - 8 : out + (r0 - 8) * step, o);
         if (!ok) break;
         rows8 *t = prev;
         prev = g;
@@ -503,11 +525,12 @@ static inline void sparse_ce_out8(const rows8 *g, const rows8_shape *sh, const f
 }
 
 static ptrdiff_t sparse_ce_rows_f32(const float *x, const int64_t *y, ptrdiff_t n,
-                                    ptrdiff_t C, const float *w, const float *sw,
+                                    ptrdiff_t C, ptrdiff_t n1, const float *w, const float *sw,
                                     int64_t ignore_index, double e, double w_sum, double w_lo,
                                     float *loss, float *grad, double grad_scale,
                                     double *total) {
-    const rows8_shape sh = rows8_shape_of(C);
+    const rows8_shape sh = rows8_shape_of(C, n1);
+    const ptrdiff_t step = sh.step;
     rows8 gs[2], *g = gs, *prev = gs + 1; /* prev: the group before g, if have */
     __m256 o[FASTCE_SMALL_C];
     for (int j = 0; j < FASTCE_SMALL_C; j++) o[j] = _mm256_setzero_ps();
@@ -518,14 +541,14 @@ static ptrdiff_t sparse_ce_rows_f32(const float *x, const int64_t *y, ptrdiff_t 
         if (ok) { /* labels: ignored rows point at class 0 and are masked at the end */
             __m256i usedv;
             g->yv = labels8(y + r0, ignore_index, &usedv);
-            ok = rows8_begin(g, x + r0 * C, &sh, _mm256_castsi256_ps(usedv));
+            ok = rows8_begin(g, x + r0 * step, &sh, _mm256_castsi256_ps(usedv));
         }
         if (have) rows8_lse(prev);
         if (ok) ok = rows8_exp(g, C, grad ? 2 : 1);
         if (have) {
             ptrdiff_t p0 = r0 - 8;
             sparse_ce_out8(prev, &sh, w, sw ? sw + p0 : NULL, e, w_sum, w_lo, loss ? loss + p0 : NULL,
-                           grad ? grad + p0 * C : NULL, grad_scale, &acc, &comp, o);
+                           grad ? grad + p0 * step : NULL, grad_scale, &acc, &comp, o);
         }
         if (!ok) break;
         rows8 *t = prev;
@@ -561,10 +584,11 @@ typedef struct {
     ptrdiff_t C, full, rem;
     int spill;
     __m256i tail;
+    ptrdiff_t n1, step;
 } rows4_shape;
 
-static inline rows4_shape rows4_shape_of(ptrdiff_t C) {
-    rows4_shape s = {C, C - C % 4, C % 4, 0, tail_mask_pd(C % 4)};
+static inline rows4_shape rows4_shape_of(ptrdiff_t C, ptrdiff_t n1) {
+    rows4_shape s = {C, C - C % 4, C % 4, 0, tail_mask_pd(C % 4), n1, n1 > 1 ? 1 : C};
     while (s.spill < 4 && s.spill * C + s.full + 4 <= 4 * C) s.spill++;
     return s;
 }
@@ -573,6 +597,15 @@ static inline rows4_shape rows4_shape_of(ptrdiff_t C) {
 static inline void rows4_columns(__m256d *v, const double *xb, const rows4_shape *s,
                                  __m256d *m, __m256d *lo, __m256d *sum) {
     const ptrdiff_t C = s->C;
+    if (s->n1 > 1) {
+        for (ptrdiff_t j = 0; j < C; j++) {
+            v[j] = _mm256_loadu_pd(xb + j * s->n1);
+            *m = _mm256_max_pd(v[j], *m);
+            *lo = _mm256_min_pd(v[j], *lo);
+            *sum = _mm256_add_pd(*sum, v[j]);
+        }
+        return;
+    }
     __m256d r[4];
     for (ptrdiff_t b = 0; b < C; b += 4) {
         const double *p = xb + b;
@@ -604,6 +637,10 @@ static inline void store_part_pd(double *p, __m256d v, ptrdiff_t r) {
 /* See rows8_store. */
 static inline void rows4_store(double *out, const __m256d *o, const rows4_shape *s) {
     const ptrdiff_t C = s->C;
+    if (s->n1 > 1) {
+        for (ptrdiff_t j = 0; j < C; j++) _mm256_storeu_pd(out + j * s->n1, o[j]);
+        return;
+    }
     __m256d r[4];
     if (s->rem) {
         for (int j = 0; j < 4; j++) r[j] = o[s->full + j];
@@ -703,7 +740,7 @@ static inline void softmax_out4(const rows4 *g, const rows4_shape *s, int op, co
         __m256d lse = _mm256_add_pd(g->m, g->L);
         unsigned c = (unsigned)lse_cancels_pd(g->m, g->L, lse);
         _mm256_storeu_pd(out, lse);
-        if (c) redo_lse_f64(xb, C, g->m, c, out);
+        if (c) redo_lse_f64(xb, s->step, s->n1, C, g->m, c, out);
         return;
     }
     if (op == 1) {
@@ -715,20 +752,22 @@ static inline void softmax_out4(const rows4 *g, const rows4_shape *s, int op, co
     rows4_store(out, o, s);
 }
 
-static ptrdiff_t softmax_rows_f64(const double *x, ptrdiff_t n, ptrdiff_t C, int op,
-                                  double *out) {
-    const rows4_shape sh = rows4_shape_of(C);
+static ptrdiff_t softmax_rows_f64(const double *x, ptrdiff_t n, ptrdiff_t C, ptrdiff_t n1,
+                                  int op, double *out) {
+    const rows4_shape sh = rows4_shape_of(C, n1);
+    const ptrdiff_t step = sh.step;
     const __m256d all = _mm256_castsi256_pd(_mm256_set1_epi64x(-1));
     rows4 gs[2], *g = gs, *prev = gs + 1; /* prev: the group before g, if have */
     __m256d o[FASTCE_SMALL_C];
     for (int j = 0; j < FASTCE_SMALL_C; j++) o[j] = _mm256_setzero_pd();
     ptrdiff_t r0 = 0;
     for (int have = 0;; r0 += 4, have = 1) {
-        int ok = r0 + 4 <= n && rows4_begin(g, x + r0 * C, &sh, all);
+        int ok = r0 + 4 <= n && rows4_begin(g, x + r0 * step, &sh, all);
         if (have) rows4_lse(prev);
         if (ok) ok = rows4_exp(g, C, 0);
         if (have)
-            softmax_out4(prev, &sh, op, x + (r0 - 4) * C, op == 0 ? out + r0 - 4 : out + (r0 - 4) * C, o);
+            softmax_out4(prev, &sh, op, x + (r0 - 4) * step,
+                         op == 0 ? out + r0 - 4 : out + (r0 - 4) * step, o);
         if (!ok) break;
         rows4 *t = prev;
         prev = g;
@@ -793,11 +832,12 @@ static inline void sparse_ce_out4(const rows4 *g, const rows4_shape *sh, const d
 }
 
 static ptrdiff_t sparse_ce_rows_f64(const double *x, const int64_t *y, ptrdiff_t n,
-                                    ptrdiff_t C, const double *w, const double *sw,
+                                    ptrdiff_t C, ptrdiff_t n1, const double *w, const double *sw,
                                     int64_t ignore_index, double e, double w_sum, double w_lo,
                                     double *loss, double *grad, double grad_scale,
                                     double *total) {
-    const rows4_shape sh = rows4_shape_of(C);
+    const rows4_shape sh = rows4_shape_of(C, n1);
+    const ptrdiff_t step = sh.step;
     rows4 gs[2], *g = gs, *prev = gs + 1; /* prev: the group before g, if have */
     __m256d o[FASTCE_SMALL_C];
     for (int j = 0; j < FASTCE_SMALL_C; j++) o[j] = _mm256_setzero_pd();
@@ -809,7 +849,7 @@ static ptrdiff_t sparse_ce_rows_f64(const double *x, const int64_t *y, ptrdiff_t
             __m256i yraw = _mm256_loadu_si256((const __m256i *)(y + r0));
             __m256i ignored = _mm256_cmpeq_epi64(yraw, _mm256_set1_epi64x(ignore_index));
             g->yv = _mm256_andnot_si256(ignored, yraw);
-            ok = rows4_begin(g, x + r0 * C, &sh,
+            ok = rows4_begin(g, x + r0 * step, &sh,
                              _mm256_castsi256_pd(_mm256_xor_si256(ignored, _mm256_set1_epi64x(-1))));
         }
         if (have) rows4_lse(prev);
@@ -817,7 +857,7 @@ static ptrdiff_t sparse_ce_rows_f64(const double *x, const int64_t *y, ptrdiff_t
         if (have) {
             ptrdiff_t p0 = r0 - 4;
             sparse_ce_out4(prev, &sh, w, sw ? sw + p0 : NULL, e, w_sum, w_lo, loss ? loss + p0 : NULL,
-                           grad ? grad + p0 * C : NULL, grad_scale, &acc, &comp, o);
+                           grad ? grad + p0 * step : NULL, grad_scale, &acc, &comp, o);
         }
         if (!ok) break;
         rows4 *t = prev;

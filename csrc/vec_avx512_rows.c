@@ -27,6 +27,9 @@
  *   a NaN) still does the rows before it: the kernels return the number of
  *   rows done, up to the first one they leave, as vec.h has it;
  * - 2^n by vscalef; log1p's exponent and significand by vgetexp/vgetmant.
+ * Samples side by side (a class axis that is not the last, n1 > 1 in vec.h)
+ * need neither permutes nor transposes: class j of 16 samples is one load
+ * from plane j, and the outputs one store to it.
  * Float groups first run "tame": exp without its clamps and NaN guards,
  * which with vscalef gives every term of a finite difference right or not
  * finite (see rest_f64 in vec_avx512.c), and the target's logit comes from
@@ -108,7 +111,7 @@ static inline int lowest(unsigned k) { return __builtin_ctz(k); }
  * The way back builds each vector of the group the same way from the
  * classes. C > 8: blocks of 16 classes, rows loaded masked and transposed. */
 typedef struct {
-    ptrdiff_t C;
+    ptrdiff_t C, n1, step; /* see samples_of */
     int perm;
     /* perm: loading class j (lidx2 indexes the first two vectors, lidx the
      * vector i, lmask[j][i] the lanes from vector i >= 2) */
@@ -120,9 +123,11 @@ typedef struct {
     __mmask16 smask[8][8];
 } shape16;
 
-FASTCE_ALWAYS_INLINE void shape16_init(shape16 *s, ptrdiff_t C) {
+FASTCE_ALWAYS_INLINE void shape16_init(shape16 *s, ptrdiff_t C, ptrdiff_t n1) {
     s->C = C;
-    s->perm = C <= 8;
+    s->n1 = n1;
+    s->step = n1 > 1 ? 1 : C;
+    s->perm = n1 == 1 && C <= 8;
     if (!s->perm) return;
     for (int j = 0; j < C; j++) {
         int32_t a[16], b[16];
@@ -184,6 +189,13 @@ FASTCE_ALWAYS_INLINE void transpose16_ps(const __m512 *r, __m512 *c, int nc) {
  * past nr hold 0. Reads only the group's nr*C floats. */
 FASTCE_ALWAYS_INLINE void columns16(__m512 *v, const float *xb, const shape16 *s, ptrdiff_t nr) {
     const ptrdiff_t C = s->C;
+    if (s->n1 > 1) { /* samples side by side: class j is one load */
+        for (ptrdiff_t j = 0; j < C; j++) {
+            v[j] = nr == 16 ? _mm512_loadu_ps(xb + j * s->n1)
+                            : _mm512_maskz_loadu_ps(fastce512_first16(nr), xb + j * s->n1);
+        }
+        return;
+    }
     if (s->perm) {
         __m512 in[8];
         ptrdiff_t left = nr * C;
@@ -225,6 +237,13 @@ FASTCE_ALWAYS_INLINE void columns16(__m512 *v, const float *xb, const shape16 *s
  * blocks, entries past C initialised) to the first nr rows at out. */
 FASTCE_ALWAYS_INLINE void store16(float *out, const __m512 *o, const shape16 *s, ptrdiff_t nr) {
     const ptrdiff_t C = s->C;
+    if (s->n1 > 1) {
+        for (ptrdiff_t j = 0; j < C; j++) {
+            if (nr == 16) _mm512_storeu_ps(out + j * s->n1, o[j]);
+            else _mm512_mask_storeu_ps(out + j * s->n1, fastce512_first16(nr), o[j]);
+        }
+        return;
+    }
     if (s->perm) {
         ptrdiff_t left = nr * C;
         for (int i = 0; i < C && left > 0; i++, left -= 16) {
@@ -277,7 +296,17 @@ FASTCE_ALWAYS_INLINE void rows16_begin(rows16 *g, const float *xb, const shape16
     g->nr = nr;
     g->used = used;
     g->tame = 1;
-    if (pick) { /* lane k: xb[k*C + y_k] (ignored rows have label 0) */
+    if (pick && s->n1 > 1) { /* lane k: v[y_k][k], from the registers (a gather
+                               * reads lines the C planes' loads have pushed out
+                               * of their cache set when n1 is a power of 2) */
+        __m512 xy = _mm512_setzero_ps();
+        __m512i jv = _mm512_setzero_si512();
+        for (ptrdiff_t j = 0; j < C; j++) {
+            xy = _mm512_mask_mov_ps(xy, _mm512_cmpeq_epi32_mask(g->yv, jv), g->v[j]);
+            jv = _mm512_add_epi32(jv, _mm512_set1_epi32(1));
+        }
+        g->xy = xy;
+    } else if (pick) { /* lane k: xb[k*C + y_k] (ignored rows have label 0) */
         __m512i at = _mm512_add_epi32(_mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
                                                          _mm512_set1_epi32((int)C)), g->yv);
         g->xy = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), fastce512_first16(nr), at, xb, 4);
@@ -368,10 +397,10 @@ FASTCE_ALWAYS_INLINE void rows16_lse(rows16 *g) {
  * recomputed one by one: a cancelling row stays in its group (handing the
  * group to the generic path cost up to 19x the time of a logsumexp of
  * logits near 0 at C = 2). */
-static void redo_lse_f32(const float *xb, ptrdiff_t C, __m512 m, unsigned c, float *out) {
+static void redo_lse_f32(const float *xb, const shape16 *s, __m512 m, unsigned c, float *out) {
     float mx[16];
     _mm512_storeu_ps(mx, m);
-    fastce_redo_lse_f32(xb, C, mx, c, out);
+    fastce_redo_lse_f32(xb, s->step, s->n1, s->C, mx, c, out);
 }
 
 /* logsumexp (op 0), log_softmax (1) or softmax (2) of a finished group
@@ -385,7 +414,7 @@ FASTCE_ALWAYS_INLINE ptrdiff_t softmax_out16(const rows16 *g, const shape16 *s, 
         unsigned c = ((unsigned)lse_cancels(g->m_hi, g->L_hi, lse_hi) << 8 |
                       lse_cancels(g->m_lo, g->L_lo, lse_lo)) & fastce512_first16(nr);
         _mm512_mask_storeu_ps(out, fastce512_first16(nr), to_ps(lse_lo, lse_hi));
-        if (c) redo_lse_f32(xb, C, g->m, c, out);
+        if (c) redo_lse_f32(xb, s, g->m, c, out);
         return nr;
     }
     if (op == 1) { /* (x_j - max) - lse_rel, in double: exact difference */
@@ -410,9 +439,10 @@ FASTCE_ALWAYS_INLINE ptrdiff_t softmax_out16(const rows16 *g, const shape16 *s, 
  * fewer than 16 rows (the last, or one cut short by a row the generic path
  * takes) ends the run. */
 FASTCE_ALWAYS_INLINE ptrdiff_t softmax_rows_c(const float *x, ptrdiff_t n, const ptrdiff_t C,
-                                            int op, float *out) {
+                                            ptrdiff_t n1, int op, float *out) {
     shape16 sh;
-    shape16_init(&sh, C);
+    shape16_init(&sh, C, n1);
+    const ptrdiff_t step = sh.step;
     rows16 gs[2], *g = gs, *prev = NULL;
     __m512 o[FASTCE_SMALL_C];
     for (int j = 0; j < FASTCE_SMALL_C; j++) o[j] = _mm512_setzero_ps();
@@ -420,15 +450,15 @@ FASTCE_ALWAYS_INLINE ptrdiff_t softmax_rows_c(const float *x, ptrdiff_t n, const
         rows16 *cur = NULL;
         if (r0 < n && (!prev || prev->nr == 16)) {
             ptrdiff_t nr = n - r0 < 16 ? n - r0 : 16;
-            rows16_begin(g, x + r0 * C, &sh, nr, fastce512_first16(nr), 0);
+            rows16_begin(g, x + r0 * step, &sh, nr, fastce512_first16(nr), 0);
             if (g->nr) cur = g;
         }
         if (prev) rows16_lse(prev);
         if (cur) rows16_exp(cur, C, 0);
         if (prev) {
             ptrdiff_t p0 = r0 - 16;
-            ptrdiff_t done = softmax_out16(prev, &sh, op, x + p0 * C,
-                                           op == 0 ? out + p0 : out + p0 * C, o);
+            ptrdiff_t done = softmax_out16(prev, &sh, op, x + p0 * step,
+                                           op == 0 ? out + p0 : out + p0 * step, o);
             if (done < 16) return p0 + done;
         }
         if (!cur) return r0;
@@ -534,12 +564,13 @@ FASTCE_ALWAYS_INLINE void sparse_ce_out16(const rows16 *g, const shape16 *sh, co
 }
 
 FASTCE_ALWAYS_INLINE ptrdiff_t sparse_ce_rows_c(const float *x, const int64_t *y, ptrdiff_t n,
-                                              const ptrdiff_t C, const float *w, const float *sw,
-                                              int64_t ignore_index, double e, double w_sum, double w_lo,
-                                              float *loss, float *grad, double grad_scale,
-                                              double *total) {
+                                              const ptrdiff_t C, ptrdiff_t n1, const float *w,
+                                              const float *sw, int64_t ignore_index, double e,
+                                              double w_sum, double w_lo, float *loss, float *grad,
+                                              double grad_scale, double *total) {
     shape16 sh;
-    shape16_init(&sh, C);
+    shape16_init(&sh, C, n1);
+    const ptrdiff_t step = sh.step;
     rows16 gs[2], *g = gs, *prev = NULL;
     __m512 o[FASTCE_SMALL_C];
     for (int j = 0; j < FASTCE_SMALL_C; j++) o[j] = _mm512_setzero_ps();
@@ -551,7 +582,7 @@ FASTCE_ALWAYS_INLINE ptrdiff_t sparse_ce_rows_c(const float *x, const int64_t *y
             ptrdiff_t nr = n - r0 < 16 ? n - r0 : 16;
             __mmask16 used;
             g->yv = labels16(y + r0, nr, ignore_index, &used);
-            rows16_begin(g, x + r0 * C, &sh, nr, used, 1);
+            rows16_begin(g, x + r0 * step, &sh, nr, used, 1);
             if (g->nr) cur = g;
         }
         if (prev) rows16_lse(prev);
@@ -559,7 +590,7 @@ FASTCE_ALWAYS_INLINE ptrdiff_t sparse_ce_rows_c(const float *x, const int64_t *y
         if (prev) {
             ptrdiff_t p0 = r0 - 16;
             sparse_ce_out16(prev, &sh, w, sw ? sw + p0 : NULL, e, w_sum, w_lo, loss ? loss + p0 : NULL,
-                            grad ? grad + p0 * C : NULL, grad_scale, &acc, &comp, o);
+                            grad ? grad + p0 * step : NULL, grad_scale, &acc, &comp, o);
             if (prev->nr < 16) {
                 r0 = p0 + prev->nr;
                 break;
@@ -573,22 +604,22 @@ FASTCE_ALWAYS_INLINE ptrdiff_t sparse_ce_rows_c(const float *x, const int64_t *y
     return r0;
 }
 
-static ptrdiff_t softmax_rows_f32(const float *x, ptrdiff_t n, ptrdiff_t C, int op,
-                                  float *out) {
+static ptrdiff_t softmax_rows_f32(const float *x, ptrdiff_t n, ptrdiff_t C, ptrdiff_t n1,
+                                  int op, float *out) {
 #define FASTCE_CASE_(K) \
-    case K: return softmax_rows_c(x, n, K, op, out);
+    case K: return softmax_rows_c(x, n, K, n1, op, out);
     switch (C) { FASTCE_WIDTHS_(FASTCE_CASE_) default: return 0; }
 #undef FASTCE_CASE_
 }
 
 static ptrdiff_t sparse_ce_rows_f32(const float *x, const int64_t *y, ptrdiff_t n,
-                                    ptrdiff_t C, const float *w, const float *sw,
+                                    ptrdiff_t C, ptrdiff_t n1, const float *w, const float *sw,
                                     int64_t ignore_index, double e, double w_sum, double w_lo,
                                     float *loss, float *grad, double grad_scale,
                                     double *total) {
 #define FASTCE_CASE_(K)                                                                    \
     case K:                                                                                \
-        return sparse_ce_rows_c(x, y, n, K, w, sw, ignore_index, e, w_sum, w_lo, loss, grad,    \
+        return sparse_ce_rows_c(x, y, n, K, n1, w, sw, ignore_index, e, w_sum, w_lo, loss, grad,    \
                                 grad_scale, total);
     switch (C) { FASTCE_WIDTHS_(FASTCE_CASE_) default: return 0; }
 #undef FASTCE_CASE_
@@ -599,7 +630,7 @@ static ptrdiff_t sparse_ce_rows_f32(const float *x, const int64_t *y, ptrdiff_t 
 /* shape16 for 8 rows of doubles: C <= 5 by permutes (vpermt2pd, vpermpd),
  * wider rows by blocks of 8 x 8 transposes. */
 typedef struct {
-    ptrdiff_t C;
+    ptrdiff_t C, n1, step;
     int perm;
     __m512i lidx2[5], lidx[5];
     __mmask8 lmask[5][5];
@@ -607,9 +638,11 @@ typedef struct {
     __mmask8 smask[5][5];
 } shape8;
 
-FASTCE_ALWAYS_INLINE void shape8_init(shape8 *s, ptrdiff_t C) {
+FASTCE_ALWAYS_INLINE void shape8_init(shape8 *s, ptrdiff_t C, ptrdiff_t n1) {
     s->C = C;
-    s->perm = C <= 5;
+    s->n1 = n1;
+    s->step = n1 > 1 ? 1 : C;
+    s->perm = n1 == 1 && C <= 5;
     if (!s->perm) return;
     for (int j = 0; j < C; j++) {
         int64_t a[8], b[8];
@@ -661,6 +694,12 @@ FASTCE_ALWAYS_INLINE void transpose8_pd(const __m512d *r, __m512d *c, int nc) {
 
 FASTCE_ALWAYS_INLINE void columns8(__m512d *v, const double *xb, const shape8 *s, ptrdiff_t nr) {
     const ptrdiff_t C = s->C;
+    if (s->n1 > 1) {
+        for (ptrdiff_t j = 0; j < C; j++)
+            v[j] = nr == 8 ? _mm512_loadu_pd(xb + j * s->n1)
+                           : _mm512_maskz_loadu_pd(fastce512_first8(nr), xb + j * s->n1);
+        return;
+    }
     if (s->perm) {
         __m512d in[5];
         ptrdiff_t left = nr * C;
@@ -696,6 +735,13 @@ FASTCE_ALWAYS_INLINE void columns8(__m512d *v, const double *xb, const shape8 *s
 
 FASTCE_ALWAYS_INLINE void store8(double *out, const __m512d *o, const shape8 *s, ptrdiff_t nr) {
     const ptrdiff_t C = s->C;
+    if (s->n1 > 1) {
+        for (ptrdiff_t j = 0; j < C; j++) {
+            if (nr == 8) _mm512_storeu_pd(out + j * s->n1, o[j]);
+            else _mm512_mask_storeu_pd(out + j * s->n1, fastce512_first8(nr), o[j]);
+        }
+        return;
+    }
     if (s->perm) {
         ptrdiff_t left = nr * C;
         for (int i = 0; i < C && left > 0; i++, left -= 8) {
@@ -809,10 +855,10 @@ FASTCE_ALWAYS_INLINE void rows8_exp(rows8 *g, ptrdiff_t C, int pick) {
 FASTCE_ALWAYS_INLINE void rows8_lse(rows8 *g) { g->L = fastce512_log1p_rest_pd(g->rest); }
 
 /* redo_lse_f32 for rows8. */
-static void redo_lse_f64(const double *xb, ptrdiff_t C, __m512d m, unsigned c, double *out) {
+static void redo_lse_f64(const double *xb, const shape8 *s, __m512d m, unsigned c, double *out) {
     double mx[8];
     _mm512_storeu_pd(mx, m);
-    fastce_redo_lse_f64(xb, C, mx, c, out);
+    fastce_redo_lse_f64(xb, s->step, s->n1, s->C, mx, c, out);
 }
 
 FASTCE_ALWAYS_INLINE ptrdiff_t softmax_out8(const rows8 *g, const shape8 *s, int op,
@@ -823,7 +869,7 @@ FASTCE_ALWAYS_INLINE ptrdiff_t softmax_out8(const rows8 *g, const shape8 *s, int
         __m512d lse = _mm512_add_pd(g->m, g->L);
         unsigned c = lse_cancels(g->m, g->L, lse) & fastce512_first8(nr);
         _mm512_mask_storeu_pd(out, fastce512_first8(nr), lse);
-        if (c) redo_lse_f64(xb, C, g->m, c, out);
+        if (c) redo_lse_f64(xb, s, g->m, c, out);
         return nr;
     }
     if (op == 1) {
@@ -837,9 +883,10 @@ FASTCE_ALWAYS_INLINE ptrdiff_t softmax_out8(const rows8 *g, const shape8 *s, int
 }
 
 FASTCE_ALWAYS_INLINE ptrdiff_t softmax_rows8_c(const double *x, ptrdiff_t n, const ptrdiff_t C,
-                                             int op, double *out) {
+                                             ptrdiff_t n1, int op, double *out) {
     shape8 sh;
-    shape8_init(&sh, C);
+    shape8_init(&sh, C, n1);
+    const ptrdiff_t step = sh.step;
     rows8 gs[2], *g = gs, *prev = NULL;
     __m512d o[FASTCE_SMALL_C];
     for (int j = 0; j < FASTCE_SMALL_C; j++) o[j] = _mm512_setzero_pd();
@@ -847,15 +894,15 @@ FASTCE_ALWAYS_INLINE ptrdiff_t softmax_rows8_c(const double *x, ptrdiff_t n, con
         rows8 *cur = NULL;
         if (r0 < n && (!prev || prev->nr == 8)) {
             ptrdiff_t nr = n - r0 < 8 ? n - r0 : 8;
-            rows8_begin(g, x + r0 * C, &sh, nr, fastce512_first8(nr));
+            rows8_begin(g, x + r0 * step, &sh, nr, fastce512_first8(nr));
             if (g->nr) cur = g;
         }
         if (prev) rows8_lse(prev);
         if (cur) rows8_exp(cur, C, 0);
         if (prev) {
             ptrdiff_t p0 = r0 - 8;
-            ptrdiff_t done = softmax_out8(prev, &sh, op, x + p0 * C,
-                                          op == 0 ? out + p0 : out + p0 * C, o);
+            ptrdiff_t done = softmax_out8(prev, &sh, op, x + p0 * step,
+                                          op == 0 ? out + p0 : out + p0 * step, o);
             if (done < 8) return p0 + done;
         }
         if (!cur) return r0;
@@ -916,12 +963,13 @@ FASTCE_ALWAYS_INLINE void sparse_ce_out8(const rows8 *g, const shape8 *sh, const
 }
 
 FASTCE_ALWAYS_INLINE ptrdiff_t sparse_ce_rows8_c(const double *x, const int64_t *y, ptrdiff_t n,
-                                               const ptrdiff_t C, const double *w,
+                                               const ptrdiff_t C, ptrdiff_t n1, const double *w,
                                                const double *sw, int64_t ignore_index, double e,
                                                double w_sum, double w_lo, double *loss, double *grad,
                                                double grad_scale, double *total) {
     shape8 sh;
-    shape8_init(&sh, C);
+    shape8_init(&sh, C, n1);
+    const ptrdiff_t step = sh.step;
     rows8 gs[2], *g = gs, *prev = NULL;
     __m512d o[FASTCE_SMALL_C];
     for (int j = 0; j < FASTCE_SMALL_C; j++) o[j] = _mm512_setzero_pd();
@@ -937,7 +985,7 @@ FASTCE_ALWAYS_INLINE ptrdiff_t sparse_ce_rows8_c(const double *x, const int64_t 
             __m512i yraw = _mm512_maskz_loadu_epi64(live, y + r0);
             __mmask8 used = _mm512_mask_cmpneq_epi64_mask(live, yraw, ig);
             g->yv = _mm512_maskz_mov_epi64(used, yraw);
-            rows8_begin(g, x + r0 * C, &sh, nr, used);
+            rows8_begin(g, x + r0 * step, &sh, nr, used);
             if (g->nr) cur = g;
         }
         if (prev) rows8_lse(prev);
@@ -945,7 +993,7 @@ FASTCE_ALWAYS_INLINE ptrdiff_t sparse_ce_rows8_c(const double *x, const int64_t 
         if (prev) {
             ptrdiff_t p0 = r0 - 8;
             sparse_ce_out8(prev, &sh, w, sw ? sw + p0 : NULL, e, w_sum, w_lo, loss ? loss + p0 : NULL,
-                           grad ? grad + p0 * C : NULL, grad_scale, &acc, &comp, o);
+                           grad ? grad + p0 * step : NULL, grad_scale, &acc, &comp, o);
             if (prev->nr < 8) {
                 r0 = p0 + prev->nr;
                 break;
@@ -959,22 +1007,22 @@ FASTCE_ALWAYS_INLINE ptrdiff_t sparse_ce_rows8_c(const double *x, const int64_t 
     return r0;
 }
 
-static ptrdiff_t softmax_rows_f64(const double *x, ptrdiff_t n, ptrdiff_t C, int op,
-                                  double *out) {
+static ptrdiff_t softmax_rows_f64(const double *x, ptrdiff_t n, ptrdiff_t C, ptrdiff_t n1,
+                                  int op, double *out) {
 #define FASTCE_CASE_(K) \
-    case K: return softmax_rows8_c(x, n, K, op, out);
+    case K: return softmax_rows8_c(x, n, K, n1, op, out);
     switch (C) { FASTCE_WIDTHS_(FASTCE_CASE_) default: return 0; }
 #undef FASTCE_CASE_
 }
 
 static ptrdiff_t sparse_ce_rows_f64(const double *x, const int64_t *y, ptrdiff_t n,
-                                    ptrdiff_t C, const double *w, const double *sw,
+                                    ptrdiff_t C, ptrdiff_t n1, const double *w, const double *sw,
                                     int64_t ignore_index, double e, double w_sum, double w_lo,
                                     double *loss, double *grad, double grad_scale,
                                     double *total) {
 #define FASTCE_CASE_(K)                                                                    \
     case K:                                                                                \
-        return sparse_ce_rows8_c(x, y, n, K, w, sw, ignore_index, e, w_sum, w_lo, loss, grad,   \
+        return sparse_ce_rows8_c(x, y, n, K, n1, w, sw, ignore_index, e, w_sum, w_lo, loss, grad,   \
                                  grad_scale, total);
     switch (C) { FASTCE_WIDTHS_(FASTCE_CASE_) default: return 0; }
 #undef FASTCE_CASE_

@@ -3,7 +3,9 @@ for segmentation. The kernels take such samples through contiguous tiles
 (csrc/row_impl.h, FASTCE_TILE = 1024 elements): runs of samples that share
 their leading index, R = 1024 // C rows at a time, so the shapes here make
 runs longer than a tile, runs cut by the parallel blocks, C = 1, C = 1024
-(one row a tile) and C = 1025 (beyond a tile: the strided loops). Each
+(one row a tile) and C = 1025 (beyond a tile: the strided loops). Up to 32
+classes, runs of at least 16 samples go to the row-parallel kernels as they
+are, side by side (row_impl.h, side_by_side); shorter runs take tiles. Each
 result is compared with the same call on the array moved to a last class
 axis, within 4 eps, and with fastce.reference (within its usual 16)."""
 import numpy as np
@@ -19,6 +21,8 @@ SHAPES = [
     pytest.param((2, 1, 5, 7), id="C1"),
     pytest.param((3, 10, 9, 31), id="C10-long-runs"),  # R = 102 < n1 = 279
     pytest.param((2, 21, 4, 13), id="C21"),
+    pytest.param((2, 32, 5, 7), id="C32-side-by-side"),  # the most the row kernels take
+    pytest.param((3, 5, 3, 4), id="C5-short-runs"),  # n1 = 12 < 16: tiles
     pytest.param((2, 33, 3, 11), id="C33"),
     pytest.param((2, 200, 3, 5), id="C200"),
     pytest.param((1, 1024, 3, 1), id="C1024-one-row-a-tile"),
@@ -148,3 +152,39 @@ def test_tiles_bitwise_same_for_any_thread_count(dtype):
         np.testing.assert_array_equal(one[1], other[1])
     ls = fastce.log_softmax(x, axis=1, n_threads=1)
     np.testing.assert_array_equal(ls, fastce.log_softmax(x, axis=1, n_threads=2))
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_side_by_side_kernels_resume_after_special_samples(dtype):
+    """A sample the row-parallel kernels leave to the one-by-one path (a NaN,
+    a +inf, every class masked), here in the middle and at the end of runs
+    of samples side by side: it is taken there, and the kernel resumes after
+    it."""
+    shape = (2, 7, 5, 41)  # runs of 205 samples
+    x = logits(shape, dtype)
+    x[0, 3, 1, 7] = np.nan
+    x[0, :, 2, 30] = -np.inf
+    x[1, 2, 0, 17] = np.inf
+    x[1, :, 4, 40] = -np.inf
+    y = np.random.default_rng(8).integers(0, 7, (2, 5, 41))
+    y[1, 0, 17] = 2  # the +inf class is the target: loss 0
+    a, ga = fastce.softmax_cross_entropy(x, y, axis=1, reduction="none", return_grad=True)
+    b, gb = fastce.softmax_cross_entropy(last(x), y, reduction="none", return_grad=True)
+    close(a, b, dtype)
+    close(ga, back(gb), dtype)
+    assert np.isnan(a[0, 1, 7]) and a[1, 0, 17] == 0 and a[0, 2, 30] == np.inf
+    close(fastce.logsumexp(x, axis=1), fastce.logsumexp(last(x)), dtype)
+    for f in (fastce.softmax, fastce.log_softmax):
+        close(f(x, axis=1), back(f(last(x))), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_side_by_side_logsumexp_of_log_probabilities(dtype):
+    """logsumexp of log-probabilities is near 0, where max + log1p(rest)
+    cancels: the row kernels redo those samples in extra precision, reading
+    them where they are (side by side, classes n1 apart)."""
+    lp = fastce.log_softmax(logits((2, 12, 6, 11), dtype), axis=1)
+    got = fastce.logsumexp(lp, axis=1)
+    close(got, fastce.logsumexp(last(lp)), dtype)
+    assert_close(got, ref.logsumexp(lp, axis=1), dtype)
+    assert np.max(np.abs(got[np.isfinite(got)])) < 8 * np.finfo(dtype).eps
