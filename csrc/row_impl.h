@@ -221,17 +221,17 @@ static inline double LOCAL(run_tiles)(const void *ctx, LOCAL(tile_fn) fn, const 
     return fastce_acc_value(acc);
 }
 
-/* Few classes need no tiles: the row-parallel kernels (sparse_ce_rows and
- * softmax_rows in vec.h) put a group of samples in the lanes of C vectors,
- * and when the samples sit side by side (class axis not the last) each of
- * those vectors is one load from a class plane, with no transposes at all.
- * They take the runs of samples that share a leading index, at least
- * FASTCE_SIDE_MIN long (shorter runs would leave most samples to the
- * one-by-one path: they go through tiles). */
+/* Samples side by side need no tiles where a kernel puts a group of them
+ * in the lanes of its vectors (sparse_ce_rows and softmax_rows for few
+ * classes, sparse_ce_planes and softmax_planes for more, in vec.h): class
+ * j of the group is then one load from plane j, with no transposes at
+ * all. Those kernels take the runs of samples that share a leading index,
+ * at least FASTCE_SIDE_MIN long (shorter runs would leave most samples to
+ * the one-by-one path: they go through tiles). */
 #define FASTCE_SIDE_MIN 16
 
 static inline int LOCAL(side_by_side)(ptrdiff_t C, ptrdiff_t n1) {
-    return n1 >= FASTCE_SIDE_MIN && C >= 1 && C <= FASTCE_SMALL_C;
+    return n1 >= FASTCE_SIDE_MIN && C >= 1;
 }
 
 /* How many samples from s on (before end) a row-parallel kernel call

@@ -189,33 +189,46 @@ static void LOCAL(sparse_row)(const LOCAL(sparse_ctx) *c, ptrdiff_t s,
     g[y * n1] = (T)(a * ((cy + e_c * wy) * LOCAL(prob_minus_one)(xy, r) + e_c * w_other * py));
 }
 
-/* Whether the row-parallel kernel takes this call's samples (any layout). */
-static inline int LOCAL(sparse_rows_ok)(const LOCAL(sparse_ctx) *c) {
+/* The kernel for many classes side by side, when this dtype and ISA have one. */
+static inline ptrdiff_t (*LOCAL(sparse_planes_kernel)(void))(
+    const T *, const int64_t *, ptrdiff_t, ptrdiff_t, ptrdiff_t, const T *, const T *, int64_t,
+    T *, T *, double, double *) {
+    return VEC(sparse_ce_planes);
+}
+
+/* Which kernel takes this call's samples a group at a time: 1 the
+ * row-parallel one (few classes, any layout), 2 the planes one (more
+ * classes side by side, no smoothing), 0 neither. */
+static inline int LOCAL(sparse_group_kernel)(const LOCAL(sparse_ctx) *c) {
     /* a double row kernel rounds each weight product in double: weighted
      * and smoothed double losses go through weighted_loss instead */
     if (sizeof(T) == sizeof(double) && (c->w || c->sw || c->e > 0.0)) return 0;
-    return LOCAL(sparse_rows_kernel)() && c->C <= FASTCE_SMALL_C &&
-           (c->n1 == 1 || LOCAL(side_by_side)(c->C, c->n1));
+    if (c->C <= FASTCE_SMALL_C)
+        return LOCAL(sparse_rows_kernel)() && (c->n1 == 1 || LOCAL(side_by_side)(c->C, c->n1));
+    return LOCAL(sparse_planes_kernel)() && c->e == 0.0 && LOCAL(side_by_side)(c->C, c->n1) ? 2 : 0;
 }
 
 static double LOCAL(sparse_block_direct)(const LOCAL(sparse_ctx) *c, ptrdiff_t begin,
                                          ptrdiff_t end) {
     const ptrdiff_t C = c->C, n1 = c->n1;
     fastce_acc acc = {0.0, 0.0};
-    /* Few classes: the row-parallel kernel takes samples while it can; a
-     * group it leaves (a row whose max is not finite) and the tail of a
-     * run go one by one. */
-    const int rows = LOCAL(sparse_rows_ok)(c);
+    /* A group kernel takes samples while it can; a sample it leaves (a
+     * row whose max is not finite) and the tail of a run go one by one. */
+    const int kernel = LOCAL(sparse_group_kernel)(c);
     for (ptrdiff_t s = begin; s < end;) {
         ptrdiff_t stop = end;
-        if (rows) {
+        if (kernel) {
             const ptrdiff_t run = LOCAL(kernel_run)(s, end, n1), off = fastce_row_offset(s, C, n1);
+            const T *sw = c->sw ? c->sw + s : NULL;
+            T *loss = c->loss ? c->loss + s : NULL, *grad = c->grad ? c->grad + off : NULL;
             double part = 0.0;
             stop = s + run;
-            s += LOCAL(sparse_rows_kernel)()(
-                c->x + off, c->y + s, run, C, n1, c->w, c->sw ? c->sw + s : NULL,
-                c->ignore_index, c->e, c->w_sum, c->w_lo, c->loss ? c->loss + s : NULL,
-                c->grad ? c->grad + off : NULL, c->grad_scale, &part);
+            s += kernel == 1 ? LOCAL(sparse_rows_kernel)()(c->x + off, c->y + s, run, C, n1, c->w, sw,
+                                                           c->ignore_index, c->e, c->w_sum, c->w_lo,
+                                                           loss, grad, c->grad_scale, &part)
+                             : LOCAL(sparse_planes_kernel)()(c->x + off, c->y + s, run, C, n1, c->w,
+                                                             sw, c->ignore_index, loss, grad,
+                                                             c->grad_scale, &part);
             fastce_acc_add(&acc, part);
             if (s + 8 < stop) stop = s + 8;
         }
@@ -234,12 +247,12 @@ static double LOCAL(sparse_tile)(const void *vctx, ptrdiff_t s, ptrdiff_t r, con
     return LOCAL(sparse_block_direct)(&t, 0, r);
 }
 
-/* Strided rows (n1 > 1) through tiles, unless the row-parallel kernel
- * takes them as they are; contiguous rows, and rows too long for a tile,
- * as they are. */
+/* Strided rows (n1 > 1) through tiles, unless a group kernel takes them
+ * as they are; contiguous rows, and rows too long for a tile, as they
+ * are. */
 static double LOCAL(sparse_block)(const void *vctx, ptrdiff_t begin, ptrdiff_t end) {
     const LOCAL(sparse_ctx) *c = vctx;
-    if (!LOCAL(use_tiles)(c->C, c->n1) || LOCAL(sparse_rows_ok)(c))
+    if (!LOCAL(use_tiles)(c->C, c->n1) || LOCAL(sparse_group_kernel)(c))
         return LOCAL(sparse_block_direct)(c, begin, end);
     return LOCAL(run_tiles)(c, LOCAL(sparse_tile), c->x, NULL, c->grad, c->C, c->n1, begin,
                             end);

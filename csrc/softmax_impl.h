@@ -94,26 +94,36 @@ static inline ptrdiff_t (*LOCAL(softmax_rows_kernel)(void))(const T *, ptrdiff_t
     return VEC(softmax_rows);
 }
 
-/* Whether the row-parallel kernel takes this call's samples (any layout). */
-static inline int LOCAL(softmax_rows_ok)(const LOCAL(softmax_ctx) *c) {
-    return LOCAL(softmax_rows_kernel)() && c->C <= FASTCE_SMALL_C &&
-           (c->n1 == 1 || LOCAL(side_by_side)(c->C, c->n1));
+/* The kernel for many classes side by side, when this dtype and ISA have one. */
+static inline ptrdiff_t (*LOCAL(softmax_planes_kernel)(void))(const T *, ptrdiff_t, ptrdiff_t,
+                                                             ptrdiff_t, int, T *) {
+    return VEC(softmax_planes);
+}
+
+/* The kernel that takes this call's samples a group at a time: the
+ * row-parallel one (few classes, any layout), the planes one (more
+ * classes side by side), or NULL. */
+static inline ptrdiff_t (*LOCAL(softmax_group_kernel)(const LOCAL(softmax_ctx) *c))(
+    const T *, ptrdiff_t, ptrdiff_t, ptrdiff_t, int, T *) {
+    if (c->C <= FASTCE_SMALL_C)
+        return c->n1 == 1 || LOCAL(side_by_side)(c->C, c->n1) ? LOCAL(softmax_rows_kernel)() : NULL;
+    return LOCAL(side_by_side)(c->C, c->n1) ? LOCAL(softmax_planes_kernel)() : NULL;
 }
 
 static double LOCAL(softmax_block_direct)(const LOCAL(softmax_ctx) *c, ptrdiff_t begin,
                                           ptrdiff_t end) {
     const ptrdiff_t C = c->C, n1 = c->n1;
-    /* Few classes: the row-parallel kernel takes samples while it can; a
-     * group it leaves (a row whose max is not finite) and the tail of a
-     * run go one by one. */
-    const int rows = LOCAL(softmax_rows_ok)(c);
+    /* A group kernel takes samples while it can; a sample it leaves (a
+     * row whose max is not finite) and the tail of a run go one by one. */
+    ptrdiff_t (*const kernel)(const T *, ptrdiff_t, ptrdiff_t, ptrdiff_t, int, T *) =
+        LOCAL(softmax_group_kernel)(c);
     for (ptrdiff_t s = begin; s < end;) {
         ptrdiff_t stop = end;
-        if (rows) {
+        if (kernel) {
             const ptrdiff_t run = LOCAL(kernel_run)(s, end, n1), off = fastce_row_offset(s, C, n1);
             stop = s + run;
-            s += LOCAL(softmax_rows_kernel)()(c->x + off, run, C, n1, c->op,
-                                              c->op == LOCAL(OP_LSE) ? c->out + s : c->out + off);
+            s += kernel(c->x + off, run, C, n1, c->op,
+                        c->op == LOCAL(OP_LSE) ? c->out + s : c->out + off);
             if (s + 8 < stop) stop = s + 8;
         }
         for (; s < stop; s++) LOCAL(softmax_row)(c, s);
@@ -131,11 +141,11 @@ static double LOCAL(softmax_tile)(const void *vctx, ptrdiff_t s, ptrdiff_t r, co
     return LOCAL(softmax_block_direct)(&t, 0, r);
 }
 
-/* Strided rows (n1 > 1) through tiles, unless the row-parallel kernel
- * takes them as they are (out may be x). */
+/* Strided rows (n1 > 1) through tiles, unless a group kernel takes them
+ * as they are (out may be x). */
 static double LOCAL(softmax_block)(const void *vctx, ptrdiff_t begin, ptrdiff_t end) {
     const LOCAL(softmax_ctx) *c = vctx;
-    if (!LOCAL(use_tiles)(c->C, c->n1) || LOCAL(softmax_rows_ok)(c))
+    if (!LOCAL(use_tiles)(c->C, c->n1) || LOCAL(softmax_group_kernel)(c))
         return LOCAL(softmax_block_direct)(c, begin, end);
     return LOCAL(run_tiles)(c, LOCAL(softmax_tile), c->x, NULL,
                             c->op == LOCAL(OP_LSE) ? NULL : c->out, c->C, c->n1, begin, end);

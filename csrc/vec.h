@@ -150,6 +150,24 @@ typedef struct {
                               double *term_lo);
     void (*entropy_terms_f64)(const double *p, const double *q, ptrdiff_t n, double *term,
                               double *term_lo);
+    /* sparse_ce_rows (without smoothing) and softmax_rows for samples side
+     * by side (n1 > 1) with more classes than those hold (C >
+     * FASTCE_SMALL_C): the class vectors of a group do not fit in
+     * registers, and the kernels stream them from the C planes instead.
+     * NULL where an instruction set (or dtype) has none (the
+     * tables that list no value for them). */
+    ptrdiff_t (*sparse_ce_planes_f32)(const float *x, const int64_t *y, ptrdiff_t n,
+                                      ptrdiff_t C, ptrdiff_t n1, const float *w,
+                                      const float *sw, int64_t ignore_index, float *loss,
+                                      float *grad, double grad_scale, double *total);
+    ptrdiff_t (*sparse_ce_planes_f64)(const double *x, const int64_t *y, ptrdiff_t n,
+                                      ptrdiff_t C, ptrdiff_t n1, const double *w,
+                                      const double *sw, int64_t ignore_index, double *loss,
+                                      double *grad, double grad_scale, double *total);
+    ptrdiff_t (*softmax_planes_f32)(const float *x, ptrdiff_t n, ptrdiff_t C, ptrdiff_t n1,
+                                    int op, float *out);
+    ptrdiff_t (*softmax_planes_f64)(const double *x, ptrdiff_t n, ptrdiff_t C, ptrdiff_t n1,
+                                    int op, double *out);
 } fastce_vec_ops;
 
 /* Rows of at least this many classes take entropy_row; shorter ones
@@ -205,6 +223,10 @@ void fastce_vec_avx512_fill(fastce_vec_ops *t);
 /* The few-class row kernels (sparse_ce_rows, softmax_rows) in AVX-512,
  * from vec_avx512_rows.c; called by fastce_vec_avx512_fill. */
 void fastce_vec_avx512_fill_rows(fastce_vec_ops *t);
+/* The many-class side-by-side kernels of vec_avx512_planes.c
+ * (sparse_ce_planes, softmax_planes, float only); called by
+ * fastce_vec_avx512_fill. */
+void fastce_vec_avx512_fill_planes(fastce_vec_ops *t);
 /* The entries of vec_avx512_pointwise.c (sigmoid_ce, binary_ce,
  * categorical_rows), put over t by fastce_vec_avx512_fill. */
 void fastce_vec_avx512_fill_pointwise(fastce_vec_ops *t);

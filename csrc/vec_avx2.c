@@ -1333,6 +1333,8 @@ const fastce_vec_ops fastce_vec_avx2 = {
     row_argmax_f32,     row_argmax_f64,
     entropy_row_f32,    entropy_row_f64,
     entropy_terms_f32,  entropy_terms_f64,
+    NULL,               NULL, /* sparse_ce_planes: tiles (row_impl.h) */
+    NULL,               NULL, /* softmax_planes: tiles */
 };
 
 #endif /* FASTCE_HAVE_AVX2_TABLE */

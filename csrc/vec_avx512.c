@@ -427,6 +427,7 @@ void fastce_vec_avx512_fill(fastce_vec_ops *t) {
     t->row_argmax_f64 = row_argmax_f64;
     fastce_vec_avx512_fill_rows(t);
     fastce_vec_avx512_fill_pointwise(t);
+    fastce_vec_avx512_fill_planes(t);
 }
 
 #endif /* FASTCE_HAVE_AVX512_TABLE */

@@ -22,4 +22,6 @@ const fastce_vec_ops fastce_vec_scalar = {
     NULL,                      NULL, /* row_argmax: fastce_argmax in internal.h */
     NULL,                      NULL, /* entropy_row: the loop in metrics_impl.h */
     NULL,                      NULL, /* entropy_terms: the same loop */
+    NULL,                      NULL, /* sparse_ce_planes: tiles or the strided loops */
+    NULL,                      NULL, /* softmax_planes: the same */
 };

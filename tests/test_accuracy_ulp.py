@@ -513,6 +513,7 @@ def softmax_cases(rows: List[Row], exact: List[ExactRow], dt) -> List[Case]:
         cases.append(Case(lse_fn(bounds.max()), f"batch of {len(idx)} rows near 0, C={C}",
                           lambda X=X: fastce.logsumexp(X, axis=1),
                           Exact([exact[i].lse() for i in idx]), bounds))
+    cases += side_by_side_cases(rows, exact, dt)
     # ... and the tiny losses of subnormal terms, among ordinary rows
     sub = [i for i, row in enumerate(rows) if row.x.size <= 32 and row.what.startswith("subnormal")]
     for C in sorted({rows[i].x.size for i in sub}):
@@ -524,6 +525,58 @@ def softmax_cases(rows: List[Row], exact: List[ExactRow], dt) -> List[Case]:
                           lambda X=X, Y=Y: fastce.softmax_cross_entropy(X, Y, reduction="none"),
                           Exact([exact[i].nlp(rows[i].y) for i in idx]),
                           np.full(len(idx), LOSS_ULP)))
+    return cases
+
+
+def side_by_side_cases(rows: List[Row], exact: List[ExactRow], dt) -> List[Case]:
+    """Every row again, 16 of the same C side by side: the class axis of a
+    (1, C, 16) array is not the last, and the kernels read such samples
+    where they are (row_impl.h, side_by_side), the row-parallel ones for
+    C <= 32, the planes ones (sparse_ce_planes, softmax_planes) for more,
+    with the samples they leave (non-finite, tiny rests) among the others."""
+    r = _rng("side by side", dt)
+    by_c: Dict[int, List[int]] = {}
+    for i, row in enumerate(rows):
+        by_c.setdefault(row.x.size, []).append(i)
+    cases = []
+    for C, all_idx in by_c.items():
+        for start in range(0, len(all_idx), 16):
+            idx = (all_idx[start:start + 16] * 16)[:16]
+            X = np.stack([rows[i].x for i in idx], axis=-1)[None]
+            Y = np.array([[rows[i].y for i in idx]])
+            js = [_entries(C, rows[i].y, exact[i].k, r) for i in idx]
+            cols = (np.concatenate(js), np.concatenate([np.full(j.size, k) for k, j in enumerate(js)]))
+            what = f"16 rows side by side, C={C}, from {rows[idx[0]].what}"
+            bounds = np.array([lse_bound(exact[i].lse(), rows[i].x.max(), dt) for i in idx])
+            cases.append(Case(lse_fn(bounds.max()), what,
+                              lambda X=X: fastce.logsumexp(X, axis=1).ravel(),
+                              Exact([exact[i].lse() for i in idx]), bounds))
+            cases.append(Case("softmax_cross_entropy", what,
+                              lambda X=X, Y=Y: fastce.softmax_cross_entropy(
+                                  X, Y, axis=1, reduction="none").ravel(),
+                              Exact([exact[i].nlp(rows[i].y) for i in idx]),
+                              np.full(len(idx), LOSS_ULP)))
+            cases.append(Case("log_softmax", what,
+                              lambda X=X, cols=cols: fastce.log_softmax(X, axis=1)[0][cols],
+                              Exact([-exact[i].nlp(j) for i, jj in zip(idx, js) for j in jj]),
+                              np.full(cols[0].size, LOSS_ULP)))
+            cases.append(Case("softmax", what,
+                              lambda X=X, cols=cols: fastce.softmax(X, axis=1)[0][cols],
+                              Exact([exact[i].p(j) for i, jj in zip(idx, js) for j in jj]),
+                              np.concatenate([GRAD_BASE_ULP + exact[i].cond[jj]
+                                              for i, jj in zip(idx, js)])))
+            values, grad_bounds = [], []
+            for i, jj in zip(idx, js):
+                ex, y = exact[i], rows[i].y
+                values += [-ex.one_minus_p(j) if j == y else ex.p(j) for j in jj]
+                b = GRAD_BASE_ULP + ex.cond[jj]
+                if y == ex.k:
+                    b[jj == y] = GRAD_BASE_ULP + ex.cond_rest(y)
+                grad_bounds.append(b)
+            cases.append(Case("softmax_cross_entropy grad", what,
+                              lambda X=X, Y=Y, cols=cols: fastce.softmax_cross_entropy(
+                                  X, Y, axis=1, reduction="none", return_grad=True)[1][0][cols],
+                              Exact(values), np.concatenate(grad_bounds)))
     return cases
 
 

@@ -3,9 +3,10 @@ for segmentation. The kernels take such samples through contiguous tiles
 (csrc/row_impl.h, FASTCE_TILE = 1024 elements): runs of samples that share
 their leading index, R = 1024 // C rows at a time, so the shapes here make
 runs longer than a tile, runs cut by the parallel blocks, C = 1, C = 1024
-(one row a tile) and C = 1025 (beyond a tile: the strided loops). Up to 32
-classes, runs of at least 16 samples go to the row-parallel kernels as they
-are, side by side (row_impl.h, side_by_side); shorter runs take tiles. Each
+(one row a tile) and C = 1025 (beyond a tile: the strided loops). Runs of
+at least 16 samples go to kernels that read them as they are, side by side
+(row_impl.h, side_by_side): the row-parallel ones up to 32 classes, the
+planes ones beyond (float32, AVX-512); shorter runs take tiles. Each
 result is compared with the same call on the array moved to a last class
 axis, within 4 eps, and with fastce.reference (within its usual 16)."""
 import numpy as np
@@ -24,9 +25,12 @@ SHAPES = [
     pytest.param((2, 32, 5, 7), id="C32-side-by-side"),  # the most the row kernels take
     pytest.param((3, 5, 3, 4), id="C5-short-runs"),  # n1 = 12 < 16: tiles
     pytest.param((2, 33, 3, 11), id="C33"),
-    pytest.param((2, 200, 3, 5), id="C200"),
+    pytest.param((2, 40, 9, 31), id="C40-side-by-side"),  # blocks of 64 samples, and a part
+    pytest.param((2, 150, 5, 7), id="C150-side-by-side"),
+    pytest.param((2, 200, 3, 5), id="C200"),  # n1 = 15: tiles
     pytest.param((1, 1024, 3, 1), id="C1024-one-row-a-tile"),
     pytest.param((1, 1025, 2, 1), id="C1025-strided-loops"),
+    pytest.param((1, 1100, 4, 5), id="C1100-side-by-side"),
 ]
 
 
@@ -61,7 +65,8 @@ def test_softmax_cross_entropy_sparse(dtype, shape):
     y.flat[::5] = -100
     w = r.uniform(0.5, 2.0, C).astype(dtype)
     sw = r.uniform(0.5, 2.0, y.shape).astype(dtype)
-    for kw in ({}, {"weight": w, "sample_weight": sw, "label_smoothing": 0.1}):
+    for kw in ({}, {"weight": w, "sample_weight": sw},
+               {"weight": w, "sample_weight": sw, "label_smoothing": 0.1}):
         a, ga = fastce.softmax_cross_entropy(x, y, axis=1, reduction="none",
                                              return_grad=True, **kw)
         b, gb = fastce.softmax_cross_entropy(last(x), y, reduction="none",
@@ -154,19 +159,20 @@ def test_tiles_bitwise_same_for_any_thread_count(dtype):
     np.testing.assert_array_equal(ls, fastce.log_softmax(x, axis=1, n_threads=2))
 
 
+@pytest.mark.parametrize("C", [7, 150])
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
-def test_side_by_side_kernels_resume_after_special_samples(dtype):
+def test_side_by_side_kernels_resume_after_special_samples(dtype, C):
     """A sample the row-parallel kernels leave to the one-by-one path (a NaN,
     a +inf, every class masked), here in the middle and at the end of runs
     of samples side by side: it is taken there, and the kernel resumes after
     it."""
-    shape = (2, 7, 5, 41)  # runs of 205 samples
+    shape = (2, C, 5, 41)  # runs of 205 samples
     x = logits(shape, dtype)
     x[0, 3, 1, 7] = np.nan
     x[0, :, 2, 30] = -np.inf
     x[1, 2, 0, 17] = np.inf
     x[1, :, 4, 40] = -np.inf
-    y = np.random.default_rng(8).integers(0, 7, (2, 5, 41))
+    y = np.random.default_rng(8).integers(0, C, (2, 5, 41))
     y[1, 0, 17] = 2  # the +inf class is the target: loss 0
     a, ga = fastce.softmax_cross_entropy(x, y, axis=1, reduction="none", return_grad=True)
     b, gb = fastce.softmax_cross_entropy(last(x), y, reduction="none", return_grad=True)
