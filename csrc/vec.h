@@ -224,8 +224,8 @@ void fastce_vec_avx512_fill(fastce_vec_ops *t);
  * from vec_avx512_rows.c; called by fastce_vec_avx512_fill. */
 void fastce_vec_avx512_fill_rows(fastce_vec_ops *t);
 /* The many-class side-by-side kernels of vec_avx512_planes.c
- * (sparse_ce_planes, softmax_planes, float only); called by
- * fastce_vec_avx512_fill. */
+ * (sparse_ce_planes, softmax_planes, float only; the AVX2 ones are in
+ * vec_avx2_planes.h); called by fastce_vec_avx512_fill. */
 void fastce_vec_avx512_fill_planes(fastce_vec_ops *t);
 /* The entries of vec_avx512_pointwise.c (sigmoid_ce, binary_ce,
  * categorical_rows), put over t by fastce_vec_avx512_fill. */

@@ -1249,6 +1249,7 @@ FASTCE_LSE_DD_REST_AVX2(f32, float)
 FASTCE_LSE_DD_REST_AVX2(f64, double)
 
 #include "vec_avx2_rows.h"
+#include "vec_avx2_planes.h"
 
 /* ------------------------------------------------ second passes of a row */
 
@@ -1333,8 +1334,8 @@ const fastce_vec_ops fastce_vec_avx2 = {
     row_argmax_f32,     row_argmax_f64,
     entropy_row_f32,    entropy_row_f64,
     entropy_terms_f32,  entropy_terms_f64,
-    NULL,               NULL, /* sparse_ce_planes: tiles (row_impl.h) */
-    NULL,               NULL, /* softmax_planes: tiles */
+    sparse_ce_planes_f32, NULL,
+    softmax_planes_f32, NULL,
 };
 
 #endif /* FASTCE_HAVE_AVX2_TABLE */
