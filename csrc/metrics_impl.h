@@ -37,9 +37,32 @@ static double LOCAL(accuracy_tile)(const void *vctx, ptrdiff_t s, ptrdiff_t r, c
     return LOCAL(accuracy_direct)(&t, 0, r);
 }
 
-/* Strided rows (n1 > 1) through tiles. */
+/* Samples side by side (row_impl.h): their argmax a run at a time, by the
+ * vector table's argmax_planes (indices in float lanes on AVX2, exact up
+ * to 2^24 classes). */
+#define FASTCE_ARGMAX_RUN 256
+
+static int LOCAL(accuracy_side)(const LOCAL(metric_ctx) *c) {
+    return VEC(argmax_planes) && LOCAL(side_by_side)(c->C, c->n1) && c->C <= (1 << 24);
+}
+
+static double LOCAL(accuracy_planes)(const LOCAL(metric_ctx) *c, ptrdiff_t begin, ptrdiff_t end) {
+    int32_t kx[FASTCE_ARGMAX_RUN], kt[FASTCE_ARGMAX_RUN];
+    double hits = 0.0;
+    for (ptrdiff_t s = begin, r; s < end; s += r) {
+        r = LOCAL(tile_rows)(s, end, c->n1, FASTCE_ARGMAX_RUN);
+        const ptrdiff_t off = fastce_row_offset(s, c->C, c->n1);
+        VEC(argmax_planes)(c->x + off, r, c->C, c->n1, kx);
+        if (!c->y) VEC(argmax_planes)(c->t + off, r, c->C, c->n1, kt);
+        for (ptrdiff_t k = 0; k < r; k++) hits += kx[k] == (c->y ? c->y[s + k] : kt[k]);
+    }
+    return hits;
+}
+
+/* Strided rows (n1 > 1) side by side, or through tiles. */
 static double LOCAL(accuracy_block)(const void *vctx, ptrdiff_t begin, ptrdiff_t end) {
     const LOCAL(metric_ctx) *c = vctx;
+    if (LOCAL(accuracy_side)(c)) return LOCAL(accuracy_planes)(c, begin, end);
     if (!LOCAL(use_tiles)(c->C, c->n1)) return LOCAL(accuracy_direct)(c, begin, end);
     return LOCAL(run_tiles)(c, LOCAL(accuracy_tile), c->x, c->t, NULL, c->C, c->n1, begin,
                             end);

@@ -168,6 +168,14 @@ typedef struct {
                                     int op, float *out);
     ptrdiff_t (*softmax_planes_f64)(const double *x, ptrdiff_t n, ptrdiff_t C, ptrdiff_t n1,
                                     int op, double *out);
+    /* row_argmax of n samples side by side (n1 > 1: sample k's class j at
+     * x[k + j*n1], C <= 2^24), into k[0..n): numpy.argmax's answer for each
+     * (the first NaN, else the first maximum). NULL where an instruction set
+     * has none. */
+    void (*argmax_planes_f32)(const float *x, ptrdiff_t n, ptrdiff_t C, ptrdiff_t n1,
+                              int32_t *k);
+    void (*argmax_planes_f64)(const double *x, ptrdiff_t n, ptrdiff_t C, ptrdiff_t n1,
+                              int32_t *k);
 } fastce_vec_ops;
 
 /* Rows of at least this many classes take entropy_row; shorter ones

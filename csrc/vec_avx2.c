@@ -1336,6 +1336,7 @@ const fastce_vec_ops fastce_vec_avx2 = {
     entropy_terms_f32,  entropy_terms_f64,
     sparse_ce_planes_f32, NULL,
     softmax_planes_f32, NULL,
+    argmax_planes_f32,  argmax_planes_f64,
 };
 
 #endif /* FASTCE_HAVE_AVX2_TABLE */

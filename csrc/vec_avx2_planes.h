@@ -284,3 +284,64 @@ static ptrdiff_t sparse_ce_planes_f32(const float *x, const int64_t *y, ptrdiff_
     *total += kahan_total(acc, comp);
     return r0 < n ? r0 : n;
 }
+
+/* ------------------------------------------------------------- argmax
+ * argmax_planes of vec_avx512_planes.c: one pass, blocks of 4 groups (two
+ * adjacent lines a visit; the state of 4 groups, 12 vectors, fits in the
+ * registers). */
+#define FASTCE_ARGMAX8_GROUPS 4
+
+#define FASTCE_ARGMAX_PLANES_AVX2(SUF, TYPE, W, VEC, L, LOAD, MASKLOAD, TAIL, CAST)             \
+    FASTCE_ALWAYS_INLINE void argmax_block_##SUF(const TYPE *xb, ptrdiff_t nb, ptrdiff_t C,     \
+                                                 ptrdiff_t n1, const int ng, int32_t *k) {      \
+        VEC m[FASTCE_ARGMAX8_GROUPS], at[FASTCE_ARGMAX8_GROUPS], nan[FASTCE_ARGMAX8_GROUPS];    \
+        ptrdiff_t nr[FASTCE_ARGMAX8_GROUPS];                                                    \
+        for (int i = 0; i < ng; i++) {                                                          \
+            nr[i] = nb - L * i < L ? nb - L * i : L;                                            \
+            m[i] = nr[i] == L ? LOAD(xb + L * i) : MASKLOAD(xb + L * i, TAIL(nr[i]));           \
+            at[i] = _mm256_setzero_##W();                                                       \
+            nan[i] = _mm256_cmp_##W(m[i], m[i], _CMP_UNORD_Q);                                  \
+        }                                                                                       \
+        for (ptrdiff_t j = 1; j < C; j++) {                                                     \
+            const VEC jv = CAST(j);                                                             \
+            for (int i = 0; i < ng; i++) {                                                      \
+                const TYPE *p = xb + L * i + j * n1;                                            \
+                VEC v = nr[i] == L ? LOAD(p) : MASKLOAD(p, TAIL(nr[i]));                        \
+                VEC first_nan = _mm256_andnot_##W(nan[i], _mm256_cmp_##W(v, v, _CMP_UNORD_Q));  \
+                VEC up = _mm256_andnot_##W(nan[i], _mm256_cmp_##W(v, m[i], _CMP_GT_OQ));        \
+                m[i] = _mm256_blendv_##W(m[i], v, up);                                          \
+                at[i] = _mm256_blendv_##W(at[i], jv, _mm256_or_##W(up, first_nan));            \
+                nan[i] = _mm256_or_##W(nan[i], first_nan);                                      \
+            }                                                                                   \
+        }                                                                                       \
+        for (int i = 0; i < ng; i++) {                                                          \
+            int32_t idx[L];                                                                     \
+            argmax_lanes_##SUF(at[i], idx);                                                     \
+            for (ptrdiff_t l = 0; l < nr[i]; l++) k[L * i + l] = idx[l];                        \
+        }                                                                                       \
+    }                                                                                           \
+    static void argmax_planes_##SUF(const TYPE *x, ptrdiff_t n, ptrdiff_t C, ptrdiff_t n1,      \
+                                    int32_t *k) {                                               \
+        const ptrdiff_t block = L * FASTCE_ARGMAX8_GROUPS;                                      \
+        ptrdiff_t r0 = 0;                                                                       \
+        for (; r0 + block <= n; r0 += block)                                                    \
+            argmax_block_##SUF(x + r0, block, C, n1, FASTCE_ARGMAX8_GROUPS, k + r0);            \
+        if (r0 < n) argmax_block_##SUF(x + r0, n - r0, C, n1, (int)((n - r0 + L - 1) / L), k + r0); \
+    }
+
+/* The indices, kept in float (double) lanes as exact small integers: the
+ * blends then need no integer instructions. */
+static inline void argmax_lanes_f32(__m256 at, int32_t *idx) {
+    _mm256_storeu_si256((__m256i *)idx, _mm256_cvttps_epi32(at));
+}
+static inline void argmax_lanes_f64(__m256d at, int32_t *idx) {
+    _mm_storeu_si128((__m128i *)idx, _mm256_cvttpd_epi32(at));
+}
+static inline __m256 index_ps(ptrdiff_t j) { return _mm256_set1_ps((float)j); }
+static inline __m256d index_pd(ptrdiff_t j) { return _mm256_set1_pd((double)j); }
+
+FASTCE_ARGMAX_PLANES_AVX2(f32, float, ps, __m256, 8, _mm256_loadu_ps, _mm256_maskload_ps,
+                          tail_mask_ps, index_ps)
+FASTCE_ARGMAX_PLANES_AVX2(f64, double, pd, __m256d, 4, _mm256_loadu_pd, _mm256_maskload_pd,
+                          tail_mask_pd, index_pd)
+#undef FASTCE_ARGMAX_PLANES_AVX2

@@ -24,4 +24,5 @@ const fastce_vec_ops fastce_vec_scalar = {
     NULL,                      NULL, /* entropy_terms: the same loop */
     NULL,                      NULL, /* sparse_ce_planes: tiles or the strided loops */
     NULL,                      NULL, /* softmax_planes: the same */
+    NULL,                      NULL, /* argmax_planes: fastce_argmax in internal.h */
 };

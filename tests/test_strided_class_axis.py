@@ -194,3 +194,24 @@ def test_side_by_side_logsumexp_of_log_probabilities(dtype):
     close(got, fastce.logsumexp(last(lp)), dtype)
     assert_close(got, ref.logsumexp(lp, axis=1), dtype)
     assert np.max(np.abs(got[np.isfinite(got)])) < 8 * np.finfo(dtype).eps
+
+
+@pytest.mark.parametrize("C", [3, 21, 150])
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_side_by_side_argmax_is_numpys(dtype, C):
+    """accuracy of samples side by side takes their argmax in one pass over
+    the class planes (argmax_planes in vec.h): numpy.argmax's answer, the
+    first of tied maxima and the first NaN, also when a NaN comes after the
+    maximum or in class 0; 0 for a sample of only -inf."""
+    r = np.random.default_rng(9)
+    x = r.integers(-3, 3, (2, C, 5, 41)).astype(dtype)  # many ties
+    x[0, :, 1, :] = -np.inf
+    x[1, C - 1, 2, ::3] = np.nan
+    x[1, 0, 3, ::4] = np.nan
+    x[0, C // 2, 4, ::5] = np.nan
+    y = np.argmax(x, axis=1)
+    assert fastce.accuracy(x, y, axis=1) == 1.0
+    assert fastce.accuracy(x, (y + 1) % C, axis=1) == 0.0
+    t = r.integers(-3, 3, x.shape).astype(dtype)
+    assert fastce.accuracy(x, t, axis=1) == ref.accuracy(x, t, axis=1)
+    assert fastce.accuracy(x, t, axis=1) == np.mean(np.argmax(x, axis=1) == np.argmax(t, axis=1))
