@@ -411,8 +411,8 @@ static inline void softmax_out8(const rows8 *g, const rows8_shape *s, int op, co
 /* logsumexp (op 0), log_softmax (1) or softmax (2) of rows [0, n) of a
  * contiguous (n, C) block, C <= FASTCE_SMALL_C, 8 rows at a time; returns
  * how many leading rows it did (see sparse_ce_rows in vec.h). */
-static ptrdiff_t softmax_rows_f32(const float *x, ptrdiff_t n, ptrdiff_t C, ptrdiff_t n1,
-                                  int op, float *out) {
+FASTCE_ALWAYS_INLINE ptrdiff_t softmax_rows_f32_c(const float *x, ptrdiff_t n, ptrdiff_t C,
+                                                 ptrdiff_t n1, int op, float *out) {
     const rows8_shape sh = rows8_shape_of(C, n1);
     const ptrdiff_t step = sh.step;
     const __m256 all = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
@@ -524,11 +524,11 @@ static inline void sparse_ce_out8(const rows8 *g, const rows8_shape *sh, const f
     rows8_store(gradb, o, sh);
 }
 
-static ptrdiff_t sparse_ce_rows_f32(const float *x, const int64_t *y, ptrdiff_t n,
-                                    ptrdiff_t C, ptrdiff_t n1, const float *w, const float *sw,
-                                    int64_t ignore_index, double e, double w_sum, double w_lo,
-                                    float *loss, float *grad, double grad_scale,
-                                    double *total) {
+FASTCE_ALWAYS_INLINE ptrdiff_t sparse_ce_rows_f32_c(const float *x, const int64_t *y, ptrdiff_t n,
+                                                   ptrdiff_t C, ptrdiff_t n1, const float *w,
+                                                   const float *sw, int64_t ignore_index, double e,
+                                                   double w_sum, double w_lo, float *loss, float *grad,
+                                                   double grad_scale, double *total) {
     const rows8_shape sh = rows8_shape_of(C, n1);
     const ptrdiff_t step = sh.step;
     rows8 gs[2], *g = gs, *prev = gs + 1; /* prev: the group before g, if have */
@@ -752,8 +752,8 @@ static inline void softmax_out4(const rows4 *g, const rows4_shape *s, int op, co
     rows4_store(out, o, s);
 }
 
-static ptrdiff_t softmax_rows_f64(const double *x, ptrdiff_t n, ptrdiff_t C, ptrdiff_t n1,
-                                  int op, double *out) {
+FASTCE_ALWAYS_INLINE ptrdiff_t softmax_rows_f64_c(const double *x, ptrdiff_t n, ptrdiff_t C,
+                                                 ptrdiff_t n1, int op, double *out) {
     const rows4_shape sh = rows4_shape_of(C, n1);
     const ptrdiff_t step = sh.step;
     const __m256d all = _mm256_castsi256_pd(_mm256_set1_epi64x(-1));
@@ -831,11 +831,11 @@ static inline void sparse_ce_out4(const rows4 *g, const rows4_shape *sh, const d
     rows4_store(gradb, o, sh);
 }
 
-static ptrdiff_t sparse_ce_rows_f64(const double *x, const int64_t *y, ptrdiff_t n,
-                                    ptrdiff_t C, ptrdiff_t n1, const double *w, const double *sw,
-                                    int64_t ignore_index, double e, double w_sum, double w_lo,
-                                    double *loss, double *grad, double grad_scale,
-                                    double *total) {
+FASTCE_ALWAYS_INLINE ptrdiff_t sparse_ce_rows_f64_c(const double *x, const int64_t *y, ptrdiff_t n,
+                                                   ptrdiff_t C, ptrdiff_t n1, const double *w,
+                                                   const double *sw, int64_t ignore_index, double e,
+                                                   double w_sum, double w_lo, double *loss,
+                                                   double *grad, double grad_scale, double *total) {
     const rows4_shape sh = rows4_shape_of(C, n1);
     const ptrdiff_t step = sh.step;
     rows4 gs[2], *g = gs, *prev = gs + 1; /* prev: the group before g, if have */
@@ -866,4 +866,37 @@ static ptrdiff_t sparse_ce_rows_f64(const double *x, const int64_t *y, ptrdiff_t
     }
     *total += kahan_total(acc, comp);
     return r0;
+}
+
+/* The table's entries: one copy of each kernel for rows (n1 = 1, the
+ * constant the compiler folds into them) and one for samples side by
+ * side, so that the rows' code stays as it was before the second layout
+ * came (one copy for both made a float32 gradient at C = 16 5% slower). */
+static ptrdiff_t softmax_rows_f32(const float *x, ptrdiff_t n, ptrdiff_t C, ptrdiff_t n1,
+                                  int op, float *out) {
+    return n1 > 1 ? softmax_rows_f32_c(x, n, C, n1, op, out) : softmax_rows_f32_c(x, n, C, 1, op, out);
+}
+static ptrdiff_t softmax_rows_f64(const double *x, ptrdiff_t n, ptrdiff_t C, ptrdiff_t n1,
+                                  int op, double *out) {
+    return n1 > 1 ? softmax_rows_f64_c(x, n, C, n1, op, out) : softmax_rows_f64_c(x, n, C, 1, op, out);
+}
+static ptrdiff_t sparse_ce_rows_f32(const float *x, const int64_t *y, ptrdiff_t n,
+                                    ptrdiff_t C, ptrdiff_t n1, const float *w, const float *sw,
+                                    int64_t ignore_index, double e, double w_sum, double w_lo,
+                                    float *loss, float *grad, double grad_scale,
+                                    double *total) {
+    return n1 > 1 ? sparse_ce_rows_f32_c(x, y, n, C, n1, w, sw, ignore_index, e, w_sum, w_lo,
+                                         loss, grad, grad_scale, total)
+                  : sparse_ce_rows_f32_c(x, y, n, C, 1, w, sw, ignore_index, e, w_sum, w_lo,
+                                         loss, grad, grad_scale, total);
+}
+static ptrdiff_t sparse_ce_rows_f64(const double *x, const int64_t *y, ptrdiff_t n,
+                                    ptrdiff_t C, ptrdiff_t n1, const double *w, const double *sw,
+                                    int64_t ignore_index, double e, double w_sum, double w_lo,
+                                    double *loss, double *grad, double grad_scale,
+                                    double *total) {
+    return n1 > 1 ? sparse_ce_rows_f64_c(x, y, n, C, n1, w, sw, ignore_index, e, w_sum, w_lo,
+                                         loss, grad, grad_scale, total)
+                  : sparse_ce_rows_f64_c(x, y, n, C, 1, w, sw, ignore_index, e, w_sum, w_lo,
+                                         loss, grad, grad_scale, total);
 }
