@@ -68,7 +68,7 @@ typedef struct {
 
 /* In-register transpose of an 8 x 8 block: r[k] (row k) becomes r[j]
  * (column j, lane k = row k). */
-static inline void transpose8_ps(__m256 r[8]) {
+FASTCE_ALWAYS_INLINE void transpose8_ps(__m256 r[8]) {
     __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
     __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
     __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
@@ -202,7 +202,7 @@ static inline void store_part_ps(float *p, __m256 v, ptrdiff_t r) {
  * their end is overwritten by the rows after them; nothing past the group
  * is written. A partial block of at most 4 classes goes as 8 half vectors
  * (rows k < spill4 whole), after a 4 x 8 transpose. */
-static inline void rows8_store(float *out, const __m256 *o, const rows8_shape *s) {
+FASTCE_ALWAYS_INLINE void rows8_store(float *out, const __m256 *o, const rows8_shape *s) {
     const ptrdiff_t C = s->C;
     if (s->n1 > 1) {
         for (ptrdiff_t j = 0; j < C; j++) _mm256_storeu_ps(out + j * s->n1, o[j]);
@@ -273,7 +273,7 @@ static inline __m256i labels8(const int64_t *y, int64_t ignore_index, __m256i *u
 /* Loads the 8 rows at xb into g, and their max. Returns 0 when a row in
  * `used` has a max that is not finite or a NaN: the generic path owns
  * those rows. */
-static inline int rows8_begin(rows8 *g, const float *xb, const rows8_shape *s, __m256 used) {
+FASTCE_ALWAYS_INLINE int rows8_begin(rows8 *g, const float *xb, const rows8_shape *s, __m256 used) {
     const ptrdiff_t C = s->C;
     __m256 m = _mm256_set1_ps(-INFINITY), lo = _mm256_set1_ps(INFINITY);
     __m256 sum = _mm256_setzero_ps(); /* finite only if every x_j is */
@@ -384,7 +384,7 @@ static inline void rows8_lse(rows8 *g) {
 }
 
 /* logsumexp (op 0), log_softmax (1) or softmax (2) of a finished group. */
-static inline void softmax_out8(const rows8 *g, const rows8_shape *s, int op, const float *xb,
+FASTCE_ALWAYS_INLINE void softmax_out8(const rows8 *g, const rows8_shape *s, int op, const float *xb,
                                float *out, __m256 *o) {
     const ptrdiff_t C = s->C;
     if (op == 0) {
@@ -411,8 +411,8 @@ static inline void softmax_out8(const rows8 *g, const rows8_shape *s, int op, co
 /* logsumexp (op 0), log_softmax (1) or softmax (2) of rows [0, n) of a
  * contiguous (n, C) block, C <= FASTCE_SMALL_C, 8 rows at a time; returns
  * how many leading rows it did (see sparse_ce_rows in vec.h). */
-FASTCE_ALWAYS_INLINE ptrdiff_t softmax_rows_f32_c(const float *x, ptrdiff_t n, ptrdiff_t C,
-                                                 ptrdiff_t n1, int op, float *out) {
+static ptrdiff_t softmax_rows_f32(const float *x, ptrdiff_t n, ptrdiff_t C, ptrdiff_t n1,
+                                  int op, float *out) {
     const rows8_shape sh = rows8_shape_of(C, n1);
     const ptrdiff_t step = sh.step;
     const __m256 all = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
@@ -437,7 +437,7 @@ FASTCE_ALWAYS_INLINE ptrdiff_t softmax_rows_f32_c(const float *x, ptrdiff_t n, p
 
 /* The loss terms (added to *acc) and, with grad, the gradient of a finished
  * group of rows; see sparse_ce_rows_f32. */
-static inline void sparse_ce_out8(const rows8 *g, const rows8_shape *sh, const float *w,
+FASTCE_ALWAYS_INLINE void sparse_ce_out8(const rows8 *g, const rows8_shape *sh, const float *w,
                                   const float *swb, double e, double w_sum, double w_lo, float *lossb,
                                   float *gradb, double grad_scale, __m256d *acc,
                                   __m256d *comp, __m256 *o) {
@@ -524,11 +524,11 @@ static inline void sparse_ce_out8(const rows8 *g, const rows8_shape *sh, const f
     rows8_store(gradb, o, sh);
 }
 
-FASTCE_ALWAYS_INLINE ptrdiff_t sparse_ce_rows_f32_c(const float *x, const int64_t *y, ptrdiff_t n,
-                                                   ptrdiff_t C, ptrdiff_t n1, const float *w,
-                                                   const float *sw, int64_t ignore_index, double e,
-                                                   double w_sum, double w_lo, float *loss, float *grad,
-                                                   double grad_scale, double *total) {
+static ptrdiff_t sparse_ce_rows_f32(const float *x, const int64_t *y, ptrdiff_t n,
+                                    ptrdiff_t C, ptrdiff_t n1, const float *w, const float *sw,
+                                    int64_t ignore_index, double e, double w_sum, double w_lo,
+                                    float *loss, float *grad, double grad_scale,
+                                    double *total) {
     const rows8_shape sh = rows8_shape_of(C, n1);
     const ptrdiff_t step = sh.step;
     rows8 gs[2], *g = gs, *prev = gs + 1; /* prev: the group before g, if have */
@@ -635,7 +635,7 @@ static inline void store_part_pd(double *p, __m256d v, ptrdiff_t r) {
 }
 
 /* See rows8_store. */
-static inline void rows4_store(double *out, const __m256d *o, const rows4_shape *s) {
+FASTCE_ALWAYS_INLINE void rows4_store(double *out, const __m256d *o, const rows4_shape *s) {
     const ptrdiff_t C = s->C;
     if (s->n1 > 1) {
         for (ptrdiff_t j = 0; j < C; j++) _mm256_storeu_pd(out + j * s->n1, o[j]);
@@ -660,7 +660,7 @@ static inline void rows4_store(double *out, const __m256d *o, const rows4_shape 
 }
 
 /* The steps of a group, as rows8_begin, rows8_exp and rows8_lse. */
-static inline int rows4_begin(rows4 *g, const double *xb, const rows4_shape *s, __m256d used) {
+FASTCE_ALWAYS_INLINE int rows4_begin(rows4 *g, const double *xb, const rows4_shape *s, __m256d used) {
     const ptrdiff_t C = s->C;
     __m256d m = _mm256_set1_pd(-INFINITY), lo = _mm256_set1_pd(INFINITY);
     __m256d sum = _mm256_setzero_pd(); /* finite only if every x_j is */
@@ -733,7 +733,7 @@ static inline void rows4_lse(rows4 *g) {
     g->L = g->tame ? log1p_rest_pd(g->rest) : fastce_log1p_pd(g->rest);
 }
 
-static inline void softmax_out4(const rows4 *g, const rows4_shape *s, int op, const double *xb,
+FASTCE_ALWAYS_INLINE void softmax_out4(const rows4 *g, const rows4_shape *s, int op, const double *xb,
                                double *out, __m256d *o) {
     const ptrdiff_t C = s->C;
     if (op == 0) {
@@ -752,8 +752,8 @@ static inline void softmax_out4(const rows4 *g, const rows4_shape *s, int op, co
     rows4_store(out, o, s);
 }
 
-FASTCE_ALWAYS_INLINE ptrdiff_t softmax_rows_f64_c(const double *x, ptrdiff_t n, ptrdiff_t C,
-                                                 ptrdiff_t n1, int op, double *out) {
+static ptrdiff_t softmax_rows_f64(const double *x, ptrdiff_t n, ptrdiff_t C, ptrdiff_t n1,
+                                  int op, double *out) {
     const rows4_shape sh = rows4_shape_of(C, n1);
     const ptrdiff_t step = sh.step;
     const __m256d all = _mm256_castsi256_pd(_mm256_set1_epi64x(-1));
@@ -777,7 +777,7 @@ FASTCE_ALWAYS_INLINE ptrdiff_t softmax_rows_f64_c(const double *x, ptrdiff_t n, 
 }
 
 /* sparse_ce_out8 for rows4. */
-static inline void sparse_ce_out4(const rows4 *g, const rows4_shape *sh, const double *w,
+FASTCE_ALWAYS_INLINE void sparse_ce_out4(const rows4 *g, const rows4_shape *sh, const double *w,
                                   const double *swb, double e, double w_sum, double w_lo, double *lossb,
                                   double *gradb, double grad_scale, __m256d *acc,
                                   __m256d *comp, __m256d *o) {
@@ -831,11 +831,11 @@ static inline void sparse_ce_out4(const rows4 *g, const rows4_shape *sh, const d
     rows4_store(gradb, o, sh);
 }
 
-FASTCE_ALWAYS_INLINE ptrdiff_t sparse_ce_rows_f64_c(const double *x, const int64_t *y, ptrdiff_t n,
-                                                   ptrdiff_t C, ptrdiff_t n1, const double *w,
-                                                   const double *sw, int64_t ignore_index, double e,
-                                                   double w_sum, double w_lo, double *loss,
-                                                   double *grad, double grad_scale, double *total) {
+static ptrdiff_t sparse_ce_rows_f64(const double *x, const int64_t *y, ptrdiff_t n,
+                                    ptrdiff_t C, ptrdiff_t n1, const double *w, const double *sw,
+                                    int64_t ignore_index, double e, double w_sum, double w_lo,
+                                    double *loss, double *grad, double grad_scale,
+                                    double *total) {
     const rows4_shape sh = rows4_shape_of(C, n1);
     const ptrdiff_t step = sh.step;
     rows4 gs[2], *g = gs, *prev = gs + 1; /* prev: the group before g, if have */
@@ -866,37 +866,4 @@ FASTCE_ALWAYS_INLINE ptrdiff_t sparse_ce_rows_f64_c(const double *x, const int64
     }
     *total += kahan_total(acc, comp);
     return r0;
-}
-
-/* The table's entries: one copy of each kernel for rows (n1 = 1, the
- * constant the compiler folds into them) and one for samples side by
- * side, so that the rows' code stays as it was before the second layout
- * came (one copy for both made a float32 gradient at C = 16 5% slower). */
-static ptrdiff_t softmax_rows_f32(const float *x, ptrdiff_t n, ptrdiff_t C, ptrdiff_t n1,
-                                  int op, float *out) {
-    return n1 > 1 ? softmax_rows_f32_c(x, n, C, n1, op, out) : softmax_rows_f32_c(x, n, C, 1, op, out);
-}
-static ptrdiff_t softmax_rows_f64(const double *x, ptrdiff_t n, ptrdiff_t C, ptrdiff_t n1,
-                                  int op, double *out) {
-    return n1 > 1 ? softmax_rows_f64_c(x, n, C, n1, op, out) : softmax_rows_f64_c(x, n, C, 1, op, out);
-}
-static ptrdiff_t sparse_ce_rows_f32(const float *x, const int64_t *y, ptrdiff_t n,
-                                    ptrdiff_t C, ptrdiff_t n1, const float *w, const float *sw,
-                                    int64_t ignore_index, double e, double w_sum, double w_lo,
-                                    float *loss, float *grad, double grad_scale,
-                                    double *total) {
-    return n1 > 1 ? sparse_ce_rows_f32_c(x, y, n, C, n1, w, sw, ignore_index, e, w_sum, w_lo,
-                                         loss, grad, grad_scale, total)
-                  : sparse_ce_rows_f32_c(x, y, n, C, 1, w, sw, ignore_index, e, w_sum, w_lo,
-                                         loss, grad, grad_scale, total);
-}
-static ptrdiff_t sparse_ce_rows_f64(const double *x, const int64_t *y, ptrdiff_t n,
-                                    ptrdiff_t C, ptrdiff_t n1, const double *w, const double *sw,
-                                    int64_t ignore_index, double e, double w_sum, double w_lo,
-                                    double *loss, double *grad, double grad_scale,
-                                    double *total) {
-    return n1 > 1 ? sparse_ce_rows_f64_c(x, y, n, C, n1, w, sw, ignore_index, e, w_sum, w_lo,
-                                         loss, grad, grad_scale, total)
-                  : sparse_ce_rows_f64_c(x, y, n, C, 1, w, sw, ignore_index, e, w_sum, w_lo,
-                                         loss, grad, grad_scale, total);
 }
