@@ -29,9 +29,12 @@ double PUBLIC(lse_cancelled)(const T *x, ptrdiff_t n1, ptrdiff_t C, double m) {
         if (rel * 0x1p-26 < fabs(lse)) return lse;
     }
     fastce_dd_acc rest = {0.0, 0.0, 0.0};
-    if (n1 == 1 && VEC(lse_dd_rest)) { /* the loop below in vector lanes */
+    if (VEC(lse_dd_rest) && (n1 == 1 || C <= FASTCE_TILE)) { /* the loop below in vector lanes */
         double acc[3];
-        VEC(lse_dd_rest)(x, C, m, acc);
+        T row[FASTCE_TILE]; /* a strided row (samples side by side), gathered */
+        if (n1 > 1)
+            for (ptrdiff_t j = 0; j < C; j++) row[j] = x[j * n1];
+        VEC(lse_dd_rest)(n1 > 1 ? row : x, C, m, acc);
         rest = (fastce_dd_acc){acc[0], acc[1], acc[2]};
     } else {
         int first = 1; /* one maximum's exp(0) = 1 stays out of rest */
