@@ -1,6 +1,6 @@
 """What a class axis that is not the last costs: (N, C, H, W) batches.
 
-    python bench/class_axis.py [--repeats N]
+    python bench/class_axis.py [--repeats N] [--shapes 8x21x128x128,4x150x64x64]
 
 PyTorch's segmentation losses take logits of shape (N, C, H, W), the class
 axis second; fastce takes them with ``axis=1``. Up to 32 classes its
@@ -45,14 +45,19 @@ def torch_calls(x, y):
 def main(argv: Optional[List[str]] = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--repeats", type=int, default=9)
+    p.add_argument("--shapes", default="8x21x128x128,4x150x64x64",
+                   help="(N, C, H, W) shapes, comma-separated, e.g. 8x21x120x136")
     args = p.parse_args(argv)
+    shapes = [tuple(int(v) for v in s.split("x")) for s in args.shapes.split(",")]
+    if any(len(s) != 4 for s in shapes):
+        p.error(f"--shapes: expected N x C x H x W shapes such as 8x21x128x128, got {args.shapes!r}")
     rng = np.random.default_rng(0)
     print(f"fastce {fastce.__version__}, kernels: {fastce.show_config(print_out=False)['isa']}, "
           "1 thread, G elements/s (median)")
     print(f"{'dtype':8s} {'shape':18s} {'call':12s} {'axis=1':>7s} {'last':>7s} "
           f"{'NumPy':>7s} {'PyTorch':>8s}")
     for dtype in (np.float32, np.float64):
-        for shape in ((8, 21, 128, 128), (4, 150, 64, 64)):
+        for shape in shapes:
             x = rng.standard_normal(shape).astype(dtype)
             y = rng.integers(0, shape[1], (shape[0],) + shape[2:])
             xl = np.ascontiguousarray(np.moveaxis(x, 1, -1))

@@ -338,38 +338,6 @@ static ptrdiff_t sparse_ce_planes_f32(const float *x, const int64_t *y, ptrdiff_
  * lane keeping its max, its index and whether it has met a NaN (then its
  * index is the NaN's, and stays). */
 
-FASTCE_ALWAYS_INLINE void argmax_block_f32(const float *xb, ptrdiff_t nb, ptrdiff_t C, ptrdiff_t n1,
-                                           const int ng, int32_t *k) {
-    __m512 m[FASTCE_PLANES_GROUPS];
-    __m512i at[FASTCE_PLANES_GROUPS];
-    __mmask16 nan[FASTCE_PLANES_GROUPS];
-    for (int i = 0; i < ng; i++) {
-        m[i] = plane_load(xb + 16 * i, group_size(nb, i));
-        at[i] = _mm512_setzero_si512();
-        nan[i] = _mm512_cmp_ps_mask(m[i], m[i], _CMP_UNORD_Q);
-    }
-    for (ptrdiff_t j = 1; j < C; j++) {
-        const __m512i jv = _mm512_set1_epi32((int)j);
-        for (int i = 0; i < ng; i++) {
-            __m512 v = plane_load(xb + 16 * i + j * n1, group_size(nb, i));
-            __mmask16 first_nan = _mm512_mask_cmp_ps_mask((__mmask16)~nan[i], v, v, _CMP_UNORD_Q);
-            __mmask16 up = _mm512_mask_cmp_ps_mask((__mmask16)~nan[i], v, m[i], _CMP_GT_OQ);
-            m[i] = _mm512_mask_mov_ps(m[i], up, v);
-            at[i] = _mm512_mask_mov_epi32(at[i], up | first_nan, jv);
-            nan[i] |= first_nan;
-        }
-    }
-    for (int i = 0; i < ng; i++)
-        _mm512_mask_storeu_epi32(k + 16 * i, fastce512_first16(group_size(nb, i)), at[i]);
-}
-
-static void argmax_planes_f32(const float *x, ptrdiff_t n, ptrdiff_t C, ptrdiff_t n1, int32_t *k) {
-    const ptrdiff_t block = 16 * FASTCE_PLANES_GROUPS;
-    ptrdiff_t r0 = 0;
-    for (; r0 + block <= n; r0 += block) argmax_block_f32(x + r0, block, C, n1, FASTCE_PLANES_GROUPS, k + r0);
-    if (r0 < n) argmax_block_f32(x + r0, n - r0, C, n1, (int)((n - r0 + 15) / 16), k + r0);
-}
-
 /* Samples in group i of a block of nb, 8 a group (doubles). */
 static inline ptrdiff_t group8_size(ptrdiff_t nb, int i) {
     return nb - 8 * i < 8 ? nb - 8 * i : 8;
@@ -379,37 +347,48 @@ FASTCE_ALWAYS_INLINE __m512d plane_load_pd(const double *p, ptrdiff_t nr) {
     return nr == 8 ? _mm512_loadu_pd(p) : _mm512_maskz_loadu_pd(fastce512_first8(nr), p);
 }
 
-FASTCE_ALWAYS_INLINE void argmax_block_f64(const double *xb, ptrdiff_t nb, ptrdiff_t C, ptrdiff_t n1,
-                                           const int ng, int32_t *k) {
-    __m512d m[FASTCE_PLANES_GROUPS];
-    __m256i at[FASTCE_PLANES_GROUPS];
-    __mmask8 nan[FASTCE_PLANES_GROUPS];
-    for (int i = 0; i < ng; i++) {
-        m[i] = plane_load_pd(xb + 8 * i, group8_size(nb, i));
-        at[i] = _mm256_setzero_si256();
-        nan[i] = _mm512_cmp_pd_mask(m[i], m[i], _CMP_UNORD_Q);
+/* argmax_block_f32/f64 and argmax_planes_f32/f64: L lanes of VEC a group,
+ * the indices in IDX lanes (int32) under MASK masks; P is 512 for float
+ * indices, 256 for double ones (8 int32). */
+#define FASTCE_ARGMAX_PLANES(SUF, TYPE, W, VEC, IDX, P, MASK, L, LOAD, SIZE, FIRST)            \
+    FASTCE_ALWAYS_INLINE void argmax_block_##SUF(const TYPE *xb, ptrdiff_t nb, ptrdiff_t C,     \
+                                                 ptrdiff_t n1, const int ng, int32_t *k) {      \
+        VEC m[FASTCE_PLANES_GROUPS];                                                            \
+        IDX at[FASTCE_PLANES_GROUPS];                                                           \
+        MASK nan[FASTCE_PLANES_GROUPS];                                                         \
+        for (int i = 0; i < ng; i++) {                                                          \
+            m[i] = LOAD(xb + L * i, SIZE(nb, i));                                               \
+            at[i] = _mm##P##_setzero_si##P();                                                   \
+            nan[i] = _mm512_cmp_##W##_mask(m[i], m[i], _CMP_UNORD_Q);                           \
+        }                                                                                       \
+        for (ptrdiff_t j = 1; j < C; j++) {                                                     \
+            const IDX jv = _mm##P##_set1_epi32((int)j);                                         \
+            for (int i = 0; i < ng; i++) {                                                      \
+                VEC v = LOAD(xb + L * i + j * n1, SIZE(nb, i));                                 \
+                MASK first_nan = _mm512_mask_cmp_##W##_mask((MASK)~nan[i], v, v, _CMP_UNORD_Q); \
+                MASK up = _mm512_mask_cmp_##W##_mask((MASK)~nan[i], v, m[i], _CMP_GT_OQ);       \
+                m[i] = _mm512_mask_mov_##W(m[i], up, v);                                        \
+                at[i] = _mm##P##_mask_mov_epi32(at[i], up | first_nan, jv);                     \
+                nan[i] |= first_nan;                                                            \
+            }                                                                                   \
+        }                                                                                       \
+        for (int i = 0; i < ng; i++)                                                            \
+            _mm##P##_mask_storeu_epi32(k + L * i, FIRST(SIZE(nb, i)), at[i]);                   \
+    }                                                                                           \
+    static void argmax_planes_##SUF(const TYPE *x, ptrdiff_t n, ptrdiff_t C, ptrdiff_t n1,      \
+                                    int32_t *k) {                                               \
+        const ptrdiff_t block = L * FASTCE_PLANES_GROUPS;                                       \
+        ptrdiff_t r0 = 0;                                                                       \
+        for (; r0 + block <= n; r0 += block)                                                    \
+            argmax_block_##SUF(x + r0, block, C, n1, FASTCE_PLANES_GROUPS, k + r0);             \
+        if (r0 < n) argmax_block_##SUF(x + r0, n - r0, C, n1, (int)((n - r0 + L - 1) / L), k + r0); \
     }
-    for (ptrdiff_t j = 1; j < C; j++) {
-        const __m256i jv = _mm256_set1_epi32((int)j);
-        for (int i = 0; i < ng; i++) {
-            __m512d v = plane_load_pd(xb + 8 * i + j * n1, group8_size(nb, i));
-            __mmask8 first_nan = _mm512_mask_cmp_pd_mask((__mmask8)~nan[i], v, v, _CMP_UNORD_Q);
-            __mmask8 up = _mm512_mask_cmp_pd_mask((__mmask8)~nan[i], v, m[i], _CMP_GT_OQ);
-            m[i] = _mm512_mask_mov_pd(m[i], up, v);
-            at[i] = _mm256_mask_mov_epi32(at[i], up | first_nan, jv);
-            nan[i] |= first_nan;
-        }
-    }
-    for (int i = 0; i < ng; i++)
-        _mm256_mask_storeu_epi32(k + 8 * i, fastce512_first8(group8_size(nb, i)), at[i]);
-}
 
-static void argmax_planes_f64(const double *x, ptrdiff_t n, ptrdiff_t C, ptrdiff_t n1, int32_t *k) {
-    const ptrdiff_t block = 8 * FASTCE_PLANES_GROUPS;
-    ptrdiff_t r0 = 0;
-    for (; r0 + block <= n; r0 += block) argmax_block_f64(x + r0, block, C, n1, FASTCE_PLANES_GROUPS, k + r0);
-    if (r0 < n) argmax_block_f64(x + r0, n - r0, C, n1, (int)((n - r0 + 7) / 8), k + r0);
-}
+FASTCE_ARGMAX_PLANES(f32, float, ps, __m512, __m512i, 512, __mmask16, 16, plane_load, group_size,
+                     fastce512_first16)
+FASTCE_ARGMAX_PLANES(f64, double, pd, __m512d, __m256i, 256, __mmask8, 8, plane_load_pd,
+                     group8_size, fastce512_first8)
+#undef FASTCE_ARGMAX_PLANES
 
 void fastce_vec_avx512_fill_planes(fastce_vec_ops *t) {
     t->sparse_ce_planes_f32 = sparse_ce_planes_f32;
