@@ -234,6 +234,17 @@ static inline int LOCAL(side_by_side)(ptrdiff_t C, ptrdiff_t n1) {
     return n1 >= FASTCE_SIDE_MIN && C >= 1;
 }
 
+/* After a group kernel leaves a sample (not finite, all masked) the
+ * caller takes the next samples one by one, and calls the kernel again:
+ * for rows, the next 8. Side by side, a kernel call that stops early has
+ * computed the statistics of up to 64 samples for the few before the one
+ * it left, so where such samples are frequent (a tenth of them masked:
+ * log_softmax 2-5x slower than the tiles) the one-by-one stretch doubles
+ * after each call that did fewer than FASTCE_SIDE_MIN_DONE samples, up to
+ * FASTCE_SIDE_LEFT_MAX, and is 8 again after one that did more. */
+#define FASTCE_SIDE_MIN_DONE 64
+#define FASTCE_SIDE_LEFT_MAX 4096
+
 /* How many samples from s on (before end) a row-parallel kernel call
  * takes: all of them for contiguous rows, else those that share s's
  * leading index. */

@@ -113,21 +113,34 @@ static inline ptrdiff_t (*LOCAL(softmax_group_kernel)(const LOCAL(softmax_ctx) *
     return LOCAL(side_by_side)(c->C, c->n1) ? LOCAL(softmax_planes_kernel)() : NULL;
 }
 
+static double LOCAL(softmax_tile)(const void *vctx, ptrdiff_t s, ptrdiff_t r, const T *x,
+                                  const T *unused, T *out);
+
 static double LOCAL(softmax_block_direct)(const LOCAL(softmax_ctx) *c, ptrdiff_t begin,
                                           ptrdiff_t end) {
     const ptrdiff_t C = c->C, n1 = c->n1;
     /* A group kernel takes samples while it can; a sample it leaves (a
-     * row whose max is not finite) and the tail of a run go one by one. */
+     * row whose max is not finite) and the tail of a run go one by one
+     * (samples side by side through a tile: see sparse_block_direct). */
     ptrdiff_t (*const kernel)(const T *, ptrdiff_t, ptrdiff_t, ptrdiff_t, int, T *) =
         LOCAL(softmax_group_kernel)(c);
+    ptrdiff_t left = 4;
     for (ptrdiff_t s = begin; s < end;) {
         ptrdiff_t stop = end;
         if (kernel) {
             const ptrdiff_t run = LOCAL(kernel_run)(s, end, n1), off = fastce_row_offset(s, C, n1);
+            const ptrdiff_t s0 = s;
             stop = s + run;
             s += kernel(c->x + off, run, C, n1, c->op,
                         c->op == LOCAL(OP_LSE) ? c->out + s : c->out + off);
-            if (s + 8 < stop) stop = s + 8;
+            if (n1 > 1) /* see FASTCE_SIDE_LEFT */
+                left = s - s0 >= FASTCE_SIDE_MIN_DONE ? 8 : left < FASTCE_SIDE_LEFT_MAX ? 2 * left : left;
+            if (s + left < stop) stop = s + left;
+            if (n1 > 1 && s < stop && LOCAL(use_tiles)(C, n1)) { /* the samples it left, as rows */
+                LOCAL(run_tiles)(c, LOCAL(softmax_tile), c->x, NULL,
+                                 c->op == LOCAL(OP_LSE) ? NULL : c->out, C, n1, s, stop);
+                s = stop;
+            }
         }
         for (; s < stop; s++) LOCAL(softmax_row)(c, s);
     }

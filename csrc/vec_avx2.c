@@ -262,7 +262,7 @@ static inline void kahan_add_pd(__m256d *acc, __m256d *comp, __m256d v) {
     *acc = t;
 }
 
-static inline double kahan_total(__m256d acc, __m256d comp) {
+FASTCE_ALWAYS_INLINE double kahan_total(__m256d acc, __m256d comp) {
     double a[4], c[4];
     _mm256_storeu_pd(a, acc);
     _mm256_storeu_pd(c, comp);

@@ -21,6 +21,7 @@ typedef struct {
     __m256d m_lo, m_hi, rest_lo, rest_hi, L_lo, L_hi;
     __m256i yv;
     int used; /* lane bits */
+    int far;  /* lane bits: a finite entry below its chunk's max - 87 (planes16 in vec_avx512_planes.c) */
     ptrdiff_t nr;
 } planes8;
 
@@ -71,6 +72,9 @@ FASTCE_ALWAYS_INLINE void planes8_chunk(planes8 *g, const float *xb, ptrdiff_t n
     }
     __m256d s_lo = _mm256_setzero_pd(), s_hi = s_lo;
     __m256i ties = _mm256_set1_epi32(-1);
+    __m256 far = _mm256_setzero_ps();
+    for (ptrdiff_t k = 0; k < nc; k++) far = _mm256_or_ps(far, far_mask_ps(v[k], M));
+    g->far |= _mm256_movemask_ps(far);
     for (ptrdiff_t k = 0; k < nc; k++) {
         __m256 eq = _mm256_cmp_ps(v[k], M, _CMP_EQ_OQ);
         __m256 term = _mm256_andnot_ps(eq, exp_diff_ps(v[k], M));
@@ -93,11 +97,11 @@ FASTCE_ALWAYS_INLINE void planes8_finish(planes8 *g, ptrdiff_t nr, int used) {
     const __m256d inf = _mm256_set1_pd(INFINITY), tiny = _mm256_set1_pd(FASTCE_TINY_REST_F32);
     int fine = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), g->m),
                                                 _mm256_set1_ps(INFINITY), _CMP_LT_OQ));
-    __m256d ok_lo = _mm256_and_pd(_mm256_cmp_pd(g->rest_lo, tiny, _CMP_GE_OQ),
-                                  _mm256_cmp_pd(g->rest_lo, inf, _CMP_LT_OQ));
-    __m256d ok_hi = _mm256_and_pd(_mm256_cmp_pd(g->rest_hi, tiny, _CMP_GE_OQ),
-                                  _mm256_cmp_pd(g->rest_hi, inf, _CMP_LT_OQ));
-    fine &= _mm256_movemask_pd(ok_lo) | _mm256_movemask_pd(ok_hi) << 4;
+    int small = _mm256_movemask_pd(_mm256_cmp_pd(g->rest_lo, tiny, _CMP_LT_OQ)) |
+                _mm256_movemask_pd(_mm256_cmp_pd(g->rest_hi, tiny, _CMP_LT_OQ)) << 4;
+    fine &= (_mm256_movemask_pd(_mm256_cmp_pd(g->rest_lo, inf, _CMP_LT_OQ)) |
+             _mm256_movemask_pd(_mm256_cmp_pd(g->rest_hi, inf, _CMP_LT_OQ)) << 4) &
+            ~(small & g->far);
     int bad = used & ((1 << nr) - 1) & ~fine;
     g->nr = bad ? __builtin_ctz((unsigned)bad) : nr;
     g->used = used & ((1 << g->nr) - 1);
@@ -127,6 +131,7 @@ FASTCE_ALWAYS_INLINE void planes8_block_stats(planes8_block *b, const float *xb,
         g->m_lo = g->m_hi = _mm256_set1_pd(-INFINITY);
         g->rest_lo = g->rest_hi = _mm256_setzero_pd();
         g->xy = _mm256_setzero_ps();
+        g->far = 0;
     }
     ptrdiff_t j0 = 0;
     for (; j0 + FASTCE_PLANES8_CHUNK <= C; j0 += FASTCE_PLANES8_CHUNK)

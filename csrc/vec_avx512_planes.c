@@ -53,6 +53,7 @@ typedef struct {
     __m512d m_lo, m_hi, rest_lo, rest_hi, L_lo, L_hi;
     __m512i yv;
     __mmask16 used;
+    __mmask16 far; /* a finite entry below its chunk's max - 87: a term that may be subnormal */
     ptrdiff_t nr;
 } planes16;
 
@@ -94,6 +95,8 @@ FASTCE_ALWAYS_INLINE void planes16_chunk(planes16 *g, const float *xb, ptrdiff_t
     __m512d s_lo = _mm512_setzero_pd(), s_hi = s_lo;
     __m512i ties = _mm512_set1_epi32(-1);
     for (ptrdiff_t k = 0; k < nc; k++) {
+        g->far |= _mm512_cmp_ps_mask(_mm512_sub_ps(v[k], M), _mm512_set1_ps(FASTCE_TAME_F32), _CMP_LT_OQ) &
+                  _mm512_cmp_ps_mask(v[k], _mm512_set1_ps(-INFINITY), _CMP_NEQ_UQ);
         __m512 ex = fastce512_exp_diff_ps(v[k], M, 0);
         __mmask16 eq = _mm512_cmp_ps_mask(v[k], M, _CMP_EQ_OQ), ne = (__mmask16)~eq;
         ties = _mm512_mask_add_epi32(ties, eq, ties, _mm512_set1_epi32(1));
@@ -114,12 +117,14 @@ FASTCE_ALWAYS_INLINE void planes16_chunk(planes16 *g, const float *xb, ptrdiff_t
 FASTCE_ALWAYS_INLINE void planes16_finish(planes16 *g, ptrdiff_t nr, __mmask16 used) {
     const __m512d inf = _mm512_set1_pd(INFINITY), tiny = _mm512_set1_pd(FASTCE_TINY_REST_F32);
     __mmask16 fine = _mm512_cmp_ps_mask(_mm512_abs_ps(g->m), _mm512_set1_ps(INFINITY), _CMP_LT_OQ);
-    /* rest in [2^-100, inf): not NaN, not inf, not tiny */
-    fine &= (__mmask16)(_mm512_cmp_pd_mask(g->rest_lo, tiny, _CMP_GE_OQ) &
-                        _mm512_cmp_pd_mask(g->rest_lo, inf, _CMP_LT_OQ)) |
-            (__mmask16)((unsigned)(_mm512_cmp_pd_mask(g->rest_hi, tiny, _CMP_GE_OQ) &
-                                   _mm512_cmp_pd_mask(g->rest_hi, inf, _CMP_LT_OQ))
-                        << 8);
+    /* rest finite (not NaN, not inf), and not tiny where a term may be
+     * subnormal: a confident sample (rest below 2^-100 from normal terms
+     * alone) stays, as in the row kernels */
+    __mmask16 small = (__mmask16)(_mm512_cmp_pd_mask(g->rest_lo, tiny, _CMP_LT_OQ) |
+                                  (unsigned)_mm512_cmp_pd_mask(g->rest_hi, tiny, _CMP_LT_OQ) << 8);
+    fine &= (__mmask16)(_mm512_cmp_pd_mask(g->rest_lo, inf, _CMP_LT_OQ) |
+                        (unsigned)_mm512_cmp_pd_mask(g->rest_hi, inf, _CMP_LT_OQ) << 8) &
+            (__mmask16)~(small & g->far);
     __mmask16 bad = used & fastce512_first16(nr) & ~fine;
     g->nr = bad ? lowest(bad) : nr;
     g->used = used & fastce512_first16(g->nr);
@@ -163,6 +168,7 @@ FASTCE_ALWAYS_INLINE void planes_block_stats(planes_block *b, const float *xb, p
         g->m_lo = g->m_hi = _mm512_set1_pd(-INFINITY);
         g->rest_lo = g->rest_hi = _mm512_setzero_pd();
         g->xy = _mm512_setzero_ps();
+        g->far = 0;
     }
     ptrdiff_t j0 = 0;
     for (; j0 + FASTCE_PLANES_CHUNK <= C; j0 += FASTCE_PLANES_CHUNK)
