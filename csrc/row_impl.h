@@ -245,6 +245,16 @@ static inline int LOCAL(side_by_side)(ptrdiff_t C, ptrdiff_t n1) {
 #define FASTCE_SIDE_MIN_DONE 64
 #define FASTCE_SIDE_LEFT_MAX 4096
 
+/* Where the one-by-one path that follows a group kernel's call (which did
+ * `done` samples, up to s; the run ends at stop) ends; *left is the
+ * stretch, 8 to begin with. */
+static inline ptrdiff_t LOCAL(one_by_one_stop)(ptrdiff_t *left, ptrdiff_t n1, ptrdiff_t done,
+                                               ptrdiff_t s, ptrdiff_t stop) {
+    if (n1 > 1)
+        *left = done >= FASTCE_SIDE_MIN_DONE ? 8 : *left < FASTCE_SIDE_LEFT_MAX ? 2 * *left : *left;
+    return s + *left < stop ? s + *left : stop;
+}
+
 /* How many samples from s on (before end) a row-parallel kernel call
  * takes: all of them for contiguous rows, else those that share s's
  * leading index. */

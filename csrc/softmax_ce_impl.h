@@ -221,7 +221,7 @@ static double LOCAL(sparse_block_direct)(const LOCAL(sparse_ctx) *c, ptrdiff_t b
      * with a tenth of the samples masked, 150 classes, they made
      * log_softmax 5x slower than the tiles). */
     const int kernel = LOCAL(sparse_group_kernel)(c);
-    ptrdiff_t left = 4;
+    ptrdiff_t left = 8; /* see one_by_one_stop */
     for (ptrdiff_t s = begin; s < end;) {
         ptrdiff_t stop = end;
         if (kernel) {
@@ -238,9 +238,7 @@ static double LOCAL(sparse_block_direct)(const LOCAL(sparse_ctx) *c, ptrdiff_t b
                                                              sw, c->ignore_index, loss, grad,
                                                              c->grad_scale, &part);
             fastce_acc_add(&acc, part);
-            if (n1 > 1) /* see FASTCE_SIDE_LEFT */
-                left = s - s0 >= FASTCE_SIDE_MIN_DONE ? 8 : left < FASTCE_SIDE_LEFT_MAX ? 2 * left : left;
-            if (s + left < stop) stop = s + left;
+            stop = LOCAL(one_by_one_stop)(&left, n1, s - s0, s, stop);
             if (n1 > 1 && s < stop && LOCAL(use_tiles)(C, n1)) { /* the samples it left, */
                 fastce_acc_add(&acc, LOCAL(run_tiles)(c, LOCAL(sparse_tile), c->x, NULL, c->grad,
                                                       C, n1, s, stop)); /* as rows */

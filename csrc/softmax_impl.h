@@ -124,7 +124,7 @@ static double LOCAL(softmax_block_direct)(const LOCAL(softmax_ctx) *c, ptrdiff_t
      * (samples side by side through a tile: see sparse_block_direct). */
     ptrdiff_t (*const kernel)(const T *, ptrdiff_t, ptrdiff_t, ptrdiff_t, int, T *) =
         LOCAL(softmax_group_kernel)(c);
-    ptrdiff_t left = 4;
+    ptrdiff_t left = 8; /* see one_by_one_stop */
     for (ptrdiff_t s = begin; s < end;) {
         ptrdiff_t stop = end;
         if (kernel) {
@@ -133,9 +133,7 @@ static double LOCAL(softmax_block_direct)(const LOCAL(softmax_ctx) *c, ptrdiff_t
             stop = s + run;
             s += kernel(c->x + off, run, C, n1, c->op,
                         c->op == LOCAL(OP_LSE) ? c->out + s : c->out + off);
-            if (n1 > 1) /* see FASTCE_SIDE_LEFT */
-                left = s - s0 >= FASTCE_SIDE_MIN_DONE ? 8 : left < FASTCE_SIDE_LEFT_MAX ? 2 * left : left;
-            if (s + left < stop) stop = s + left;
+            stop = LOCAL(one_by_one_stop)(&left, n1, s - s0, s, stop);
             if (n1 > 1 && s < stop && LOCAL(use_tiles)(C, n1)) { /* the samples it left, as rows */
                 LOCAL(run_tiles)(c, LOCAL(softmax_tile), c->x, NULL,
                                  c->op == LOCAL(OP_LSE) ? NULL : c->out, C, n1, s, stop);

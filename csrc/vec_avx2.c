@@ -66,6 +66,17 @@ static inline __m256i tail_mask_pd(ptrdiff_t r) {
     return _mm256_cmpgt_epi64(_mm256_set1_epi64x(r), _mm256_setr_epi64x(0, 1, 2, 3));
 }
 
+/* The lanes whose bit is set in a lane-bit mask (as from movemask), as a
+ * mask vector: of doubles (4 bits), of floats (8 bits). */
+static inline __m256d lanes_pd(int bits) {
+    const __m256i bit = _mm256_setr_epi64x(1, 2, 4, 8);
+    return _mm256_castsi256_pd(_mm256_cmpeq_epi64(_mm256_and_si256(_mm256_set1_epi64x(bits), bit), bit));
+}
+static inline __m256 lanes_ps(int bits) {
+    const __m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    return _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32(bits), bit), bit));
+}
+
 /* ------------------------------------------------------------ row max */
 
 /* max_ps drops NaN: a row whose max came out -inf is either all masked
@@ -1226,9 +1237,7 @@ static void math_f64(int f, const double *x, double *out, ptrdiff_t n) {
             fastce256_dd d = fastce256_two_sum(v, neg_m);                                    \
             live &= _mm256_movemask_pd(_mm256_cmp_pd(d.hi, _mm256_set1_pd(-745.0),           \
                                                      _CMP_NLT_UQ));                          \
-            const __m256i bit = _mm256_setr_epi64x(1, 2, 4, 8);                              \
-            __m256d keep = _mm256_castsi256_pd(_mm256_cmpeq_epi64(                           \
-                _mm256_and_si256(_mm256_set1_epi64x(live), bit), bit));                      \
+            __m256d keep = lanes_pd(live);                                                   \
             fastce256_dd e = fastce256_dd_exp(_mm256_and_pd(keep, d.hi));                    \
             fastce256_dd corr = fastce256_two_prod(e.hi, d.lo);                              \
             corr.lo = _mm256_add_pd(corr.lo, _mm256_mul_pd(e.hi, _mm256_mul_pd(               \

@@ -34,19 +34,6 @@ static inline void plane8_store(float *p, ptrdiff_t nr, __m256 v) {
     else _mm256_maskstore_ps(p, tail_mask_ps(nr), v);
 }
 
-/* The lanes of a lane-bit mask, as a mask vector of doubles (4 bits). */
-static inline __m256d lanes_pd(int bits) {
-    return _mm256_castsi256_pd(_mm256_cmpgt_epi64(
-        _mm256_and_si256(_mm256_set1_epi64x(bits), _mm256_setr_epi64x(1, 2, 4, 8)),
-        _mm256_setzero_si256()));
-}
-
-static inline __m256 lanes_ps(int bits) {
-    return _mm256_castsi256_ps(_mm256_cmpgt_epi32(
-        _mm256_and_si256(_mm256_set1_epi32(bits), _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128)),
-        _mm256_setzero_si256()));
-}
-
 /* A half of a merge (vec_avx512_planes.c); up, same: lane masks. */
 FASTCE_ALWAYS_INLINE void merge4(__m256d *m, __m256d *rest, __m256d M, __m256d s, __m256d up,
                                  __m256d same) {
