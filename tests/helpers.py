@@ -2,6 +2,8 @@
 comparisons whose tolerance scales with the dtype's epsilon."""
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 import pytest
 
@@ -50,15 +52,17 @@ def tol(dtype, k: float = 16.0) -> float:
     return k * float(np.finfo(dtype).eps)
 
 
-def assert_close(actual, expected, dtype, k: float = 16.0) -> None:
-    """|actual - expected| <= k*eps*(|expected| + max(1, max|expected|)/8)."""
+def assert_close(actual, expected, dtype, k: float = 16.0, abs_k: Optional[float] = None) -> None:
+    """|actual - expected| <= k*eps*|expected| + abs_k*eps*max(1, max|expected|),
+    abs_k = k/8 unless given."""
     actual = np.asarray(actual, dtype=np.float64)
     expected = np.asarray(expected, dtype=np.float64)
     assert actual.shape == expected.shape, (actual.shape, expected.shape)
     finite = np.isfinite(expected)
     scale = max(1.0, float(np.max(np.abs(expected[finite]), initial=0.0)))
     eps = tol(dtype, k)
-    np.testing.assert_allclose(actual, expected, rtol=eps, atol=eps * scale / 8,
+    atol = tol(dtype, k / 8 if abs_k is None else abs_k) * scale
+    np.testing.assert_allclose(actual, expected, rtol=eps, atol=atol,
                                equal_nan=True)
 
 
