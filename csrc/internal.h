@@ -369,10 +369,17 @@ typedef double (*fastce_block_fn)(const void *ctx, ptrdiff_t begin,
                                   ptrdiff_t end);
 
 /* Runs fn over n items in fixed blocks of about FASTCE_BLOCK_WORK units of
- * work (work_per_item units each), in parallel when the input is large, and
- * stores the in-order sum of the block sums in *total (when not NULL).
- * Returns FASTCE_OK or FASTCE_ERR_NOMEM (before any block ran). */
-int fastce_run_blocks(fastce_block_fn fn, const void *ctx, ptrdiff_t n,
-                      ptrdiff_t work_per_item, int n_threads, double *total);
+ * work (work_per_item units each) but at least min_per_block items, in
+ * parallel when the input is large, and stores the in-order sum of the
+ * block sums in *total (when not NULL). The blocks depend on n,
+ * work_per_item and min_per_block only, never on the threads. Returns
+ * FASTCE_OK or FASTCE_ERR_NOMEM (before any block ran). */
+int fastce_run_blocks_min(fastce_block_fn fn, const void *ctx, ptrdiff_t n,
+                          ptrdiff_t work_per_item, ptrdiff_t min_per_block, int n_threads,
+                          double *total);
+static inline int fastce_run_blocks(fastce_block_fn fn, const void *ctx, ptrdiff_t n,
+                                    ptrdiff_t work_per_item, int n_threads, double *total) {
+    return fastce_run_blocks_min(fn, ctx, n, work_per_item, 1, n_threads, total);
+}
 
 #endif /* FASTCE_INTERNAL_H */

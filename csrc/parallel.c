@@ -34,10 +34,12 @@ static inline double run_block(fastce_block_fn fn, const void *ctx, ptrdiff_t b,
     return fn(ctx, begin, begin + per_block < n ? begin + per_block : n);
 }
 
-int fastce_run_blocks(fastce_block_fn fn, const void *ctx, ptrdiff_t n,
-                      ptrdiff_t work_per_item, int n_threads, double *total) {
+int fastce_run_blocks_min(fastce_block_fn fn, const void *ctx, ptrdiff_t n,
+                          ptrdiff_t work_per_item, ptrdiff_t min_per_block, int n_threads,
+                          double *total) {
     if (work_per_item < 1) work_per_item = 1;
     ptrdiff_t per_block = FASTCE_BLOCK_WORK / work_per_item;
+    if (per_block < min_per_block) per_block = min_per_block;
     if (per_block < 1) per_block = 1;
     ptrdiff_t n_blocks = (n + per_block - 1) / per_block;
     if (n_blocks == 0) {

@@ -234,6 +234,15 @@ static inline int LOCAL(side_by_side)(ptrdiff_t C, ptrdiff_t n1) {
     return n1 >= FASTCE_SIDE_MIN && C >= 1;
 }
 
+/* The samples a parallel block holds at least when a planes kernel takes
+ * them (fastce_run_blocks_min): each kernel call pays for a partial group
+ * at each end, and FASTCE_BLOCK_WORK / C is 32 samples at C = 1000, 218
+ * at C = 150. Float32 (2, 1000, 32, 32) on one thread: log_softmax 0.66
+ * -> 0.98 G/s, the loss 1.35 -> 1.46 (and with the loss's 64-byte peel,
+ * vec_avx512_planes.c, 0.92 -> 1.58); at (4, 150, 60, 68) the loss 1.45
+ * -> 1.65. */
+#define FASTCE_PLANES_BLOCK_MIN 1024
+
 /* After a group kernel leaves a sample (not finite, all masked) the
  * caller takes the next samples one by one, and calls the kernel again:
  * for rows, the next 8. Side by side, a kernel call that stops early has

@@ -168,8 +168,10 @@ static double LOCAL(softmax_block)(const void *vctx, ptrdiff_t begin, ptrdiff_t 
 static int LOCAL(softmax_run)(const T *x, ptrdiff_t n0, ptrdiff_t C,
                               ptrdiff_t n1, T *out, int n_threads, int op) {
     LOCAL(softmax_ctx) ctx = {x, out, C, n1, op};
-    return fastce_run_blocks(LOCAL(softmax_block), &ctx, n0 * n1, C, n_threads,
-                             NULL);
+    const ptrdiff_t min_block =
+        C > FASTCE_SMALL_C && LOCAL(softmax_group_kernel)(&ctx) ? FASTCE_PLANES_BLOCK_MIN : 1;
+    return fastce_run_blocks_min(LOCAL(softmax_block), &ctx, n0 * n1, C, min_block, n_threads,
+                                 NULL);
 }
 
 int PUBLIC(logsumexp)(const T *x, ptrdiff_t n0, ptrdiff_t C, ptrdiff_t n1,

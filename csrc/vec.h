@@ -231,10 +231,12 @@ void fastce_vec_avx512_fill(fastce_vec_ops *t);
 /* The few-class row kernels (sparse_ce_rows, softmax_rows) in AVX-512,
  * from vec_avx512_rows.c; called by fastce_vec_avx512_fill. */
 void fastce_vec_avx512_fill_rows(fastce_vec_ops *t);
-/* The many-class side-by-side kernels of vec_avx512_planes.c
- * (sparse_ce_planes, softmax_planes, float only; the AVX2 ones are in
+/* The many-class side-by-side kernels (sparse_ce_planes, softmax_planes):
+ * float ones and argmax_planes from vec_avx512_planes.c, double ones from
+ * vec_avx512_planes_f64.c (AVX2 has float ones only, in
  * vec_avx2_planes.h); called by fastce_vec_avx512_fill. */
 void fastce_vec_avx512_fill_planes(fastce_vec_ops *t);
+void fastce_vec_avx512_fill_planes_f64(fastce_vec_ops *t);
 /* The entries of vec_avx512_pointwise.c (sigmoid_ce, binary_ce,
  * categorical_rows), put over t by fastce_vec_avx512_fill. */
 void fastce_vec_avx512_fill_pointwise(fastce_vec_ops *t);

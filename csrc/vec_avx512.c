@@ -428,6 +428,7 @@ void fastce_vec_avx512_fill(fastce_vec_ops *t) {
     fastce_vec_avx512_fill_rows(t);
     fastce_vec_avx512_fill_pointwise(t);
     fastce_vec_avx512_fill_planes(t);
+    fastce_vec_avx512_fill_planes_f64(t);
 }
 
 #endif /* FASTCE_HAVE_AVX512_TABLE */

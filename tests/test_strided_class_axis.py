@@ -6,7 +6,8 @@ runs longer than a tile, runs cut by the parallel blocks, C = 1, C = 1024
 (one row a tile) and C = 1025 (beyond a tile: the strided loops). Runs of
 at least 16 samples go to kernels that read them as they are, side by side
 (row_impl.h, side_by_side): the row-parallel ones up to 32 classes, the
-planes ones beyond (float32, AVX-512); shorter runs take tiles. Each
+planes ones beyond (AVX-512 float32 and float64, AVX2 float32); shorter
+runs take tiles. Each
 result is compared with the same call on the array moved to a last class
 axis, within 4 eps, and with fastce.reference (within its usual 16)."""
 import numpy as np
@@ -144,12 +145,14 @@ def test_probability_losses_and_metrics(dtype, shape):
     assert fastce.accuracy(p, q, axis=1) == ref.accuracy(p, q, axis=1)
 
 
+@pytest.mark.parametrize("C", [21, 150])
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
-def test_tiles_bitwise_same_for_any_thread_count(dtype):
+def test_tiles_bitwise_same_for_any_thread_count(dtype, C):
     """Above the serial limit (2^17 work units), blocks cut the runs of
-    samples at places that depend only on the shape."""
-    x = logits((4, 21, 47, 53), dtype)  # 9964 samples a leading index
-    y = np.random.default_rng(5).integers(0, 21, (4, 47, 53))
+    samples at places that depend only on the shape (at least 1024 samples
+    a block for the planes kernels, C = 150)."""
+    x = logits((4, C, 47, 53), dtype)  # 2491 samples a leading index
+    y = np.random.default_rng(5).integers(0, C, (4, 47, 53))
     one = fastce.softmax_cross_entropy(x, y, axis=1, return_grad=True, n_threads=1)
     for n in (2, 3):
         other = fastce.softmax_cross_entropy(x, y, axis=1, return_grad=True, n_threads=n)
@@ -179,6 +182,31 @@ def test_side_by_side_kernels_resume_after_special_samples(dtype, C):
     close(a, b, dtype)
     close(ga, back(gb), dtype)
     assert np.isnan(a[0, 1, 7]) and a[1, 0, 17] == 0 and a[0, 2, 30] == np.inf
+    close(fastce.logsumexp(x, axis=1), fastce.logsumexp(last(x)), dtype)
+    for f in (fastce.softmax, fastce.log_softmax):
+        close(f(x, axis=1), back(f(last(x))), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_side_by_side_max_far_above_the_first_chunks(dtype):
+    """The planes kernels read 16 classes at a time; the double ones take
+    every term against the max of a sample's first chunk, and leave a
+    sample whose max is more than 512 above it to the one-by-one path:
+    here a max 1000 above (left), one 400 above (kept: terms up to e^400),
+    and a max in the last chunk of a confident sample."""
+    shape = (2, 150, 5, 41)
+    x = logits(shape, dtype)
+    x[0, 100, 3, 5] = 1000.0
+    x[1, 140, 2, 2] = 400.0
+    x[1, 149, 4, 9] = 60.0
+    y = np.random.default_rng(9).integers(0, 150, (2, 5, 41))
+    y[1, 4, 9] = 149
+    a, ga = fastce.softmax_cross_entropy(x, y, axis=1, reduction="none", return_grad=True)
+    b, gb = fastce.softmax_cross_entropy(last(x), y, reduction="none", return_grad=True)
+    close(a, b, dtype)
+    close(ga, back(gb), dtype)
+    assert_close(a, ref.softmax_cross_entropy(x, y, axis=1, reduction="none"), dtype)
+    assert 0 < a[1, 4, 9] < 1e-20
     close(fastce.logsumexp(x, axis=1), fastce.logsumexp(last(x)), dtype)
     for f in (fastce.softmax, fastce.log_softmax):
         close(f(x, axis=1), back(f(last(x))), dtype)
