@@ -160,20 +160,23 @@ static inline void fastce_acc_add(fastce_acc *a, double v) {
 static inline double fastce_acc_value(fastce_acc a) { return a.s + a.c; }
 
 /* What n compensated vector lanes hold (a the lane sums, e their rounding
- * errors) as one double: the lane sums in a compensated sum, the errors
+ * errors) as a compensated pair (fastce_lanes_acc) or one double: the lane sums in a compensated sum, the errors
  * added last. An infinite or NaN lane makes it inf or NaN, whatever the
  * errors hold (a lane's error turns NaN once its sum is not finite, and its
  * sum stays so: a loop need not guard its error lanes). */
-static inline double fastce_lanes_total(const double *a, const double *e, int n) {
+static inline fastce_acc fastce_lanes_acc(const double *a, const double *e, int n) {
     fastce_acc s = {0.0, 0.0};
     double errs = 0.0;
     for (int k = 0; k < n; k++) {
         fastce_acc_add(&s, a[k]);
         errs += e[k];
     }
-    if (!isfinite(fastce_acc_value(s))) return fastce_acc_value(s);
+    if (!isfinite(fastce_acc_value(s))) return (fastce_acc){fastce_acc_value(s), 0.0};
     fastce_acc_add(&s, errs);
-    return fastce_acc_value(s);
+    return s;
+}
+static inline double fastce_lanes_total(const double *a, const double *e, int n) {
+    return fastce_acc_value(fastce_lanes_acc(a, e, n));
 }
 
 /* The same sum by Knuth's TwoSum: six additions, no branch, for loops

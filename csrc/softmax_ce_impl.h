@@ -133,7 +133,11 @@ static void LOCAL(sparse_row)(const LOCAL(sparse_ctx) *c, ptrdiff_t s,
     /* the smoothing term sum_c w_c*l_c = sum_c w_c*(max - x_c) + W*lse_rel:
      * its first part reads x, so it comes before g may overwrite x */
     fastce_acc smooth = {0.0, 0.0};
-    if (e > 0.0 && !masked)
+    if (e > 0.0 && !masked && n1 == 1 && VEC(row_wdiff)) { /* one vector pass */
+        double o[4];
+        VEC(row_wdiff)(x, c->w, C, r.max, 0, o);
+        smooth = (fastce_acc){o[0], o[1]};
+    } else if (e > 0.0 && !masked)
         for (ptrdiff_t j = 0; j < C; j++) {
             double v = (double)x[j * n1];
             fastce_acc_add(&smooth, (c->w ? (double)c->w[j] : 1.0) *
@@ -325,7 +329,17 @@ static double LOCAL(dense_block_direct)(const LOCAL(dense_ctx) *c, ptrdiff_t beg
         fastce_acc A = {0.0, 0.0}, B_acc = {0.0, 0.0}, B_rest_acc = {0.0, 0.0};
         fastce_dense_sums sums = {{0.0, 0.0}, {0.0, 0.0}, {0.0, 0.0}, {0.0, 0.0}};
         ptrdiff_t k = -1;
-        for (ptrdiff_t j = 0; j < C; j++) {
+        /* without weights and smoothing wt_c = t_c: one vector pass */
+        const int vec = !precise && !masked && n1 == 1 && VEC(row_wdiff);
+        if (vec) {
+            double o[4];
+            k = VEC(row_wdiff)(x, t, C, r.max, 1, o);
+            A = (fastce_acc){o[0], o[1]};
+            B_rest_acc = (fastce_acc){o[2], 0.0};
+            B_acc = B_rest_acc;
+            fastce_acc_add(&B_acc, o[3]);
+        }
+        for (ptrdiff_t j = 0; j < C && !vec; j++) {
             double v = (double)x[j * n1];
             double wt = (c->w ? (double)c->w[j] : 1.0) * (keep * (double)t[j * n1] + e_c);
             if (precise && !masked)
@@ -369,14 +383,18 @@ static double LOCAL(dense_block_direct)(const LOCAL(dense_ctx) *c, ptrdiff_t beg
         /* d l / d x_j = sw * (B*p_j - wt_j); at a lone maximum B*p - wt
          * equals B_rest - B*rest/(1+rest), without the cancellation near 1. */
         double a = sw * c->grad_scale;
-        if (stored) {
-            VEC(scale_row)(g, C, a * B / (1.0 + r.rest), 0.0, NULL, g);
-        } else
-            for (ptrdiff_t j = 0; j < C; j++)
-                g[j * n1] = (T)(a * B * LOCAL(row_prob)((double)x[j * n1], r));
-        for (ptrdiff_t j = 0; j < C; j++) {
-            double wt = (c->w ? (double)c->w[j] : 1.0) * (keep * (double)t[j * n1] + e_c);
-            g[j * n1] = (T)((double)g[j * n1] - a * wt);
+        if (stored && vec) { /* B p_j - t_j, rounded once */
+            VEC(scale_row)(g, C, a * B / (1.0 + r.rest), -a, t, g);
+        } else {
+            if (stored) {
+                VEC(scale_row)(g, C, a * B / (1.0 + r.rest), 0.0, NULL, g);
+            } else
+                for (ptrdiff_t j = 0; j < C; j++)
+                    g[j * n1] = (T)(a * B * LOCAL(row_prob)((double)x[j * n1], r));
+            for (ptrdiff_t j = 0; j < C; j++) {
+                double wt = (c->w ? (double)c->w[j] : 1.0) * (keep * (double)t[j * n1] + e_c);
+                g[j * n1] = (T)((double)g[j * n1] - a * wt);
+            }
         }
         if (k >= 0 && r.rest < 1.0)
             g[k * n1] = (T)(a * (B_rest - B * r.rest / (1.0 + r.rest)));

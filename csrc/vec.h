@@ -176,6 +176,20 @@ typedef struct {
                               int32_t *k);
     void (*argmax_planes_f64)(const double *x, ptrdiff_t n, ptrdiff_t C, ptrdiff_t n1,
                               int32_t *k);
+    /* The sums of a contiguous row of C entries with max m (not -inf)
+     * that dense targets t and label smoothing need (for smoothing, t is
+     * the class weights, NULL for ones): out[0] + out[1] = the sum over
+     * x_j != m of t_j * (m - x_j), each product rounded in double, the
+     * sum compensated (out[1] the small part). With dense, a zero t_j
+     * gives 0 even against an infinite difference (a dense target's
+     * term), out[2] = the sum of t_j over x_j != m (compensated), out[3]
+     * over x_j == m, and the return value the first j with x_j == m (-1
+     * if none); without, those are 0, 0 and -1. NULL in the scalar table
+     * (the loops in softmax_ce_impl.h). */
+    ptrdiff_t (*row_wdiff_f32)(const float *x, const float *t, ptrdiff_t C, double m,
+                               int dense, double out[4]);
+    ptrdiff_t (*row_wdiff_f64)(const double *x, const double *t, ptrdiff_t C, double m,
+                               int dense, double out[4]);
 } fastce_vec_ops;
 
 /* Rows of at least this many classes take entropy_row; shorter ones

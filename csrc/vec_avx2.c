@@ -1346,6 +1346,7 @@ const fastce_vec_ops fastce_vec_avx2 = {
     sparse_ce_planes_f32, NULL,
     softmax_planes_f32, NULL,
     argmax_planes_f32,  argmax_planes_f64,
+    NULL,               NULL, /* row_wdiff: AVX-512 only */
 };
 
 #endif /* FASTCE_HAVE_AVX2_TABLE */

@@ -294,6 +294,91 @@ static double row_rest_store_f64(const double *x, ptrdiff_t C, double m, double 
     return rest_f64(x, C, m, e);
 }
 
+/* ------------------------------------------- dense and smoothing sums */
+
+/* row_wdiff (vec.h) in double lanes: eight entries of the row (the lanes
+ * in live) and their t (ones without t) into the lanes; the sums of t and
+ * the zero-t rule only for dense rows. comp: compensated (TwoSum) adds,
+ * for double rows. A float row's terms need none: m - x_j of two floats
+ * is exact in double (or off by less than 2^-29 of it), its product with
+ * a float t_j too, and a plain double sum of C <= 2^24 such terms is
+ * within C 2^-53 of the exact one, far below a float ulp; the adds are
+ * the loop's bound (one 512-bit add a cycle here: TwoSum's six made the
+ * float pass as slow as the exp pass). */
+FASTCE_ALWAYS_INLINE void sum_add(__m512d *acc, __m512d *err, __m512d v, const int comp) {
+    if (comp) two_sum_add(acc, err, v);
+    else *acc = _mm512_add_pd(*acc, v);
+}
+
+FASTCE_ALWAYS_INLINE void wdiff8(__m512d v, __m512d tv, __mmask8 live, __m512d mv, const int dense,
+                                 const int comp, __m512d *a, __m512d *ae, __m512d *b, __m512d *be,
+                                 __m512d *tm) {
+    __mmask8 eq = _mm512_mask_cmp_pd_mask(live, v, mv, _CMP_EQ_OQ), ne = live & ~eq;
+    if (!dense) {
+        sum_add(a, ae, _mm512_mul_pd(tv, _mm512_maskz_sub_pd(ne, mv, v)), comp);
+        return;
+    }
+    __mmask8 nz = _mm512_mask_cmp_pd_mask(ne, tv, _mm512_setzero_pd(), _CMP_NEQ_UQ);
+    sum_add(a, ae, _mm512_maskz_mul_pd(nz, tv, _mm512_sub_pd(mv, v)), comp);
+    sum_add(b, be, _mm512_maskz_mov_pd(ne, tv), comp);
+    *tm = _mm512_mask_add_pd(*tm, eq, *tm, tv);
+}
+
+/* Sixteen entries a step in two sets of lanes, the tail masked; has_t
+ * and dense are constants in each copy. */
+#define FASTCE_ROW_WDIFF_512(SUF, TYPE, MLOAD, COMP)                                                 \
+    FASTCE_ALWAYS_INLINE ptrdiff_t wdiff_row_##SUF(const TYPE *x, const TYPE *t, ptrdiff_t C,  \
+                                                   double m, const int has_t,                  \
+                                                   const int dense, double out[4]) {           \
+        const __m512d mv = _mm512_set1_pd(m), one = _mm512_set1_pd(1.0);                       \
+        __m512d a0 = _mm512_setzero_pd(), ae0 = a0, b0 = a0, be0 = a0, tm = a0;                \
+        __m512d a1 = a0, ae1 = a0, b1 = a0, be1 = a0;                                          \
+        ptrdiff_t k = -1, j = 0;                                                               \
+        for (; j + 16 <= C; j += 16) {                                                         \
+            __m512d v0 = MLOAD(0xff, x + j), v1 = MLOAD(0xff, x + j + 8);                      \
+            if (dense && k < 0) {                                                              \
+                unsigned eq = _mm512_cmp_pd_mask(v0, mv, _CMP_EQ_OQ) |                         \
+                              (unsigned)_mm512_cmp_pd_mask(v1, mv, _CMP_EQ_OQ) << 8;           \
+                if (eq) k = j + __builtin_ctz(eq);                                             \
+            }                                                                                  \
+            wdiff8(v0, has_t ? MLOAD(0xff, t + j) : one, 0xff, mv, dense, COMP, &a0, &ae0, &b0,\
+                   &be0, &tm);                                                                 \
+            wdiff8(v1, has_t ? MLOAD(0xff, t + j + 8) : one, 0xff, mv, dense, COMP, &a1, &ae1,\
+                   &b1, &be1, &tm);                                                            \
+        }                                                                                      \
+        for (; j < C; j += 8) {                                                                \
+            const __mmask8 live = C - j >= 8 ? 0xff : fastce512_first8(C - j);                 \
+            __m512d v = MLOAD(live, x + j);                                                    \
+            __mmask8 eq = _mm512_mask_cmp_pd_mask(live, v, mv, _CMP_EQ_OQ);                    \
+            if (dense && k < 0 && eq) k = j + __builtin_ctz(eq);                               \
+            wdiff8(v, has_t ? MLOAD(live, t + j) : one, live, mv, dense, COMP, &a0, &ae0, &b0, \
+                   &be0, &tm);                                                                 \
+        }                                                                                      \
+        double al[16], el[16];                                                                 \
+        _mm512_storeu_pd(al, a0);                                                              \
+        _mm512_storeu_pd(al + 8, a1);                                                          \
+        _mm512_storeu_pd(el, ae0);                                                             \
+        _mm512_storeu_pd(el + 8, ae1);                                                         \
+        fastce_acc A = fastce_lanes_acc(al, el, 16);                                           \
+        out[0] = A.s, out[1] = A.c;                                                            \
+        _mm512_storeu_pd(al, b0);                                                              \
+        _mm512_storeu_pd(al + 8, b1);                                                          \
+        _mm512_storeu_pd(el, be0);                                                             \
+        _mm512_storeu_pd(el + 8, be1);                                                         \
+        out[2] = fastce_lanes_total(al, el, 16);                                               \
+        out[3] = _mm512_reduce_add_pd(tm);                                                     \
+        return k;                                                                              \
+    }                                                                                          \
+    static ptrdiff_t row_wdiff_##SUF(const TYPE *x, const TYPE *t, ptrdiff_t C, double m,     \
+                                     int dense, double out[4]) {                               \
+        if (dense) return wdiff_row_##SUF(x, t, C, m, 1, 1, out);                              \
+        return t ? wdiff_row_##SUF(x, t, C, m, 1, 0, out) : wdiff_row_##SUF(x, t, C, m, 0, 0, out); \
+    }
+
+FASTCE_ROW_WDIFF_512(f32, float, fastce512_mload8_f32, 0)
+FASTCE_ROW_WDIFF_512(f64, double, fastce512_mload8_f64, 1)
+#undef FASTCE_ROW_WDIFF_512
+
 /* ------------------------------------------------ second passes of a row */
 
 /* scale * e + offset * w and (x - m) - lse_rel in double lanes, rounded
@@ -413,6 +498,8 @@ void fastce_vec_avx512_fill(fastce_vec_ops *t) {
     t->row_max_f64 = row_max_f64;
     t->row_rest_f32 = row_rest_f32;
     t->row_rest_f64 = row_rest_f64;
+    t->row_wdiff_f32 = row_wdiff_f32;
+    t->row_wdiff_f64 = row_wdiff_f64;
     t->row_rest_store_f32 = row_rest_store_f32;
     t->row_rest_store_f64 = row_rest_store_f64;
     t->scale_row_f32 = scale_row_f32;

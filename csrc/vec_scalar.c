@@ -25,4 +25,5 @@ const fastce_vec_ops fastce_vec_scalar = {
     NULL,                      NULL, /* sparse_ce_planes: tiles or the strided loops */
     NULL,                      NULL, /* softmax_planes: the same */
     NULL,                      NULL, /* argmax_planes: fastce_argmax in internal.h */
+    NULL,                      NULL, /* row_wdiff: the loops in softmax_ce_impl.h */
 };
