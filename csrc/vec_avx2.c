@@ -1260,6 +1260,79 @@ FASTCE_LSE_DD_REST_AVX2(f64, double)
 #include "vec_avx2_rows.h"
 #include "vec_avx2_planes.h"
 
+/* ------------------------------------------- dense and smoothing sums */
+
+/* row_wdiff (vec.h) in four double lanes, as in vec_avx512.c: the lanes in
+ * live (a mask vector), comp for double rows (TwoSum lanes), plain double
+ * lanes for float ones, whose terms are exact in double. */
+FASTCE_ALWAYS_INLINE void wsum_add(__m256d *acc, __m256d *err, __m256d v, const int comp) {
+    if (comp) two_sum_add_pd(acc, err, v);
+    else *acc = _mm256_add_pd(*acc, v);
+}
+
+FASTCE_ALWAYS_INLINE int wdiff4(__m256d v, __m256d tv, __m256d live, __m256d mv, const int dense,
+                                const int comp, __m256d *a, __m256d *ae, __m256d *b, __m256d *be,
+                                __m256d *tm) {
+    __m256d eq = _mm256_and_pd(_mm256_cmp_pd(v, mv, _CMP_EQ_OQ), live), ne = _mm256_andnot_pd(eq, live);
+    if (!dense) {
+        wsum_add(a, ae, _mm256_mul_pd(tv, _mm256_and_pd(ne, _mm256_sub_pd(mv, v))), comp);
+        return 0;
+    }
+    __m256d nz = _mm256_and_pd(ne, _mm256_cmp_pd(tv, _mm256_setzero_pd(), _CMP_NEQ_UQ));
+    wsum_add(a, ae, _mm256_and_pd(nz, _mm256_mul_pd(tv, _mm256_sub_pd(mv, v))), comp);
+    wsum_add(b, be, _mm256_and_pd(ne, tv), comp);
+    *tm = _mm256_add_pd(*tm, _mm256_and_pd(eq, tv));
+    return _mm256_movemask_pd(eq);
+}
+
+#define FASTCE_ROW_WDIFF_AVX2(SUF, TYPE, LOAD4, MLOAD4, COMP)                                  \
+    FASTCE_ALWAYS_INLINE ptrdiff_t wdiff_row_##SUF(const TYPE *x, const TYPE *t, ptrdiff_t C,  \
+                                                   double m, const int has_t, const int dense, \
+                                                   double out[4]) {                            \
+        const __m256d mv = _mm256_set1_pd(m), one = _mm256_set1_pd(1.0);                       \
+        const __m256d all = _mm256_castsi256_pd(_mm256_set1_epi64x(-1));                       \
+        __m256d a0 = _mm256_setzero_pd(), ae0 = a0, b0 = a0, be0 = a0, tm = a0;                \
+        __m256d a1 = a0, ae1 = a0, b1 = a0, be1 = a0;                                          \
+        ptrdiff_t k = -1, j = 0;                                                               \
+        for (; j + 8 <= C; j += 8) {                                                           \
+            int e0 = wdiff4(LOAD4(x + j), has_t ? LOAD4(t + j) : one, all, mv, dense, COMP,     \
+                            &a0, &ae0, &b0, &be0, &tm);                                        \
+            int e1 = wdiff4(LOAD4(x + j + 4), has_t ? LOAD4(t + j + 4) : one, all, mv, dense,   \
+                            COMP, &a1, &ae1, &b1, &be1, &tm);                                  \
+            if (dense && k < 0 && (e0 | e1)) k = j + __builtin_ctz((unsigned)(e0 | e1 << 4));  \
+        }                                                                                      \
+        for (; j < C; j += 4) {                                                                \
+            const ptrdiff_t r = C - j < 4 ? C - j : 4;                                         \
+            int e0 = wdiff4(MLOAD4(x + j, r), has_t ? MLOAD4(t + j, r) : one,                   \
+                            _mm256_castsi256_pd(tail_mask_pd(r)), mv, dense, COMP, &a0, &ae0,  \
+                            &b0, &be0, &tm);                                                   \
+            if (dense && k < 0 && e0) k = j + __builtin_ctz((unsigned)e0);                     \
+        }                                                                                      \
+        double al[8], el[8];                                                                   \
+        _mm256_storeu_pd(al, a0);                                                              \
+        _mm256_storeu_pd(al + 4, a1);                                                          \
+        _mm256_storeu_pd(el, ae0);                                                             \
+        _mm256_storeu_pd(el + 4, ae1);                                                         \
+        fastce_acc A = fastce_lanes_acc(al, el, 8);                                            \
+        out[0] = A.s, out[1] = A.c;                                                            \
+        _mm256_storeu_pd(al, b0);                                                              \
+        _mm256_storeu_pd(al + 4, b1);                                                          \
+        _mm256_storeu_pd(el, be0);                                                             \
+        _mm256_storeu_pd(el + 4, be1);                                                         \
+        out[2] = fastce_lanes_total(al, el, 8);                                                \
+        out[3] = hsum_pd(tm);                                                                  \
+        return k;                                                                              \
+    }                                                                                          \
+    static ptrdiff_t row_wdiff_##SUF(const TYPE *x, const TYPE *t, ptrdiff_t C, double m,     \
+                                     int dense, double out[4]) {                               \
+        if (dense) return wdiff_row_##SUF(x, t, C, m, 1, 1, out);                              \
+        return t ? wdiff_row_##SUF(x, t, C, m, 1, 0, out) : wdiff_row_##SUF(x, t, C, m, 0, 0, out); \
+    }
+
+FASTCE_ROW_WDIFF_AVX2(f32, float, load4_f32, MASKLOAD4_F32, 0)
+FASTCE_ROW_WDIFF_AVX2(f64, double, load4_f64, MASKLOAD4_F64, 1)
+#undef FASTCE_ROW_WDIFF_AVX2
+
 /* ------------------------------------------------ second passes of a row */
 
 /* scale * e + offset * w in double lanes, rounded once (vec.h). Loads come
@@ -1346,7 +1419,7 @@ const fastce_vec_ops fastce_vec_avx2 = {
     sparse_ce_planes_f32, NULL,
     softmax_planes_f32, NULL,
     argmax_planes_f32,  argmax_planes_f64,
-    NULL,               NULL, /* row_wdiff: AVX-512 only */
+    row_wdiff_f32,      row_wdiff_f64,
 };
 
 #endif /* FASTCE_HAVE_AVX2_TABLE */
