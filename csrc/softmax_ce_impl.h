@@ -329,15 +329,21 @@ static double LOCAL(dense_block_direct)(const LOCAL(dense_ctx) *c, ptrdiff_t beg
         fastce_acc A = {0.0, 0.0}, B_acc = {0.0, 0.0}, B_rest_acc = {0.0, 0.0};
         fastce_dense_sums sums = {{0.0, 0.0}, {0.0, 0.0}, {0.0, 0.0}, {0.0, 0.0}};
         ptrdiff_t k = -1;
-        /* without weights and smoothing wt_c = t_c: one vector pass */
-        const int vec = !precise && !masked && n1 == 1 && VEC(row_wdiff);
+        /* Without class weights, wt_c = keep t_c + e/C: vector passes for the
+         * sums over t and, with smoothing, over ones. Double rows with
+         * smoothing or a sample weight take the exact sums below instead;
+         * a float loss needs no more than these. */
+        const int vec = !masked && n1 == 1 && VEC(row_wdiff) && !c->w &&
+                        (!precise || sizeof(T) == sizeof(float));
         if (vec) {
-            double o[4];
+            double o[4], u[4] = {0.0, 0.0, 0.0, 0.0};
             k = VEC(row_wdiff)(x, t, C, r.max, 1, o);
-            A = (fastce_acc){o[0], o[1]};
-            B_rest_acc = (fastce_acc){o[2], 0.0};
+            if (e_c > 0.0) VEC(row_wdiff)(x, NULL, C, r.max, 1, u); /* (e/C may underflow) */
+            A = e_c > 0.0 ? (fastce_acc){keep * (o[0] + o[1]) + e_c * (u[0] + u[1]), 0.0}
+                          : (fastce_acc){keep * o[0], keep * o[1]};
+            B_rest_acc = (fastce_acc){keep * o[2] + e_c * u[2], 0.0};
             B_acc = B_rest_acc;
-            fastce_acc_add(&B_acc, o[3]);
+            fastce_acc_add(&B_acc, keep * o[3] + e_c * u[3]);
         }
         for (ptrdiff_t j = 0; j < C && !vec; j++) {
             double v = (double)x[j * n1];
@@ -363,7 +369,7 @@ static double LOCAL(dense_block_direct)(const LOCAL(dense_ctx) *c, ptrdiff_t beg
                  : masked   ? (B != B ? B : INFINITY) /* a NaN target stays NaN */
                             : fastce_acc_value(A) + B * lse_rel;
         l *= sw;
-        if (precise && isfinite(l) && (l != 0.0 || (r.deep > 0.0 && B != 0.0))) {
+        if (precise && !vec && isfinite(l) && (l != 0.0 || (r.deep > 0.0 && B != 0.0))) {
             /* (a finite loss may still have an absent infinite term; a zero
              * one is a tiny rest rounded to 0 that the weights bring back) */
             double v = r.deep > 0.0 && fastce_acc_value(A) == 0.0
@@ -383,8 +389,9 @@ static double LOCAL(dense_block_direct)(const LOCAL(dense_ctx) *c, ptrdiff_t beg
         /* d l / d x_j = sw * (B*p_j - wt_j); at a lone maximum B*p - wt
          * equals B_rest - B*rest/(1+rest), without the cancellation near 1. */
         double a = sw * c->grad_scale;
-        if (stored && vec) { /* B p_j - t_j, rounded once */
-            VEC(scale_row)(g, C, a * B / (1.0 + r.rest), -a, t, g);
+        if (stored && vec) { /* B p_j - keep t_j, rounded once, then - e/C */
+            VEC(scale_row)(g, C, a * B / (1.0 + r.rest), -a * keep, t, g);
+            if (e_c > 0.0) VEC(scale_row)(g, C, 1.0, -a * e_c, NULL, g);
         } else {
             if (stored) {
                 VEC(scale_row)(g, C, a * B / (1.0 + r.rest), 0.0, NULL, g);

@@ -178,7 +178,8 @@ typedef struct {
                               int32_t *k);
     /* The sums of a contiguous row of C entries with max m (not -inf)
      * that dense targets t and label smoothing need (for smoothing, t is
-     * the class weights, NULL for ones): out[0] + out[1] = the sum over
+     * the class weights; NULL: ones, so that with dense out[2] and out[3]
+     * count the entries): out[0] + out[1] = the sum over
      * x_j != m of t_j * (m - x_j), each product rounded in double, the
      * sum compensated (out[1] the small part). With dense, a zero t_j
      * gives 0 even against an infinite difference (a dense target's

@@ -1325,7 +1325,7 @@ FASTCE_ALWAYS_INLINE int wdiff4(__m256d v, __m256d tv, __m256d live, __m256d mv,
     }                                                                                          \
     static ptrdiff_t row_wdiff_##SUF(const TYPE *x, const TYPE *t, ptrdiff_t C, double m,     \
                                      int dense, double out[4]) {                               \
-        if (dense) return wdiff_row_##SUF(x, t, C, m, 1, 1, out);                              \
+        if (dense) return t ? wdiff_row_##SUF(x, t, C, m, 1, 1, out) : wdiff_row_##SUF(x, t, C, m, 0, 1, out); \
         return t ? wdiff_row_##SUF(x, t, C, m, 1, 0, out) : wdiff_row_##SUF(x, t, C, m, 0, 0, out); \
     }
 

@@ -371,7 +371,7 @@ FASTCE_ALWAYS_INLINE void wdiff8(__m512d v, __m512d tv, __mmask8 live, __m512d m
     }                                                                                          \
     static ptrdiff_t row_wdiff_##SUF(const TYPE *x, const TYPE *t, ptrdiff_t C, double m,     \
                                      int dense, double out[4]) {                               \
-        if (dense) return wdiff_row_##SUF(x, t, C, m, 1, 1, out);                              \
+        if (dense) return t ? wdiff_row_##SUF(x, t, C, m, 1, 1, out) : wdiff_row_##SUF(x, t, C, m, 0, 1, out); \
         return t ? wdiff_row_##SUF(x, t, C, m, 1, 0, out) : wdiff_row_##SUF(x, t, C, m, 0, 0, out); \
     }
 

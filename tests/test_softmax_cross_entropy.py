@@ -160,6 +160,25 @@ def test_confident_row_keeps_its_tiny_loss():
         assert_close(g[0, 3], -99 * np.exp(-25.0) / (1 + 99 * np.exp(-25.0)), dtype, k=4)
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_dense_smoothing_too_small_for_a_class_keeps_masked_classes_out(dtype):
+    """label_smoothing = 5e-324 gives e/C = 0: no smoothing term at all, so a
+    masked class with a zero target still contributes nothing (the vector
+    sums of dense rows, ones times inf, must not make it 0 * inf = NaN)."""
+    x = np.array([[0.0, -np.inf, 1.0] + [0.5] * 40] * 2, dtype)
+    t = np.zeros_like(x)
+    t[:, 0] = 1
+    for e, finite in ((5e-324, True), (0.1, False)):
+        got, g = fastce.softmax_cross_entropy(x, t, label_smoothing=e, reduction="none",
+                                              return_grad=True)
+        want, g_ref = ref.softmax_cross_entropy(x, t, label_smoothing=e, reduction="none",
+                                                return_grad=True)
+        assert np.all(np.isfinite(got)) == finite and not np.any(np.isnan(got))
+        assert_close(got, want, dtype)
+        if finite:
+            assert_close(g, g_ref, dtype)
+
+
 def test_dense_gradient_entry_that_cancels():
     """Hypothesis's example (tests/test_fuzz.py, K_ABS): a dense one-hot
     target with class weights, whose gradient entry B p_0 - c_0 = 1.488 -
