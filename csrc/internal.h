@@ -159,6 +159,14 @@ static inline void fastce_acc_add(fastce_acc *a, double v) {
 
 static inline double fastce_acc_value(fastce_acc a) { return a.s + a.c; }
 
+/* l[0..n) into *a one by one: the planes kernels sum their samples' losses
+ * in sample order, not in vector lanes, because where a sample lands in
+ * the lanes depends on the array's address (their first group runs up to
+ * a 64-byte boundary), and a sum must depend on the shape alone. */
+static inline void fastce_acc_in_order(fastce_acc *a, const double *l, int n) {
+    for (int k = 0; k < n; k++) fastce_acc_add(a, l[k]);
+}
+
 /* What n compensated vector lanes hold (a the lane sums, e their rounding
  * errors) as a compensated pair (fastce_lanes_acc) or one double: the lane sums in a compensated sum, the errors
  * added last. An infinite or NaN lane makes it inf or NaN, whatever the

@@ -292,7 +292,8 @@ int PUBLIC(softmax_ce_sparse)(const T *x, const int64_t *y, ptrdiff_t n0,
     fastce_dd W = LOCAL(weight_sum)(w, C);
     LOCAL(sparse_ctx) ctx = {x,  y,  w,           sw, loss,       grad,
                              C,  n1, ignore_index, e,  grad_scale, W.hi, W.lo, 0};
-    const ptrdiff_t min_block = LOCAL(sparse_group_kernel)(&ctx) == 2 ? FASTCE_PLANES_BLOCK_MIN : 1;
+    const ptrdiff_t min_block =
+        LOCAL(sparse_group_kernel)(&ctx) == 2 ? LOCAL(planes_block_min)(n0 * n1) : 1;
     return fastce_run_blocks_min(LOCAL(sparse_block), &ctx, n0 * n1, C, min_block, n_threads,
                                  total);
 }

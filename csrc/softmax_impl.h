@@ -169,7 +169,7 @@ static int LOCAL(softmax_run)(const T *x, ptrdiff_t n0, ptrdiff_t C,
                               ptrdiff_t n1, T *out, int n_threads, int op) {
     LOCAL(softmax_ctx) ctx = {x, out, C, n1, op};
     const ptrdiff_t min_block =
-        C > FASTCE_SMALL_C && LOCAL(softmax_group_kernel)(&ctx) ? FASTCE_PLANES_BLOCK_MIN : 1;
+        C > FASTCE_SMALL_C && LOCAL(softmax_group_kernel)(&ctx) ? LOCAL(planes_block_min)(n0 * n1) : 1;
     return fastce_run_blocks_min(LOCAL(softmax_block), &ctx, n0 * n1, C, min_block, n_threads,
                                  NULL);
 }

@@ -208,7 +208,7 @@ static ptrdiff_t sparse_ce_planes_f32(const float *x, const int64_t *y, ptrdiff_
                                       double grad_scale, double *total) {
     const ptrdiff_t block = 8 * FASTCE_PLANES8_GROUPS;
     const __m256d one = _mm256_set1_pd(1.0), zero = _mm256_setzero_pd();
-    __m256d acc = zero, comp = zero;
+    fastce_acc acc = {0.0, 0.0}; /* in sample order: see fastce_acc_in_order */
     ptrdiff_t r0 = 0;
     for (ptrdiff_t nb = first_block8(x, n, block, 1); r0 < n; r0 += nb, nb = n - r0 < block ? n - r0 : block) {
         const float *xb = x + r0;
@@ -240,8 +240,10 @@ static ptrdiff_t sparse_ce_planes_f32(const float *x, const int64_t *y, ptrdiff_
                                           g->L_hi);
             __m256d l_lo = _mm256_and_pd(u_lo, _mm256_mul_pd(_mm256_mul_pd(lo_pd(wy), ly_lo), lo_pd(swv)));
             __m256d l_hi = _mm256_and_pd(u_hi, _mm256_mul_pd(_mm256_mul_pd(hi_pd(wy), ly_hi), hi_pd(swv)));
-            kahan_add_pd(&acc, &comp, l_lo);
-            kahan_add_pd(&acc, &comp, l_hi);
+            double lv[8];
+            _mm256_storeu_pd(lv, l_lo);
+            _mm256_storeu_pd(lv + 4, l_hi);
+            fastce_acc_in_order(&acc, lv, (int)g->nr);
             if (loss) plane8_store(loss + s0, g->nr, to_ps(l_lo, l_hi));
             if (grad) {
                 planes8_grad *p = q + i;
@@ -283,7 +285,7 @@ static ptrdiff_t sparse_ce_planes_f32(const float *x, const int64_t *y, ptrdiff_
             break;
         }
     }
-    *total += kahan_total(acc, comp);
+    *total += fastce_acc_value(acc);
     return r0 < n ? r0 : n;
 }
 

@@ -306,7 +306,7 @@ static ptrdiff_t sparse_ce_planes_f32(const float *x, const int64_t *y, ptrdiff_
                                       int64_t ignore_index, float *loss, float *grad,
                                       double grad_scale, double *total) {
     const ptrdiff_t block = 16 * FASTCE_PLANES_GROUPS;
-    __m512d acc = _mm512_setzero_pd(), comp = acc;
+    fastce_acc acc = {0.0, 0.0}; /* in sample order: see fastce_acc_in_order */
     ptrdiff_t r0 = 0;
     for (ptrdiff_t nb = first_block(x, n, block, 1); r0 < n; r0 += nb, nb = n - r0 < block ? n - r0 : block) {
         const float *xb = x + r0;
@@ -331,8 +331,10 @@ static ptrdiff_t sparse_ce_planes_f32(const float *x, const int64_t *y, ptrdiff_
             __m512d l_lo = _mm512_maskz_mul_pd((__mmask8)g->used, _mm512_mul_pd(lo_pd(wy), ly_lo), lo_pd(swv));
             __m512d l_hi = _mm512_maskz_mul_pd((__mmask8)(g->used >> 8), _mm512_mul_pd(hi_pd(wy), ly_hi),
                                                hi_pd(swv));
-            kahan_add(&acc, &comp, l_lo, 1);
-            kahan_add(&acc, &comp, l_hi, 1);
+            double lv[16];
+            _mm512_storeu_pd(lv, l_lo);
+            _mm512_storeu_pd(lv + 8, l_hi);
+            fastce_acc_in_order(&acc, lv, (int)g->nr);
             if (loss) _mm512_mask_storeu_ps(loss + s0, live, to_ps(l_lo, l_hi));
             if (grad) planes16_grad_of(q + i, g, swv, wy, grad_scale);
         }
@@ -348,7 +350,7 @@ static ptrdiff_t sparse_ce_planes_f32(const float *x, const int64_t *y, ptrdiff_
             break;
         }
     }
-    *total += kahan_total(acc, comp);
+    *total += fastce_acc_value(acc);
     return r0 < n ? r0 : n;
 }
 

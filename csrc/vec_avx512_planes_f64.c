@@ -16,7 +16,7 @@
  * are taken against a reference instead: ref, the max of the sample's
  * first chunk with a finite one, never above the sample's max m, and
  *   S = the sum over the x_j but one maximum of exp(x_j - ref),
- * Kahan-compensated, each term computed as the row kernels compute theirs
+ * in TwoSum-compensated lanes, each term computed as the row kernels compute theirs
  * (exp_diff: the TwoSum error of x_j - ref folded into the reduced
  * argument). When a chunk raises the max, the old maximum's entries (cnt
  * of them) become ordinary terms, cnt * exp(m_old - ref). At the end
@@ -53,7 +53,7 @@
 /* How far a sample's max may rise above its ref. */
 #define FASTCE_REF_SPAN 512.0
 
-/* The statistics of a group: ref, max m, the Kahan sum s - comp of the
+/* The statistics of a group: ref, max m, the sum s + comp of the
  * terms, the count cnt of entries equal to m, then rest and L =
  * log1p(rest); the target's logit xy; nr the samples the group does (it
  * may stop short), used those in use. */
@@ -63,6 +63,19 @@ typedef struct {
     __mmask8 used;
     ptrdiff_t nr;
 } planes8;
+
+/* s += v with the add's rounding error (TwoSum) into comp, off the
+ * loop-carried chain: the sum is s + comp, to far below an ulp (Kahan's
+ * update, one rounding of the sum so far per add, left up to an ulp, and
+ * with log1p's 1.2 a rising row of float64 logits came out 2.2 ulp off in
+ * a review). A lane whose sum is not finite may get a NaN comp: such a
+ * lane is left to the generic path anyway. */
+FASTCE_ALWAYS_INLINE void terms_add(__m512d *s, __m512d *comp, __m512d v) {
+    __m512d t = _mm512_add_pd(*s, v), bp = _mm512_sub_pd(t, *s);
+    *comp = _mm512_add_pd(*comp, _mm512_add_pd(_mm512_sub_pd(*s, _mm512_sub_pd(t, bp)),
+                                               _mm512_sub_pd(v, bp)));
+    *s = t;
+}
 
 /* Class j of the group's samples (nr of them; lanes past nr read as 0). */
 FASTCE_ALWAYS_INLINE __m512d plane_load(const double *p, ptrdiff_t nr) {
@@ -93,7 +106,7 @@ static inline ptrdiff_t group_size(ptrdiff_t nb, int i) {
     return nb - 8 * i < 8 ? nb - 8 * i : 8;
 }
 
-/* The terms of a chunk's nc classes v into the group's Kahan sum, the
+/* The terms of a chunk's nc classes v into the group's sum, the
  * entries equal to the new max m counted in *eqc instead. tame: every
  * x_j - ref is known to lie in [-708, FASTCE_REF_SPAN], where the exp
  * needs no clamps and the sum cannot overflow. */
@@ -103,8 +116,8 @@ FASTCE_ALWAYS_INLINE void planes8_terms(planes8 *g, const __m512d *v, const ptrd
     for (ptrdiff_t k = 0; k < nc; k++) {
         __mmask8 eq = _mm512_cmp_pd_mask(v[k], m, _CMP_EQ_OQ);
         *eqc = _mm512_mask_add_pd(*eqc, eq, *eqc, one);
-        kahan_add(&g->s, &g->comp,
-                  _mm512_maskz_mov_pd((__mmask8)~eq, fastce512_exp_diff_pd(v[k], g->ref, tame)), !tame);
+        terms_add(&g->s, &g->comp,
+                  _mm512_maskz_mov_pd((__mmask8)~eq, fastce512_exp_diff_pd(v[k], g->ref, tame)));
     }
 }
 
@@ -131,8 +144,8 @@ FASTCE_ALWAYS_INLINE void planes8_chunk(planes8 *g, const double *xb, ptrdiff_t 
     const __mmask8 up = _mm512_cmp_pd_mask(M, g->m, _CMP_GT_OQ);
     g->ref = _mm512_mask_mov_pd(g->ref, _mm512_cmp_pd_mask(g->ref, ninf, _CMP_EQ_OQ), M);
     if (up) /* the old maximum's entries (0 of a max still -inf) */
-        kahan_add(&g->s, &g->comp,
-                  _mm512_maskz_mul_pd(up, g->cnt, fastce512_exp_diff_pd(g->m, g->ref, 0)), 1);
+        terms_add(&g->s, &g->comp,
+                  _mm512_maskz_mul_pd(up, g->cnt, fastce512_exp_diff_pd(g->m, g->ref, 0)));
     const __mmask8 tame =
         _mm512_cmp_pd_mask(_mm512_sub_pd(lo, g->ref), _mm512_set1_pd(FASTCE_TAME_F64), _CMP_GE_OQ) &
         _mm512_cmp_pd_mask(_mm512_sub_pd(M, g->ref), _mm512_set1_pd(FASTCE_REF_SPAN), _CMP_LE_OQ);
@@ -156,10 +169,14 @@ FASTCE_ALWAYS_INLINE void planes8_finish(planes8 *g, const double *xb, ptrdiff_t
     fastce512_dd d = fastce512_two_sum(g->ref, _mm512_sub_pd(_mm512_setzero_pd(), g->m));
     fastce512_dd E = fastce512_dd_exp(_mm512_maskz_mov_pd(fine, d.hi));
     E = fastce512_dd_mul(E, (fastce512_dd){one, _mm512_maskz_mov_pd(fine, d.lo)});
-    fastce512_dd S = fastce512_fast_two_sum(g->s, _mm512_sub_pd(_mm512_setzero_pd(), g->comp));
+    fastce512_dd S = fastce512_fast_two_sum(g->s, g->comp);
     fastce512_dd R = fastce512_dd_add(fastce512_dd_mul(S, E),
                                       (fastce512_dd){_mm512_sub_pd(g->cnt, one), _mm512_setzero_pd()});
     g->rest = R.hi;
+    /* (L takes R.lo back below: the rounding of S*E is one more than the
+     * row kernels' terms carry, and with it a rest made of one term far
+     * above ref, whose exp's error the product rounded again, came out 2.4
+     * ulp in the loss, a review found) */
     fine &= _mm512_cmp_pd_mask(g->rest, inf, _CMP_LT_OQ); /* not NaN, not inf */
     const __mmask8 live = used & fastce512_first8(nr);
     __mmask8 small = _mm512_mask_cmp_pd_mask(fine & live, g->rest,
@@ -176,7 +193,16 @@ FASTCE_ALWAYS_INLINE void planes8_finish(planes8 *g, const double *xb, ptrdiff_t
     __mmask8 bad = live & ~fine;
     g->nr = bad ? lowest(bad) : nr;
     g->used = used & fastce512_first8(g->nr);
-    g->L = fastce512_log1p_rest_pd(_mm512_maskz_mov_pd(fine, g->rest));
+    /* L = log1p(hi + lo) = log1p(hi) + lo/(1 + hi), by libm's log1p, as
+     * the generic path takes it: the vector fastce512_log1p_rest_pd of the
+     * row kernels (1.22 ulp) left a rest made of one term far above ref
+     * 2.1 ulp off in 1 of 10^4 such samples (a review), which the rows'
+     * terms, taken against the max itself, do not reach */
+    double hi[8], lo[8], L[8];
+    _mm512_storeu_pd(hi, _mm512_maskz_mov_pd(fine, g->rest));
+    _mm512_storeu_pd(lo, _mm512_maskz_mov_pd(fine, R.lo));
+    for (int k = 0; k < 8; k++) L[k] = log1p(hi[k]) + lo[k] / (1.0 + hi[k]);
+    g->L = _mm512_loadu_pd(L);
 }
 
 typedef struct {
@@ -323,7 +349,7 @@ static ptrdiff_t sparse_ce_planes_f64(const double *x, const int64_t *y, ptrdiff
                                       double grad_scale, double *total) {
     const ptrdiff_t block = 8 * FASTCE_PLANES_GROUPS;
     const __m512d one = _mm512_set1_pd(1.0);
-    __m512d acc = _mm512_setzero_pd(), comp = acc;
+    fastce_acc acc = {0.0, 0.0}; /* in sample order: see fastce_acc_in_order */
     ptrdiff_t r0 = 0;
     for (ptrdiff_t nb = first_block(x, n, block, 1); r0 < n; r0 += nb, nb = n - r0 < block ? n - r0 : block) {
         const double *xb = x + r0;
@@ -343,7 +369,9 @@ static ptrdiff_t sparse_ce_planes_f64(const double *x, const int64_t *y, ptrdiff
             __m512d swv = sw ? _mm512_maskz_loadu_pd(live, sw + s0) : one;
             __m512d ly = _mm512_add_pd(_mm512_maskz_sub_pd((__mmask8)~at_max, g->m, g->xy), g->L);
             __m512d l = _mm512_maskz_mul_pd(g->used, _mm512_mul_pd(wy, ly), swv);
-            kahan_add(&acc, &comp, l, 1);
+            double lv[8];
+            _mm512_storeu_pd(lv, l);
+            fastce_acc_in_order(&acc, lv, (int)g->nr);
             if (loss) _mm512_mask_storeu_pd(loss + s0, live, l);
             if (grad) planes8_grad_of(q + i, g, swv, wy, grad_scale);
         }
@@ -359,7 +387,7 @@ static ptrdiff_t sparse_ce_planes_f64(const double *x, const int64_t *y, ptrdiff
             break;
         }
     }
-    *total += kahan_total(acc, comp);
+    *total += fastce_acc_value(acc);
     return r0 < n ? r0 : n;
 }
 
