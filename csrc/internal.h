@@ -187,6 +187,16 @@ static inline double fastce_lanes_total(const double *a, const double *e, int n)
     return fastce_acc_value(fastce_lanes_acc(a, e, n));
 }
 
+/* row_wdiff's out (vec.h) from its n lanes: the sums a and b with their
+ * errors ae and be (zeros for plain lanes), and tm already added up. */
+static inline void fastce_wdiff_out(const double *a, const double *ae, const double *b,
+                                    const double *be, int n, double tm, double out[4]) {
+    fastce_acc A = fastce_lanes_acc(a, ae, n);
+    out[0] = A.s, out[1] = A.c;
+    out[2] = fastce_lanes_total(b, be, n);
+    out[3] = tm;
+}
+
 /* The same sum by Knuth's TwoSum: six additions, no branch, for loops
  * whose adds would otherwise wait on each other. A sum that turns inf or
  * NaN leaves c NaN: read it with fastce_acc2_value. */

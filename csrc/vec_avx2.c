@@ -1308,19 +1308,13 @@ FASTCE_ALWAYS_INLINE int wdiff4(__m256d v, __m256d tv, __m256d live, __m256d mv,
                             &b0, &be0, &tm);                                                   \
             if (dense && k < 0 && e0) k = j + __builtin_ctz((unsigned)e0);                     \
         }                                                                                      \
-        double al[8], el[8];                                                                   \
-        _mm256_storeu_pd(al, a0);                                                              \
-        _mm256_storeu_pd(al + 4, a1);                                                          \
-        _mm256_storeu_pd(el, ae0);                                                             \
-        _mm256_storeu_pd(el + 4, ae1);                                                         \
-        fastce_acc A = fastce_lanes_acc(al, el, 8);                                            \
-        out[0] = A.s, out[1] = A.c;                                                            \
-        _mm256_storeu_pd(al, b0);                                                              \
-        _mm256_storeu_pd(al + 4, b1);                                                          \
-        _mm256_storeu_pd(el, be0);                                                             \
-        _mm256_storeu_pd(el + 4, be1);                                                         \
-        out[2] = fastce_lanes_total(al, el, 8);                                                \
-        out[3] = hsum_pd(tm);                                                                  \
+        double l[4][8];                                                                        \
+        const __m256d lanes[4][2] = {{a0, a1}, {ae0, ae1}, {b0, b1}, {be0, be1}};              \
+        for (int i = 0; i < 4; i++) {                                                          \
+            _mm256_storeu_pd(l[i], lanes[i][0]);                                               \
+            _mm256_storeu_pd(l[i] + 4, lanes[i][1]);                                           \
+        }                                                                                      \
+        fastce_wdiff_out(l[0], l[1], l[2], l[3], 8, hsum_pd(tm), out);                         \
         return k;                                                                              \
     }                                                                                          \
     static ptrdiff_t row_wdiff_##SUF(const TYPE *x, const TYPE *t, ptrdiff_t C, double m,     \

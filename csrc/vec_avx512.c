@@ -354,19 +354,13 @@ FASTCE_ALWAYS_INLINE void wdiff8(__m512d v, __m512d tv, __mmask8 live, __m512d m
             wdiff8(v, has_t ? MLOAD(live, t + j) : one, live, mv, dense, COMP, &a0, &ae0, &b0, \
                    &be0, &tm);                                                                 \
         }                                                                                      \
-        double al[16], el[16];                                                                 \
-        _mm512_storeu_pd(al, a0);                                                              \
-        _mm512_storeu_pd(al + 8, a1);                                                          \
-        _mm512_storeu_pd(el, ae0);                                                             \
-        _mm512_storeu_pd(el + 8, ae1);                                                         \
-        fastce_acc A = fastce_lanes_acc(al, el, 16);                                           \
-        out[0] = A.s, out[1] = A.c;                                                            \
-        _mm512_storeu_pd(al, b0);                                                              \
-        _mm512_storeu_pd(al + 8, b1);                                                          \
-        _mm512_storeu_pd(el, be0);                                                             \
-        _mm512_storeu_pd(el + 8, be1);                                                         \
-        out[2] = fastce_lanes_total(al, el, 16);                                               \
-        out[3] = _mm512_reduce_add_pd(tm);                                                     \
+        double l[4][16];                                                                       \
+        const __m512d lanes[4][2] = {{a0, a1}, {ae0, ae1}, {b0, b1}, {be0, be1}};              \
+        for (int i = 0; i < 4; i++) {                                                          \
+            _mm512_storeu_pd(l[i], lanes[i][0]);                                               \
+            _mm512_storeu_pd(l[i] + 8, lanes[i][1]);                                           \
+        }                                                                                      \
+        fastce_wdiff_out(l[0], l[1], l[2], l[3], 16, _mm512_reduce_add_pd(tm), out);          \
         return k;                                                                              \
     }                                                                                          \
     static ptrdiff_t row_wdiff_##SUF(const TYPE *x, const TYPE *t, ptrdiff_t C, double m,     \
