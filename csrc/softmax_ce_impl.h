@@ -346,7 +346,7 @@ static double LOCAL(dense_block_direct)(const LOCAL(dense_ctx) *c, ptrdiff_t beg
             B_acc = B_rest_acc;
             fastce_acc_add(&B_acc, keep * o[3] + e_c * u[3]);
         }
-        for (ptrdiff_t j = 0; j < C && !vec; j++) {
+        if (!vec) for (ptrdiff_t j = 0; j < C; j++) {
             double v = (double)x[j * n1];
             double wt = (c->w ? (double)c->w[j] : 1.0) * (keep * (double)t[j * n1] + e_c);
             if (precise && !masked)

@@ -106,17 +106,6 @@ static inline ptrdiff_t group8_size(ptrdiff_t nb, int i) {
     return nb - 8 * i < 8 ? nb - 8 * i : 8;
 }
 
-/* How many samples a kernel call takes in its first block: with peel, those
- * before the first 32-byte boundary, so that no later group's load
- * straddles two cache lines, else (or where x is aligned already, or not
- * even to 4 bytes) a whole block; the peel is for the loss, its gradient
- * and logsumexp, as in vec_avx512_planes.c. */
-static inline ptrdiff_t first_block8(const float *x, ptrdiff_t n, ptrdiff_t block, int peel) {
-    const uintptr_t a = (uintptr_t)x;
-    ptrdiff_t head = peel && a % 4 == 0 && a % 32 != 0 ? (ptrdiff_t)((32 - a % 32) / 4) : block;
-    return head < n ? head : n;
-}
-
 /* planes_block_stats of vec_avx512_planes.c. */
 FASTCE_ALWAYS_INLINE void planes8_block_stats(planes8_block *b, const float *xb, ptrdiff_t C,
                                               ptrdiff_t n1, ptrdiff_t nb, const int *used,
@@ -158,7 +147,7 @@ static ptrdiff_t softmax_planes_f32(const float *x, ptrdiff_t n, ptrdiff_t C, pt
     int all[FASTCE_PLANES8_GROUPS];
     for (int i = 0; i < FASTCE_PLANES8_GROUPS; i++) all[i] = 0xff;
     const __m256d one = _mm256_set1_pd(1.0);
-    for (ptrdiff_t r0 = 0, nb = first_block8(x, n, block, op == 0); r0 < n;
+    for (ptrdiff_t r0 = 0, nb = fastce_first_block(x, 4, 32, n, block, op == 0); r0 < n;
          r0 += nb, nb = n - r0 < block ? n - r0 : block) {
         const float *xb = x + r0;
         float *ob = out + r0;
@@ -210,7 +199,8 @@ static ptrdiff_t sparse_ce_planes_f32(const float *x, const int64_t *y, ptrdiff_
     const __m256d one = _mm256_set1_pd(1.0), zero = _mm256_setzero_pd();
     fastce_acc acc = {0.0, 0.0}; /* in sample order: see fastce_acc_in_order */
     ptrdiff_t r0 = 0;
-    for (ptrdiff_t nb = first_block8(x, n, block, 1); r0 < n; r0 += nb, nb = n - r0 < block ? n - r0 : block) {
+    for (ptrdiff_t nb = fastce_first_block(x, 4, 32, n, block, 1); r0 < n;
+         r0 += nb, nb = n - r0 < block ? n - r0 : block) {
         const float *xb = x + r0;
         planes8_block b;
         int used[FASTCE_PLANES8_GROUPS];

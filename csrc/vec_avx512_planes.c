@@ -153,20 +153,6 @@ static inline ptrdiff_t group_size(ptrdiff_t nb, int i) {
     return nb - 16 * i < 16 ? nb - 16 * i : 16;
 }
 
-/* How many samples a kernel call takes in its first block: with peel, those
- * before the first 64-byte boundary, so that the loads of every later
- * group are aligned, else (or where x is aligned already, or not even to
- * 4 bytes) a whole block. NumPy aligns its arrays to 16 bytes only, and
- * loads that straddle two lines cost the float32 loss at (4, 150, 64, 64)
- * 10-15% (one thread); the peel is for the loss, its gradient and
- * logsumexp: log_softmax and softmax, whose second pass only streams
- * (or computes one exp), measured 5-15% slower with it. */
-static inline ptrdiff_t first_block(const float *x, ptrdiff_t n, ptrdiff_t block, int peel) {
-    const uintptr_t a = (uintptr_t)x;
-    ptrdiff_t head = peel && a % 4 == 0 && a % 64 != 0 ? (ptrdiff_t)((64 - a % 64) / 4) : block;
-    return head < n ? head : n;
-}
-
 /* The statistics of the block of nb samples at xb (used: the samples in
  * use of each group, yv set in each group with pick), and which of them
  * the block does: up to the first sample in use the generic path must
@@ -250,7 +236,7 @@ static ptrdiff_t softmax_planes_f32(const float *x, ptrdiff_t n, ptrdiff_t C, pt
     const ptrdiff_t block = 16 * FASTCE_PLANES_GROUPS;
     __mmask16 all[FASTCE_PLANES_GROUPS];
     for (int i = 0; i < FASTCE_PLANES_GROUPS; i++) all[i] = 0xffff;
-    for (ptrdiff_t r0 = 0, nb = first_block(x, n, block, op == 0); r0 < n;
+    for (ptrdiff_t r0 = 0, nb = fastce_first_block(x, 4, 64, n, block, op == 0); r0 < n;
          r0 += nb, nb = n - r0 < block ? n - r0 : block) {
         planes_block b;
         planes_block_stats(&b, x + r0, C, n1, nb, all, 0);
@@ -308,7 +294,8 @@ static ptrdiff_t sparse_ce_planes_f32(const float *x, const int64_t *y, ptrdiff_
     const ptrdiff_t block = 16 * FASTCE_PLANES_GROUPS;
     fastce_acc acc = {0.0, 0.0}; /* in sample order: see fastce_acc_in_order */
     ptrdiff_t r0 = 0;
-    for (ptrdiff_t nb = first_block(x, n, block, 1); r0 < n; r0 += nb, nb = n - r0 < block ? n - r0 : block) {
+    for (ptrdiff_t nb = fastce_first_block(x, 4, 64, n, block, 1); r0 < n;
+         r0 += nb, nb = n - r0 < block ? n - r0 : block) {
         const float *xb = x + r0;
         planes_block b;
         __mmask16 used[FASTCE_PLANES_GROUPS];

@@ -87,20 +87,6 @@ FASTCE_ALWAYS_INLINE void plane_store(double *p, ptrdiff_t nr, __m512d v) {
     else _mm512_mask_storeu_pd(p, fastce512_first8(nr), v);
 }
 
-/* How many samples a kernel call takes in its first block: with peel, those
- * before the first 64-byte boundary, so that the loads of every later
- * group are aligned, else (or where x is aligned already, or not even to
- * 8 bytes) a whole block. NumPy aligns its arrays to 16 bytes only, and
- * loads that straddle two lines cost the float64 loss at (4, 150, 64, 64)
- * 10-15% (one thread); the peel is for the loss, its gradient and
- * logsumexp: log_softmax and softmax, whose second pass only streams
- * (or computes one exp), measured 5-15% slower with it. */
-static inline ptrdiff_t first_block(const double *x, ptrdiff_t n, ptrdiff_t block, int peel) {
-    const uintptr_t a = (uintptr_t)x;
-    ptrdiff_t head = peel && a % 8 == 0 && a % 64 != 0 ? (ptrdiff_t)((64 - a % 64) / 8) : block;
-    return head < n ? head : n;
-}
-
 /* Samples in group i of a block of nb. */
 static inline ptrdiff_t group_size(ptrdiff_t nb, int i) {
     return nb - 8 * i < 8 ? nb - 8 * i : 8;
@@ -284,7 +270,7 @@ FASTCE_ALWAYS_INLINE ptrdiff_t softmax_planes_op(const double *x, ptrdiff_t n, p
     const ptrdiff_t block = 8 * FASTCE_PLANES_GROUPS;
     __mmask8 all[FASTCE_PLANES_GROUPS];
     for (int i = 0; i < FASTCE_PLANES_GROUPS; i++) all[i] = 0xff;
-    for (ptrdiff_t r0 = 0, nb = first_block(x, n, block, op == 0); r0 < n;
+    for (ptrdiff_t r0 = 0, nb = fastce_first_block(x, 8, 64, n, block, op == 0); r0 < n;
          r0 += nb, nb = n - r0 < block ? n - r0 : block) {
         planes_block b;
         planes_block_stats(&b, x + r0, C, n1, nb, all, 0);
@@ -351,7 +337,8 @@ static ptrdiff_t sparse_ce_planes_f64(const double *x, const int64_t *y, ptrdiff
     const __m512d one = _mm512_set1_pd(1.0);
     fastce_acc acc = {0.0, 0.0}; /* in sample order: see fastce_acc_in_order */
     ptrdiff_t r0 = 0;
-    for (ptrdiff_t nb = first_block(x, n, block, 1); r0 < n; r0 += nb, nb = n - r0 < block ? n - r0 : block) {
+    for (ptrdiff_t nb = fastce_first_block(x, 8, 64, n, block, 1); r0 < n;
+         r0 += nb, nb = n - r0 < block ? n - r0 : block) {
         const double *xb = x + r0;
         planes_block b;
         __mmask8 used[FASTCE_PLANES_GROUPS];
