@@ -308,104 +308,150 @@ typedef struct {
     double e, grad_scale;
 } LOCAL(dense_ctx);
 
-static double LOCAL(dense_block_direct)(const LOCAL(dense_ctx) *c, ptrdiff_t begin,
-                                        ptrdiff_t end) {
+/* One row of the dense loss (any stride), its gradient, and its loss
+ * added to *acc. */
+static void LOCAL(dense_row)(const LOCAL(dense_ctx) *c, ptrdiff_t s, fastce_acc *acc) {
     const ptrdiff_t C = c->C, n1 = c->n1;
     const double keep = 1.0 - c->e, e_c = c->e / (double)C;
     /* weights or smoothing: the loss is recomputed from compensated sums */
     const int precise = c->e > 0.0 || c->w || c->sw;
-    fastce_acc acc = {0.0, 0.0};
-    for (ptrdiff_t s = begin; s < end; s++) {
-        ptrdiff_t off = fastce_row_offset(s, C, n1);
-        const T *x = c->x + off, *t = c->t + off;
-        T *g = c->grad ? c->grad + off : NULL;
-        double sw = c->sw ? (double)c->sw[s] : 1.0;
-        fastce_row r = {LOCAL(row_max)(x, n1, C), 0.0, 0.0};
-        int masked = r.max == -INFINITY;
+    ptrdiff_t off = fastce_row_offset(s, C, n1);
+    const T *x = c->x + off, *t = c->t + off;
+    T *g = c->grad ? c->grad + off : NULL;
+    double sw = c->sw ? (double)c->sw[s] : 1.0;
+    fastce_row r = {LOCAL(row_max)(x, n1, C), 0.0, 0.0};
+    int masked = r.max == -INFINITY;
 
-        /* loss = sum_c wt_c * ((max - x_c) + lse_rel), wt_c = w_c * t'_c: A
-         * collects the first parts, B = sum wt_c multiplies lse_rel. B_rest
-         * leaves out the maximum; k is that maximum when it is the only one
-         * (rest < 1), where the gradient needs B_rest to avoid cancellation. */
-        fastce_acc A = {0.0, 0.0}, B_acc = {0.0, 0.0}, B_rest_acc = {0.0, 0.0};
-        fastce_dense_sums sums = {{0.0, 0.0}, {0.0, 0.0}, {0.0, 0.0}, {0.0, 0.0}};
-        ptrdiff_t k = -1;
-        /* Without class weights, wt_c = keep t_c + e/C: vector passes for the
-         * sums over t and, with smoothing, over ones. Double rows with
-         * smoothing or a sample weight take the exact sums below instead;
-         * a float loss needs no more than these. */
-        const int vec = !masked && n1 == 1 && VEC(row_wdiff) && !c->w &&
-                        (!precise || sizeof(T) == sizeof(float));
-        if (vec) {
-            double o[4], u[4] = {0.0, 0.0, 0.0, 0.0};
-            k = VEC(row_wdiff)(x, t, C, r.max, 1, o);
-            if (e_c > 0.0) VEC(row_wdiff)(x, NULL, C, r.max, 1, u); /* (e/C may underflow) */
-            A = e_c > 0.0 ? (fastce_acc){keep * (o[0] + o[1]) + e_c * (u[0] + u[1]), 0.0}
-                          : (fastce_acc){keep * o[0], keep * o[1]};
-            B_rest_acc = (fastce_acc){keep * o[2] + e_c * u[2], 0.0};
-            B_acc = B_rest_acc;
-            fastce_acc_add(&B_acc, keep * o[3] + e_c * u[3]);
-        }
-        if (!vec) for (ptrdiff_t j = 0; j < C; j++) {
-            double v = (double)x[j * n1];
-            double wt = (c->w ? (double)c->w[j] : 1.0) * (keep * (double)t[j * n1] + e_c);
-            if (precise && !masked)
-                fastce_dense_sums_add(&sums, c->w ? (double)c->w[j] : 1.0,
-                                      (double)t[j * n1], v, r.max, c->e > 0.0);
-            fastce_acc_add(&B_acc, wt);
-            if (v == r.max) {
-                if (k < 0) k = j;
-                continue;
-            }
-            fastce_acc_add(&B_rest_acc, wt);
-            if (!masked) fastce_acc_add(&A, fastce_term(wt, r.max - v));
-        }
-        double B = fastce_acc_value(B_acc), B_rest = fastce_acc_value(B_rest_acc);
-        /* the sums above have read x: g may now receive exp(x_j - max) */
-        int stored = LOCAL(row_rest_from_max)(x, n1, C, &r, g, 1);
-        double lse_rel = fastce_lse_rel(r);
-        /* B == 0 (no target mass): 0 whatever the logits hold, like an
-         * ignored sample; otherwise a masked row is inf */
-        double l = B == 0.0 ? 0.0
-                 : masked   ? (B != B ? B : INFINITY) /* a NaN target stays NaN */
-                            : fastce_acc_value(A) + B * lse_rel;
-        l *= sw;
-        if (precise && !vec && isfinite(l) && (l != 0.0 || (r.deep > 0.0 && B != 0.0))) {
-            /* (a finite loss may still have an absent infinite term; a zero
-             * one is a tiny rest rounded to 0 that the weights bring back) */
-            double v = r.deep > 0.0 && fastce_acc_value(A) == 0.0
-                           ? LOCAL(deep_loss)(sw, B, r) /* sw*B*lse_rel */
-                           : fastce_dense_loss_value(&sums, LOCAL(lse_rel_dd)(r, lse_rel),
-                                                     c->e, C, sw);
-            if (isfinite(v)) l = v;
-        }
-        if (c->loss) c->loss[s] = (T)l;
-        fastce_acc_add(&acc, l);
-
-        if (!g) continue;
-        if (masked || B == 0.0) {
-            LOCAL(zero_row)(g, n1, C);
+    /* loss = sum_c wt_c * ((max - x_c) + lse_rel), wt_c = w_c * t'_c: A
+     * collects the first parts, B = sum wt_c multiplies lse_rel. B_rest
+     * leaves out the maximum; k is that maximum when it is the only one
+     * (rest < 1), where the gradient needs B_rest to avoid cancellation. */
+    fastce_acc A = {0.0, 0.0}, B_acc = {0.0, 0.0}, B_rest_acc = {0.0, 0.0};
+    fastce_dense_sums sums = {{0.0, 0.0}, {0.0, 0.0}, {0.0, 0.0}, {0.0, 0.0}};
+    ptrdiff_t k = -1;
+    /* Without class weights, wt_c = keep t_c + e/C: vector passes for the
+     * sums over t and, with smoothing, over ones. Double rows with
+     * smoothing or a sample weight take the exact sums below instead;
+     * a float loss needs no more than these. */
+    const int vec = !masked && n1 == 1 && VEC(row_wdiff) && !c->w &&
+                    (!precise || sizeof(T) == sizeof(float));
+    if (vec) {
+        double o[4], u[4] = {0.0, 0.0, 0.0, 0.0};
+        k = VEC(row_wdiff)(x, t, C, r.max, 1, o);
+        if (e_c > 0.0) VEC(row_wdiff)(x, NULL, C, r.max, 1, u); /* (e/C may underflow) */
+        A = e_c > 0.0 ? (fastce_acc){keep * (o[0] + o[1]) + e_c * (u[0] + u[1]), 0.0}
+                      : (fastce_acc){keep * o[0], keep * o[1]};
+        B_rest_acc = (fastce_acc){keep * o[2] + e_c * u[2], 0.0};
+        B_acc = B_rest_acc;
+        fastce_acc_add(&B_acc, keep * o[3] + e_c * u[3]);
+    }
+    if (!vec) for (ptrdiff_t j = 0; j < C; j++) {
+        double v = (double)x[j * n1];
+        double wt = (c->w ? (double)c->w[j] : 1.0) * (keep * (double)t[j * n1] + e_c);
+        if (precise && !masked)
+            fastce_dense_sums_add(&sums, c->w ? (double)c->w[j] : 1.0,
+                                  (double)t[j * n1], v, r.max, c->e > 0.0);
+        fastce_acc_add(&B_acc, wt);
+        if (v == r.max) {
+            if (k < 0) k = j;
             continue;
         }
-        /* d l / d x_j = sw * (B*p_j - wt_j); at a lone maximum B*p - wt
-         * equals B_rest - B*rest/(1+rest), without the cancellation near 1. */
-        double a = sw * c->grad_scale;
-        if (stored && vec) { /* B p_j - keep t_j, rounded once, then - e/C */
-            VEC(scale_row)(g, C, a * B / (1.0 + r.rest), -a * keep, t, g);
-            if (e_c > 0.0) VEC(scale_row)(g, C, 1.0, -a * e_c, NULL, g);
-        } else {
-            if (stored) {
-                VEC(scale_row)(g, C, a * B / (1.0 + r.rest), 0.0, NULL, g);
-            } else
-                for (ptrdiff_t j = 0; j < C; j++)
-                    g[j * n1] = (T)(a * B * LOCAL(row_prob)((double)x[j * n1], r));
-            for (ptrdiff_t j = 0; j < C; j++) {
-                double wt = (c->w ? (double)c->w[j] : 1.0) * (keep * (double)t[j * n1] + e_c);
-                g[j * n1] = (T)((double)g[j * n1] - a * wt);
+        fastce_acc_add(&B_rest_acc, wt);
+        if (!masked) fastce_acc_add(&A, fastce_term(wt, r.max - v));
+    }
+    double B = fastce_acc_value(B_acc), B_rest = fastce_acc_value(B_rest_acc);
+    /* the sums above have read x: g may now receive exp(x_j - max) */
+    int stored = LOCAL(row_rest_from_max)(x, n1, C, &r, g, 1);
+    double lse_rel = fastce_lse_rel(r);
+    /* B == 0 (no target mass): 0 whatever the logits hold, like an
+     * ignored sample; otherwise a masked row is inf */
+    double l = B == 0.0 ? 0.0
+             : masked   ? (B != B ? B : INFINITY) /* a NaN target stays NaN */
+                        : fastce_acc_value(A) + B * lse_rel;
+    l *= sw;
+    if (precise && !vec && isfinite(l) && (l != 0.0 || (r.deep > 0.0 && B != 0.0))) {
+        /* (a finite loss may still have an absent infinite term; a zero
+         * one is a tiny rest rounded to 0 that the weights bring back) */
+        double v = r.deep > 0.0 && fastce_acc_value(A) == 0.0
+                       ? LOCAL(deep_loss)(sw, B, r) /* sw*B*lse_rel */
+                       : fastce_dense_loss_value(&sums, LOCAL(lse_rel_dd)(r, lse_rel),
+                                                 c->e, C, sw);
+        if (isfinite(v)) l = v;
+    }
+    if (c->loss) c->loss[s] = (T)l;
+    fastce_acc_add(acc, l);
+
+    if (!g) return;
+    if (masked || B == 0.0) {
+        LOCAL(zero_row)(g, n1, C);
+        return;
+    }
+    /* d l / d x_j = sw * (B*p_j - wt_j); at a lone maximum B*p - wt
+     * equals B_rest - B*rest/(1+rest), without the cancellation near 1. */
+    double a = sw * c->grad_scale;
+    if (stored && vec) { /* B p_j - keep t_j, rounded once, then - e/C */
+        VEC(scale_row)(g, C, a * B / (1.0 + r.rest), -a * keep, t, g);
+        if (e_c > 0.0) VEC(scale_row)(g, C, 1.0, -a * e_c, NULL, g);
+    } else {
+        if (stored) {
+            VEC(scale_row)(g, C, a * B / (1.0 + r.rest), 0.0, NULL, g);
+        } else
+            for (ptrdiff_t j = 0; j < C; j++)
+                g[j * n1] = (T)(a * B * LOCAL(row_prob)((double)x[j * n1], r));
+        for (ptrdiff_t j = 0; j < C; j++) {
+            double wt = (c->w ? (double)c->w[j] : 1.0) * (keep * (double)t[j * n1] + e_c);
+            g[j * n1] = (T)((double)g[j * n1] - a * wt);
+        }
+    }
+    if (k >= 0 && r.rest < 1.0)
+        g[k * n1] = (T)(a * (B_rest - B * r.rest / (1.0 + r.rest)));
+}
+
+/* The row-parallel kernel for few classes, when this dtype and ISA have
+ * one, and whether it takes this call's samples (any layout, as
+ * sparse_group_kernel). */
+static inline ptrdiff_t (*LOCAL(dense_rows_kernel)(void))(const T *, const T *, ptrdiff_t,
+                                                          ptrdiff_t, ptrdiff_t, const T *,
+                                                          const T *, double, T *, T *, double,
+                                                          double *) {
+    return VEC(dense_ce_rows);
+}
+
+static inline int LOCAL(dense_group_kernel)(const LOCAL(dense_ctx) *c) {
+    return c->C <= FASTCE_SMALL_C && LOCAL(dense_rows_kernel)() &&
+           (c->n1 == 1 || LOCAL(side_by_side)(c->C, c->n1));
+}
+
+static double LOCAL(dense_tile)(const void *vctx, ptrdiff_t s, ptrdiff_t r, const T *x,
+                                const T *tt, T *g);
+
+/* sparse_block_direct for dense targets. */
+static double LOCAL(dense_block_direct)(const LOCAL(dense_ctx) *c, ptrdiff_t begin,
+                                        ptrdiff_t end) {
+    const ptrdiff_t C = c->C, n1 = c->n1;
+    fastce_acc acc = {0.0, 0.0};
+    const int kernel = LOCAL(dense_group_kernel)(c);
+    ptrdiff_t left = 8; /* see one_by_one_stop */
+    for (ptrdiff_t s = begin; s < end;) {
+        ptrdiff_t stop = end;
+        if (kernel) {
+            const ptrdiff_t run = LOCAL(kernel_run)(s, end, n1), off = fastce_row_offset(s, C, n1);
+            const ptrdiff_t s0 = s;
+            double part = 0.0;
+            stop = s + run;
+            s += LOCAL(dense_rows_kernel)()(c->x + off, c->t + off, run, C, n1, c->w,
+                                            c->sw ? c->sw + s : NULL, c->e,
+                                            c->loss ? c->loss + s : NULL,
+                                            c->grad ? c->grad + off : NULL, c->grad_scale, &part);
+            fastce_acc_add(&acc, part);
+            stop = LOCAL(one_by_one_stop)(&left, n1, s - s0, s, stop);
+            if (n1 > 1 && s < stop && LOCAL(use_tiles)(C, n1)) { /* the samples it left */
+                fastce_acc_add(&acc, LOCAL(run_tiles)(c, LOCAL(dense_tile), c->x, c->t, c->grad,
+                                                      C, n1, s, stop));
+                s = stop;
             }
         }
-        if (k >= 0 && r.rest < 1.0)
-            g[k * n1] = (T)(a * (B_rest - B * r.rest / (1.0 + r.rest)));
+        for (; s < stop; s++) LOCAL(dense_row)(c, s, &acc);
     }
     return fastce_acc_value(acc);
 }
@@ -422,7 +468,8 @@ static double LOCAL(dense_tile)(const void *vctx, ptrdiff_t s, ptrdiff_t r, cons
 
 static double LOCAL(dense_block)(const void *vctx, ptrdiff_t begin, ptrdiff_t end) {
     const LOCAL(dense_ctx) *c = vctx;
-    if (!LOCAL(use_tiles)(c->C, c->n1)) return LOCAL(dense_block_direct)(c, begin, end);
+    if (!LOCAL(use_tiles)(c->C, c->n1) || LOCAL(dense_group_kernel)(c))
+        return LOCAL(dense_block_direct)(c, begin, end);
     return LOCAL(run_tiles)(c, LOCAL(dense_tile), c->x, c->t, c->grad, c->C, c->n1, begin,
                             end);
 }

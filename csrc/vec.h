@@ -191,6 +191,23 @@ typedef struct {
                                int dense, double out[4]);
     ptrdiff_t (*row_wdiff_f64)(const double *x, const double *t, ptrdiff_t C, double m,
                                int dense, double out[4]);
+    /* Softmax cross-entropy with dense targets (softmax_ce_dense in
+     * fastce_api.h: w NULL or the C class weights, sw NULL or n long, e
+     * the label smoothing) of n samples of C <= FASTCE_SMALL_C classes,
+     * laid out as in sparse_ce_rows, t and grad laid out as x, several at
+     * a time. Float rows only: wt_j = w_j ((1-e) t_j + e/C) and the
+     * loss's sums in double lanes (their terms exact or nearly, as in
+     * row_wdiff), the gradient rounded once. Leaves what sparse_ce_rows
+     * leaves, and a sample whose targets are not all finite; returns how
+     * many leading samples it did and adds their losses to *total. NULL
+     * where an instruction set (or dtype) has none. */
+    ptrdiff_t (*dense_ce_rows_f32)(const float *x, const float *t, ptrdiff_t n, ptrdiff_t C,
+                                   ptrdiff_t n1, const float *w, const float *sw, double e,
+                                   float *loss, float *grad, double grad_scale, double *total);
+    ptrdiff_t (*dense_ce_rows_f64)(const double *x, const double *t, ptrdiff_t n, ptrdiff_t C,
+                                   ptrdiff_t n1, const double *w, const double *sw, double e,
+                                   double *loss, double *grad, double grad_scale,
+                                   double *total);
 } fastce_vec_ops;
 
 /* Rows of at least this many classes take entropy_row; shorter ones

@@ -1414,6 +1414,7 @@ const fastce_vec_ops fastce_vec_avx2 = {
     softmax_planes_f32, NULL,
     argmax_planes_f32,  argmax_planes_f64,
     row_wdiff_f32,      row_wdiff_f64,
+    dense_ce_rows_f32,  NULL,
 };
 
 #endif /* FASTCE_HAVE_AVX2_TABLE */

@@ -559,6 +559,109 @@ static ptrdiff_t sparse_ce_rows_f32(const float *x, const int64_t *y, ptrdiff_t 
     return r0;
 }
 
+/* Dense targets (dense_ce_rows in vec.h, the scheme of dense_ce_out16 in
+ * vec_avx512_rows.c): whether the targets of a group of 8 rows, laid out
+ * as its logits, are all finite (else the group is the generic path's). */
+static inline int targets8_finite(const float *tb, const rows8_shape *s) {
+    const __m256 inf = _mm256_set1_ps(INFINITY), sign = _mm256_set1_ps(-0.0f);
+    __m256 bad = _mm256_setzero_ps();
+    for (ptrdiff_t j = 0; j < s->C; j++) { /* rows: the group's 8C floats in a row */
+        __m256 v = _mm256_loadu_ps(s->n1 > 1 ? tb + j * s->n1 : tb + 8 * j);
+        bad = _mm256_or_ps(bad, _mm256_cmp_ps(_mm256_andnot_ps(sign, v), inf, _CMP_NLT_UQ));
+    }
+    return !_mm256_movemask_ps(bad);
+}
+
+/* The loss terms (added to *acc) and, with grad, the gradient of a
+ * finished group of 8 rows with dense targets at tb (dense_ce_out16 has
+ * the formulas). */
+FASTCE_ALWAYS_INLINE void dense_ce_out8(const rows8 *g, const rows8_shape *sh, const float *tb,
+                                        const float *w, const float *swb, double e, float *lossb,
+                                        float *gradb, double grad_scale, __m256d *acc,
+                                        __m256d *comp, __m256 *o) {
+    const ptrdiff_t C = sh->C;
+    __m256 tv[FASTCE_SMALL_C], tm = _mm256_setzero_ps(), tlo = tm, tsum = tm;
+    rows8_columns(tv, tb, sh, &tm, &tlo, &tsum);
+    const __m256d zero = _mm256_setzero_pd(), one = _mm256_set1_pd(1.0);
+    const __m256d keep = _mm256_set1_pd(1.0 - e), ec = _mm256_set1_pd(e / (double)C);
+    const __m256 swv = swb ? _mm256_loadu_ps(swb) : _mm256_set1_ps(1.0f);
+    const __m256d m[2] = {g->m_lo, g->m_hi}, L[2] = {g->L_lo, g->L_hi};
+    const __m256d rest[2] = {g->rest_lo, g->rest_hi}, sw[2] = {lo_pd(swv), hi_pd(swv)};
+    __m256d A[2] = {zero, zero}, B[2] = {zero, zero}, Br[2] = {zero, zero};
+    for (ptrdiff_t j = 0; j < C; j++) {
+        const __m256 eqf = _mm256_cmp_ps(g->v[j], g->m, _CMP_EQ_OQ);
+        const __m256d wj = _mm256_set1_pd(w ? (double)w[j] : 1.0);
+        for (int h = 0; h < 2; h++) {
+            const __m256d xj = h ? hi_pd(g->v[j]) : lo_pd(g->v[j]);
+            const __m256d eq = h ? hi_pd(eqf) : lo_pd(eqf); /* sign bits, for blendv */
+            const __m256d wt = _mm256_mul_pd(wj, _mm256_fmadd_pd(keep, h ? hi_pd(tv[j]) : lo_pd(tv[j]), ec));
+            __m256d d = _mm256_and_pd(_mm256_mul_pd(wt, _mm256_sub_pd(m[h], xj)),
+                                      _mm256_cmp_pd(wt, zero, _CMP_NEQ_UQ));
+            A[h] = _mm256_add_pd(A[h], _mm256_blendv_pd(d, zero, eq));
+            B[h] = _mm256_add_pd(B[h], wt);
+            Br[h] = _mm256_add_pd(Br[h], _mm256_blendv_pd(wt, zero, eq));
+        }
+    }
+    __m256d l[2], a[2], sp[2], gmax[2], lone[2];
+    for (int h = 0; h < 2; h++) {
+        const __m256d mass = _mm256_cmp_pd(B[h], zero, _CMP_NEQ_UQ); /* B != 0 */
+        l[h] = _mm256_mul_pd(_mm256_and_pd(_mm256_fmadd_pd(B[h], L[h], A[h]), mass), sw[h]);
+        kahan_add_pd(acc, comp, l[h]);
+        const __m256d inv = _mm256_div_pd(one, _mm256_add_pd(one, rest[h]));
+        a[h] = _mm256_and_pd(_mm256_mul_pd(sw[h], _mm256_set1_pd(grad_scale)), mass);
+        sp[h] = _mm256_mul_pd(_mm256_mul_pd(a[h], B[h]), inv);
+        gmax[h] = _mm256_mul_pd(a[h], _mm256_fnmadd_pd(_mm256_mul_pd(B[h], rest[h]), inv, Br[h]));
+        lone[h] = _mm256_cmp_pd(rest[h], one, _CMP_LT_OQ);
+    }
+    if (lossb) _mm256_storeu_ps(lossb, to_ps(l[0], l[1]));
+    if (!gradb) return;
+    for (ptrdiff_t j = 0; j < C; j++) {
+        const __m256 eqf = _mm256_cmp_ps(g->v[j], g->m, _CMP_EQ_OQ);
+        const __m256d wj = _mm256_set1_pd(w ? (double)w[j] : 1.0);
+        __m256d gj[2];
+        for (int h = 0; h < 2; h++) {
+            const __m256d wt = _mm256_mul_pd(wj, _mm256_fmadd_pd(keep, h ? hi_pd(tv[j]) : lo_pd(tv[j]), ec));
+            const __m256d ex = h ? hi_pd(g->ex[j]) : lo_pd(g->ex[j]);
+            const __m256d at = _mm256_and_pd(lone[h], h ? hi_pd(eqf) : lo_pd(eqf));
+            gj[h] = _mm256_fmsub_pd(sp[h], ex, _mm256_mul_pd(a[h], wt));
+            gj[h] = _mm256_blendv_pd(gj[h], gmax[h], at);
+        }
+        o[j] = to_ps(gj[0], gj[1]);
+    }
+    rows8_store(gradb, o, sh);
+}
+
+static ptrdiff_t dense_ce_rows_f32(const float *x, const float *t, ptrdiff_t n, ptrdiff_t C,
+                                   ptrdiff_t n1, const float *w, const float *sw, double e,
+                                   float *loss, float *grad, double grad_scale, double *total) {
+    const rows8_shape sh = rows8_shape_of(C, n1);
+    const ptrdiff_t step = sh.step;
+    const __m256 all = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+    rows8 gs[2], *g = gs, *prev = gs + 1; /* prev: the group before g, if have */
+    __m256 o[FASTCE_SMALL_C];
+    for (int j = 0; j < FASTCE_SMALL_C; j++) o[j] = _mm256_setzero_ps();
+    __m256d acc = _mm256_setzero_pd(), comp = acc;
+    ptrdiff_t r0 = 0;
+    for (int have = 0;; r0 += 8, have = 1) {
+        int ok = r0 + 8 <= n && targets8_finite(t + r0 * step, &sh) &&
+                 rows8_begin(g, x + r0 * step, &sh, all);
+        if (have) rows8_lse(prev);
+        if (ok) ok = rows8_exp(g, C, 0);
+        if (have) {
+            const ptrdiff_t p0 = r0 - 8;
+            dense_ce_out8(prev, &sh, t + p0 * step, w, sw ? sw + p0 : NULL, e,
+                          loss ? loss + p0 : NULL, grad ? grad + p0 * step : NULL, grad_scale,
+                          &acc, &comp, o);
+        }
+        if (!ok) break;
+        rows8 *tmp = prev;
+        prev = g;
+        g = tmp;
+    }
+    *total += kahan_total(acc, comp);
+    return r0;
+}
+
 /* ------------------------------------------------------------- double */
 
 /* Four rows of few classes in double lanes: the float version above, with

@@ -574,6 +574,136 @@ static ptrdiff_t sparse_ce_rows_f32(const float *x, const int64_t *y, ptrdiff_t 
 #undef FASTCE_CASE_
 }
 
+/* Dense targets (dense_ce_rows in vec.h): the loss terms (added to *acc)
+ * and, with grad, the gradient of a finished group, its targets at tb laid
+ * out as its logits. wt_j = w_j * ((1-e) t_j + e/C); in double lanes
+ *   A = sum over x_j != max of wt_j (max - x_j)  (0 where wt_j == 0),
+ *   B = sum of wt_j,  B' = that sum over x_j != max,
+ *   loss = sw (A + B L)  (0 where B == 0),
+ *   g_j = a (B p_j - wt_j), a = sw grad_scale, rounded once; at a lone
+ *   maximum (rest < 1) a (B' - B rest / (1 + rest)), without the
+ *   cancellation near 1 (dense_row in softmax_ce_impl.h).
+ * Returns how many of its rows are done: g->nr, or fewer when a row's
+ * targets are not all finite (that row is the generic path's). */
+FASTCE_ALWAYS_INLINE ptrdiff_t dense_ce_out16(const rows16 *g, const shape16 *sh, const float *tb,
+                                              const float *w, const float *swb, double e,
+                                              float *lossb, float *gradb, double grad_scale,
+                                              __m512d *acc, __m512d *comp, __m512 *o) {
+    const ptrdiff_t C = sh->C;
+    ptrdiff_t nr = g->nr;
+    __m512 tv[FASTCE_SMALL_C];
+    columns16(tv, tb, sh, nr);
+    __mmask16 bad = 0;
+    for (ptrdiff_t j = 0; j < C; j++) bad |= _mm512_fpclass_ps_mask(tv[j], 0x99); /* NaN, inf */
+    bad &= fastce512_first16(nr);
+    if (bad) nr = lowest(bad);
+    if (nr == 0) return 0;
+    const __mmask16 used = fastce512_first16(nr);
+    const __m512d zero = _mm512_setzero_pd(), one = _mm512_set1_pd(1.0);
+    const __m512d keep = _mm512_set1_pd(1.0 - e), ec = _mm512_set1_pd(e / (double)C);
+    const __m512 swv = swb ? _mm512_maskz_loadu_ps(used, swb) : _mm512_set1_ps(1.0f);
+    const __m512d m[2] = {g->m_lo, g->m_hi}, L[2] = {g->L_lo, g->L_hi};
+    const __m512d rest[2] = {g->rest_lo, g->rest_hi}, sw[2] = {lo_pd(swv), hi_pd(swv)};
+    __m512d A[2] = {zero, zero}, B[2] = {zero, zero}, Br[2] = {zero, zero};
+    for (ptrdiff_t j = 0; j < C; j++) {
+        const __mmask16 ne = _mm512_cmp_ps_mask(g->v[j], g->m, _CMP_NEQ_UQ);
+        const __m512d wj = _mm512_set1_pd(w ? (double)w[j] : 1.0);
+        for (int h = 0; h < 2; h++) {
+            const __m512d xj = h ? hi_pd(g->v[j]) : lo_pd(g->v[j]);
+            const __m512d wt = _mm512_mul_pd(wj, _mm512_fmadd_pd(keep, h ? hi_pd(tv[j]) : lo_pd(tv[j]), ec));
+            const __mmask8 nh = (__mmask8)(ne >> 8 * h);
+            const __mmask8 live = _mm512_mask_cmp_pd_mask(nh, wt, zero, _CMP_NEQ_UQ);
+            A[h] = _mm512_mask3_fmadd_pd(wt, _mm512_sub_pd(m[h], xj), A[h], live);
+            B[h] = _mm512_add_pd(B[h], wt);
+            Br[h] = _mm512_mask_add_pd(Br[h], nh, Br[h], wt);
+        }
+    }
+    __m512d l[2], a[2], sp[2], gmax[2];
+    __mmask8 lone[2];
+    for (int h = 0; h < 2; h++) {
+        const __mmask8 uh = (__mmask8)(used >> 8 * h);
+        const __mmask8 mass = _mm512_cmp_pd_mask(B[h], zero, _CMP_NEQ_UQ); /* B != 0 */
+        l[h] = _mm512_maskz_mov_pd(mass, _mm512_fmadd_pd(B[h], L[h], A[h]));
+        l[h] = _mm512_maskz_mul_pd(uh, l[h], sw[h]);
+        kahan_add(acc, comp, l[h], 1);
+        const __m512d inv = _mm512_div_pd(one, _mm512_add_pd(one, rest[h]));
+        a[h] = _mm512_maskz_mul_pd(uh & mass, sw[h], _mm512_set1_pd(grad_scale));
+        sp[h] = _mm512_mul_pd(_mm512_mul_pd(a[h], B[h]), inv);
+        gmax[h] = _mm512_mul_pd(a[h], _mm512_fnmadd_pd(_mm512_mul_pd(B[h], rest[h]), inv, Br[h]));
+        lone[h] = _mm512_cmp_pd_mask(rest[h], one, _CMP_LT_OQ);
+    }
+    if (lossb) _mm512_mask_storeu_ps(lossb, used, to_ps(l[0], l[1]));
+    if (!gradb) return nr;
+    for (ptrdiff_t j = 0; j < C; j++) {
+        const __mmask16 eq = _mm512_cmp_ps_mask(g->v[j], g->m, _CMP_EQ_OQ);
+        const __m512d wj = _mm512_set1_pd(w ? (double)w[j] : 1.0);
+        __m512d gj[2];
+        for (int h = 0; h < 2; h++) {
+            const __m512d wt = _mm512_mul_pd(wj, _mm512_fmadd_pd(keep, h ? hi_pd(tv[j]) : lo_pd(tv[j]), ec));
+            const __m512d ex = h ? hi_pd(g->ex[j]) : lo_pd(g->ex[j]);
+            gj[h] = _mm512_fmsub_pd(sp[h], ex, _mm512_mul_pd(a[h], wt));
+            gj[h] = _mm512_mask_mov_pd(gj[h], lone[h] & (__mmask8)(eq >> 8 * h), gmax[h]);
+        }
+        o[j] = to_ps(gj[0], gj[1]);
+    }
+    store16(gradb, o, sh, nr);
+    return nr;
+}
+
+FASTCE_ALWAYS_INLINE ptrdiff_t dense_ce_rows_c(const float *x, const float *t, ptrdiff_t n,
+                                               const ptrdiff_t C, ptrdiff_t n1, const int side,
+                                               const float *w, const float *sw, double e,
+                                               float *loss, float *grad, double grad_scale,
+                                               double *total) {
+    shape16 sh;
+    shape16_init(&sh, C, side ? n1 : 1);
+    const ptrdiff_t step = sh.step;
+    rows16 gs[2], *g = gs, *prev = NULL;
+    __m512 o[FASTCE_SMALL_C];
+    for (int j = 0; j < FASTCE_SMALL_C; j++) o[j] = _mm512_setzero_ps();
+    __m512d acc = _mm512_setzero_pd(), comp = acc;
+    ptrdiff_t done;
+    for (ptrdiff_t r0 = 0;; r0 += 16) {
+        rows16 *cur = NULL;
+        if (r0 < n && (!prev || prev->nr == 16)) {
+            ptrdiff_t nr = n - r0 < 16 ? n - r0 : 16;
+            rows16_begin(g, x + r0 * step, &sh, nr, fastce512_first16(nr), 0);
+            if (g->nr) cur = g;
+        }
+        if (prev) rows16_lse(prev);
+        if (cur) rows16_exp(cur, C, 0);
+        if (prev) {
+            const ptrdiff_t p0 = r0 - 16;
+            const ptrdiff_t d = dense_ce_out16(prev, &sh, t + p0 * step, w, sw ? sw + p0 : NULL, e,
+                                               loss ? loss + p0 : NULL, grad ? grad + p0 * step : NULL,
+                                               grad_scale, &acc, &comp, o);
+            if (d < 16) {
+                done = p0 + d;
+                break;
+            }
+        }
+        if (!cur) {
+            done = r0;
+            break;
+        }
+        prev = cur;
+        g = cur == gs ? gs + 1 : gs;
+    }
+    *total += kahan_total(acc, comp);
+    return done;
+}
+
+static ptrdiff_t dense_ce_rows_f32(const float *x, const float *t, ptrdiff_t n, ptrdiff_t C,
+                                   ptrdiff_t n1, const float *w, const float *sw, double e,
+                                   float *loss, float *grad, double grad_scale, double *total) {
+#define FASTCE_CASE_(K)                                                                         \
+    case K:                                                                                     \
+        return n1 > 1 ? dense_ce_rows_c(x, t, n, K, n1, 1, w, sw, e, loss, grad, grad_scale, total) \
+                      : dense_ce_rows_c(x, t, n, K, 1, 0, w, sw, e, loss, grad, grad_scale, total);
+    switch (C) { FASTCE_WIDTHS_(FASTCE_CASE_) default: return 0; }
+#undef FASTCE_CASE_
+}
+
 /* ============================================================= double */
 
 /* shape16 for 8 rows of doubles: C <= 5 by permutes (vpermt2pd, vpermpd),
@@ -987,6 +1117,7 @@ void fastce_vec_avx512_fill_rows(fastce_vec_ops *t) {
     t->sparse_ce_rows_f64 = sparse_ce_rows_f64;
     t->softmax_rows_f32 = softmax_rows_f32;
     t->softmax_rows_f64 = softmax_rows_f64;
+    t->dense_ce_rows_f32 = dense_ce_rows_f32;
 }
 
 #endif /* FASTCE_HAVE_AVX512_TABLE */

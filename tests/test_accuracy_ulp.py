@@ -730,6 +730,36 @@ def dense_cases(rows: List[Row], exact: List[ExactRow], dt) -> List[Case]:
                           lambda X=X, T=T, e=e: fastce.softmax_cross_entropy(
                               X, T, label_smoothing=e, reduction="none", return_grad=True)[1][0],
                           Exact(values), bounds))
+    # few classes in a batch, with class and sample weights: the row-parallel
+    # kernels (16 rows: whole groups for AVX2 and AVX-512)
+    for C in (2, 3, 10):
+        finite = [i for i, row in enumerate(rows)
+                  if row.x.size == C and np.all(np.isfinite(row.x))]
+        # half of them confident, where a lone maximum's gradient cancels
+        sure = [i for i in finite if not rows[i].what.startswith("random")][:8]
+        idx = sure + [i for i in finite if i not in sure][:16 - len(sure)]
+        X = np.stack([rows[i].x for i in idx])
+        T = np.stack([soft_target(r, C, dt) for _ in idx])
+        w = r.uniform(0.1, 3.0, C).astype(dt)
+        sw = r.uniform(0.1, 3.0, len(idx)).astype(dt)
+        W, E = [mpf(v) for v in w.tolist()], mpf(0.1)
+        losses, values, bounds = [], [], []
+        for i, k in enumerate(idx):
+            S = mpf(float(sw[i]))
+            cs = [W[j] * ((1 - E) * mpf(v) + E / C) for j, v in enumerate(T[i].tolist())]
+            losses.append(S * mp.fsum(cs[j] * exact[k].nlp(j) for j in range(C) if cs[j] != 0))
+            v, b = _dense_grad(exact[k], cs, S)
+            values += v
+            bounds.append(b)
+        what = f"batch of {len(idx)} rows C={C} soft targets smoothing=0.1 weighted"
+        kw = dict(weight=w, sample_weight=sw, label_smoothing=0.1, reduction="none")
+        cases.append(Case("softmax_cross_entropy dense", what,
+                          lambda X=X, T=T, kw=kw: fastce.softmax_cross_entropy(X, T, **kw),
+                          Exact(losses), np.full(len(idx), LOSS_ULP)))
+        cases.append(Case("softmax_cross_entropy dense grad", what,
+                          lambda X=X, T=T, kw=kw: fastce.softmax_cross_entropy(
+                              X, T, return_grad=True, **kw)[1].ravel(),
+                          Exact(values), np.concatenate(bounds)))
     return cases
 
 

@@ -10,7 +10,7 @@ import pytest
 import fastce
 from fastce import reference as ref
 
-from helpers import DTYPES, assert_close, labels_for, logits
+from helpers import DTYPES, assert_close, labels_for, logits, soft_target
 
 N = 203  # whole groups (8 or 16 rows) plus a partial one
 #: Every kind of class block: whole ones (8, 16, 24, 32), a partial one of
@@ -313,3 +313,84 @@ def test_cancelling_logsumexp_at_every_position(dtype, C):
             exact = _exact_logsumexp(x[i])
             err = abs(float(got[i]) - exact) / np.spacing(dtype(abs(exact)))
             assert err <= 2.0, (p, i, float(got[i]), exact, err)
+
+
+# ------------------------------------------------------------ dense targets
+# dense_ce_rows (float32: AVX-512 groups of 16, AVX2 groups of 8; float64
+# rows take the generic path).
+
+def dense_targets(shape, dtype, seed=2):
+    """Soft targets with exact zeros, every class of a few rows zero."""
+    t = soft_target(shape, 1, dtype, seed=seed)
+    t[5::37] = 0.0
+    return t
+
+
+@pytest.mark.parametrize("C", CLASSES)
+@pytest.mark.parametrize("option", ["plain", "all", "smoothing-only"])
+@pytest.mark.parametrize("reduction", ["mean", "none"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_dense_matches_reference(dtype, reduction, option, C):
+    x = logits((N, C), dtype, seed=C)
+    t = dense_targets((N, C), dtype)
+    x[t == 0] = np.where(np.arange(np.sum(t == 0)) % 3 == 0, -np.inf, x[t == 0])  # masked
+    r = np.random.default_rng(C)
+    kw = {"reduction": reduction}
+    if option == "all":
+        kw.update(weight=r.uniform(0.5, 2, C), sample_weight=r.uniform(0.5, 2, N),
+                  label_smoothing=0.1)
+    elif option == "smoothing-only":
+        kw.update(label_smoothing=1.0)
+    loss, grad = fastce.softmax_cross_entropy(x, t, return_grad=True, **kw)
+    want_loss, want_grad = ref.softmax_cross_entropy(x, t, return_grad=True, **kw)
+    assert_close(loss, want_loss, dtype)
+    assert_close(grad, want_grad, dtype)
+
+
+@pytest.mark.parametrize("C", [5, 10, 16, 32])
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_dense_edge_rows_among_ordinary_ones(dtype, C):
+    """Rows the generic path must take (or whose special values the group
+    kernel must give as it would) inside groups of ordinary ones."""
+    x = logits((64, C), dtype)
+    t = dense_targets((64, C), dtype)
+    t[2] = 0.0                          # no target mass: loss 0, grad 0
+    x[2, 0] = np.nan                    # ... whatever the logits hold
+    x[3] = -np.inf                      # every class masked: loss inf, grad 0
+    x[12, 4] = np.inf                   # a dominant +inf logit
+    t[21, 1] = np.nan                   # a NaN target
+    t[26, 0] = np.inf                   # an infinite target
+    x[33, 0], t[33, 0] = -np.inf, 0.5   # a masked class with mass: loss inf
+    x[34, 1], t[34, 1] = -np.inf, 0.0   # a masked class without: finite
+    x[45, [1, 2]] = 50.0                # ties at the max
+    x[50] = x[50] * 1e-3 + 1e3          # near-equal logits far from 0
+    loss, grad = fastce.softmax_cross_entropy(x, t, reduction="none", return_grad=True)
+    assert loss[2] == 0 and np.all(grad[2] == 0)
+    assert loss[3] == np.inf and np.all(grad[3] == 0)
+    assert np.isnan(loss[21]) and loss[26] == np.inf
+    assert loss[33] == np.inf and np.all(np.isfinite(grad[33]))
+    want_loss, want_grad = ref.softmax_cross_entropy(x, t, reduction="none", return_grad=True)
+    assert_close(loss, want_loss, dtype)
+    ordinary = np.setdiff1d(np.arange(64), [3, 12, 21, 26])
+    assert_close(grad[ordinary], want_grad[ordinary], dtype)
+    # the mean: NaN from row 21; without it and row 26, inf (rows 3 and 33)
+    keep = np.setdiff1d(np.arange(64), [21, 26])
+    assert np.isnan(fastce.softmax_cross_entropy(x, t))
+    assert fastce.softmax_cross_entropy(x[keep], t[keep]) == np.inf
+
+
+@pytest.mark.parametrize("C", [3, 10, 16, 31])
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_dense_gradient_over_its_inputs(dtype, C):
+    """grad_out may be the logits or the targets: each group reads both
+    before it writes."""
+    x = logits((43, C), dtype)
+    t = dense_targets((43, C), dtype)
+    kw = dict(label_smoothing=0.1, sample_weight=np.linspace(0.5, 2, 43).astype(dtype))
+    want_loss, want_grad = fastce.softmax_cross_entropy(x, t, return_grad=True, **kw)
+    for over in ("logits", "targets"):
+        xi, ti = x.copy(), t.copy()
+        out = xi if over == "logits" else ti
+        loss, grad = fastce.softmax_cross_entropy(xi, ti, return_grad=True, grad_out=out, **kw)
+        assert grad is out and loss == want_loss
+        np.testing.assert_array_equal(out, want_grad)

@@ -6,7 +6,7 @@ import pytest
 
 import fastce
 
-from helpers import labels_for, logits
+from helpers import labels_for, logits, soft_target
 
 
 @pytest.mark.parametrize("reduction", ["mean", "none"])
@@ -21,6 +21,23 @@ def test_bitwise_identical_for_any_thread_count(reduction):
     z = (x > 0).astype(np.float32)
     sig = [fastce.sigmoid_cross_entropy(x, z, n_threads=n) for n in (1, 2, 4)]
     assert sig[0] == sig[1] == sig[2]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("dense", [False, True], ids=["sparse", "dense"])
+def test_few_class_kernels_bitwise_identical_for_any_thread_count(dense, dtype):
+    """The row-parallel kernels group rows from each parallel block's start;
+    the blocks do not depend on the thread count, nor do the rows they
+    leave to the one-by-one path (masked ones here)."""
+    x = logits((30001, 10), dtype)
+    x[::97] = -np.inf
+    y = soft_target(x.shape, 1, dtype) if dense else labels_for(x.shape, 1)
+    kw = dict(label_smoothing=0.1, sample_weight=np.linspace(0.5, 2, 30001).astype(dtype))
+    runs = [fastce.softmax_cross_entropy(x, y, reduction=r, return_grad=True, n_threads=n, **kw)
+            for n in (1, 2, 3) for r in ("none", "mean")]
+    for k in range(2, len(runs)):
+        np.testing.assert_array_equal(runs[k][0], runs[k % 2][0])
+        np.testing.assert_array_equal(runs[k][1], runs[k % 2][1])
 
 
 def test_concurrent_python_threads_agree_with_serial_calls():
