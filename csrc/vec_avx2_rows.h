@@ -448,7 +448,7 @@ FASTCE_ALWAYS_INLINE void sparse_ce_out8(const rows8 *g, const rows8_shape *sh, 
     const __m256i yv = g->yv, usedv = _mm256_castps_si256(usedf);
     __m256d m_lo = g->m_lo, m_hi = g->m_hi, rest_lo = g->rest_lo, rest_hi = g->rest_hi;
     __m256d L_lo = g->L_lo, L_hi = g->L_hi, sm_lo = zero_d, sm_hi = zero_d;
-    if (e > 0.0) /* sum_c w_c * (max - x_c), exact differences in double */
+    if (e_c > 0.0) /* sum_c w_c * (max - x_c), exact differences in double */
         for (ptrdiff_t j = 0; j < C; j++) {
             __m256d wj = _mm256_set1_pd(w ? (double)w[j] : 1.0);
             sm_lo = _mm256_fmadd_pd(wj, _mm256_sub_pd(m_lo, lo_pd(g->v[j])), sm_lo);
@@ -464,7 +464,7 @@ FASTCE_ALWAYS_INLINE void sparse_ce_out8(const rows8 *g, const rows8_shape *sh, 
     __m256d cy_hi = _mm256_mul_pd(_mm256_set1_pd(keep), hi_pd(wy));
     __m256d l_lo = _mm256_mul_pd(cy_lo, ly_lo), l_hi = _mm256_mul_pd(cy_hi, ly_hi);
     if (keep == 0.0) l_lo = l_hi = zero_d; /* (1-e) = 0: no target term */
-    if (e > 0.0) {
+    if (e_c > 0.0) { /* (e/C may underflow: then no smoothing term, even against an inf sum) */
         __m256d W = _mm256_set1_pd(w_sum), ec = _mm256_set1_pd(e_c);
         l_lo = _mm256_fmadd_pd(ec, _mm256_fmadd_pd(W, L_lo, sm_lo), l_lo);
         l_hi = _mm256_fmadd_pd(ec, _mm256_fmadd_pd(W, L_hi, sm_hi), l_hi);
@@ -890,7 +890,7 @@ FASTCE_ALWAYS_INLINE void sparse_ce_out4(const rows4 *g, const rows4_shape *sh, 
     const __m256d usedv = g->used, xy = g->xy;
     const __m256i yv = g->yv;
     __m256d sm = zero;
-    if (e > 0.0)
+    if (e_c > 0.0)
         for (ptrdiff_t j = 0; j < C; j++)
             sm = _mm256_fmadd_pd(_mm256_set1_pd(w ? w[j] : 1.0), _mm256_sub_pd(g->m, g->v[j]), sm);
     __m256d wy = w ? _mm256_i64gather_pd(w, yv, 8) : one;
@@ -900,7 +900,7 @@ FASTCE_ALWAYS_INLINE void sparse_ce_out4(const rows4 *g, const rows4_shape *sh, 
     __m256d ly = _mm256_add_pd(_mm256_andnot_pd(at_max, _mm256_sub_pd(g->m, xy)), g->L);
     __m256d cy = _mm256_mul_pd(_mm256_set1_pd(keep), wy);
     __m256d l = keep == 0.0 ? zero : _mm256_mul_pd(cy, ly);
-    if (e > 0.0)
+    if (e_c > 0.0)
         l = _mm256_fmadd_pd(_mm256_set1_pd(e_c), _mm256_fmadd_pd(_mm256_set1_pd(w_sum), g->L, sm), l);
     l = _mm256_and_pd(_mm256_mul_pd(l, swv), usedv);
     kahan_add_pd(acc, comp, l);

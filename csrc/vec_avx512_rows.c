@@ -442,7 +442,7 @@ FASTCE_ALWAYS_INLINE void sparse_ce_out16(const rows16 *g, const shape16 *sh, co
     const __mmask8 used_lo = (__mmask8)used, used_hi = (__mmask8)(used >> 8);
     __m512d m_lo = g->m_lo, m_hi = g->m_hi, rest_lo = g->rest_lo, rest_hi = g->rest_hi;
     __m512d L_lo = g->L_lo, L_hi = g->L_hi, sm_lo = zero_d, sm_hi = zero_d;
-    if (e > 0.0) /* sum_c w_c * (max - x_c), exact differences in double */
+    if (e_c > 0.0) /* sum_c w_c * (max - x_c), exact differences in double */
         for (ptrdiff_t j = 0; j < C; j++) {
             __m512d wj = _mm512_set1_pd(w ? (double)w[j] : 1.0);
             sm_lo = _mm512_fmadd_pd(wj, _mm512_sub_pd(m_lo, lo_pd(g->v[j])), sm_lo);
@@ -458,7 +458,7 @@ FASTCE_ALWAYS_INLINE void sparse_ce_out16(const rows16 *g, const shape16 *sh, co
     __m512d cy_hi = _mm512_mul_pd(_mm512_set1_pd(keep), hi_pd(wy));
     __m512d l_lo = _mm512_mul_pd(cy_lo, ly_lo), l_hi = _mm512_mul_pd(cy_hi, ly_hi);
     if (keep == 0.0) l_lo = l_hi = zero_d; /* (1-e) = 0: no target term */
-    if (e > 0.0) {
+    if (e_c > 0.0) { /* (e/C may underflow: then no smoothing term, even against an inf sum) */
         __m512d W = _mm512_set1_pd(w_sum), ec = _mm512_set1_pd(e_c);
         l_lo = _mm512_fmadd_pd(ec, _mm512_fmadd_pd(W, L_lo, sm_lo), l_lo);
         l_hi = _mm512_fmadd_pd(ec, _mm512_fmadd_pd(W, L_hi, sm_hi), l_hi);
@@ -1002,7 +1002,7 @@ FASTCE_ALWAYS_INLINE void sparse_ce_out8(const rows8 *g, const shape8 *sh, const
     const __m512i yv = g->yv;
     const __mmask8 used = g->used;
     __m512d sm = zero;
-    if (e > 0.0)
+    if (e_c > 0.0)
         for (ptrdiff_t j = 0; j < C; j++)
             sm = _mm512_fmadd_pd(_mm512_set1_pd(w ? w[j] : 1.0), _mm512_sub_pd(g->m, g->v[j]), sm);
     __m512d wy = w ? _mm512_i64gather_pd(yv, w, 8) : one;
@@ -1012,7 +1012,7 @@ FASTCE_ALWAYS_INLINE void sparse_ce_out8(const rows8 *g, const shape8 *sh, const
     __m512d ly = _mm512_add_pd(_mm512_maskz_sub_pd((__mmask8)~at_max, g->m, xy), g->L);
     __m512d cy = _mm512_mul_pd(_mm512_set1_pd(keep), wy);
     __m512d l = keep == 0.0 ? zero : _mm512_mul_pd(cy, ly);
-    if (e > 0.0)
+    if (e_c > 0.0)
         l = _mm512_fmadd_pd(_mm512_set1_pd(e_c), _mm512_fmadd_pd(_mm512_set1_pd(w_sum), g->L, sm), l);
     l = _mm512_maskz_mul_pd(used, l, swv);
     kahan_add(acc, comp, l, 1);

@@ -38,6 +38,24 @@ def test_matches_reference(dtype, reduction, option, C):
     assert_close(grad, want_grad, dtype)
 
 
+@pytest.mark.parametrize("C", [3, 10, 32])
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_smoothing_too_small_for_a_class_keeps_masked_classes_out(dtype, C):
+    """label_smoothing = 5e-324 gives e/C = 0: no smoothing term, so a
+    masked class adds nothing (the float row kernels made it 0 * inf = NaN
+    for every row)."""
+    x = logits((40, C), dtype)
+    x[:, 1] = -np.inf
+    y = labels_for((40, C), 1)
+    y[y == 1] = 0
+    kw = dict(label_smoothing=5e-324, reduction="none", return_grad=True)
+    loss, grad = fastce.softmax_cross_entropy(x, y, **kw)
+    want_loss, want_grad = ref.softmax_cross_entropy(x, y, **kw)
+    assert np.all(np.isfinite(loss))
+    assert_close(loss, want_loss, dtype)
+    assert_close(grad, want_grad, dtype)
+
+
 @pytest.mark.parametrize("C", [5, 10, 16])
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 def test_edge_rows_among_ordinary_ones(dtype, C):
