@@ -12,6 +12,7 @@
 #include <immintrin.h>
 
 #include "dd_exp_table.h"
+#include "log_series.h"
 
 typedef struct {
     __m256d hi, lo;
@@ -99,6 +100,57 @@ static inline void fastce256_dd_acc_add(__m256d *hi, __m256d *mid, __m256d *lo, 
     *hi = h.hi;
     *mid = m2.hi;
     *lo = _mm256_add_pd(*lo, _mm256_add_pd(m.lo, m2.lo));
+}
+
+/* fastce512_log1p_dd (simd_avx512_dd.h) in four lanes: log1p(u) as hi + lo
+ * for u >= 0 finite; the exponent and significand of 1 + u from its bits. */
+static inline fastce256_dd fastce256_log1p_dd(__m256d u) {
+    const __m256d one = _mm256_set1_pd(1.0), half = _mm256_set1_pd(0.5);
+    const __m256d ln2_hi = _mm256_set1_pd(6.93147180559945286e-01);
+    const __m256d ln2_lo = _mm256_set1_pd(2.31904681384629956e-17);
+    __m256d w = _mm256_add_pd(one, u);
+    __m256d c = _mm256_sub_pd(u, _mm256_sub_pd(w, one)); /* exact: w >= 1 */
+    __m256i bits = _mm256_castpd_si256(w);
+    /* the biased exponent as a double, exactly: the bits of 2^52 + e, less
+     * 2^52 + 1023; the significand with the exponent of 1 */
+    __m256d k = _mm256_sub_pd(
+        _mm256_castsi256_pd(_mm256_or_si256(_mm256_srli_epi64(bits, 52),
+                                            _mm256_set1_epi64x(0x4330000000000000LL))),
+        _mm256_set1_pd(4503599627371519.0));
+    __m256d f = _mm256_castsi256_pd(_mm256_or_si256(
+        _mm256_and_si256(bits, _mm256_set1_epi64x(0x000fffffffffffffLL)),
+        _mm256_set1_epi64x(0x3ff0000000000000LL)));
+    __m256d big = _mm256_cmp_pd(f, _mm256_set1_pd(1.4142135623730951), _CMP_GE_OQ);
+    f = _mm256_blendv_pd(f, _mm256_mul_pd(f, half), big);
+    k = _mm256_add_pd(k, _mm256_and_pd(big, one));
+    __m256d v = _mm256_sub_pd(f, one); /* exact */
+    fastce256_dd h = fastce256_two_prod(_mm256_mul_pd(half, v), v);
+    __m256d s = _mm256_div_pd(v, _mm256_add_pd(_mm256_set1_pd(2.0), v)), z = _mm256_mul_pd(s, s);
+    __m256d R = _mm256_set1_pd(FASTCE_LOG_G6);
+    R = _mm256_fmadd_pd(z, R, _mm256_set1_pd(FASTCE_LOG_G5));
+    R = _mm256_fmadd_pd(z, R, _mm256_set1_pd(FASTCE_LOG_G4));
+    R = _mm256_fmadd_pd(z, R, _mm256_set1_pd(FASTCE_LOG_G3));
+    R = _mm256_fmadd_pd(z, R, _mm256_set1_pd(FASTCE_LOG_G2));
+    R = _mm256_fmadd_pd(z, R, _mm256_set1_pd(FASTCE_LOG_G1));
+    R = _mm256_mul_pd(z, _mm256_fmadd_pd(z, R, _mm256_set1_pd(FASTCE_LOG_G0)));
+    fastce256_dd lf = fastce256_two_sum(v, _mm256_sub_pd(_mm256_setzero_pd(), h.hi));
+    __m256d q = _mm256_div_pd(c, w), q_lo = _mm256_div_pd(_mm256_fnmadd_pd(q, w, c), w);
+    __m256d small = _mm256_add_pd(
+        _mm256_add_pd(_mm256_sub_pd(_mm256_mul_pd(s, _mm256_add_pd(h.hi, R)), h.lo), lf.lo),
+        _mm256_sub_pd(q_lo, _mm256_mul_pd(_mm256_mul_pd(half, q), q)));
+    fastce256_dd kl = fastce256_two_prod(k, ln2_hi);
+    fastce256_dd t = fastce256_two_sum(kl.hi, lf.hi);
+    fastce256_dd t2 = fastce256_two_sum(t.hi, q);
+    fastce256_dd r = fastce256_fast_two_sum(
+        t2.hi, _mm256_add_pd(t2.lo, _mm256_add_pd(t.lo, _mm256_add_pd(kl.lo, _mm256_fmadd_pd(
+                                                                   k, ln2_lo, small)))));
+    __m256d tiny = _mm256_cmp_pd(u, _mm256_set1_pd(0x1p-60), _CMP_LT_OQ);
+    if (_mm256_movemask_pd(tiny)) {
+        fastce256_dd a = fastce256_two_sum(u, _mm256_mul_pd(_mm256_mul_pd(_mm256_set1_pd(-0.5), u), u));
+        r.hi = _mm256_blendv_pd(r.hi, a.hi, tiny);
+        r.lo = _mm256_blendv_pd(r.lo, a.lo, tiny);
+    }
+    return r;
 }
 
 #endif /* FASTCE_SIMD_AVX2_DD_H */

@@ -4,14 +4,16 @@
  * same operations in the same order; the compiler may fuse a product and a
  * sum in one lane that the baseline scalar build rounds twice, so the low
  * words can differ far below the 2^-100 that matters; the table lookups are
- * gathers). Included only by vec_avx512.c, for the rows of logsumexp whose
- * result cancels (lse_dd_rest_f32/f64 there). */
+ * gathers). Included by vec_avx512.c, for the rows of logsumexp whose
+ * result cancels (lse_dd_rest_f32/f64 there), and by vec_avx512_rows.c,
+ * for the float64 weighted and smoothed losses (fastce512_log1p_dd). */
 #ifndef FASTCE_SIMD_AVX512_DD_H
 #define FASTCE_SIMD_AVX512_DD_H
 
 #include <immintrin.h>
 
 #include "dd_exp_table.h"
+#include "log_series.h"
 
 typedef struct {
     __m512d hi, lo;
@@ -88,6 +90,51 @@ static inline void fastce512_dd_acc_add(__m512d *hi, __m512d *mid, __m512d *lo, 
     *hi = h.hi;
     *mid = m2.hi;
     *lo = _mm512_add_pd(*lo, _mm512_add_pd(m.lo, m2.lo));
+}
+
+/* log1p(u) as hi + lo for u >= 0 finite (a row's rest): fastce_log1p_dd_fast
+ * lane by lane, the exponent k and the significand f of 1 + u by vgetexp
+ * and vgetmant, and below 2^-60 u - u^2/2 (lse_rel_dd in
+ * softmax_ce_impl.h). */
+static inline fastce512_dd fastce512_log1p_dd(__m512d u) {
+    const __m512d one = _mm512_set1_pd(1.0), half = _mm512_set1_pd(0.5);
+    const __m512d ln2_hi = _mm512_set1_pd(6.93147180559945286e-01);
+    const __m512d ln2_lo = _mm512_set1_pd(2.31904681384629956e-17);
+    __m512d w = _mm512_add_pd(one, u);
+    __m512d c = _mm512_sub_pd(u, _mm512_sub_pd(w, one)); /* exact: w >= 1 */
+    __m512d k = _mm512_getexp_pd(w);
+    __m512d f = _mm512_getmant_pd(w, _MM_MANT_NORM_1_2, _MM_MANT_SIGN_src);
+    __mmask8 big = _mm512_cmp_pd_mask(f, _mm512_set1_pd(1.4142135623730951), _CMP_GE_OQ);
+    f = _mm512_mask_mul_pd(f, big, f, half);
+    k = _mm512_mask_add_pd(k, big, k, one);
+    __m512d v = _mm512_sub_pd(f, one); /* exact */
+    fastce512_dd h = fastce512_two_prod(_mm512_mul_pd(half, v), v);
+    __m512d s = _mm512_div_pd(v, _mm512_add_pd(_mm512_set1_pd(2.0), v)), z = _mm512_mul_pd(s, s);
+    __m512d R = _mm512_set1_pd(FASTCE_LOG_G6);
+    R = _mm512_fmadd_pd(z, R, _mm512_set1_pd(FASTCE_LOG_G5));
+    R = _mm512_fmadd_pd(z, R, _mm512_set1_pd(FASTCE_LOG_G4));
+    R = _mm512_fmadd_pd(z, R, _mm512_set1_pd(FASTCE_LOG_G3));
+    R = _mm512_fmadd_pd(z, R, _mm512_set1_pd(FASTCE_LOG_G2));
+    R = _mm512_fmadd_pd(z, R, _mm512_set1_pd(FASTCE_LOG_G1));
+    R = _mm512_mul_pd(z, _mm512_fmadd_pd(z, R, _mm512_set1_pd(FASTCE_LOG_G0)));
+    fastce512_dd lf = fastce512_two_sum(v, _mm512_sub_pd(_mm512_setzero_pd(), h.hi));
+    __m512d q = _mm512_div_pd(c, w), q_lo = _mm512_div_pd(_mm512_fnmadd_pd(q, w, c), w);
+    __m512d small = _mm512_add_pd(
+        _mm512_add_pd(_mm512_sub_pd(_mm512_mul_pd(s, _mm512_add_pd(h.hi, R)), h.lo), lf.lo),
+        _mm512_sub_pd(q_lo, _mm512_mul_pd(_mm512_mul_pd(half, q), q)));
+    fastce512_dd kl = fastce512_two_prod(k, ln2_hi);
+    fastce512_dd t = fastce512_two_sum(kl.hi, lf.hi);
+    fastce512_dd t2 = fastce512_two_sum(t.hi, q);
+    fastce512_dd r = fastce512_fast_two_sum(
+        t2.hi, _mm512_add_pd(t2.lo, _mm512_add_pd(t.lo, _mm512_add_pd(kl.lo, _mm512_fmadd_pd(
+                                                                   k, ln2_lo, small)))));
+    __mmask8 tiny = _mm512_cmp_pd_mask(u, _mm512_set1_pd(0x1p-60), _CMP_LT_OQ);
+    if (tiny) {
+        fastce512_dd a = fastce512_two_sum(u, _mm512_mul_pd(_mm512_mul_pd(_mm512_set1_pd(-0.5), u), u));
+        r.hi = _mm512_mask_mov_pd(r.hi, tiny, a.hi);
+        r.lo = _mm512_mask_mov_pd(r.lo, tiny, a.lo);
+    }
+    return r;
 }
 
 #endif /* FASTCE_SIMD_AVX512_DD_H */

@@ -204,11 +204,13 @@ static inline ptrdiff_t (*LOCAL(sparse_planes_kernel)(void))(
  * row-parallel one (few classes, any layout), 2 the planes one (more
  * classes side by side, no smoothing), 0 neither. */
 static inline int LOCAL(sparse_group_kernel)(const LOCAL(sparse_ctx) *c) {
-    /* a double row kernel rounds each weight product in double: weighted
-     * and smoothed double losses go through weighted_loss instead */
-    if (sizeof(T) == sizeof(double) && (c->w || c->sw || c->e > 0.0)) return 0;
+    /* (the double row kernels take a weighted or smoothed loss as
+     * weighted_loss does, in double-double) */
     if (c->C <= FASTCE_SMALL_C)
         return LOCAL(sparse_rows_kernel)() && (c->n1 == 1 || LOCAL(side_by_side)(c->C, c->n1));
+    /* the double planes kernels round each weight product in double:
+     * weighted and smoothed double losses go through weighted_loss */
+    if (sizeof(T) == sizeof(double) && (c->w || c->sw || c->e > 0.0)) return 0;
     return LOCAL(sparse_planes_kernel)() && c->e == 0.0 && LOCAL(side_by_side)(c->C, c->n1) ? 2 : 0;
 }
 

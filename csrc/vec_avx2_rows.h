@@ -879,6 +879,31 @@ static ptrdiff_t softmax_rows_f64(const double *x, ptrdiff_t n, ptrdiff_t C, ptr
     return r0;
 }
 
+/* weighted_loss8 (vec_avx512_rows.c) for rows4: a weighted or smoothed
+ * float64 loss in double-double, rounded once. */
+FASTCE_ALWAYS_INLINE __m256d weighted_loss4(const rows4 *g, __m256d wy, __m256d sw, double e,
+                                            ptrdiff_t C, double w_sum, double w_lo,
+                                            fastce256_dd smooth) {
+    const fastce256_dd L = fastce256_log1p_dd(g->rest);
+    const __m256d at_max = _mm256_cmp_pd(g->xy, g->m, _CMP_EQ_OQ);
+    fastce256_dd ly = fastce256_dd_add(
+        fastce256_two_sum(g->m, _mm256_sub_pd(_mm256_setzero_pd(), g->xy)), L);
+    ly.hi = _mm256_blendv_pd(ly.hi, L.hi, at_max);
+    ly.lo = _mm256_blendv_pd(ly.lo, L.lo, at_max);
+    fastce256_dd l = fastce256_dd_mul(fastce256_two_prod(wy, sw), ly);
+    if (e / (double)C > 0.0) { /* (e/C underflowing: no smoothing term) */
+        const fastce_dd keep = fastce_two_sum(1.0, -e), e_c = fastce_dd_div_d(e, (double)C);
+        l = fastce256_dd_mul((fastce256_dd){_mm256_set1_pd(keep.hi), _mm256_set1_pd(keep.lo)}, l);
+        fastce256_dd r = fastce256_dd_add(
+            fastce256_fast_two_sum(smooth.hi, smooth.lo),
+            fastce256_dd_mul((fastce256_dd){_mm256_set1_pd(w_sum), _mm256_set1_pd(w_lo)}, L));
+        r = fastce256_dd_mul(fastce256_dd_mul(r, (fastce256_dd){sw, _mm256_setzero_pd()}),
+                             (fastce256_dd){_mm256_set1_pd(e_c.hi), _mm256_set1_pd(e_c.lo)});
+        l = fastce256_dd_add(l, r);
+    }
+    return _mm256_add_pd(l.hi, l.lo);
+}
+
 /* sparse_ce_out8 for rows4. */
 FASTCE_ALWAYS_INLINE void sparse_ce_out4(const rows4 *g, const rows4_shape *sh, const double *w,
                                   const double *swb, double e, double w_sum, double w_lo, double *lossb,
@@ -889,10 +914,15 @@ FASTCE_ALWAYS_INLINE void sparse_ce_out4(const rows4 *g, const rows4_shape *sh, 
     const double e_c = e / (double)C, keep = 1.0 - e;
     const __m256d usedv = g->used, xy = g->xy;
     const __m256i yv = g->yv;
-    __m256d sm = zero;
+    const int precise = w || swb || e > 0.0; /* see weighted_loss4 */
+    __m256d sm = zero, sm_lo = zero; /* sum_c w_c (max - x_c), compensated */
     if (e_c > 0.0)
-        for (ptrdiff_t j = 0; j < C; j++)
-            sm = _mm256_fmadd_pd(_mm256_set1_pd(w ? w[j] : 1.0), _mm256_sub_pd(g->m, g->v[j]), sm);
+        for (ptrdiff_t j = 0; j < C; j++) {
+            const __m256d term = _mm256_mul_pd(_mm256_set1_pd(w ? w[j] : 1.0), _mm256_sub_pd(g->m, g->v[j]));
+            fastce256_dd t = fastce256_two_sum(sm, term);
+            sm = t.hi;
+            sm_lo = _mm256_add_pd(sm_lo, t.lo);
+        }
     __m256d wy = w ? _mm256_i64gather_pd(w, yv, 8) : one;
     __m256d swv = swb ? _mm256_loadu_pd(swb) : one;
     __m256d at_max = _mm256_cmp_pd(xy, g->m, _CMP_EQ_OQ);
@@ -903,6 +933,15 @@ FASTCE_ALWAYS_INLINE void sparse_ce_out4(const rows4 *g, const rows4_shape *sh, 
     if (e_c > 0.0)
         l = _mm256_fmadd_pd(_mm256_set1_pd(e_c), _mm256_fmadd_pd(_mm256_set1_pd(w_sum), g->L, sm), l);
     l = _mm256_and_pd(_mm256_mul_pd(l, swv), usedv);
+    if (precise) { /* a finite, nonzero loss again, rounded once */
+        const __m256d inf = _mm256_set1_pd(INFINITY), sign = _mm256_set1_pd(-0.0);
+        __m256d p = weighted_loss4(g, wy, swv, e, C, w_sum, w_lo, (fastce256_dd){sm, sm_lo});
+        __m256d take = _mm256_and_pd(
+            _mm256_and_pd(_mm256_cmp_pd(_mm256_andnot_pd(sign, l), inf, _CMP_LT_OQ),
+                          _mm256_cmp_pd(l, zero, _CMP_NEQ_OQ)),
+            _mm256_cmp_pd(_mm256_andnot_pd(sign, p), inf, _CMP_LT_OQ));
+        l = _mm256_blendv_pd(l, p, take);
+    }
     kahan_add_pd(acc, comp, l);
     if (lossb) _mm256_storeu_pd(lossb, l);
 
@@ -957,6 +996,9 @@ static ptrdiff_t sparse_ce_rows_f64(const double *x, const int64_t *y, ptrdiff_t
         }
         if (have) rows4_lse(prev);
         if (ok) ok = rows4_exp(g, C, grad ? 2 : 1);
+        if (ok && (w || sw || e > 0.0)) /* see rows8_stop_at_tiny_rest in vec_avx512_rows.c */
+            ok = !_mm256_movemask_pd(_mm256_and_pd(
+                _mm256_cmp_pd(g->rest, _mm256_set1_pd(FASTCE_TINY_REST_F64), _CMP_LT_OQ), g->used));
         if (have) {
             ptrdiff_t p0 = r0 - 4;
             sparse_ce_out4(prev, &sh, w, sw ? sw + p0 : NULL, e, w_sum, w_lo, loss ? loss + p0 : NULL,

@@ -47,6 +47,7 @@
 
 #include "internal.h"
 #include "simd_avx512.h"
+#include "simd_avx512_dd.h"
 #include "simd_avx512_lanes.h"
 
 /* The kernels run with C a constant: one copy per width (the entries of
@@ -990,6 +991,49 @@ FASTCE_ALWAYS_INLINE ptrdiff_t softmax_rows8_c(const double *x, ptrdiff_t n, con
     }
 }
 
+/* A weighted or smoothed float64 loss rounds each weight product in
+ * double, up to 2.5 ulp on top of lse_rel's error: weighted_loss in
+ * softmax_ce_impl.h carries every product and sum in double-double, with
+ * lse_rel = log1p(rest) in double-double too, and rounds once. This is it
+ * lane by lane:
+ *   sw * ((1-e) * w_y * l_y + (e/C) * (smooth + W * lse_rel)),
+ * l_y = (max - x_y) + lse_rel, smooth = sum_c w_c (max - x_c). */
+FASTCE_ALWAYS_INLINE __m512d weighted_loss8(const rows8 *g, __m512d wy, __m512d sw, double e,
+                                            ptrdiff_t C, double w_sum, double w_lo,
+                                            fastce512_dd smooth) {
+    const fastce512_dd L = fastce512_log1p_dd(g->rest);
+    const __mmask8 at_max = _mm512_cmp_pd_mask(g->xy, g->m, _CMP_EQ_OQ);
+    fastce512_dd ly = fastce512_dd_add(
+        fastce512_two_sum(g->m, _mm512_sub_pd(_mm512_setzero_pd(), g->xy)), L);
+    ly.hi = _mm512_mask_mov_pd(ly.hi, at_max, L.hi);
+    ly.lo = _mm512_mask_mov_pd(ly.lo, at_max, L.lo);
+    fastce512_dd l = fastce512_dd_mul(fastce512_two_prod(wy, sw), ly);
+    if (e / (double)C > 0.0) { /* (e/C underflowing: no smoothing term) */
+        const fastce_dd keep = fastce_two_sum(1.0, -e), e_c = fastce_dd_div_d(e, (double)C);
+        l = fastce512_dd_mul((fastce512_dd){_mm512_set1_pd(keep.hi), _mm512_set1_pd(keep.lo)}, l);
+        fastce512_dd r = fastce512_dd_add(
+            fastce512_fast_two_sum(smooth.hi, smooth.lo),
+            fastce512_dd_mul((fastce512_dd){_mm512_set1_pd(w_sum), _mm512_set1_pd(w_lo)}, L));
+        r = fastce512_dd_mul(fastce512_dd_mul(r, (fastce512_dd){sw, _mm512_setzero_pd()}),
+                             (fastce512_dd){_mm512_set1_pd(e_c.hi), _mm512_set1_pd(e_c.lo)});
+        l = fastce512_dd_add(l, r);
+    }
+    return _mm512_add_pd(l.hi, l.lo);
+}
+
+/* A row whose rest is below FASTCE_TINY_REST_F64 (all its other entries
+ * 670 below the max or more) may have a weighted loss in the subnormal
+ * range: deep_loss in softmax_ce_impl.h rounds it once; the group stops
+ * before it. */
+FASTCE_ALWAYS_INLINE void rows8_stop_at_tiny_rest(rows8 *g) {
+    __mmask8 low = _mm512_cmp_pd_mask(g->rest, _mm512_set1_pd(FASTCE_TINY_REST_F64), _CMP_LT_OQ) &
+                   g->used;
+    if (low) {
+        g->nr = lowest(low);
+        g->used &= fastce512_first8(g->nr);
+    }
+}
+
 /* sparse_ce_out16 for rows8. */
 FASTCE_ALWAYS_INLINE void sparse_ce_out8(const rows8 *g, const shape8 *sh, const double *w,
                                   const double *swb, double e, double w_sum, double w_lo, double *lossb,
@@ -1001,10 +1045,15 @@ FASTCE_ALWAYS_INLINE void sparse_ce_out8(const rows8 *g, const shape8 *sh, const
     const __m512d xy = g->xy;
     const __m512i yv = g->yv;
     const __mmask8 used = g->used;
-    __m512d sm = zero;
+    const int precise = w || swb || e > 0.0; /* see weighted_loss8 */
+    __m512d sm = zero, sm_lo = zero; /* sum_c w_c (max - x_c), compensated */
     if (e_c > 0.0)
-        for (ptrdiff_t j = 0; j < C; j++)
-            sm = _mm512_fmadd_pd(_mm512_set1_pd(w ? w[j] : 1.0), _mm512_sub_pd(g->m, g->v[j]), sm);
+        for (ptrdiff_t j = 0; j < C; j++) {
+            const __m512d term = _mm512_mul_pd(_mm512_set1_pd(w ? w[j] : 1.0), _mm512_sub_pd(g->m, g->v[j]));
+            fastce512_dd t = fastce512_two_sum(sm, term);
+            sm = t.hi;
+            sm_lo = _mm512_add_pd(sm_lo, t.lo);
+        }
     __m512d wy = w ? _mm512_i64gather_pd(yv, w, 8) : one;
     __m512d swv = swb ? _mm512_maskz_loadu_pd(fastce512_first8(nr), swb) : one;
     __mmask8 at_max = _mm512_cmp_pd_mask(xy, g->m, _CMP_EQ_OQ);
@@ -1015,6 +1064,13 @@ FASTCE_ALWAYS_INLINE void sparse_ce_out8(const rows8 *g, const shape8 *sh, const
     if (e_c > 0.0)
         l = _mm512_fmadd_pd(_mm512_set1_pd(e_c), _mm512_fmadd_pd(_mm512_set1_pd(w_sum), g->L, sm), l);
     l = _mm512_maskz_mul_pd(used, l, swv);
+    if (precise) { /* a finite, nonzero loss again, rounded once */
+        __m512d p = weighted_loss8(g, wy, swv, e, C, w_sum, w_lo, (fastce512_dd){sm, sm_lo});
+        __mmask8 take = _mm512_cmp_pd_mask(_mm512_abs_pd(l), _mm512_set1_pd(INFINITY), _CMP_LT_OQ) &
+                        _mm512_cmp_pd_mask(l, zero, _CMP_NEQ_OQ) &
+                        _mm512_cmp_pd_mask(_mm512_abs_pd(p), _mm512_set1_pd(INFINITY), _CMP_LT_OQ);
+        l = _mm512_mask_mov_pd(l, take, p);
+    }
     kahan_add(acc, comp, l, 1);
     if (lossb) _mm512_mask_storeu_pd(lossb, fastce512_first8(nr), l);
 
@@ -1070,6 +1126,7 @@ FASTCE_ALWAYS_INLINE ptrdiff_t sparse_ce_rows8_c(const double *x, const int64_t 
         }
         if (prev) rows8_lse(prev);
         if (cur) rows8_exp(cur, C, grad ? 2 : 1);
+        if (cur && (w || sw || e > 0.0)) rows8_stop_at_tiny_rest(cur);
         if (prev) {
             ptrdiff_t p0 = r0 - 8;
             sparse_ce_out8(prev, &sh, w, sw ? sw + p0 : NULL, e, w_sum, w_lo, loss ? loss + p0 : NULL,
