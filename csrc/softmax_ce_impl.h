@@ -308,6 +308,7 @@ typedef struct {
     T *loss, *grad;
     ptrdiff_t C, n1;
     double e, grad_scale;
+    int w_negative; /* a class weight below 0 (or NaN) */
 } LOCAL(dense_ctx);
 
 /* One row of the dense loss (any stride), its gradient, and its loss
@@ -341,8 +342,11 @@ static void LOCAL(dense_row)(const LOCAL(dense_ctx) *c, ptrdiff_t s, fastce_acc 
         double o[4], u[4] = {0.0, 0.0, 0.0, 0.0};
         k = VEC(row_wdiff)(x, t, C, r.max, 1, o);
         if (e_c > 0.0) VEC(row_wdiff)(x, NULL, C, r.max, 1, u); /* (e/C may underflow) */
-        A = e_c > 0.0 ? (fastce_acc){keep * (o[0] + o[1]) + e_c * (u[0] + u[1]), 0.0}
-                      : (fastce_acc){keep * o[0], keep * o[1]};
+        /* (fastce_term: label_smoothing = 1 leaves no target term, even
+         * against an infinite sum, a masked class with target mass) */
+        A = e_c > 0.0
+                ? (fastce_acc){fastce_term(keep, o[0] + o[1]) + e_c * (u[0] + u[1]), 0.0}
+                : (fastce_acc){fastce_term(keep, o[0]), fastce_term(keep, o[1])};
         B_rest_acc = (fastce_acc){keep * o[2] + e_c * u[2], 0.0};
         B_acc = B_rest_acc;
         fastce_acc_add(&B_acc, keep * o[3] + e_c * u[3]);
@@ -410,8 +414,7 @@ static void LOCAL(dense_row)(const LOCAL(dense_ctx) *c, ptrdiff_t s, fastce_acc 
 }
 
 /* The row-parallel kernel for few classes, when this dtype and ISA have
- * one, and whether it takes this call's samples (any layout, as
- * sparse_group_kernel). */
+ * one. */
 static inline ptrdiff_t (*LOCAL(dense_rows_kernel)(void))(const T *, const T *, ptrdiff_t,
                                                           ptrdiff_t, ptrdiff_t, const T *,
                                                           const T *, double, T *, T *, double,
@@ -419,8 +422,12 @@ static inline ptrdiff_t (*LOCAL(dense_rows_kernel)(void))(const T *, const T *, 
     return VEC(dense_ce_rows);
 }
 
+/* Whether it takes this call's samples (any layout, as
+ * sparse_group_kernel): not with a negative class weight, where the
+ * kernel's plain sum of the weights could cancel (its targets are checked
+ * row by row). */
 static inline int LOCAL(dense_group_kernel)(const LOCAL(dense_ctx) *c) {
-    return c->C <= FASTCE_SMALL_C && LOCAL(dense_rows_kernel)() &&
+    return c->C <= FASTCE_SMALL_C && LOCAL(dense_rows_kernel)() && !c->w_negative &&
            (c->n1 == 1 || LOCAL(side_by_side)(c->C, c->n1));
 }
 
@@ -480,7 +487,9 @@ int PUBLIC(softmax_ce_dense)(const T *x, const T *t, ptrdiff_t n0,
                              ptrdiff_t C, ptrdiff_t n1, const T *w,
                              const T *sw, double e, T *loss, double *total,
                              T *grad, double grad_scale, int n_threads) {
-    LOCAL(dense_ctx) ctx = {x, t, w, sw, loss, grad, C, n1, e, grad_scale};
+    int w_negative = 0;
+    for (ptrdiff_t j = 0; w && j < C; j++) w_negative |= !(w[j] >= 0);
+    LOCAL(dense_ctx) ctx = {x, t, w, sw, loss, grad, C, n1, e, grad_scale, w_negative};
     return fastce_run_blocks(LOCAL(dense_block), &ctx, n0 * n1, C, n_threads,
                              total);
 }

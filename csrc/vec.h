@@ -195,12 +195,15 @@ typedef struct {
      * fastce_api.h: w NULL or the C class weights, sw NULL or n long, e
      * the label smoothing) of n samples of C <= FASTCE_SMALL_C classes,
      * laid out as in sparse_ce_rows, t and grad laid out as x, several at
-     * a time. Float rows only: wt_j = w_j ((1-e) t_j + e/C) and the
-     * loss's sums in double lanes (their terms exact or nearly, as in
-     * row_wdiff), the gradient rounded once. Leaves what sparse_ce_rows
-     * leaves, and a sample whose targets are not all finite; returns how
-     * many leading samples it did and adds their losses to *total. NULL
-     * where an instruction set (or dtype) has none. */
+     * a time. wt_j = w_j ((1-e) t_j + e/C); float rows: the loss's sums
+     * in double lanes (their terms exact or nearly, as in row_wdiff);
+     * double rows: the loss in double-double, as fastce_dense_sums and
+     * fastce_dense_loss_value (internal.h) have it, rounded once; the
+     * gradient rounded once. Leaves what sparse_ce_rows leaves, a sample
+     * whose targets are not all finite and (double) one whose rest is
+     * below FASTCE_TINY_REST_F64; returns how many leading samples it did
+     * and adds their losses to *total. NULL where an instruction set (or
+     * dtype: AVX2 has float rows only) has none. */
     ptrdiff_t (*dense_ce_rows_f32)(const float *x, const float *t, ptrdiff_t n, ptrdiff_t C,
                                    ptrdiff_t n1, const float *w, const float *sw, double e,
                                    float *loss, float *grad, double grad_scale, double *total);

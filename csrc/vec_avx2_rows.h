@@ -561,13 +561,15 @@ static ptrdiff_t sparse_ce_rows_f32(const float *x, const int64_t *y, ptrdiff_t 
 
 /* Dense targets (dense_ce_rows in vec.h, the scheme of dense_ce_out16 in
  * vec_avx512_rows.c): whether the targets of a group of 8 rows, laid out
- * as its logits, are all finite (else the group is the generic path's). */
-static inline int targets8_finite(const float *tb, const rows8_shape *s) {
-    const __m256 inf = _mm256_set1_ps(INFINITY), sign = _mm256_set1_ps(-0.0f);
-    __m256 bad = _mm256_setzero_ps();
+ * as its logits, are all finite and >= 0 (else the group is the generic
+ * path's: the kernel's plain sums of mixed signs could cancel). */
+static inline int targets8_fit(const float *tb, const rows8_shape *s) {
+    const __m256 inf = _mm256_set1_ps(INFINITY), zero = _mm256_setzero_ps();
+    __m256 bad = zero;
     for (ptrdiff_t j = 0; j < s->C; j++) { /* rows: the group's 8C floats in a row */
         __m256 v = _mm256_loadu_ps(s->n1 > 1 ? tb + j * s->n1 : tb + 8 * j);
-        bad = _mm256_or_ps(bad, _mm256_cmp_ps(_mm256_andnot_ps(sign, v), inf, _CMP_NLT_UQ));
+        bad = _mm256_or_ps(bad, _mm256_cmp_ps(v, inf, _CMP_NLT_UQ));  /* NaN, inf */
+        bad = _mm256_or_ps(bad, _mm256_cmp_ps(v, zero, _CMP_LT_OQ)); /* negative, -inf */
     }
     return !_mm256_movemask_ps(bad);
 }
@@ -580,7 +582,7 @@ FASTCE_ALWAYS_INLINE void dense_ce_out8(const rows8 *g, const rows8_shape *sh, c
                                         float *gradb, double grad_scale, __m256d *acc,
                                         __m256d *comp, __m256 *o) {
     const ptrdiff_t C = sh->C;
-    __m256 tv[FASTCE_SMALL_C], tm = _mm256_setzero_ps(), tlo = tm, tsum = tm;
+    __m256 tv[FASTCE_SMALL_C], tm = _mm256_setzero_ps(), tlo = tm, tsum = tm; /* (unused) */
     rows8_columns(tv, tb, sh, &tm, &tlo, &tsum);
     const __m256d zero = _mm256_setzero_pd(), one = _mm256_set1_pd(1.0);
     const __m256d keep = _mm256_set1_pd(1.0 - e), ec = _mm256_set1_pd(e / (double)C);
@@ -643,7 +645,7 @@ static ptrdiff_t dense_ce_rows_f32(const float *x, const float *t, ptrdiff_t n, 
     __m256d acc = _mm256_setzero_pd(), comp = acc;
     ptrdiff_t r0 = 0;
     for (int have = 0;; r0 += 8, have = 1) {
-        int ok = r0 + 8 <= n && targets8_finite(t + r0 * step, &sh) &&
+        int ok = r0 + 8 <= n && targets8_fit(t + r0 * step, &sh) &&
                  rows8_begin(g, x + r0 * step, &sh, all);
         if (have) rows8_lse(prev);
         if (ok) ok = rows8_exp(g, C, 0);

@@ -585,7 +585,7 @@ static ptrdiff_t sparse_ce_rows_f32(const float *x, const int64_t *y, ptrdiff_t 
  *   maximum (rest < 1) a (B' - B rest / (1 + rest)), without the
  *   cancellation near 1 (dense_row in softmax_ce_impl.h).
  * Returns how many of its rows are done: g->nr, or fewer when a row's
- * targets are not all finite (that row is the generic path's). */
+ * targets are not all finite and >= 0 (that row is the generic path's). */
 FASTCE_ALWAYS_INLINE ptrdiff_t dense_ce_out16(const rows16 *g, const shape16 *sh, const float *tb,
                                               const float *w, const float *swb, double e,
                                               float *lossb, float *gradb, double grad_scale,
@@ -595,7 +595,8 @@ FASTCE_ALWAYS_INLINE ptrdiff_t dense_ce_out16(const rows16 *g, const shape16 *sh
     __m512 tv[FASTCE_SMALL_C];
     columns16(tv, tb, sh, nr);
     __mmask16 bad = 0;
-    for (ptrdiff_t j = 0; j < C; j++) bad |= _mm512_fpclass_ps_mask(tv[j], 0x99); /* NaN, inf */
+    /* NaN, inf, a negative target (whose sums could cancel: plain ones here) */
+    for (ptrdiff_t j = 0; j < C; j++) bad |= _mm512_fpclass_ps_mask(tv[j], 0xd9);
     bad &= fastce512_first16(nr);
     if (bad) nr = lowest(bad);
     if (nr == 0) return 0;
@@ -1144,6 +1145,162 @@ FASTCE_ALWAYS_INLINE ptrdiff_t sparse_ce_rows8_c(const double *x, const int64_t 
     return r0;
 }
 
+/* dense_ce_out16 for rows8, float64: the loss in double-double, as
+ * fastce_dense_sums and fastce_dense_loss_value (internal.h) have it:
+ *   sw ((1-e) (sum w_c t_c d_c + T L) + (e/C) (sum w_c d_c + W L)),
+ * d_c = max - x_c exact as hi + lo, each product w_c t_c exact, the dot
+ * products by Dot2, L = log1p(rest) as hi + lo, rounded once (a finite,
+ * nonzero loss; otherwise the plain double one, as the generic path). */
+FASTCE_ALWAYS_INLINE ptrdiff_t dense_ce_out8(const rows8 *g, const shape8 *sh, const double *tb,
+                                             const double *w, const double *swb, double e,
+                                             double *lossb, double *gradb, double grad_scale,
+                                             __m512d *acc, __m512d *comp, __m512d *o) {
+    const ptrdiff_t C = sh->C;
+    ptrdiff_t nr = g->nr;
+    __m512d tv[FASTCE_SMALL_C];
+    columns8(tv, tb, sh, nr);
+    __mmask8 bad = 0;
+    /* NaN, inf, a negative target (whose B could cancel) */
+    for (ptrdiff_t j = 0; j < C; j++) bad |= _mm512_fpclass_pd_mask(tv[j], 0xd9);
+    bad &= fastce512_first8(nr);
+    if (bad) nr = lowest(bad);
+    if (nr == 0) return 0;
+    const __mmask8 used = fastce512_first8(nr);
+    const double e_c = e / (double)C;
+    const __m512d zero = _mm512_setzero_pd(), one = _mm512_set1_pd(1.0);
+    const __m512d keep = _mm512_set1_pd(1.0 - e), ec = _mm512_set1_pd(e_c);
+    const __m512d sw = swb ? _mm512_maskz_loadu_pd(used, swb) : one;
+    /* plain: A, B, B' of dense_ce_out16; exact: the four sums of
+     * fastce_dense_sums as hi + compensation */
+    __m512d A = zero, B = zero, Br = zero;
+    __m512d at = zero, at_c = zero, st = zero, st_c = zero, aw = zero, aw_c = zero, sv = zero, sv_c = zero;
+    for (ptrdiff_t j = 0; j < C; j++) {
+        const __mmask8 ne = _mm512_cmp_pd_mask(g->v[j], g->m, _CMP_NEQ_UQ);
+        const __m512d wj = _mm512_set1_pd(w ? w[j] : 1.0);
+        const __m512d wt = _mm512_mul_pd(wj, _mm512_fmadd_pd(keep, tv[j], ec));
+        const fastce512_dd d0 = fastce512_two_sum(g->m, _mm512_sub_pd(zero, g->v[j]));
+        const fastce512_dd d = {_mm512_maskz_mov_pd(ne, d0.hi), _mm512_maskz_mov_pd(ne, d0.lo)};
+        const __mmask8 live = _mm512_mask_cmp_pd_mask(ne, wt, zero, _CMP_NEQ_UQ);
+        A = _mm512_mask3_fmadd_pd(wt, d.hi, A, live);
+        B = _mm512_add_pd(B, wt);
+        Br = _mm512_mask_add_pd(Br, ne, Br, wt);
+        /* sum_t += w t (exact), a_t += (w t) d by Dot2 where w t != 0 */
+        const fastce512_dd p = fastce512_two_prod(wj, tv[j]);
+        fastce512_dd s = fastce512_two_sum(st, p.hi);
+        st = s.hi;
+        st_c = _mm512_add_pd(st_c, _mm512_add_pd(s.lo, p.lo));
+        const __mmask8 pz = _mm512_cmp_pd_mask(p.hi, zero, _CMP_NEQ_UQ);
+        fastce512_dd q = fastce512_two_prod(p.hi, d.hi);
+        s = fastce512_two_sum(at, q.hi);
+        at = _mm512_mask_mov_pd(at, pz, s.hi);
+        at_c = _mm512_mask_add_pd(at_c, pz, at_c, _mm512_add_pd(_mm512_add_pd(s.lo, q.lo), _mm512_add_pd(
+                                                  _mm512_mul_pd(p.hi, d.lo), _mm512_mul_pd(p.lo, d.hi))));
+        if (e_c > 0.0) { /* sum_w += w, a_w += w d where w != 0 */
+            s = fastce512_two_sum(sv, wj);
+            sv = s.hi;
+            sv_c = _mm512_add_pd(sv_c, s.lo);
+            if (w && w[j] == 0.0) continue;
+            q = fastce512_two_prod(wj, d.hi);
+            s = fastce512_two_sum(aw, q.hi);
+            aw = s.hi;
+            aw_c = _mm512_add_pd(aw_c, _mm512_add_pd(_mm512_add_pd(s.lo, q.lo), _mm512_mul_pd(wj, d.lo)));
+        }
+    }
+    const __mmask8 mass = _mm512_cmp_pd_mask(B, zero, _CMP_NEQ_UQ); /* B != 0 */
+    __m512d l = _mm512_maskz_mul_pd(used, _mm512_maskz_mov_pd(mass, _mm512_fmadd_pd(B, g->L, A)), sw);
+    { /* the exact loss */
+        const fastce512_dd L = fastce512_log1p_dd(g->rest);
+        fastce512_dd x = fastce512_dd_add(fastce512_fast_two_sum(at, at_c),
+                                          fastce512_dd_mul(fastce512_fast_two_sum(st, st_c), L));
+        if (e_c > 0.0) {
+            const fastce_dd k1 = fastce_two_sum(1.0, -e), ecd = fastce_dd_div_d(e, (double)C);
+            fastce512_dd r = fastce512_dd_add(fastce512_fast_two_sum(aw, aw_c),
+                                              fastce512_dd_mul(fastce512_fast_two_sum(sv, sv_c), L));
+            x = fastce512_dd_add(
+                fastce512_dd_mul((fastce512_dd){_mm512_set1_pd(k1.hi), _mm512_set1_pd(k1.lo)}, x),
+                fastce512_dd_mul((fastce512_dd){_mm512_set1_pd(ecd.hi), _mm512_set1_pd(ecd.lo)}, r));
+        }
+        x = fastce512_dd_mul(x, (fastce512_dd){sw, zero});
+        const __m512d v = _mm512_add_pd(x.hi, x.lo), inf = _mm512_set1_pd(INFINITY);
+        const __mmask8 take = _mm512_cmp_pd_mask(_mm512_abs_pd(l), inf, _CMP_LT_OQ) &
+                              _mm512_cmp_pd_mask(l, zero, _CMP_NEQ_OQ) &
+                              _mm512_cmp_pd_mask(_mm512_abs_pd(v), inf, _CMP_LT_OQ);
+        l = _mm512_mask_mov_pd(l, take, v);
+    }
+    kahan_add(acc, comp, l, 1);
+    if (lossb) _mm512_mask_storeu_pd(lossb, used, l);
+    if (!gradb) return nr;
+    const __m512d inv = _mm512_div_pd(one, _mm512_add_pd(one, g->rest));
+    const __m512d a = _mm512_maskz_mul_pd(used & mass, sw, _mm512_set1_pd(grad_scale));
+    const __m512d sp = _mm512_mul_pd(_mm512_mul_pd(a, B), inv);
+    const __m512d gmax = _mm512_mul_pd(a, _mm512_fnmadd_pd(_mm512_mul_pd(B, g->rest), inv, Br));
+    const __mmask8 lone = _mm512_cmp_pd_mask(g->rest, one, _CMP_LT_OQ);
+    for (ptrdiff_t j = 0; j < C; j++) {
+        const __mmask8 eq = _mm512_cmp_pd_mask(g->v[j], g->m, _CMP_EQ_OQ);
+        const __m512d wt = _mm512_mul_pd(_mm512_set1_pd(w ? w[j] : 1.0), _mm512_fmadd_pd(keep, tv[j], ec));
+        o[j] = _mm512_mask_mov_pd(_mm512_fmsub_pd(sp, g->ex[j], _mm512_mul_pd(a, wt)), lone & eq, gmax);
+    }
+    store8(gradb, o, sh, nr);
+    return nr;
+}
+
+FASTCE_ALWAYS_INLINE ptrdiff_t dense_ce_rows8_c(const double *x, const double *t, ptrdiff_t n,
+                                                const ptrdiff_t C, ptrdiff_t n1, const int side,
+                                                const double *w, const double *sw, double e,
+                                                double *loss, double *grad, double grad_scale,
+                                                double *total) {
+    shape8 sh;
+    shape8_init(&sh, C, side ? n1 : 1);
+    const ptrdiff_t step = sh.step;
+    rows8 gs[2], *g = gs, *prev = NULL;
+    __m512d o[FASTCE_SMALL_C];
+    for (int j = 0; j < FASTCE_SMALL_C; j++) o[j] = _mm512_setzero_pd();
+    __m512d acc = _mm512_setzero_pd(), comp = acc;
+    ptrdiff_t done;
+    for (ptrdiff_t r0 = 0;; r0 += 8) {
+        rows8 *cur = NULL;
+        if (r0 < n && (!prev || prev->nr == 8)) {
+            ptrdiff_t nr = n - r0 < 8 ? n - r0 : 8;
+            rows8_begin(g, x + r0 * step, &sh, nr, fastce512_first8(nr));
+            if (g->nr) cur = g;
+        }
+        if (prev) rows8_lse(prev);
+        if (cur) {
+            rows8_exp(cur, C, 0);
+            rows8_stop_at_tiny_rest(cur);
+        }
+        if (prev) {
+            const ptrdiff_t p0 = r0 - 8;
+            const ptrdiff_t d = dense_ce_out8(prev, &sh, t + p0 * step, w, sw ? sw + p0 : NULL, e,
+                                              loss ? loss + p0 : NULL, grad ? grad + p0 * step : NULL,
+                                              grad_scale, &acc, &comp, o);
+            if (d < 8) {
+                done = p0 + d;
+                break;
+            }
+        }
+        if (!cur) {
+            done = r0;
+            break;
+        }
+        prev = cur;
+        g = cur == gs ? gs + 1 : gs;
+    }
+    *total += kahan_total(acc, comp);
+    return done;
+}
+
+static ptrdiff_t dense_ce_rows_f64(const double *x, const double *t, ptrdiff_t n, ptrdiff_t C,
+                                   ptrdiff_t n1, const double *w, const double *sw, double e,
+                                   double *loss, double *grad, double grad_scale, double *total) {
+#define FASTCE_CASE_(K)                                                                          \
+    case K:                                                                                      \
+        return n1 > 1 ? dense_ce_rows8_c(x, t, n, K, n1, 1, w, sw, e, loss, grad, grad_scale, total) \
+                      : dense_ce_rows8_c(x, t, n, K, 1, 0, w, sw, e, loss, grad, grad_scale, total);
+    switch (C) { FASTCE_WIDTHS_(FASTCE_CASE_) default: return 0; }
+#undef FASTCE_CASE_
+}
+
 static ptrdiff_t softmax_rows_f64(const double *x, ptrdiff_t n, ptrdiff_t C, ptrdiff_t n1,
                                   int op, double *out) {
 #define FASTCE_CASE_(K) \
@@ -1175,6 +1332,7 @@ void fastce_vec_avx512_fill_rows(fastce_vec_ops *t) {
     t->softmax_rows_f32 = softmax_rows_f32;
     t->softmax_rows_f64 = softmax_rows_f64;
     t->dense_ce_rows_f32 = dense_ce_rows_f32;
+    t->dense_ce_rows_f64 = dense_ce_rows_f64;
 }
 
 #endif /* FASTCE_HAVE_AVX512_TABLE */

@@ -334,8 +334,8 @@ def test_cancelling_logsumexp_at_every_position(dtype, C):
 
 
 # ------------------------------------------------------------ dense targets
-# dense_ce_rows (float32: AVX-512 groups of 16, AVX2 groups of 8; float64
-# rows take the generic path).
+# dense_ce_rows (float32: AVX-512 groups of 16, AVX2 groups of 8; float64:
+# AVX-512 groups of 8, AVX2 the generic path).
 
 def dense_targets(shape, dtype, seed=2):
     """Soft targets with exact zeros, every class of a few rows zero."""
@@ -382,14 +382,20 @@ def test_dense_edge_rows_among_ordinary_ones(dtype, C):
     x[34, 1], t[34, 1] = -np.inf, 0.0   # a masked class without: finite
     x[45, [1, 2]] = 50.0                # ties at the max
     x[50] = x[50] * 1e-3 + 1e3          # near-equal logits far from 0
+    t[55] = 0.0                         # signs that cancel: B = 0.365, not 0
+    t[55, :4] = [-1e30, 0.35, 0.015, 1e30]
+    t[57, 0] = -1e-45                   # a tiny negative target
     loss, grad = fastce.softmax_cross_entropy(x, t, reduction="none", return_grad=True)
     assert loss[2] == 0 and np.all(grad[2] == 0)
     assert loss[3] == np.inf and np.all(grad[3] == 0)
     assert np.isnan(loss[21]) and loss[26] == np.inf
     assert loss[33] == np.inf and np.all(np.isfinite(grad[33]))
+    assert abs(loss[55]) > 1e29         # (the row kernels' plain sum made it 0)
     want_loss, want_grad = ref.softmax_cross_entropy(x, t, reduction="none", return_grad=True)
     assert_close(loss, want_loss, dtype)
-    ordinary = np.setdiff1d(np.arange(64), [3, 12, 21, 26])
+    # (row 55: the reference's own plain sum of the targets cancels to 0,
+    # and it returns a zero gradient)
+    ordinary = np.setdiff1d(np.arange(64), [3, 12, 21, 26, 55])
     assert_close(grad[ordinary], want_grad[ordinary], dtype)
     # the mean: NaN from row 21; without it and row 26, inf (rows 3 and 33)
     keep = np.setdiff1d(np.arange(64), [21, 26])
@@ -400,8 +406,8 @@ def test_dense_edge_rows_among_ordinary_ones(dtype, C):
 @pytest.mark.parametrize("C", [3, 10, 16, 31])
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 def test_dense_gradient_over_its_inputs(dtype, C):
-    """grad_out may be the logits or the targets: each group reads both
-    before it writes."""
+    """grad_out may be the logits (each group reads its rows before it
+    writes them) or the targets (which the Python layer copies first)."""
     x = logits((43, C), dtype)
     t = dense_targets((43, C), dtype)
     kw = dict(label_smoothing=0.1, sample_weight=np.linspace(0.5, 2, 43).astype(dtype))
@@ -412,3 +418,19 @@ def test_dense_gradient_over_its_inputs(dtype, C):
         loss, grad = fastce.softmax_cross_entropy(xi, ti, return_grad=True, grad_out=out, **kw)
         assert grad is out and loss == want_loss
         np.testing.assert_array_equal(out, want_grad)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_dense_full_smoothing_with_a_masked_class(dtype):
+    """label_smoothing = 1 leaves no target term, so a masked class with
+    target mass gives inf (the smoothing term), as in fastce.reference,
+    wherever the row sits: the generic path made it 0 * inf = NaN, and a
+    NaN row (4) sends the rows after it there."""
+    x = np.zeros((16, 3), dtype)
+    t = np.full((16, 3), 1 / 3, dtype)
+    x[:, 0] = -np.inf
+    x[4, 1] = np.nan
+    loss = fastce.softmax_cross_entropy(x, t, label_smoothing=1.0, reduction="none")
+    want = ref.softmax_cross_entropy(x, t, label_smoothing=1.0, reduction="none")
+    np.testing.assert_array_equal(loss, want)
+    assert np.isnan(loss[4]) and np.all(np.delete(loss, 4) == np.inf)
