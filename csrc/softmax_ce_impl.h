@@ -334,10 +334,18 @@ static void LOCAL(dense_row)(const LOCAL(dense_ctx) *c, ptrdiff_t s, fastce_acc 
     ptrdiff_t k = -1;
     /* Without class weights, wt_c = keep t_c + e/C: vector passes for the
      * sums over t and, with smoothing, over ones. Double rows with
-     * smoothing or a sample weight take the exact sums below instead;
-     * a float loss needs no more than these. */
+     * smoothing or a sample weight need the exact sums too: a vector pass
+     * where the table has one (row_dense_dot2), else the loop below; a
+     * float loss needs no more than row_wdiff's. */
+    const int exact = sizeof(T) == sizeof(double) && precise;
     const int vec = !masked && n1 == 1 && VEC(row_wdiff) && !c->w &&
-                    (!precise || sizeof(T) == sizeof(float));
+                    (!exact || (VEC(row_dense_dot2) && isfinite(r.max)));
+    if (vec && exact) {
+        double d[6];
+        VEC(row_dense_dot2)(x, t, C, r.max, c->e > 0.0, d);
+        sums.a_t = (fastce_acc){d[0], d[1]}, sums.sum_t = (fastce_acc){d[2], d[3]};
+        if (c->e > 0.0) sums.a_w = (fastce_acc){d[4], d[5]}, sums.sum_w = (fastce_acc){(double)C, 0.0};
+    }
     if (vec) {
         double o[4], u[4] = {0.0, 0.0, 0.0, 0.0};
         k = VEC(row_wdiff)(x, t, C, r.max, 1, o);
@@ -375,7 +383,7 @@ static void LOCAL(dense_row)(const LOCAL(dense_ctx) *c, ptrdiff_t s, fastce_acc 
              : masked   ? (B != B ? B : INFINITY) /* a NaN target stays NaN */
                         : fastce_acc_value(A) + B * lse_rel;
     l *= sw;
-    if (precise && !vec && isfinite(l) && (l != 0.0 || (r.deep > 0.0 && B != 0.0))) {
+    if (precise && (!vec || exact) && isfinite(l) && (l != 0.0 || (r.deep > 0.0 && B != 0.0))) {
         /* (a finite loss may still have an absent infinite term; a zero
          * one is a tiny rest rounded to 0 that the weights bring back) */
         double v = r.deep > 0.0 && fastce_acc_value(A) == 0.0

@@ -211,6 +211,17 @@ typedef struct {
                                    ptrdiff_t n1, const double *w, const double *sw, double e,
                                    double *loss, double *grad, double grad_scale,
                                    double *total);
+    /* The exact sums of a dense row without class weights (contiguous, C
+     * entries, max m finite): as fastce_dense_sums (internal.h) with w = 1,
+     * out[0] + out[1] = a_t, out[2] + out[3] = sum_t, and with smoothing
+     * out[4] + out[5] = a_w (else 0); sum_w is C. Double rows only (the
+     * f32 slot stays NULL: a float loss needs no more than row_wdiff);
+     * NULL where an instruction set has none (AVX2, scalar: the loop in
+     * softmax_ce_impl.h). */
+    void (*row_dense_dot2_f32)(const float *x, const float *t, ptrdiff_t C, double m,
+                               int smoothing, double out[6]);
+    void (*row_dense_dot2_f64)(const double *x, const double *t, ptrdiff_t C, double m,
+                               int smoothing, double out[6]);
 } fastce_vec_ops;
 
 /* Rows of at least this many classes take entropy_row; shorter ones

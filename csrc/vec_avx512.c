@@ -373,6 +373,44 @@ FASTCE_ROW_WDIFF_512(f32, float, fastce512_mload8_f32, 0)
 FASTCE_ROW_WDIFF_512(f64, double, fastce512_mload8_f64, 1)
 #undef FASTCE_ROW_WDIFF_512
 
+/* row_dense_dot2 (vec.h): the exact sums of a float64 dense row without
+ * class weights, lane by lane as fastce_dense_sums_add (internal.h) has
+ * them with w = 1: d_j = max - x_j as hi + lo (0 at a maximum),
+ * sum t_j by TwoSum, sum t_j d_j by Dot2 where t_j != 0 and, with
+ * smoothing, sum d_j; the lanes then added in order. The scalar loop
+ * took 25 ns an entry at (16384, 1000) with smoothing (0.04 G/s). */
+static void row_dense_dot2_f64(const double *x, const double *t, ptrdiff_t C, double m,
+                               int smoothing, double out[6]) {
+    const __m512d mv = _mm512_set1_pd(m), zero = _mm512_setzero_pd();
+    __m512d at = zero, at_e = zero, st = zero, st_e = zero, aw = zero, aw_e = zero;
+    for (ptrdiff_t j = 0; j < C; j += 8) {
+        const __mmask8 live = C - j >= 8 ? 0xff : fastce512_first8(C - j);
+        const __m512d v = fastce512_mload8_f64(live, x + j), tv = fastce512_mload8_f64(live, t + j);
+        const __mmask8 ne = _mm512_mask_cmp_pd_mask(live, v, mv, _CMP_NEQ_UQ);
+        fastce512_dd d = fastce512_two_sum(mv, _mm512_sub_pd(zero, v));
+        d.hi = _mm512_maskz_mov_pd(ne, d.hi);
+        d.lo = _mm512_maskz_mov_pd(ne, d.lo);
+        two_sum_add(&st, &st_e, tv);
+        const __mmask8 nz = _mm512_cmp_pd_mask(tv, zero, _CMP_NEQ_UQ);
+        const fastce512_dd p = fastce512_two_prod(tv, d.hi);
+        const fastce512_dd s = fastce512_two_sum(at, p.hi);
+        at = _mm512_mask_mov_pd(at, nz, s.hi);
+        at_e = _mm512_mask_add_pd(at_e, nz, at_e,
+                                  _mm512_add_pd(_mm512_add_pd(s.lo, p.lo), _mm512_mul_pd(tv, d.lo)));
+        if (smoothing) {
+            two_sum_add(&aw, &aw_e, d.hi);
+            aw_e = _mm512_add_pd(aw_e, d.lo);
+        }
+    }
+    double l[6][8];
+    const __m512d lanes[6] = {at, at_e, st, st_e, aw, aw_e};
+    for (int i = 0; i < 6; i++) _mm512_storeu_pd(l[i], lanes[i]);
+    for (int i = 0; i < 3; i++) {
+        fastce_acc a = fastce_lanes_acc(l[2 * i], l[2 * i + 1], 8);
+        out[2 * i] = a.s, out[2 * i + 1] = a.c;
+    }
+}
+
 /* ------------------------------------------------ second passes of a row */
 
 /* scale * e + offset * w and (x - m) - lse_rel in double lanes, rounded
@@ -494,6 +532,7 @@ void fastce_vec_avx512_fill(fastce_vec_ops *t) {
     t->row_rest_f64 = row_rest_f64;
     t->row_wdiff_f32 = row_wdiff_f32;
     t->row_wdiff_f64 = row_wdiff_f64;
+    t->row_dense_dot2_f64 = row_dense_dot2_f64;
     t->row_rest_store_f32 = row_rest_store_f32;
     t->row_rest_store_f64 = row_rest_store_f64;
     t->scale_row_f32 = scale_row_f32;

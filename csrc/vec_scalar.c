@@ -27,4 +27,5 @@ const fastce_vec_ops fastce_vec_scalar = {
     NULL,                      NULL, /* argmax_planes: fastce_argmax in internal.h */
     NULL,                      NULL, /* row_wdiff: the loops in softmax_ce_impl.h */
     NULL,                      NULL, /* dense_ce_rows: dense_row in softmax_ce_impl.h */
+    NULL,                      NULL, /* row_dense_dot2: the loop in dense_row */
 };
