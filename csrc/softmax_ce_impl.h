@@ -111,8 +111,8 @@ static inline double LOCAL(deep_loss)(double a, double b, fastce_row r) {
  * max, exp(x_j - max) is computed once: stored in the gradient row by the
  * rest pass, then scaled in place. Whatever reads x (x_y, the smoothing sum)
  * comes first, so the gradient may overwrite the logits. */
-static void LOCAL(sparse_row)(const LOCAL(sparse_ctx) *c, ptrdiff_t s,
-                              fastce_acc *acc) {
+static void LOCAL(sparse_row)(const void *vctx, ptrdiff_t s, fastce_acc *acc) {
+    const LOCAL(sparse_ctx) *c = vctx;
     const ptrdiff_t C = c->C, n1 = c->n1;
     const double e = c->e, e_c = c->e / (double)C;
     ptrdiff_t off = fastce_row_offset(s, C, n1);
@@ -217,43 +217,62 @@ static inline int LOCAL(sparse_group_kernel)(const LOCAL(sparse_ctx) *c) {
 static double LOCAL(sparse_tile)(const void *vctx, ptrdiff_t s, ptrdiff_t r, const T *x,
                                  const T *unused, T *g);
 
-static double LOCAL(sparse_block_direct)(const LOCAL(sparse_ctx) *c, ptrdiff_t begin,
-                                         ptrdiff_t end) {
-    const ptrdiff_t C = c->C, n1 = c->n1;
+/* A block's samples [begin, end) for a group kernel (sparse or dense
+ * targets): group(ctx, s, run, &part) runs it on the run of samples from s
+ * (one leading index, kernel_run) while it can, returns how many it did
+ * and adds their losses to part; a sample it leaves (a row whose max is
+ * not finite) and the tail of a run go one by one, row(ctx, s, &acc),
+ * samples side by side through tiles of x and t (the strided loops are
+ * scalar: with a tenth of the samples masked, 150 classes, they made
+ * log_softmax 5x slower than the tiles). group NULL: all one by one. */
+typedef ptrdiff_t (*LOCAL(group_fn))(const void *ctx, ptrdiff_t s, ptrdiff_t run, double *part);
+typedef void (*LOCAL(row_fn))(const void *ctx, ptrdiff_t s, fastce_acc *acc);
+
+static inline double LOCAL(group_block)(const void *ctx, LOCAL(group_fn) group, LOCAL(row_fn) row,
+                                        LOCAL(tile_fn) tile, const T *x, const T *t, T *grad,
+                                        ptrdiff_t C, ptrdiff_t n1, ptrdiff_t begin,
+                                        ptrdiff_t end) {
     fastce_acc acc = {0.0, 0.0};
-    /* A group kernel takes samples while it can; a sample it leaves (a
-     * row whose max is not finite) and the tail of a run go one by one,
-     * samples side by side through a tile (the strided loops are scalar:
-     * with a tenth of the samples masked, 150 classes, they made
-     * log_softmax 5x slower than the tiles). */
-    const int kernel = LOCAL(sparse_group_kernel)(c);
     ptrdiff_t left = 8; /* see one_by_one_stop */
     for (ptrdiff_t s = begin; s < end;) {
         ptrdiff_t stop = end;
-        if (kernel) {
-            const ptrdiff_t run = LOCAL(kernel_run)(s, end, n1), off = fastce_row_offset(s, C, n1);
-            const ptrdiff_t s0 = s;
-            const T *sw = c->sw ? c->sw + s : NULL;
-            T *loss = c->loss ? c->loss + s : NULL, *grad = c->grad ? c->grad + off : NULL;
+        if (group) {
+            const ptrdiff_t run = LOCAL(kernel_run)(s, end, n1), s0 = s;
             double part = 0.0;
             stop = s + run;
-            s += kernel == 1 ? LOCAL(sparse_rows_kernel)()(c->x + off, c->y + s, run, C, n1, c->w, sw,
-                                                           c->ignore_index, c->e, c->w_sum, c->w_lo,
-                                                           loss, grad, c->grad_scale, &part)
-                             : LOCAL(sparse_planes_kernel)()(c->x + off, c->y + s, run, C, n1, c->w,
-                                                             sw, c->ignore_index, loss, grad,
-                                                             c->grad_scale, &part);
+            s += group(ctx, s, run, &part);
             fastce_acc_add(&acc, part);
             stop = LOCAL(one_by_one_stop)(&left, n1, s - s0, s, stop);
             if (n1 > 1 && s < stop && LOCAL(use_tiles)(C, n1)) { /* the samples it left, */
-                fastce_acc_add(&acc, LOCAL(run_tiles)(c, LOCAL(sparse_tile), c->x, NULL, c->grad,
-                                                      C, n1, s, stop)); /* as rows */
-                s = stop;
+                fastce_acc_add(&acc, LOCAL(run_tiles)(ctx, tile, x, t, grad, C, n1, s, stop));
+                s = stop; /* as rows */
             }
         }
-        for (; s < stop; s++) LOCAL(sparse_row)(c, s, &acc);
+        for (; s < stop; s++) row(ctx, s, &acc);
     }
     return fastce_acc_value(acc);
+}
+
+/* group_fn for sparse targets: the row-parallel or the planes kernel. */
+static ptrdiff_t LOCAL(sparse_group)(const void *vctx, ptrdiff_t s, ptrdiff_t run,
+                                     double *part) {
+    const LOCAL(sparse_ctx) *c = vctx;
+    const ptrdiff_t C = c->C, n1 = c->n1, off = fastce_row_offset(s, C, n1);
+    const T *sw = c->sw ? c->sw + s : NULL;
+    T *loss = c->loss ? c->loss + s : NULL, *grad = c->grad ? c->grad + off : NULL;
+    return LOCAL(sparse_group_kernel)(c) == 1
+               ? LOCAL(sparse_rows_kernel)()(c->x + off, c->y + s, run, C, n1, c->w, sw,
+                                             c->ignore_index, c->e, c->w_sum, c->w_lo, loss, grad,
+                                             c->grad_scale, part)
+               : LOCAL(sparse_planes_kernel)()(c->x + off, c->y + s, run, C, n1, c->w, sw,
+                                               c->ignore_index, loss, grad, c->grad_scale, part);
+}
+
+static double LOCAL(sparse_block_direct)(const LOCAL(sparse_ctx) *c, ptrdiff_t begin,
+                                         ptrdiff_t end) {
+    return LOCAL(group_block)(c, LOCAL(sparse_group_kernel)(c) ? LOCAL(sparse_group) : NULL,
+                              LOCAL(sparse_row), LOCAL(sparse_tile), c->x, NULL, c->grad, c->C,
+                              c->n1, begin, end);
 }
 
 /* A tile of strided samples (run_tiles in row_impl.h). */
@@ -313,7 +332,8 @@ typedef struct {
 
 /* One row of the dense loss (any stride), its gradient, and its loss
  * added to *acc. */
-static void LOCAL(dense_row)(const LOCAL(dense_ctx) *c, ptrdiff_t s, fastce_acc *acc) {
+static void LOCAL(dense_row)(const void *vctx, ptrdiff_t s, fastce_acc *acc) {
+    const LOCAL(dense_ctx) *c = vctx;
     const ptrdiff_t C = c->C, n1 = c->n1;
     const double keep = 1.0 - c->e, e_c = c->e / (double)C;
     /* weights or smoothing: the loss is recomputed from compensated sums */
@@ -442,35 +462,20 @@ static inline int LOCAL(dense_group_kernel)(const LOCAL(dense_ctx) *c) {
 static double LOCAL(dense_tile)(const void *vctx, ptrdiff_t s, ptrdiff_t r, const T *x,
                                 const T *tt, T *g);
 
-/* sparse_block_direct for dense targets. */
+/* group_fn for dense targets. */
+static ptrdiff_t LOCAL(dense_group)(const void *vctx, ptrdiff_t s, ptrdiff_t run, double *part) {
+    const LOCAL(dense_ctx) *c = vctx;
+    const ptrdiff_t off = fastce_row_offset(s, c->C, c->n1);
+    return LOCAL(dense_rows_kernel)()(c->x + off, c->t + off, run, c->C, c->n1, c->w,
+                                      c->sw ? c->sw + s : NULL, c->e, c->loss ? c->loss + s : NULL,
+                                      c->grad ? c->grad + off : NULL, c->grad_scale, part);
+}
+
 static double LOCAL(dense_block_direct)(const LOCAL(dense_ctx) *c, ptrdiff_t begin,
                                         ptrdiff_t end) {
-    const ptrdiff_t C = c->C, n1 = c->n1;
-    fastce_acc acc = {0.0, 0.0};
-    const int kernel = LOCAL(dense_group_kernel)(c);
-    ptrdiff_t left = 8; /* see one_by_one_stop */
-    for (ptrdiff_t s = begin; s < end;) {
-        ptrdiff_t stop = end;
-        if (kernel) {
-            const ptrdiff_t run = LOCAL(kernel_run)(s, end, n1), off = fastce_row_offset(s, C, n1);
-            const ptrdiff_t s0 = s;
-            double part = 0.0;
-            stop = s + run;
-            s += LOCAL(dense_rows_kernel)()(c->x + off, c->t + off, run, C, n1, c->w,
-                                            c->sw ? c->sw + s : NULL, c->e,
-                                            c->loss ? c->loss + s : NULL,
-                                            c->grad ? c->grad + off : NULL, c->grad_scale, &part);
-            fastce_acc_add(&acc, part);
-            stop = LOCAL(one_by_one_stop)(&left, n1, s - s0, s, stop);
-            if (n1 > 1 && s < stop && LOCAL(use_tiles)(C, n1)) { /* the samples it left */
-                fastce_acc_add(&acc, LOCAL(run_tiles)(c, LOCAL(dense_tile), c->x, c->t, c->grad,
-                                                      C, n1, s, stop));
-                s = stop;
-            }
-        }
-        for (; s < stop; s++) LOCAL(dense_row)(c, s, &acc);
-    }
-    return fastce_acc_value(acc);
+    return LOCAL(group_block)(c, LOCAL(dense_group_kernel)(c) ? LOCAL(dense_group) : NULL,
+                              LOCAL(dense_row), LOCAL(dense_tile), c->x, c->t, c->grad, c->C,
+                              c->n1, begin, end);
 }
 
 /* sparse_tile and sparse_block for dense targets, which go through a
