@@ -5,6 +5,9 @@
  * by fastce_vec_avx512_fill_rows. Compiled with AVX-512 flags
  * (CMakeLists.txt); dispatch.c calls into it only on CPUs that have them.
  *
+ * Also dense_ce_rows_f32/f64 (dense targets), and the float64 weighted
+ * and smoothed losses in double-double (weighted_loss8).
+ *
  * The scheme is that of vec_avx2_rows.h, twice as wide: 16 rows of floats
  * (8 of doubles) become C vectors of 16 (8) lanes, lane k = row k, vector j
  * = class j, and every per-row step (max, ties, exp, the sums, log1p, the
@@ -995,8 +998,10 @@ FASTCE_ALWAYS_INLINE ptrdiff_t softmax_rows8_c(const double *x, ptrdiff_t n, con
 /* A weighted or smoothed float64 loss rounds each weight product in
  * double, up to 2.5 ulp on top of lse_rel's error: weighted_loss in
  * softmax_ce_impl.h carries every product and sum in double-double, with
- * lse_rel = log1p(rest) in double-double too, and rounds once. This is it
- * lane by lane:
+ * lse_rel = log1p(rest) as hi + lo (to about 2^-55 of itself, as
+ * fastce_log1p_dd_fast), and rounds once. This is it lane by lane (the
+ * rest itself stays a double: on a confident row, whose loss is about
+ * w_y sw rest, a weight can double its error counted in ulp):
  *   sw * ((1-e) * w_y * l_y + (e/C) * (smooth + W * lse_rel)),
  * l_y = (max - x_y) + lse_rel, smooth = sum_c w_c (max - x_c). */
 FASTCE_ALWAYS_INLINE __m512d weighted_loss8(const rows8 *g, __m512d wy, __m512d sw, double e,
@@ -1149,8 +1154,10 @@ FASTCE_ALWAYS_INLINE ptrdiff_t sparse_ce_rows8_c(const double *x, const int64_t 
  * fastce_dense_sums and fastce_dense_loss_value (internal.h) have it:
  *   sw ((1-e) (sum w_c t_c d_c + T L) + (e/C) (sum w_c d_c + W L)),
  * d_c = max - x_c exact as hi + lo, each product w_c t_c exact, the dot
- * products by Dot2, L = log1p(rest) as hi + lo, rounded once (a finite,
- * nonzero loss; otherwise the plain double one, as the generic path). */
+ * products by Dot2, L = log1p(rest) as hi + lo, rounded once, for every
+ * row whose plain double loss is finite and nonzero (the others keep
+ * that one). The generic dense_row takes these sums only with weights or
+ * smoothing: a plain row's last bit can differ between the two paths. */
 FASTCE_ALWAYS_INLINE ptrdiff_t dense_ce_out8(const rows8 *g, const shape8 *sh, const double *tb,
                                              const double *w, const double *swb, double e,
                                              double *lossb, double *gradb, double grad_scale,
