@@ -253,24 +253,32 @@ static inline double LOCAL(group_block)(const void *ctx, LOCAL(group_fn) group, 
     return fastce_acc_value(acc);
 }
 
-/* group_fn for sparse targets: the row-parallel or the planes kernel. */
-static ptrdiff_t LOCAL(sparse_group)(const void *vctx, ptrdiff_t s, ptrdiff_t run,
-                                     double *part) {
+/* group_fn for sparse targets: the row-parallel kernel, or the planes one. */
+static ptrdiff_t LOCAL(sparse_rows_group)(const void *vctx, ptrdiff_t s, ptrdiff_t run,
+                                          double *part) {
     const LOCAL(sparse_ctx) *c = vctx;
-    const ptrdiff_t C = c->C, n1 = c->n1, off = fastce_row_offset(s, C, n1);
-    const T *sw = c->sw ? c->sw + s : NULL;
-    T *loss = c->loss ? c->loss + s : NULL, *grad = c->grad ? c->grad + off : NULL;
-    return LOCAL(sparse_group_kernel)(c) == 1
-               ? LOCAL(sparse_rows_kernel)()(c->x + off, c->y + s, run, C, n1, c->w, sw,
-                                             c->ignore_index, c->e, c->w_sum, c->w_lo, loss, grad,
-                                             c->grad_scale, part)
-               : LOCAL(sparse_planes_kernel)()(c->x + off, c->y + s, run, C, n1, c->w, sw,
-                                               c->ignore_index, loss, grad, c->grad_scale, part);
+    const ptrdiff_t off = fastce_row_offset(s, c->C, c->n1);
+    return LOCAL(sparse_rows_kernel)()(c->x + off, c->y + s, run, c->C, c->n1, c->w,
+                                       c->sw ? c->sw + s : NULL, c->ignore_index, c->e, c->w_sum,
+                                       c->w_lo, c->loss ? c->loss + s : NULL,
+                                       c->grad ? c->grad + off : NULL, c->grad_scale, part);
+}
+
+static ptrdiff_t LOCAL(sparse_planes_group)(const void *vctx, ptrdiff_t s, ptrdiff_t run,
+                                            double *part) {
+    const LOCAL(sparse_ctx) *c = vctx;
+    const ptrdiff_t off = fastce_row_offset(s, c->C, c->n1);
+    return LOCAL(sparse_planes_kernel)()(c->x + off, c->y + s, run, c->C, c->n1, c->w,
+                                         c->sw ? c->sw + s : NULL, c->ignore_index,
+                                         c->loss ? c->loss + s : NULL,
+                                         c->grad ? c->grad + off : NULL, c->grad_scale, part);
 }
 
 static double LOCAL(sparse_block_direct)(const LOCAL(sparse_ctx) *c, ptrdiff_t begin,
                                          ptrdiff_t end) {
-    return LOCAL(group_block)(c, LOCAL(sparse_group_kernel)(c) ? LOCAL(sparse_group) : NULL,
+    const int kernel = LOCAL(sparse_group_kernel)(c);
+    return LOCAL(group_block)(c, kernel == 1 ? LOCAL(sparse_rows_group)
+                                 : kernel == 2 ? LOCAL(sparse_planes_group) : NULL,
                               LOCAL(sparse_row), LOCAL(sparse_tile), c->x, NULL, c->grad, c->C,
                               c->n1, begin, end);
 }
