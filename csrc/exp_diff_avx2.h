@@ -20,14 +20,19 @@ static inline __m256 exp_diff_ps(__m256 v, __m256 m) {
     err = _mm256_and_ps(err, _mm256_cmp_ps(err, err, _CMP_ORD_Q));
     return _mm256_fmadd_ps(e, err, e);
 }
-static inline __m256d exp_diff_pd(__m256d v, __m256d m) {
+/* With lo (not NULL): the result is *lo + the value returned, the exp's
+ * last rounding and that of the correction kept out (as exp_diff_tame_pd). */
+static inline __m256d exp_diff_lo_pd(__m256d v, __m256d m, __m256d *lo) {
     __m256d d = _mm256_sub_pd(v, m);
     __m256d ap = _mm256_add_pd(d, m), bp = _mm256_sub_pd(d, ap);
     __m256d err = _mm256_sub_pd(_mm256_sub_pd(v, ap), _mm256_add_pd(m, bp));
-    __m256d e = fastce_exp_pd(d);
+    __m256d e_lo, e = fastce_exp_lo_pd(d, lo ? &e_lo : NULL);
     err = _mm256_and_pd(err, _mm256_cmp_pd(err, err, _CMP_ORD_Q));
-    return _mm256_fmadd_pd(e, err, e);
+    __m256d out = _mm256_fmadd_pd(e, err, e);
+    if (lo) *lo = _mm256_add_pd(_mm256_fmadd_pd(e, err, _mm256_sub_pd(e, out)), e_lo);
+    return out;
 }
+static inline __m256d exp_diff_pd(__m256d v, __m256d m) { return exp_diff_lo_pd(v, m, NULL); }
 
 /* The tame forms. Where d = fl(v - m) is in [-87, 0] (float) or
  * [-708, 0] (double) in every lane, the shortcuts below give the same bits
@@ -70,13 +75,16 @@ static inline void exp_diff_tame_ps(const __m256 *v, __m256 m, __m256 *out, cons
 #undef FASTCE_POLY
 
 /* exp_diff_pd(v[u], m) for v[u] - m in [-708, 0], u < U, as
- * exp_diff_tame_ps. */
-static inline void exp_diff_tame_pd(const __m256d *v, __m256d m, __m256d *out, const int U) {
+ * exp_diff_tame_ps; with lo (not NULL), the low parts of exp_diff_lo_pd
+ * in lo[u]: e = (1 + s) 2^n as hi + l (TwoSum, 1 the larger: |s| < 0.42),
+ * then e (1 + err) = fma(e, err, e) + (fma(e, err, e - that) + l). */
+static inline void exp_diff_tame_pd(const __m256d *v, __m256d m, __m256d *out, const int U,
+                                    __m256d *lo) {
     static const double inv_fact[] = {
         1.0 / 6227020800.0, 1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0,
         1.0 / 362880.0,     1.0 / 40320.0,     1.0 / 5040.0,     1.0 / 720.0,
         1.0 / 120.0,        1.0 / 24.0,        1.0 / 6.0,        0.5};
-    __m256d d[4], ap[4], bp[4], err[4], n[4], r[4], p[4], e[4];
+    __m256d d[4], ap[4], bp[4], err[4], n[4], r[4], p[4], e[4], s[4], sc[4];
     FASTCE_EACH d[u] = _mm256_sub_pd(v[u], m);
     FASTCE_EACH ap[u] = _mm256_add_pd(d[u], m);
     FASTCE_EACH bp[u] = _mm256_sub_pd(d[u], ap[u]);
@@ -89,12 +97,17 @@ static inline void exp_diff_tame_pd(const __m256d *v, __m256d m, __m256d *out, c
     FASTCE_EACH p[u] = _mm256_set1_pd(inv_fact[0]);
     for (int k = 1; k < 12; k++)
         FASTCE_EACH p[u] = _mm256_fmadd_pd(p[u], r[u], _mm256_set1_pd(inv_fact[k]));
-    FASTCE_EACH e[u] = _mm256_add_pd(_mm256_set1_pd(1.0),
-                                     _mm256_fmadd_pd(_mm256_mul_pd(p[u], r[u]), r[u], r[u]));
-    FASTCE_EACH e[u] = _mm256_mul_pd(e[u], _mm256_castsi256_pd(_mm256_slli_epi64(
-                           _mm256_add_epi64(_mm256_cvtepi32_epi64(_mm256_cvtpd_epi32(n[u])),
-                                            _mm256_set1_epi64x(1023)), 52)));
+    FASTCE_EACH s[u] = _mm256_fmadd_pd(_mm256_mul_pd(p[u], r[u]), r[u], r[u]);
+    FASTCE_EACH e[u] = _mm256_add_pd(_mm256_set1_pd(1.0), s[u]);
+    FASTCE_EACH sc[u] = _mm256_castsi256_pd(_mm256_slli_epi64(
+        _mm256_add_epi64(_mm256_cvtepi32_epi64(_mm256_cvtpd_epi32(n[u])), _mm256_set1_epi64x(1023)),
+        52));
+    if (lo) FASTCE_EACH lo[u] = _mm256_mul_pd(
+        _mm256_add_pd(_mm256_sub_pd(_mm256_set1_pd(1.0), e[u]), s[u]), sc[u]);
+    FASTCE_EACH e[u] = _mm256_mul_pd(e[u], sc[u]);
     FASTCE_EACH out[u] = _mm256_fmadd_pd(e[u], err[u], e[u]);
+    if (lo) FASTCE_EACH lo[u] = _mm256_add_pd(
+        _mm256_fmadd_pd(e[u], err[u], _mm256_sub_pd(e[u], out[u])), lo[u]);
 }
 #undef FASTCE_EACH
 

@@ -22,18 +22,25 @@ static inline double LOCAL(strided_row_max)(const T *x, ptrdiff_t n1, ptrdiff_t 
     return m;
 }
 
+/* The rest, and with lo (float64 rows) its low part in *lo: each term's
+ * correction and the sum's compensation kept out of the rounding. */
 static inline double LOCAL(strided_row_rest)(const T *x, ptrdiff_t n1, ptrdiff_t C,
-                                             double m) {
+                                             double m, double *lo) {
     fastce_acc rest = {0.0, 0.0};
-    double ties = -1.0;
+    double ties = -1.0, terms_lo = 0.0;
     for (ptrdiff_t j = 0; j < C; j++) {
         double v = (double)x[j * n1];
-        if (v == m)
+        if (v == m) {
             ties += 1.0;
-        else
+        } else if (lo) {
+            double t_lo;
+            fastce_acc_add(&rest, fastce_exp_diff_dd(v, m, &t_lo));
+            terms_lo += t_lo;
+        } else
             fastce_acc_add(&rest, fastce_exp_diff(v, m));
     }
-    return fastce_acc_value(rest) + ties;
+    if (!lo) return fastce_acc_value(rest) + ties;
+    return fastce_rest_dd(rest.s, rest.c + terms_lo, ties, lo);
 }
 
 /* The row's largest entry. */
@@ -97,20 +104,42 @@ static inline int LOCAL(row_rest_from_max)(const T *x, ptrdiff_t n1, ptrdiff_t C
         return 0;
     }
     const int f64 = sizeof(T) == sizeof(double);
+    double *lo = f64 ? &r->lo : NULL;
     int stored = 0;
     if (e && n1 == 1 && isfinite(r->max) &&
         !(f64 && exact_rest && (const T *)e == x && LOCAL(all_far_below)(x, C, r->max))) {
-        r->rest = VEC(row_rest_store)(x, C, r->max, e);
+        r->rest = VEC(row_rest_store)(x, C, r->max, e, lo);
         stored = 1;
     } else {
-        r->rest = n1 == 1 ? VEC(row_rest)(x, C, r->max)
-                          : LOCAL(strided_row_rest)(x, n1, C, r->max);
+        r->rest = n1 == 1 ? VEC(row_rest)(x, C, r->max, lo)
+                          : LOCAL(strided_row_rest)(x, n1, C, r->max, lo);
     }
     if (f64 && r->rest < FASTCE_TINY_REST_F64 && !(stored && (const T *)e == x)) {
         r->deep = LOCAL(deep_rest)(x, n1, C, r->max);
         r->rest = ldexp(r->deep, -FASTCE_DEEP_SCALE);
+        r->lo = 0.0; /* (that rounding is the result's) */
     }
     return stored;
+}
+
+/* lse_rel = log1p(rest), the log of the row's normaliser relative to its
+ * max (lse = max + lse_rel), as hi + lo. A float64 row's comes from
+ * rest + lo by the double-double log1p of ddmath.h (within 2^-55 of
+ * itself; below 2^-60 log1p(u) = u - u^2/2 to 2^-120 of itself), so that
+ * only the terms' own errors remain, in lse_rel and in a loss that a
+ * weight or a target sum multiplies (the significands of rest, lse_rel
+ * and the loss differ: each rounding between them could weigh two units
+ * of the result's last place). A float row's, from libm's log1p. */
+static inline fastce_dd LOCAL(lse_rel_dd)(fastce_row r) {
+    const double u = r.rest;
+    if (sizeof(T) != sizeof(double) || !(u < INFINITY)) return fastce_dd_of(log1p(u));
+    fastce_dd l = u < 0x1p-60 ? fastce_two_sum(u, -0.5 * u * u) : fastce_log1p_dd_fast(u);
+    return fastce_fast_two_sum(l.hi, l.lo + r.lo / (1.0 + u));
+}
+
+static inline double LOCAL(lse_rel)(fastce_row r) {
+    fastce_dd l = LOCAL(lse_rel_dd)(r);
+    return l.hi + l.lo;
 }
 
 static inline fastce_row LOCAL(row_stats)(const T *x, ptrdiff_t n1, ptrdiff_t C) {

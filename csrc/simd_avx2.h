@@ -56,7 +56,11 @@ static inline __m256 fastce_exp_ps(__m256 x) {
 
 /* exp(x), double lanes: the same scheme with a two-part ln2 and the Taylor
  * polynomial of degree 13 (truncation error < 5e-18 on |r| <= ln2/2). */
-static inline __m256d fastce_exp_pd(__m256d x) {
+static inline __m256d fastce_exp_lo_pd(__m256d x, __m256d *lo_out);
+static inline __m256d fastce_exp_pd(__m256d x) { return fastce_exp_lo_pd(x, NULL); }
+/* With lo (not NULL) the result is *lo + the value returned: 1 + s kept
+ * as hi + lo (TwoSum with 1 the larger, |s| < 0.42). */
+static inline __m256d fastce_exp_lo_pd(__m256d x, __m256d *lo_out) {
     const __m256d lo = _mm256_set1_pd(-746.0), hi = _mm256_set1_pd(709.78);
     __m256d xc = _mm256_min_pd(_mm256_max_pd(x, lo), hi);
     __m256d n = _mm256_round_pd(_mm256_mul_pd(xc, _mm256_set1_pd(1.4426950408889634074)),
@@ -70,8 +74,8 @@ static inline __m256d fastce_exp_pd(__m256d x) {
     __m256d p = _mm256_set1_pd(inv_fact[0]);
     for (int k = 1; k < 12; k++) p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(inv_fact[k]));
     /* e = 1 + r + r^2 * p, with the small part added first */
-    __m256d e = _mm256_add_pd(_mm256_set1_pd(1.0),
-                              _mm256_fmadd_pd(_mm256_mul_pd(p, r), r, r));
+    __m256d small = _mm256_fmadd_pd(_mm256_mul_pd(p, r), r, r);
+    __m256d e = _mm256_add_pd(_mm256_set1_pd(1.0), small);
     __m128i n32 = _mm256_cvtpd_epi32(n);
     __m256i ni = _mm256_cvtepi32_epi64(n32);
     __m256i n1 = _mm256_cvtepi32_epi64(_mm_srai_epi32(n32, 1));
@@ -79,6 +83,10 @@ static inline __m256d fastce_exp_pd(__m256d x) {
     const __m256i bias = _mm256_set1_epi64x(1023);
     __m256d s1 = _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_add_epi64(n1, bias), 52));
     __m256d s2 = _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_add_epi64(n2, bias), 52));
+    if (lo_out) {
+        __m256d l = _mm256_add_pd(_mm256_sub_pd(_mm256_set1_pd(1.0), e), small);
+        *lo_out = _mm256_mul_pd(_mm256_mul_pd(l, s1), s2);
+    }
     e = _mm256_mul_pd(_mm256_mul_pd(e, s1), s2);
     return _mm256_blendv_pd(e, x, _mm256_cmp_pd(x, x, _CMP_UNORD_Q));
 }

@@ -59,31 +59,17 @@ static inline ptrdiff_t (*LOCAL(sparse_rows_kernel)(void))(
     return VEC(sparse_ce_rows);
 }
 
-/* lse_rel = log1p(rest) for a loss assembled in double-double and rounded
- * once (the weighted sparse and the dense rows). A weight or a target sum
- * can double an error counted in ulp (the significands of lse_rel and the
- * loss differ): with libm's log1p (and the 1-ulp AVX-512 exp of before),
- * 3000 random weighted 10-class rows reached 2.45 ulp, and dense ones with
- * a one-hot target at the maximum 2.49; so float64 takes it again as
- * hi + lo (fastce_log1p_dd_fast; below 2^-60 log1p(u) = u - u^2/2 to
- * 2^-120 of itself), and the terms' errors alone remain. A float loss
- * needs no more than lse_rel. */
-static inline fastce_dd LOCAL(lse_rel_dd)(fastce_row r, double lse_rel) {
-    const double u = r.rest;
-    if (sizeof(T) != sizeof(double)) return fastce_dd_of(lse_rel);
-    return u < 0x1p-60 ? fastce_two_sum(u, -0.5 * u * u) : fastce_log1p_dd_fast(u);
-}
-
 /* The weighted, smoothed loss of a row, rounded once:
  *   sw * ((1-e) * wy * l_y + (e/C) * (smooth + W * lse_rel)),
  * l_y = (max - x_y) + lse_rel. Each product and sum is carried in
  * double-double: in double its five roundings would add up to 2.5 ulp on
- * top of the error of lse_rel. Every term is non-negative, so the result
- * keeps the relative accuracy of its parts. Finite inputs only. */
+ * top of the error of lse_rel (lse_dd: lse_rel as hi + lo, lse_rel_dd).
+ * Every term is non-negative, so the result keeps the relative accuracy
+ * of its parts. Finite inputs only. */
 static double LOCAL(weighted_loss)(double e, double wy, double sw, double xy,
-                                   fastce_row r, double lse_rel, fastce_acc smooth,
+                                   fastce_row r, fastce_dd lse_dd, fastce_acc smooth,
                                    fastce_dd w_sum, ptrdiff_t C) {
-    fastce_dd lse_dd = LOCAL(lse_rel_dd)(r, lse_rel), ly = lse_dd;
+    fastce_dd ly = lse_dd;
     if (xy != r.max) ly = fastce_dd_add(fastce_two_sum(r.max, -xy), ly);
     fastce_dd l = fastce_dd_mul(fastce_two_prod(wy, sw), ly);
     if (e > 0.0 && e / (double)C > 0.0) { /* e/C underflowing: no smoothing term */
@@ -144,7 +130,8 @@ static void LOCAL(sparse_row)(const void *vctx, ptrdiff_t s, fastce_acc *acc) {
                                         (v == r.max ? 0.0 : r.max - v));
         }
     int stored = LOCAL(row_rest_from_max)(x, n1, C, &r, g, 1); /* g: exp(x_j - max) */
-    double lse_rel = fastce_lse_rel(r);
+    const fastce_dd lse_dd = LOCAL(lse_rel_dd)(r);
+    const double lse_rel = lse_dd.hi + lse_dd.lo;
 
     double l = INFINITY;
     if (!masked) {
@@ -160,7 +147,7 @@ static void LOCAL(sparse_row)(const void *vctx, ptrdiff_t s, fastce_acc *acc) {
             fastce_dd W = {c->w_sum, c->w_lo};
             double precise = r.deep > 0.0 && xy == r.max && !(e > 0.0)
                                  ? LOCAL(deep_loss)(wy, sw, r) /* sw*w_y*lse_rel */
-                                 : LOCAL(weighted_loss)(e, wy, sw, xy, r, lse_rel, smooth, W, C);
+                                 : LOCAL(weighted_loss)(e, wy, sw, xy, r, lse_dd, smooth, W, C);
             if (isfinite(precise)) l = precise;
         }
     } else
@@ -404,7 +391,8 @@ static void LOCAL(dense_row)(const void *vctx, ptrdiff_t s, fastce_acc *acc) {
     double B = fastce_acc_value(B_acc), B_rest = fastce_acc_value(B_rest_acc);
     /* the sums above have read x: g may now receive exp(x_j - max) */
     int stored = LOCAL(row_rest_from_max)(x, n1, C, &r, g, 1);
-    double lse_rel = fastce_lse_rel(r);
+    const fastce_dd lse_dd = LOCAL(lse_rel_dd)(r);
+    const double lse_rel = lse_dd.hi + lse_dd.lo;
     /* B == 0 (no target mass): 0 whatever the logits hold, like an
      * ignored sample; otherwise a masked row is inf */
     double l = B == 0.0 ? 0.0
@@ -416,7 +404,7 @@ static void LOCAL(dense_row)(const void *vctx, ptrdiff_t s, fastce_acc *acc) {
          * one is a tiny rest rounded to 0 that the weights bring back) */
         double v = r.deep > 0.0 && fastce_acc_value(A) == 0.0
                        ? LOCAL(deep_loss)(sw, B, r) /* sw*B*lse_rel */
-                       : fastce_dense_loss_value(&sums, LOCAL(lse_rel_dd)(r, lse_rel),
+                       : fastce_dense_loss_value(&sums, lse_dd,
                                                  c->e, C, sw);
         if (isfinite(v)) l = v;
     }

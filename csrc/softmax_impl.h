@@ -24,7 +24,7 @@ typedef struct {
  * their entries). */
 double PUBLIC(lse_cancelled)(const T *x, ptrdiff_t n1, ptrdiff_t C, double m) {
     if (sizeof(T) < sizeof(double)) {
-        double rel = log1p(LOCAL(strided_row_rest)(x, n1, C, m)), lse = m + rel;
+        double rel = log1p(LOCAL(strided_row_rest)(x, n1, C, m, NULL)), lse = m + rel;
         /* error about 2^-52 rel: under a quarter ulp of a float result */
         if (rel * 0x1p-26 < fabs(lse)) return lse;
     }
@@ -68,7 +68,7 @@ static void LOCAL(softmax_row)(const LOCAL(softmax_ctx) *c, ptrdiff_t s) {
     fastce_row r = {LOCAL(row_max)(x, n1, C), 0.0, 0.0};
     int stored = LOCAL(row_rest_from_max)(x, n1, C, &r,
                                           c->op == LOCAL(OP_SOFTMAX) ? out : NULL, 0);
-    double lse_rel = fastce_lse_rel(r);
+    double lse_rel = LOCAL(lse_rel)(r);
     if (c->op == LOCAL(OP_LSE)) {
         double lse = r.max + lse_rel;
         *out = (T)(fastce_lse_cancels(r.max, lse_rel, lse)

@@ -17,13 +17,17 @@ typedef struct {
     /* rest = sum over x_j != m of exp(x_j - m), plus (#{x_j == m} - 1):
      * the row's normaliser relative to its max, minus the 1 of one maximum,
      * so that lse = m + log1p(rest) with no cancellation. m is row_max, finite
-     * or +inf. NaN anywhere in the row gives NaN. */
-    double (*row_rest_f32)(const float *x, ptrdiff_t C, double m);
-    double (*row_rest_f64)(const double *x, ptrdiff_t C, double m);
+     * or +inf. NaN anywhere in the row gives NaN. lo: NULL, or (float64)
+     * where the rest's low part goes: rest + *lo is then the sum of the
+     * terms before any rounding of it or of the terms' corrections (each
+     * term within about a third of an ulp, libm's exp on the portable
+     * path half an ulp; row_impl.h's lse_rel_dd says why). */
+    double (*row_rest_f32)(const float *x, ptrdiff_t C, double m, double *lo);
+    double (*row_rest_f64)(const double *x, ptrdiff_t C, double m, double *lo);
     /* row_rest that also stores e_j = exp(x_j - m) (1 at a maximum) in
      * e[0..C); e may be x itself. m must be finite. */
-    double (*row_rest_store_f32)(const float *x, ptrdiff_t C, double m, float *e);
-    double (*row_rest_store_f64)(const double *x, ptrdiff_t C, double m, double *e);
+    double (*row_rest_store_f32)(const float *x, ptrdiff_t C, double m, float *e, double *lo);
+    double (*row_rest_store_f64)(const double *x, ptrdiff_t C, double m, double *e, double *lo);
     /* Sigmoid cross-entropy over n contiguous elements (fastce_api.h); w, q
      * NULL or n long; loss, grad NULL or n long. Returns the sum of losses. */
     double (*sigmoid_ce_f32)(const float *x, const float *z, const float *w,

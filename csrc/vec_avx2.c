@@ -303,31 +303,36 @@ static inline double two_sum_total(__m256d acc, __m256d err) {
 
 /* Four doubles of a row as rest8_f32: the terms stored (1 at a maximum)
  * when store is set, and returned except at a maximum (0 there), whose
- * lanes count in ties instead. */
+ * lanes count in ties instead; with lo, its lanes masked the same way. */
 FASTCE_ALWAYS_INLINE __m256d terms4_f64(__m256d v, __m256d ex, __m256d live, __m256d mv,
-                                        double *store, __m256i *ties) {
+                                        double *store, __m256i *ties, __m256d *lo) {
     __m256d eq = _mm256_and_pd(_mm256_cmp_pd(v, mv, _CMP_EQ_OQ), live);
     if (store) _mm256_storeu_pd(store, _mm256_blendv_pd(ex, _mm256_set1_pd(1.0), eq));
     *ties = _mm256_sub_epi64(*ties, _mm256_castpd_si256(eq));
+    if (lo) *lo = _mm256_andnot_pd(eq, _mm256_and_pd(*lo, live));
     return _mm256_andnot_pd(eq, _mm256_and_pd(ex, live));
 }
 
 /* The exps of U (1 or 2) vectors of doubles, as rest_vectors_f32 has them:
  * tame where every lane allows it (for doubles, v - m >= -708), else
- * guarded. */
-FASTCE_ALWAYS_INLINE void terms_f64(const __m256d *v, __m256d mv, __m256d *ex, const int U) {
+ * guarded; with lo, their low parts (exp_diff_lo_pd). */
+FASTCE_ALWAYS_INLINE void terms_f64(const __m256d *v, __m256d mv, __m256d *ex, const int U,
+                                    __m256d *lo) {
     if (__builtin_expect(tame_lanes_pd(v, mv, U), 1)) {
-        exp_diff_tame_pd(v, mv, ex, U);
+        exp_diff_tame_pd(v, mv, ex, U, lo);
     } else {
-        for (int u = 0; u < U; u++) ex[u] = exp_diff_pd(v[u], mv);
+        for (int u = 0; u < U; u++) ex[u] = exp_diff_lo_pd(v[u], mv, lo ? lo + u : NULL);
     }
 }
 
-static inline double rest_f64(const double *x, ptrdiff_t C, double m, double *store) {
+/* The rest of a row, and with dd its low part in *lo (vec.h's row_rest):
+ * the terms' low parts go into the error lanes. */
+FASTCE_ALWAYS_INLINE double rest_pass_f64(const double *x, ptrdiff_t C, double m,
+                                          double *store, const int dd, double *lo) {
     const __m256d mv = _mm256_set1_pd(m), all = _mm256_castsi256_pd(_mm256_set1_epi64x(-1));
     __m256d a0 = _mm256_setzero_pd(), e0 = a0, a1 = a0, e1 = a0;
     __m256i ties = _mm256_setzero_si256();
-    __m256d v[2], ex[2];
+    __m256d v[2], ex[2], l[2] = {a0, a0}, *pl = dd ? l : NULL;
     ptrdiff_t j = 0;
     /* two vectors a step, each into compensated lanes of its own (adding
      * the two first would save three operations a vector, but that one
@@ -339,45 +344,69 @@ static inline double rest_f64(const double *x, ptrdiff_t C, double m, double *st
         _mm_prefetch((const char *)(x + 2 * C + j + 4), _MM_HINT_T0);
         v[0] = _mm256_loadu_pd(x + j);
         v[1] = _mm256_loadu_pd(x + j + 4);
-        terms_f64(v, mv, ex, 2);
-        __m256d p = terms4_f64(v[0], ex[0], all, mv, store ? store + j : NULL, &ties);
-        __m256d q = terms4_f64(v[1], ex[1], all, mv, store ? store + j + 4 : NULL, &ties);
+        terms_f64(v, mv, ex, 2, pl);
+        __m256d p = terms4_f64(v[0], ex[0], all, mv, store ? store + j : NULL, &ties, pl);
+        __m256d q = terms4_f64(v[1], ex[1], all, mv, store ? store + j + 4 : NULL, &ties,
+                               dd ? l + 1 : NULL);
         two_sum_add_rest(&a0, &e0, p);
         two_sum_add_rest(&a1, &e1, q);
+        if (dd) e0 = _mm256_add_pd(e0, _mm256_add_pd(l[0], l[1]));
     }
     if (j + 4 <= C) {
         v[0] = _mm256_loadu_pd(x + j);
-        terms_f64(v, mv, ex, 1);
-        two_sum_add_rest(&a1, &e1, terms4_f64(v[0], ex[0], all, mv, store ? store + j : NULL, &ties));
+        terms_f64(v, mv, ex, 1, pl);
+        two_sum_add_rest(&a1, &e1,
+                         terms4_f64(v[0], ex[0], all, mv, store ? store + j : NULL, &ties, pl));
+        if (dd) e1 = _mm256_add_pd(e1, l[0]);
         j += 4;
     }
     if (j < C) { /* the last C % 4 entries, masked (the dead lanes load as m) */
         __m256i mask = tail_mask_pd(C - j);
         __m256d live = _mm256_castsi256_pd(mask);
         v[0] = _mm256_blendv_pd(mv, _mm256_maskload_pd(x + j, mask), live);
-        terms_f64(v, mv, ex, 1);
+        terms_f64(v, mv, ex, 1, pl);
         double out[4];
-        two_sum_add_rest(&a1, &e1, terms4_f64(v[0], ex[0], live, mv, store ? out : NULL, &ties));
+        two_sum_add_rest(&a1, &e1,
+                         terms4_f64(v[0], ex[0], live, mv, store ? out : NULL, &ties, pl));
+        if (dd) e1 = _mm256_add_pd(e1, l[0]);
         if (store) _mm256_maskstore_pd(store + j, mask, _mm256_loadu_pd(out));
     }
     long long t[4];
     _mm256_storeu_si256((__m256i *)t, ties);
-    fastce_acc s = {two_sum_total(a0, e0), 0.0};
-    fastce_acc_add(&s, two_sum_total(a1, e1));
-    return fastce_acc_value(s) + (double)(t[0] + t[1] + t[2] + t[3] - 1);
+    const double tie_count = (double)(t[0] + t[1] + t[2] + t[3] - 1);
+    if (!dd) {
+        fastce_acc s = {two_sum_total(a0, e0), 0.0};
+        fastce_acc_add(&s, two_sum_total(a1, e1));
+        return fastce_acc_value(s) + tie_count;
+    }
+    double a[8], e[8];
+    _mm256_storeu_pd(a, a0);
+    _mm256_storeu_pd(a + 4, a1);
+    _mm256_storeu_pd(e, e0);
+    _mm256_storeu_pd(e + 4, e1);
+    fastce_acc s = fastce_lanes_acc(a, e, 8);
+    return fastce_rest_dd(s.s, s.c, tie_count, lo);
 }
 
-static double row_rest_f32(const float *x, ptrdiff_t C, double m) {
+static inline double rest_f64(const double *x, ptrdiff_t C, double m, double *store,
+                              double *lo) {
+    return lo ? rest_pass_f64(x, C, m, store, 1, lo) : rest_pass_f64(x, C, m, store, 0, NULL);
+}
+
+static double row_rest_f32(const float *x, ptrdiff_t C, double m, double *lo) {
+    (void)lo;
     return rest_f32(x, C, m, NULL);
 }
-static double row_rest_f64(const double *x, ptrdiff_t C, double m) {
-    return rest_f64(x, C, m, NULL);
+static double row_rest_f64(const double *x, ptrdiff_t C, double m, double *lo) {
+    return rest_f64(x, C, m, NULL, lo);
 }
-static double row_rest_store_f32(const float *x, ptrdiff_t C, double m, float *e) {
+static double row_rest_store_f32(const float *x, ptrdiff_t C, double m, float *e, double *lo) {
+    (void)lo;
     return rest_f32(x, C, m, e);
 }
-static double row_rest_store_f64(const double *x, ptrdiff_t C, double m, double *e) {
-    return rest_f64(x, C, m, e);
+static double row_rest_store_f64(const double *x, ptrdiff_t C, double m, double *e,
+                                 double *lo) {
+    return rest_f64(x, C, m, e, lo);
 }
 
 /* --------------------------------------------------------- sigmoid CE */

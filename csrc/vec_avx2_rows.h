@@ -667,9 +667,10 @@ static ptrdiff_t dense_ce_rows_f32(const float *x, const float *t, ptrdiff_t n, 
 /* ------------------------------------------------------------- double */
 
 /* Four rows of few classes in double lanes: the float version above, with
- * lane k = row k of 4 and Kahan-compensated sums. */
+ * lane k = row k of 4 and Kahan-compensated sums; the rest and L as hi +
+ * lo (rows8 in vec_avx512_rows.c). */
 typedef struct {
-    __m256d v[FASTCE_SMALL_C], ex[FASTCE_SMALL_C], m, rest, L, xy, ey, used;
+    __m256d v[FASTCE_SMALL_C], ex[FASTCE_SMALL_C], m, rest, rest_lo, L, L_lo, xy, ey, used;
     __m256i yv;
     int tame;
 } rows4;
@@ -787,17 +788,19 @@ FASTCE_ALWAYS_INLINE int rows4_begin(rows4 *g, const double *xb, const rows4_sha
 static inline void rows4_exp_(rows4 *g, ptrdiff_t C, int tame, int pick) {
     const __m256d m = g->m;
     const __m256i yv = g->yv;
-    __m256d rest = _mm256_setzero_pd(), comp = rest, ties = _mm256_set1_pd(-1.0);
-    __m256d xy = _mm256_setzero_pd(), ey = xy;
+    __m256d rest = _mm256_setzero_pd(), comp = rest, los = rest, ties = _mm256_set1_pd(-1.0);
+    __m256d xy = _mm256_setzero_pd(), ey = xy, ex_lo[FASTCE_SMALL_C];
     __m256i jv = _mm256_setzero_si256();
     if (tame) {
         ptrdiff_t j = 0;
-        for (; j + 2 <= C; j += 2) exp_diff_tame_pd(g->v + j, m, g->ex + j, 2);
-        if (j < C) exp_diff_tame_pd(g->v + j, m, g->ex + j, 1);
+        for (; j + 2 <= C; j += 2) exp_diff_tame_pd(g->v + j, m, g->ex + j, 2, ex_lo + j);
+        if (j < C) exp_diff_tame_pd(g->v + j, m, g->ex + j, 1, ex_lo + j);
     }
     for (ptrdiff_t j = 0; j < C; j++) {
         __m256d eq = _mm256_cmp_pd(g->v[j], m, _CMP_EQ_OQ);
-        if (!tame) g->ex[j] = _mm256_blendv_pd(exp_diff_pd(g->v[j], m), _mm256_set1_pd(1.0), eq);
+        if (!tame)
+            g->ex[j] = _mm256_blendv_pd(exp_diff_lo_pd(g->v[j], m, ex_lo + j), _mm256_set1_pd(1.0), eq);
+        los = _mm256_add_pd(los, _mm256_andnot_pd(eq, ex_lo[j]));
         if (pick) { /* the target class, by lane */
             __m256d at = _mm256_castsi256_pd(_mm256_cmpeq_epi64(yv, jv));
             xy = _mm256_blendv_pd(xy, g->v[j], at);
@@ -816,7 +819,11 @@ static inline void rows4_exp_(rows4 *g, ptrdiff_t C, int tame, int pick) {
     }
     g->xy = xy;
     g->ey = ey;
-    g->rest = _mm256_add_pd(_mm256_sub_pd(rest, comp), ties);
+    /* (rest + ties) + (los - comp), as hi + lo */
+    fastce256_dd r = fastce256_two_sum(rest, ties);
+    r = fastce256_fast_two_sum(r.hi, _mm256_add_pd(r.lo, _mm256_sub_pd(los, comp)));
+    g->rest = r.hi;
+    g->rest_lo = r.lo;
 }
 
 /* rows8_exp for doubles (FASTCE_TINY_REST_F64, entries below max - 708). */
@@ -834,8 +841,14 @@ static inline int rows4_exp(rows4 *g, ptrdiff_t C, int pick) {
     return !_mm256_movemask_pd(_mm256_and_pd(low, far));
 }
 
+/* rows8_lse (vec_avx512_rows.c) for rows4. */
 static inline void rows4_lse(rows4 *g) {
-    g->L = g->tame ? log1p_rest_pd(g->rest) : fastce_log1p_pd(g->rest);
+    const __m256d one = _mm256_set1_pd(1.0);
+    const fastce256_dd L = fastce256_log1p_dd(g->rest);
+    const __m256d d = _mm256_div_pd(g->rest_lo, _mm256_add_pd(one, g->rest));
+    const fastce256_dd r = fastce256_fast_two_sum(L.hi, _mm256_add_pd(L.lo, d));
+    g->L = r.hi;
+    g->L_lo = r.lo;
 }
 
 FASTCE_ALWAYS_INLINE void softmax_out4(const rows4 *g, const rows4_shape *s, int op, const double *xb,
@@ -886,7 +899,7 @@ static ptrdiff_t softmax_rows_f64(const double *x, ptrdiff_t n, ptrdiff_t C, ptr
 FASTCE_ALWAYS_INLINE __m256d weighted_loss4(const rows4 *g, __m256d wy, __m256d sw, double e,
                                             ptrdiff_t C, double w_sum, double w_lo,
                                             fastce256_dd smooth) {
-    const fastce256_dd L = fastce256_log1p_dd(g->rest);
+    const fastce256_dd L = {g->L, g->L_lo};
     const __m256d at_max = _mm256_cmp_pd(g->xy, g->m, _CMP_EQ_OQ);
     fastce256_dd ly = fastce256_dd_add(
         fastce256_two_sum(g->m, _mm256_sub_pd(_mm256_setzero_pd(), g->xy)), L);

@@ -206,51 +206,85 @@ FASTCE_ALWAYS_INLINE void two_sum_add(__m512d *acc, __m512d *err, __m512d v) {
 
 /* Eight doubles of a row (the lanes in live): exp(x_j - m) stored (1 at a
  * maximum) when store is set, and returned except at a maximum (0 there),
- * whose lanes count in ties instead. tame leaves out the exp's clamp and
- * NaN guard; tame == 2 also raises entries below m - FASTCE_FLOOR_F64
- * (-inf included) to it (see rest_f64). */
+ * whose lanes count in ties instead; with lo, returned as two parts, the
+ * smaller in *lo (0 at a maximum). tame leaves out the exp's clamp and NaN guard;
+ * tame == 2 also raises entries below m - FASTCE_FLOOR_F64 (-inf
+ * included) to it (see rest_f64). */
 FASTCE_ALWAYS_INLINE __m512d terms8_f64(__m512d v, __mmask8 live, __m512d mv, double *store,
-                                        unsigned *ties, const int tame) {
+                                        unsigned *ties, const int tame, __m512d *lo) {
     __mmask8 eq = _mm512_mask_cmp_pd_mask(live, v, mv, _CMP_EQ_OQ);
     if (tame == 2) v = _mm512_max_pd(_mm512_sub_pd(mv, _mm512_set1_pd(FASTCE_FLOOR_F64)), v);
-    __m512d ex = fastce512_exp_diff_pd(v, mv, tame);
+    /* with lo, the exp's two parts apart: the larger into the compensated
+     * lanes, the smaller (2.3% of it at most) into their error lanes; a
+     * term to store, rounded as the exp rounds it (scaled once: a
+     * subnormal one, scaled in two parts and added, could differ), and
+     * its rounding error */
+    __m512d ex = !lo   ? fastce512_exp_diff_pd(v, mv, tame)
+                 : store ? fastce512_exp_diff_lo_pd(v, mv, tame, lo)
+                         : fastce512_exp_diff_split_pd(v, mv, tame, lo);
     if (store) _mm512_mask_storeu_pd(store, live, _mm512_mask_blend_pd(eq, ex, _mm512_set1_pd(1.0)));
     *ties += (unsigned)__builtin_popcount((unsigned)eq);
+    /* (in the tame passes, whose m is finite, *lo is 0 at a maximum
+     * already: exp(0) splits as 1 + 0; not at a +inf one, inf - inf) */
+    if (lo && !tame) *lo = _mm512_maskz_mov_pd(_kandn_mask8(eq, live), *lo);
+    else if (lo && live != 0xff) *lo = _mm512_maskz_mov_pd(live, *lo);
     return _mm512_maskz_mov_pd(_kandn_mask8(eq, live), ex);
 }
 
+/* The rest of a row, and with dd its low part in *lo (vec.h's row_rest):
+ * then every vector goes into the compensated lanes by itself and the
+ * terms' low parts into the error lanes. */
 FASTCE_ALWAYS_INLINE double rest_pass_f64(const double *x, ptrdiff_t C, double m,
-                                          double *store, const int tame) {
+                                          double *store, const int tame, const int dd,
+                                          double *lo) {
     const __m512d mv = _mm512_set1_pd(m);
     const __mmask8 all = 0xff;
-    __m512d a0 = _mm512_setzero_pd(), e0 = a0, a1 = a0, e1 = a0;
+    __m512d a0 = _mm512_setzero_pd(), e0 = a0, a1 = a0, e1 = a0, pl = a0, ql = a0;
+    __m512d *plo = dd ? &pl : NULL, *qlo = dd ? &ql : NULL;
     unsigned t = 0;
     ptrdiff_t j = 0;
-    /* two vectors a step, added to each other before the compensated add:
-     * that one rounding costs at most 2^-53 of the sum, and the
-     * compensation (six operations) is paid once per two vectors */
+    /* without dd, two vectors a step, added to each other before the
+     * compensated add: that one rounding costs at most 2^-53 of the sum,
+     * and the compensation (six operations) is paid once per two vectors */
     for (; j + 16 <= C; j += 16) {
         /* two rows ahead (x + 2C): in cache when its max pass comes */
         _mm_prefetch((const char *)(x + 2 * C + j), _MM_HINT_T0);
         _mm_prefetch((const char *)(x + 2 * C + j + 8), _MM_HINT_T0);
-        __m512d p = terms8_f64(_mm512_loadu_pd(x + j), all, mv, store ? store + j : NULL, &t, tame);
+        __m512d p = terms8_f64(_mm512_loadu_pd(x + j), all, mv, store ? store + j : NULL, &t, tame,
+                               plo);
         __m512d q = terms8_f64(_mm512_loadu_pd(x + j + 8), all, mv,
-                               store ? store + j + 8 : NULL, &t, tame);
-        two_sum_add(&a0, &e0, _mm512_add_pd(p, q));
+                               store ? store + j + 8 : NULL, &t, tame, qlo);
+        if (dd) {
+            two_sum_add(&a0, &e0, p);
+            two_sum_add(&a1, &e1, q);
+            e0 = _mm512_add_pd(e0, _mm512_add_pd(pl, ql));
+        } else
+            two_sum_add(&a0, &e0, _mm512_add_pd(p, q));
     }
     if (j + 8 <= C) {
         two_sum_add(&a1, &e1, terms8_f64(_mm512_loadu_pd(x + j), all, mv,
-                                         store ? store + j : NULL, &t, tame));
+                                         store ? store + j : NULL, &t, tame, plo));
+        if (dd) e1 = _mm512_add_pd(e1, pl);
         j += 8;
     }
     if (j < C) {
         __mmask8 live = fastce512_first8(C - j);
         two_sum_add(&a1, &e1, terms8_f64(_mm512_maskz_loadu_pd(live, x + j), live, mv,
-                                         store ? store + j : NULL, &t, tame));
+                                         store ? store + j : NULL, &t, tame, plo));
+        if (dd) e1 = _mm512_add_pd(e1, pl);
     }
-    fastce_acc s = {fastce512_lanes_total(a0, e0), 0.0};
-    fastce_acc_add(&s, fastce512_lanes_total(a1, e1));
-    return fastce_acc_value(s) + ((double)t - 1.0);
+    if (!dd) {
+        fastce_acc s = {fastce512_lanes_total(a0, e0), 0.0};
+        fastce_acc_add(&s, fastce512_lanes_total(a1, e1));
+        return fastce_acc_value(s) + ((double)t - 1.0);
+    }
+    double a[16], e[16];
+    _mm512_storeu_pd(a, a0);
+    _mm512_storeu_pd(a + 8, a1);
+    _mm512_storeu_pd(e, e0);
+    _mm512_storeu_pd(e + 8, e1);
+    fastce_acc s = fastce_lanes_acc(a, e, 16);
+    return fastce_rest_dd(s.s, s.c, (double)t - 1.0, lo);
 }
 
 /* The rest of a double row with a finite max m, every x_j <= m or NaN.
@@ -270,28 +304,33 @@ FASTCE_ALWAYS_INLINE double rest_pass_f64(const double *x, ptrdiff_t C, double m
  * sum is NaN again in the second pass (and so every stored term, once the
  * caller divides by it); larger rows take the guarded pass at once. The
  * bits are those of the other calls. */
-static inline double rest_f64(const double *x, ptrdiff_t C, double m, double *store) {
+static inline double rest_f64(const double *x, ptrdiff_t C, double m, double *store,
+                              double *lo) {
     double r;
     if (store != x)
-        r = rest_pass_f64(x, C, m, store, 1);
+        r = lo ? rest_pass_f64(x, C, m, store, 1, 1, lo) : rest_pass_f64(x, C, m, store, 1, 0, lo);
     else if (fabs(m) <= FASTCE_TAME_MAX_F64)
-        r = rest_pass_f64(x, C, m, store, 2);
+        r = lo ? rest_pass_f64(x, C, m, store, 2, 1, lo) : rest_pass_f64(x, C, m, store, 2, 0, lo);
     else
-        return rest_pass_f64(x, C, m, store, 0);
-    return isfinite(r) ? r : rest_pass_f64(x, C, m, store, 0);
+        return lo ? rest_pass_f64(x, C, m, store, 0, 1, lo) : rest_pass_f64(x, C, m, store, 0, 0, lo);
+    if (isfinite(r)) return r;
+    return lo ? rest_pass_f64(x, C, m, store, 0, 1, lo) : rest_pass_f64(x, C, m, store, 0, 0, lo);
 }
 
-static double row_rest_f32(const float *x, ptrdiff_t C, double m) {
+static double row_rest_f32(const float *x, ptrdiff_t C, double m, double *lo) {
+    (void)lo;
     return rest_f32(x, C, m, NULL);
 }
-static double row_rest_f64(const double *x, ptrdiff_t C, double m) {
-    return rest_f64(x, C, m, NULL);
+static double row_rest_f64(const double *x, ptrdiff_t C, double m, double *lo) {
+    return rest_f64(x, C, m, NULL, lo);
 }
-static double row_rest_store_f32(const float *x, ptrdiff_t C, double m, float *e) {
+static double row_rest_store_f32(const float *x, ptrdiff_t C, double m, float *e, double *lo) {
+    (void)lo;
     return rest_f32(x, C, m, e);
 }
-static double row_rest_store_f64(const double *x, ptrdiff_t C, double m, double *e) {
-    return rest_f64(x, C, m, e);
+static double row_rest_store_f64(const double *x, ptrdiff_t C, double m, double *e,
+                                 double *lo) {
+    return rest_f64(x, C, m, e, lo);
 }
 
 /* ------------------------------------------- dense and smoothing sums */

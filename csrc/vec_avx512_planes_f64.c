@@ -16,9 +16,9 @@
  * are taken against a reference instead: ref, the max of the sample's
  * first chunk with a finite one, never above the sample's max m, and
  *   S = the sum over the x_j but one maximum of exp(x_j - ref),
- * in TwoSum-compensated lanes, each term computed as the row kernels compute theirs
- * (exp_diff: the TwoSum error of x_j - ref folded into the reduced
- * argument). When a chunk raises the max, the old maximum's entries (cnt
+ * in TwoSum-compensated lanes, each term computed as the row kernels
+ * compute theirs (exp_diff: the TwoSum error of x_j - ref folded into the
+ * reduced argument), its low part into the compensation. When a chunk raises the max, the old maximum's entries (cnt
  * of them) become ordinary terms, cnt * exp(m_old - ref). At the end
  *   rest = S * exp(ref - m) + (cnt - 1),
  * the exp of the exact difference (ref - m as a double-double) and the
@@ -102,8 +102,9 @@ FASTCE_ALWAYS_INLINE void planes8_terms(planes8 *g, const __m512d *v, const ptrd
     for (ptrdiff_t k = 0; k < nc; k++) {
         __mmask8 eq = _mm512_cmp_pd_mask(v[k], m, _CMP_EQ_OQ);
         *eqc = _mm512_mask_add_pd(*eqc, eq, *eqc, one);
-        terms_add(&g->s, &g->comp,
-                  _mm512_maskz_mov_pd((__mmask8)~eq, fastce512_exp_diff_pd(v[k], g->ref, tame)));
+        __m512d lo, t = fastce512_exp_diff_split_pd(v[k], g->ref, tame, &lo);
+        terms_add(&g->s, &g->comp, _mm512_maskz_mov_pd((__mmask8)~eq, t));
+        g->comp = _mm512_mask_add_pd(g->comp, (__mmask8)~eq, g->comp, lo); /* its smaller part */
     }
 }
 
@@ -129,9 +130,13 @@ FASTCE_ALWAYS_INLINE void planes8_chunk(planes8 *g, const double *xb, ptrdiff_t 
     const __m512d m = _mm512_max_pd(M, g->m);
     const __mmask8 up = _mm512_cmp_pd_mask(M, g->m, _CMP_GT_OQ);
     g->ref = _mm512_mask_mov_pd(g->ref, _mm512_cmp_pd_mask(g->ref, ninf, _CMP_EQ_OQ), M);
-    if (up) /* the old maximum's entries (0 of a max still -inf) */
-        terms_add(&g->s, &g->comp,
-                  _mm512_maskz_mul_pd(up, g->cnt, fastce512_exp_diff_pd(g->m, g->ref, 0)));
+    if (up) { /* the old maximum's entries (0 of a max still -inf), cnt (e + lo) */
+        __m512d lo, e = fastce512_exp_diff_lo_pd(g->m, g->ref, 0, &lo);
+        fastce512_dd p = fastce512_two_prod(_mm512_maskz_mov_pd(up, g->cnt), e);
+        terms_add(&g->s, &g->comp, p.hi);
+        g->comp = _mm512_mask_add_pd(g->comp, up, g->comp,
+                                     _mm512_fmadd_pd(g->cnt, lo, p.lo));
+    }
     const __mmask8 tame =
         _mm512_cmp_pd_mask(_mm512_sub_pd(lo, g->ref), _mm512_set1_pd(FASTCE_TAME_F64), _CMP_GE_OQ) &
         _mm512_cmp_pd_mask(_mm512_sub_pd(M, g->ref), _mm512_set1_pd(FASTCE_REF_SPAN), _CMP_LE_OQ);
@@ -179,16 +184,17 @@ FASTCE_ALWAYS_INLINE void planes8_finish(planes8 *g, const double *xb, ptrdiff_t
     __mmask8 bad = live & ~fine;
     g->nr = bad ? lowest(bad) : nr;
     g->used = used & fastce512_first8(g->nr);
-    /* L = log1p(hi + lo) = log1p(hi) + lo/(1 + hi), by libm's log1p, as
-     * the generic path takes it: the vector fastce512_log1p_rest_pd of the
-     * row kernels (1.22 ulp) left a rest made of one term far above ref
-     * 2.1 ulp off in 1 of 10^4 such samples (a review), which the rows'
-     * terms, taken against the max itself, do not reach */
-    double hi[8], lo[8], L[8];
-    _mm512_storeu_pd(hi, _mm512_maskz_mov_pd(fine, g->rest));
-    _mm512_storeu_pd(lo, _mm512_maskz_mov_pd(fine, R.lo));
-    for (int k = 0; k < 8; k++) L[k] = log1p(hi[k]) + lo[k] / (1.0 + hi[k]);
-    g->L = _mm512_loadu_pd(L);
+    /* L = log1p(hi + lo) = log1p(hi) + lo/(1 + hi), in double-double and
+     * rounded once, as the generic path and the row kernels take it (the
+     * vector fastce512_log1p_rest_pd, 1.22 ulp, left a rest made of one
+     * term far above ref 2.1 ulp off in 1 of 10^4 such samples, a review
+     * found; libm's log1p, then rounded again, a rest just above a power
+     * of two 1.6) */
+    const __m512d h = _mm512_maskz_mov_pd(fine, g->rest);
+    const fastce512_dd L = fastce512_log1p_dd(h);
+    const __m512d c = _mm512_mul_pd(_mm512_maskz_mov_pd(fine, R.lo),
+                                    _mm512_rcp14_pd(_mm512_add_pd(one, h)));
+    g->L = _mm512_add_pd(L.hi, _mm512_add_pd(L.lo, c));
 }
 
 typedef struct {

@@ -850,9 +850,12 @@ FASTCE_ALWAYS_INLINE void store8(double *out, const __m512d *o, const shape8 *s,
 }
 
 /* Eight rows in double lanes: rows16 with lane k = row k of 8 and Kahan-
- * compensated sums. */
+ * compensated sums; the rest as rest + rest_lo and L = log1p(rest) as
+ * L + L_lo, as the generic rows have them (lse_rel_dd, row_impl.h: the
+ * rest's rounding alone could cost a float64 result two units of its last
+ * place). */
 typedef struct {
-    __m512d v[FASTCE_SMALL_C], ex[FASTCE_SMALL_C], m, rest, L, xy, ey;
+    __m512d v[FASTCE_SMALL_C], ex[FASTCE_SMALL_C], m, rest, rest_lo, L, L_lo, xy, ey;
     __m512i yv;
     __mmask8 used;
     ptrdiff_t nr;
@@ -889,11 +892,11 @@ FASTCE_ALWAYS_INLINE void rows8_begin(rows8 *g, const double *xb, const shape8 *
 FASTCE_ALWAYS_INLINE void rows8_exp_(rows8 *g, ptrdiff_t C, const int tame, const int pick) {
     const __m512d m = g->m;
     const __m512i yv = g->yv;
-    __m512d rest = _mm512_setzero_pd(), comp = rest, ties = _mm512_set1_pd(-1.0);
+    __m512d rest = _mm512_setzero_pd(), comp = rest, los = rest, ties = _mm512_set1_pd(-1.0);
     __m512d xy = _mm512_setzero_pd(), ey = xy;
     __m512i jv = _mm512_setzero_si512();
     for (ptrdiff_t j = 0; j < C; j++) {
-        __m512d ex = fastce512_exp_diff_pd(g->v[j], m, tame);
+        __m512d ex_lo, ex = fastce512_exp_diff_lo_pd(g->v[j], m, tame, &ex_lo);
         __mmask8 eq = _mm512_cmp_pd_mask(g->v[j], m, _CMP_EQ_OQ);
         if (!tame) ex = _mm512_mask_mov_pd(ex, eq, _mm512_set1_pd(1.0));
         g->ex[j] = ex;
@@ -904,11 +907,16 @@ FASTCE_ALWAYS_INLINE void rows8_exp_(rows8 *g, ptrdiff_t C, const int tame, cons
             jv = _mm512_add_epi64(jv, _mm512_set1_epi64(1));
         }
         kahan_add(&rest, &comp, _mm512_maskz_mov_pd((__mmask8)~eq, ex), !tame);
+        los = _mm512_mask_add_pd(los, (__mmask8)~eq, los, ex_lo);
         ties = _mm512_mask_add_pd(ties, eq, ties, _mm512_set1_pd(1.0));
     }
     g->xy = xy;
     g->ey = ey;
-    g->rest = _mm512_add_pd(_mm512_sub_pd(rest, comp), ties);
+    /* (rest + ties) + (los - comp), as hi + lo */
+    fastce512_dd r = fastce512_two_sum(rest, ties);
+    r = fastce512_fast_two_sum(r.hi, _mm512_add_pd(r.lo, _mm512_sub_pd(los, comp)));
+    g->rest = r.hi;
+    g->rest_lo = r.lo;
 }
 
 /* The exps and rest of a group; a group that is not tame is cut short at
@@ -936,7 +944,16 @@ FASTCE_ALWAYS_INLINE void rows8_exp(rows8 *g, ptrdiff_t C, int pick) {
     }
 }
 
-FASTCE_ALWAYS_INLINE void rows8_lse(rows8 *g) { g->L = fastce512_log1p_rest_pd(g->rest); }
+/* L = log1p(rest + rest_lo) = log1p(rest) + rest_lo / (1 + rest), the
+ * second part to 2^-14 of itself (vrcp14), under 2^-64 of L. */
+FASTCE_ALWAYS_INLINE void rows8_lse(rows8 *g) {
+    const fastce512_dd L = fastce512_log1p_dd(g->rest);
+    const __m512d d = _mm512_mul_pd(g->rest_lo,
+                                    _mm512_rcp14_pd(_mm512_add_pd(_mm512_set1_pd(1.0), g->rest)));
+    const fastce512_dd r = fastce512_fast_two_sum(L.hi, _mm512_add_pd(L.lo, d));
+    g->L = r.hi;
+    g->L_lo = r.lo;
+}
 
 /* redo_lse_f32 for rows8. */
 static void redo_lse_f64(const double *xb, const shape8 *s, __m512d m, unsigned c, double *out) {
@@ -999,15 +1016,13 @@ FASTCE_ALWAYS_INLINE ptrdiff_t softmax_rows8_c(const double *x, ptrdiff_t n, con
  * double, up to 2.5 ulp on top of lse_rel's error: weighted_loss in
  * softmax_ce_impl.h carries every product and sum in double-double, with
  * lse_rel = log1p(rest) as hi + lo (to about 2^-55 of itself, as
- * fastce_log1p_dd_fast), and rounds once. This is it lane by lane (the
- * rest itself stays a double: on a confident row, whose loss is about
- * w_y sw rest, a weight can double its error counted in ulp):
+ * fastce_log1p_dd_fast), and rounds once. This is it lane by lane:
  *   sw * ((1-e) * w_y * l_y + (e/C) * (smooth + W * lse_rel)),
  * l_y = (max - x_y) + lse_rel, smooth = sum_c w_c (max - x_c). */
 FASTCE_ALWAYS_INLINE __m512d weighted_loss8(const rows8 *g, __m512d wy, __m512d sw, double e,
                                             ptrdiff_t C, double w_sum, double w_lo,
                                             fastce512_dd smooth) {
-    const fastce512_dd L = fastce512_log1p_dd(g->rest);
+    const fastce512_dd L = {g->L, g->L_lo};
     const __mmask8 at_max = _mm512_cmp_pd_mask(g->xy, g->m, _CMP_EQ_OQ);
     fastce512_dd ly = fastce512_dd_add(
         fastce512_two_sum(g->m, _mm512_sub_pd(_mm512_setzero_pd(), g->xy)), L);
@@ -1216,7 +1231,7 @@ FASTCE_ALWAYS_INLINE ptrdiff_t dense_ce_out8(const rows8 *g, const shape8 *sh, c
     const __mmask8 mass = _mm512_cmp_pd_mask(B, zero, _CMP_NEQ_UQ); /* B != 0 */
     __m512d l = _mm512_maskz_mul_pd(used, _mm512_maskz_mov_pd(mass, _mm512_fmadd_pd(B, g->L, A)), sw);
     { /* the exact loss */
-        const fastce512_dd L = fastce512_log1p_dd(g->rest);
+        const fastce512_dd L = {g->L, g->L_lo};
         fastce512_dd x = fastce512_dd_add(fastce512_fast_two_sum(at, at_c),
                                           fastce512_dd_mul(fastce512_fast_two_sum(st, st_c), L));
         if (e_c > 0.0) {

@@ -6,25 +6,28 @@ static double LOCAL(scalar_row_max)(const T *x, ptrdiff_t C) {
     return LOCAL(strided_row_max)(x, 1, C);
 }
 
-static double LOCAL(scalar_row_rest)(const T *x, ptrdiff_t C, double m) {
-    return LOCAL(strided_row_rest)(x, 1, C, m);
+static double LOCAL(scalar_row_rest)(const T *x, ptrdiff_t C, double m, double *lo) {
+    return LOCAL(strided_row_rest)(x, 1, C, m, lo);
 }
 
-static double LOCAL(scalar_row_rest_store)(const T *x, ptrdiff_t C, double m, T *e) {
+static double LOCAL(scalar_row_rest_store)(const T *x, ptrdiff_t C, double m, T *e,
+                                           double *lo) {
     fastce_acc rest = {0.0, 0.0};
-    double ties = -1.0;
+    double ties = -1.0, terms_lo = 0.0;
     for (ptrdiff_t j = 0; j < C; j++) {
         double v = (double)x[j];
         if (v == m) {
             ties += 1.0;
             e[j] = (T)1;
         } else {
-            double ej = fastce_exp_diff(v, m);
+            double t_lo = 0.0, ej = lo ? fastce_exp_diff_dd(v, m, &t_lo) : fastce_exp_diff(v, m);
             fastce_acc_add(&rest, ej);
+            terms_lo += t_lo;
             e[j] = (T)ej;
         }
     }
-    return fastce_acc_value(rest) + ties;
+    if (!lo) return fastce_acc_value(rest) + ties;
+    return fastce_rest_dd(rest.s, rest.c + terms_lo, ties, lo);
 }
 
 static double LOCAL(scalar_sigmoid_ce)(const T *x, const T *z, const T *w,
