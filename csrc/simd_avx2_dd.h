@@ -134,7 +134,9 @@ static inline fastce256_dd fastce256_log1p_dd(__m256d u) {
     R = _mm256_fmadd_pd(z, R, _mm256_set1_pd(FASTCE_LOG_G1));
     R = _mm256_mul_pd(z, _mm256_fmadd_pd(z, R, _mm256_set1_pd(FASTCE_LOG_G0)));
     fastce256_dd lf = fastce256_two_sum(v, _mm256_sub_pd(_mm256_setzero_pd(), h.hi));
-    __m256d q = _mm256_div_pd(c, w), q_lo = _mm256_div_pd(_mm256_fnmadd_pd(q, w, c), w);
+    /* c/w as q + q_lo: one division (1/w), the residual c - q w by fma */
+    const __m256d inv_w = _mm256_div_pd(_mm256_set1_pd(1.0), w);
+    __m256d q = _mm256_mul_pd(c, inv_w), q_lo = _mm256_mul_pd(_mm256_fnmadd_pd(q, w, c), inv_w);
     __m256d small = _mm256_add_pd(
         _mm256_add_pd(_mm256_sub_pd(_mm256_mul_pd(s, _mm256_add_pd(h.hi, R)), h.lo), lf.lo),
         _mm256_sub_pd(q_lo, _mm256_mul_pd(_mm256_mul_pd(half, q), q)));

@@ -118,7 +118,9 @@ static inline fastce512_dd fastce512_log1p_dd(__m512d u) {
     R = _mm512_fmadd_pd(z, R, _mm512_set1_pd(FASTCE_LOG_G1));
     R = _mm512_mul_pd(z, _mm512_fmadd_pd(z, R, _mm512_set1_pd(FASTCE_LOG_G0)));
     fastce512_dd lf = fastce512_two_sum(v, _mm512_sub_pd(_mm512_setzero_pd(), h.hi));
-    __m512d q = _mm512_div_pd(c, w), q_lo = _mm512_div_pd(_mm512_fnmadd_pd(q, w, c), w);
+    /* c/w as q + q_lo: one division (1/w), the residual c - q w by fma */
+    const __m512d inv_w = _mm512_div_pd(one, w);
+    __m512d q = _mm512_mul_pd(c, inv_w), q_lo = _mm512_mul_pd(_mm512_fnmadd_pd(q, w, c), inv_w);
     __m512d small = _mm512_add_pd(
         _mm512_add_pd(_mm512_sub_pd(_mm512_mul_pd(s, _mm512_add_pd(h.hi, R)), h.lo), lf.lo),
         _mm512_sub_pd(q_lo, _mm512_mul_pd(_mm512_mul_pd(half, q), q)));
