@@ -216,13 +216,12 @@ FASTCE_ALWAYS_INLINE __m512d terms8_f64(__m512d v, __mmask8 live, __m512d mv, do
     if (tame == 2) v = _mm512_max_pd(_mm512_sub_pd(mv, _mm512_set1_pd(FASTCE_FLOOR_F64)), v);
     /* with lo, the exp's two parts apart: the larger into the compensated
      * lanes, the smaller (2.3% of it at most) into their error lanes; a
-     * term to store, rounded as the exp rounds it (scaled once: a
-     * subnormal one, scaled in two parts and added, could differ), and
-     * its rounding error */
-    __m512d ex = !lo   ? fastce512_exp_diff_pd(v, mv, tame)
-                 : store ? fastce512_exp_diff_lo_pd(v, mv, tame, lo)
-                         : fastce512_exp_diff_split_pd(v, mv, tame, lo);
-    if (store) _mm512_mask_storeu_pd(store, live, _mm512_mask_blend_pd(eq, ex, _mm512_set1_pd(1.0)));
+     * term to store is the rounded exp (the same bits as without lo) */
+    __m512d e = _mm512_setzero_pd();
+    __m512d ex = lo ? fastce512_exp_diff_split_pd(v, mv, tame, lo, store ? &e : NULL)
+                    : fastce512_exp_diff_pd(v, mv, tame);
+    if (!lo) e = ex;
+    if (store) _mm512_mask_storeu_pd(store, live, _mm512_mask_blend_pd(eq, e, _mm512_set1_pd(1.0)));
     *ties += (unsigned)__builtin_popcount((unsigned)eq);
     /* (in the tame passes, whose m is finite, *lo is 0 at a maximum
      * already: exp(0) splits as 1 + 0; not at a +inf one, inf - inf) */

@@ -889,25 +889,33 @@ FASTCE_ALWAYS_INLINE void rows8_begin(rows8 *g, const double *xb, const shape8 *
     }
 }
 
-FASTCE_ALWAYS_INLINE void rows8_exp_(rows8 *g, ptrdiff_t C, const int tame, const int pick) {
+/* The exp's two parts (the split form of fastce512_exp_core_pd) go into
+ * the sums apart: the larger into the compensated lanes, the smaller
+ * into los. keep: the rounded exps are kept in g->ex too (a gradient or
+ * softmax needs them; pick == 2 needs keep). */
+FASTCE_ALWAYS_INLINE void rows8_exp_(rows8 *g, ptrdiff_t C, const int tame, const int pick,
+                                     const int keep) {
     const __m512d m = g->m;
     const __m512i yv = g->yv;
     __m512d rest = _mm512_setzero_pd(), comp = rest, los = rest, ties = _mm512_set1_pd(-1.0);
     __m512d xy = _mm512_setzero_pd(), ey = xy;
     __m512i jv = _mm512_setzero_si512();
     for (ptrdiff_t j = 0; j < C; j++) {
-        __m512d ex_lo, ex = fastce512_exp_diff_lo_pd(g->v[j], m, tame, &ex_lo);
+        __m512d b, ex = _mm512_setzero_pd();
+        __m512d a = fastce512_exp_diff_split_pd(g->v[j], m, tame, &b, keep ? &ex : NULL);
         __mmask8 eq = _mm512_cmp_pd_mask(g->v[j], m, _CMP_EQ_OQ);
-        if (!tame) ex = _mm512_mask_mov_pd(ex, eq, _mm512_set1_pd(1.0));
-        g->ex[j] = ex;
+        if (keep) {
+            if (!tame) ex = _mm512_mask_mov_pd(ex, eq, _mm512_set1_pd(1.0));
+            g->ex[j] = ex;
+        }
         if (pick) {
             __mmask8 at = _mm512_cmpeq_epi64_mask(yv, jv);
             xy = _mm512_mask_mov_pd(xy, at, g->v[j]);
             if (pick == 2) ey = _mm512_mask_mov_pd(ey, at, ex);
             jv = _mm512_add_epi64(jv, _mm512_set1_epi64(1));
         }
-        kahan_add(&rest, &comp, _mm512_maskz_mov_pd((__mmask8)~eq, ex), !tame);
-        los = _mm512_mask_add_pd(los, (__mmask8)~eq, los, ex_lo);
+        kahan_add(&rest, &comp, _mm512_maskz_mov_pd((__mmask8)~eq, a), !tame);
+        los = _mm512_mask_add_pd(los, (__mmask8)~eq, los, b);
         ties = _mm512_mask_add_pd(ties, eq, ties, _mm512_set1_pd(1.0));
     }
     g->xy = xy;
@@ -922,14 +930,15 @@ FASTCE_ALWAYS_INLINE void rows8_exp_(rows8 *g, ptrdiff_t C, const int tame, cons
 /* The exps and rest of a group; a group that is not tame is cut short at
  * a row in use with a tiny rest and a finite entry below max - 708 (see
  * FASTCE_TINY_REST_F64). */
-FASTCE_ALWAYS_INLINE void rows8_exp(rows8 *g, ptrdiff_t C, int pick) {
+FASTCE_ALWAYS_INLINE void rows8_exp(rows8 *g, ptrdiff_t C, int pick, int keep) {
     if (g->tame) {
-        if (pick == 2) rows8_exp_(g, C, 1, 2);
-        else if (pick) rows8_exp_(g, C, 1, 1);
-        else rows8_exp_(g, C, 1, 0);
+        if (pick == 2) rows8_exp_(g, C, 1, 2, 1);
+        else if (pick) rows8_exp_(g, C, 1, 1, 0);
+        else if (keep) rows8_exp_(g, C, 1, 0, 1);
+        else rows8_exp_(g, C, 1, 0, 0);
         return;
     }
-    rows8_exp_(g, C, 0, pick);
+    rows8_exp_(g, C, 0, pick, 1);
     __mmask8 low = _mm512_cmp_pd_mask(g->rest, _mm512_set1_pd(FASTCE_TINY_REST_F64), _CMP_LT_OQ) &
                    g->used;
     if (!low) return;
@@ -999,7 +1008,7 @@ FASTCE_ALWAYS_INLINE ptrdiff_t softmax_rows8_c(const double *x, ptrdiff_t n, con
             if (g->nr) cur = g;
         }
         if (prev) rows8_lse(prev);
-        if (cur) rows8_exp(cur, C, 0);
+        if (cur) rows8_exp(cur, C, 0, op == 2);
         if (prev) {
             ptrdiff_t p0 = r0 - 8;
             ptrdiff_t done = softmax_out8(prev, &sh, op, x + p0 * step,
@@ -1146,7 +1155,7 @@ FASTCE_ALWAYS_INLINE ptrdiff_t sparse_ce_rows8_c(const double *x, const int64_t 
             if (g->nr) cur = g;
         }
         if (prev) rows8_lse(prev);
-        if (cur) rows8_exp(cur, C, grad ? 2 : 1);
+        if (cur) rows8_exp(cur, C, grad ? 2 : 1, grad != NULL);
         if (cur && (w || sw || e > 0.0)) rows8_stop_at_tiny_rest(cur);
         if (prev) {
             ptrdiff_t p0 = r0 - 8;
@@ -1288,7 +1297,7 @@ FASTCE_ALWAYS_INLINE ptrdiff_t dense_ce_rows8_c(const double *x, const double *t
         }
         if (prev) rows8_lse(prev);
         if (cur) {
-            rows8_exp(cur, C, 0);
+            rows8_exp(cur, C, 0, grad != NULL);
             rows8_stop_at_tiny_rest(cur);
         }
         if (prev) {
