@@ -25,6 +25,9 @@ typedef struct {
      * taken again by deep_rest (row_impl.h), which then keeps its digits
      * for a loss that multiplies it; else 0 */
     double deep;
+    /* deep's low part (deep + deep_lo before rounding), for a loss that
+     * multiplies it: its rounding, times the weights, cost 2.8 ulp */
+    double deep_lo;
     /* float64 rows: the rest's low part, rest + lo its value before
      * rounding (the terms' own errors left); 0 for float rows and deep
      * ones. lse_rel = log1p(rest) is taken from both (lse_rel_dd,
@@ -151,15 +154,18 @@ static inline double fastce_exp_diff_dd(double a, double b, double *lo) {
  * of a row whose rest would be subnormal, scaled into the normal range so
  * that it keeps its digits: exp(d + 256 ln2) (TwoSum on that sum, as
  * fastce_exp_diff) times (1 + err + the low part of 256 ln2), err the
- * rounding error of d = fl(a - b). */
+ * rounding error of d = fl(a - b); as hi + *lo, the two corrections kept
+ * out of the roundings (fastce_exp_diff_dd). */
 #define FASTCE_DEEP_SCALE 256
-static inline double fastce_exp_diff_deep(double a, double b) {
+static inline double fastce_exp_diff_deep(double a, double b, double *lo) {
     const double k_hi = 177.445678223346, k_lo = 5.936759843446527e-15; /* 256 ln2 */
     double d = a - b;
     double a_part = d + b, b_part = d - a_part;
     double err = (a - a_part) - (b + b_part);
-    double e = fastce_exp_diff(d, -k_hi);
-    return fma(e, err + k_lo, e);
+    double e_lo, e = fastce_exp_diff_dd(d, -k_hi, &e_lo);
+    double c = err + k_lo, hi = fma(e, c, e);
+    *lo = fma(e, c, e - hi) + e_lo;
+    return hi;
 }
 
 /* Neumaier's compensated sum: s + c carries about twice the precision of

@@ -55,8 +55,10 @@ static inline double LOCAL(row_max)(const T *x, ptrdiff_t n1, ptrdiff_t C) {
  * no ties (they would add 1), so the entries other than one maximum all
  * count, each below -670 (-inf, NaN and those below -1100, whose scaled
  * terms underflow, add nothing, or NaN). */
-static inline double LOCAL(deep_rest)(const T *x, ptrdiff_t n1, ptrdiff_t C, double m) {
+static inline double LOCAL(deep_rest)(const T *x, ptrdiff_t n1, ptrdiff_t C, double m,
+                                      double *lo) {
     fastce_acc rest = {0.0, 0.0};
+    double terms_lo = 0.0;
     int seen_max = 0;
     for (ptrdiff_t j = 0; j < C; j++) {
         double v = (double)x[j * n1];
@@ -64,9 +66,13 @@ static inline double LOCAL(deep_rest)(const T *x, ptrdiff_t n1, ptrdiff_t C, dou
             seen_max = 1;
             continue;
         }
-        if (v - m > -1100.0) fastce_acc_add(&rest, fastce_exp_diff_deep(v, m));
+        if (v - m > -1100.0) {
+            double t_lo;
+            fastce_acc_add(&rest, fastce_exp_diff_deep(v, m, &t_lo));
+            terms_lo += t_lo;
+        }
     }
-    return fastce_acc_value(rest);
+    return fastce_rest_dd(rest.s, rest.c + terms_lo, 0.0, lo);
 }
 
 /* Whether every entry of a contiguous row but one maximum is below m - 670,
@@ -115,7 +121,7 @@ static inline int LOCAL(row_rest_from_max)(const T *x, ptrdiff_t n1, ptrdiff_t C
                           : LOCAL(strided_row_rest)(x, n1, C, r->max, lo);
     }
     if (f64 && r->rest < FASTCE_TINY_REST_F64 && !(stored && (const T *)e == x)) {
-        r->deep = LOCAL(deep_rest)(x, n1, C, r->max);
+        r->deep = LOCAL(deep_rest)(x, n1, C, r->max, &r->deep_lo);
         r->rest = ldexp(r->deep, -FASTCE_DEEP_SCALE);
         r->lo = 0.0; /* (that rounding is the result's) */
     }

@@ -121,13 +121,15 @@ static inline __m512 fastce512_exp_ps(__m512 x, const int range) {
  * one +0 (checked on 2^28 x below -746, random bit patterns and uniform on
  * [-1e9, -746], and 2^26 differences v - m of the diff form with |m| up to
  * 1e300: each gave +0 or a value that is not finite). */
-/* With b (not NULL), the split form: exp(x + err) as the value returned
- * + *b, within about 2^-56 of it: the last addition left out, hi (the
- * table's 2^(j/16) rounded) and small = hi q + lo (at most 2.3% of hi)
- * each scaled by 2^n (exactly, unless subnormal); with e too, *e is the
- * rounded exp of the plain form, the same bits. */
+/* With lo (not NULL) the result is the value returned + *lo, within
+ * about 2^-56 of exp(x + err): the last addition's rounding error kept
+ * (exact: TwoSum with hi the larger), scaled as the result. (Returning
+ * hi and hi q + lo apart instead, two operations fewer, put parts of up
+ * to 2.3% of each term into a sum's plain error lanes: with thousands of
+ * equal terms, whose roundings there all go one way, a float64 loss came
+ * out 3.7 ulp off, 45 with the class axis not last, a review found.) */
 static inline __m512d fastce512_exp_core_pd(__m512d x, __m512d err, const int range,
-                                            const int has_err, __m512d *b, __m512d *e_out) {
+                                            const int has_err, __m512d *lo_out) {
     __m512d xc = x;
     if (range != FASTCE_EXP_TAME) xc = _mm512_max_pd(_mm512_set1_pd(-746.0), xc);
     if (range == FASTCE_EXP_ANY) xc = _mm512_min_pd(_mm512_set1_pd(710.0), xc);
@@ -148,14 +150,12 @@ static inline __m512d fastce512_exp_core_pd(__m512d x, __m512d err, const int ra
     __m512d lo = _mm512_permutex2var_pd(FASTCE512_SETR_PD(FASTCE_EXP_LO0), j,
                                         FASTCE512_SETR_PD(FASTCE_EXP_LO1));
     __m512d small = _mm512_fmadd_pd(hi, q, lo);
-    const __m512d n = _mm512_mul_pd(k, _mm512_set1_pd(0.0625));
-    if (!b) return _mm512_scalef_pd(_mm512_add_pd(hi, small), n);
-    if (e_out) *e_out = _mm512_scalef_pd(_mm512_add_pd(hi, small), n);
-    *b = _mm512_scalef_pd(small, n);
-    return _mm512_scalef_pd(hi, n);
+    const __m512d n = _mm512_mul_pd(k, _mm512_set1_pd(0.0625)), e = _mm512_add_pd(hi, small);
+    if (lo_out) *lo_out = _mm512_scalef_pd(_mm512_add_pd(_mm512_sub_pd(hi, e), small), n);
+    return _mm512_scalef_pd(e, n);
 }
 static inline __m512d fastce512_exp_pd(__m512d x, const int range) {
-    return fastce512_exp_core_pd(x, _mm512_setzero_pd(), range, 0, NULL, NULL);
+    return fastce512_exp_core_pd(x, _mm512_setzero_pd(), range, 0, NULL);
 }
 
 /* log1p(u) for u in [0, 32] (a row's rest: sums of at most 31 terms in
@@ -225,24 +225,18 @@ static inline __m512 fastce512_exp_diff_ps(__m512 v, __m512 m, const int tame) {
  * clamps d (below -746, or NaN): there it is the rounding error of a huge
  * difference (up to half an ulp of it), not a correction to -746. In the
  * tame pass d is not clamped, and err is at most 2^-53 |d|. */
-FASTCE_ALWAYS_INLINE __m512d fastce512_exp_diff_core_pd(__m512d v, __m512d m, const int tame,
-                                                       __m512d *b, __m512d *e) {
+/* With lo (not NULL): the value returned + *lo, as fastce512_exp_core_pd. */
+static inline __m512d fastce512_exp_diff_lo_pd(__m512d v, __m512d m, const int tame,
+                                               __m512d *lo) {
     __m512d d = _mm512_sub_pd(v, m);
     __m512d ap = _mm512_add_pd(d, m), bp = _mm512_sub_pd(d, ap);
     __m512d err = _mm512_sub_pd(_mm512_sub_pd(v, ap), _mm512_add_pd(m, bp));
-    if (tame) return fastce512_exp_core_pd(d, err, FASTCE_EXP_TAME, 1, b, e);
+    if (tame) return fastce512_exp_core_pd(d, err, FASTCE_EXP_TAME, 1, lo);
     err = _mm512_maskz_mov_pd(_mm512_cmp_pd_mask(d, _mm512_set1_pd(-746.0), _CMP_GE_OQ), err);
-    return fastce512_exp_core_pd(d, err, FASTCE_EXP_NONPOS, 1, b, e);
-}
-/* exp(v - m) as the value returned + *b, the split form of
- * fastce512_exp_core_pd (for sums that keep the two apart), and with e
- * (not NULL) the rounded exp in *e (for a term to store). */
-static inline __m512d fastce512_exp_diff_split_pd(__m512d v, __m512d m, const int tame,
-                                                  __m512d *b, __m512d *e) {
-    return fastce512_exp_diff_core_pd(v, m, tame, b, e);
+    return fastce512_exp_core_pd(d, err, FASTCE_EXP_NONPOS, 1, lo);
 }
 static inline __m512d fastce512_exp_diff_pd(__m512d v, __m512d m, const int tame) {
-    return fastce512_exp_diff_core_pd(v, m, tame, NULL, NULL);
+    return fastce512_exp_diff_lo_pd(v, m, tame, NULL);
 }
 
 /* ------------------------------------------------------------ log

@@ -206,25 +206,19 @@ FASTCE_ALWAYS_INLINE void two_sum_add(__m512d *acc, __m512d *err, __m512d v) {
 
 /* Eight doubles of a row (the lanes in live): exp(x_j - m) stored (1 at a
  * maximum) when store is set, and returned except at a maximum (0 there),
- * whose lanes count in ties instead; with lo, returned as two parts, the
- * smaller in *lo (0 at a maximum). tame leaves out the exp's clamp and NaN guard;
+ * whose lanes count in ties instead; with lo, its rounding error in *lo
+ * (0 at a maximum). tame leaves out the exp's clamp and NaN guard;
  * tame == 2 also raises entries below m - FASTCE_FLOOR_F64 (-inf
  * included) to it (see rest_f64). */
 FASTCE_ALWAYS_INLINE __m512d terms8_f64(__m512d v, __mmask8 live, __m512d mv, double *store,
                                         unsigned *ties, const int tame, __m512d *lo) {
     __mmask8 eq = _mm512_mask_cmp_pd_mask(live, v, mv, _CMP_EQ_OQ);
     if (tame == 2) v = _mm512_max_pd(_mm512_sub_pd(mv, _mm512_set1_pd(FASTCE_FLOOR_F64)), v);
-    /* with lo, the exp's two parts apart: the larger into the compensated
-     * lanes, the smaller (2.3% of it at most) into their error lanes; a
-     * term to store is the rounded exp (the same bits as without lo) */
-    __m512d e = _mm512_setzero_pd();
-    __m512d ex = lo ? fastce512_exp_diff_split_pd(v, mv, tame, lo, store ? &e : NULL)
-                    : fastce512_exp_diff_pd(v, mv, tame);
-    if (!lo) e = ex;
-    if (store) _mm512_mask_storeu_pd(store, live, _mm512_mask_blend_pd(eq, e, _mm512_set1_pd(1.0)));
+    __m512d ex = fastce512_exp_diff_lo_pd(v, mv, tame, lo);
+    if (store) _mm512_mask_storeu_pd(store, live, _mm512_mask_blend_pd(eq, ex, _mm512_set1_pd(1.0)));
     *ties += (unsigned)__builtin_popcount((unsigned)eq);
     /* (in the tame passes, whose m is finite, *lo is 0 at a maximum
-     * already: exp(0) splits as 1 + 0; not at a +inf one, inf - inf) */
+     * already: exp(0) is 1 exactly; not at a +inf one, inf - inf) */
     if (lo && !tame) *lo = _mm512_maskz_mov_pd(_kandn_mask8(eq, live), *lo);
     else if (lo && live != 0xff) *lo = _mm512_maskz_mov_pd(live, *lo);
     return _mm512_maskz_mov_pd(_kandn_mask8(eq, live), ex);

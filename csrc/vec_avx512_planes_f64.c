@@ -18,7 +18,7 @@
  *   S = the sum over the x_j but one maximum of exp(x_j - ref),
  * in TwoSum-compensated lanes, each term computed as the row kernels
  * compute theirs (exp_diff: the TwoSum error of x_j - ref folded into the
- * reduced argument), its low part into the compensation. When a chunk raises the max, the old maximum's entries (cnt
+ * reduced argument), its rounding error into the compensation. When a chunk raises the max, the old maximum's entries (cnt
  * of them) become ordinary terms, cnt * exp(m_old - ref). At the end
  *   rest = S * exp(ref - m) + (cnt - 1),
  * the exp of the exact difference (ref - m as a double-double) and the
@@ -102,9 +102,9 @@ FASTCE_ALWAYS_INLINE void planes8_terms(planes8 *g, const __m512d *v, const ptrd
     for (ptrdiff_t k = 0; k < nc; k++) {
         __mmask8 eq = _mm512_cmp_pd_mask(v[k], m, _CMP_EQ_OQ);
         *eqc = _mm512_mask_add_pd(*eqc, eq, *eqc, one);
-        __m512d lo, t = fastce512_exp_diff_split_pd(v[k], g->ref, tame, &lo, NULL);
+        __m512d lo, t = fastce512_exp_diff_lo_pd(v[k], g->ref, tame, &lo);
         terms_add(&g->s, &g->comp, _mm512_maskz_mov_pd((__mmask8)~eq, t));
-        g->comp = _mm512_mask_add_pd(g->comp, (__mmask8)~eq, g->comp, lo); /* its smaller part */
+        g->comp = _mm512_mask_add_pd(g->comp, (__mmask8)~eq, g->comp, lo); /* its rounding error */
     }
 }
 
@@ -131,7 +131,7 @@ FASTCE_ALWAYS_INLINE void planes8_chunk(planes8 *g, const double *xb, ptrdiff_t 
     const __mmask8 up = _mm512_cmp_pd_mask(M, g->m, _CMP_GT_OQ);
     g->ref = _mm512_mask_mov_pd(g->ref, _mm512_cmp_pd_mask(g->ref, ninf, _CMP_EQ_OQ), M);
     if (up) { /* the old maximum's entries (0 of a max still -inf), cnt (e + lo) */
-        __m512d lo, e = fastce512_exp_diff_split_pd(g->m, g->ref, 0, &lo, NULL);
+        __m512d lo, e = fastce512_exp_diff_lo_pd(g->m, g->ref, 0, &lo);
         fastce512_dd p = fastce512_two_prod(_mm512_maskz_mov_pd(up, g->cnt), e);
         terms_add(&g->s, &g->comp, p.hi);
         g->comp = _mm512_mask_add_pd(g->comp, up, g->comp,

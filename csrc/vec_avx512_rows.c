@@ -889,10 +889,9 @@ FASTCE_ALWAYS_INLINE void rows8_begin(rows8 *g, const double *xb, const shape8 *
     }
 }
 
-/* The exp's two parts (the split form of fastce512_exp_core_pd) go into
- * the sums apart: the larger into the compensated lanes, the smaller
- * into los. keep: the rounded exps are kept in g->ex too (a gradient or
- * softmax needs them; pick == 2 needs keep). */
+/* Each exp into the compensated sum, its rounding error into los. keep:
+ * the exps are kept in g->ex too (a gradient or softmax reads them;
+ * pick == 2 needs keep). */
 FASTCE_ALWAYS_INLINE void rows8_exp_(rows8 *g, ptrdiff_t C, const int tame, const int pick,
                                      const int keep) {
     const __m512d m = g->m;
@@ -901,20 +900,17 @@ FASTCE_ALWAYS_INLINE void rows8_exp_(rows8 *g, ptrdiff_t C, const int tame, cons
     __m512d xy = _mm512_setzero_pd(), ey = xy;
     __m512i jv = _mm512_setzero_si512();
     for (ptrdiff_t j = 0; j < C; j++) {
-        __m512d b, ex = _mm512_setzero_pd();
-        __m512d a = fastce512_exp_diff_split_pd(g->v[j], m, tame, &b, keep ? &ex : NULL);
+        __m512d b, ex = fastce512_exp_diff_lo_pd(g->v[j], m, tame, &b);
         __mmask8 eq = _mm512_cmp_pd_mask(g->v[j], m, _CMP_EQ_OQ);
-        if (keep) {
-            if (!tame) ex = _mm512_mask_mov_pd(ex, eq, _mm512_set1_pd(1.0));
-            g->ex[j] = ex;
-        }
+        if (!tame) ex = _mm512_mask_mov_pd(ex, eq, _mm512_set1_pd(1.0));
+        if (keep) g->ex[j] = ex;
         if (pick) {
             __mmask8 at = _mm512_cmpeq_epi64_mask(yv, jv);
             xy = _mm512_mask_mov_pd(xy, at, g->v[j]);
             if (pick == 2) ey = _mm512_mask_mov_pd(ey, at, ex);
             jv = _mm512_add_epi64(jv, _mm512_set1_epi64(1));
         }
-        kahan_add(&rest, &comp, _mm512_maskz_mov_pd((__mmask8)~eq, a), !tame);
+        kahan_add(&rest, &comp, _mm512_maskz_mov_pd((__mmask8)~eq, ex), !tame);
         los = _mm512_mask_add_pd(los, (__mmask8)~eq, los, b);
         ties = _mm512_mask_add_pd(ties, eq, ties, _mm512_set1_pd(1.0));
     }

@@ -1109,6 +1109,56 @@ def test_float64_rest_just_above_a_power_of_two(isa, C, layout):
     assert max(worst.values()) <= LOSS_ULP, worst
 
 
+@pytest.mark.parametrize("C, margin", [(1000, 25.3), (4000, 29.173), (10000, 22.765)])
+@pytest.mark.parametrize("layout", ["rows", "side by side"])
+def test_float64_many_equal_terms(isa, C, margin, layout):
+    """One logit above C - 1 equal ones: every term of the rest the same,
+    so whatever rounds in the sum rounds the same way each time. Summed as
+    parts of up to 2.3% of each term in plain lanes (the exp's table value
+    and the rest apart), the loss, logsumexp and log_softmax came out 3.7
+    ulp off with the class axis last and 45 with it not last, a review
+    found; each term rounded, its rounding error in those lanes, they are
+    within an ulp."""
+    x = np.full((16, C), -margin)
+    x[:, 0] = 0.0
+    exact = mp.log1p((C - 1) * mp.exp(-mpf(margin)))
+    y = np.zeros(16, dtype=np.int64)
+    axis = -1
+    if layout == "side by side":
+        x, axis = np.ascontiguousarray(x.T), 0
+    got = {
+        "loss": fastce.softmax_cross_entropy(x, y, axis=axis, reduction="none"),
+        "loss with gradient": fastce.softmax_cross_entropy(
+            x, y, axis=axis, reduction="none", return_grad=True)[0],
+        "logsumexp": fastce.logsumexp(x, axis=axis),
+        "-log_softmax": -np.take(fastce.log_softmax(x, axis=axis), 0, axis=axis),
+    }
+    spacing = mpf(float(np.spacing(float(exact))))
+    worst = {k: max(float(abs(mpf(float(g)) - exact) / spacing) for g in v) for k, v in got.items()}
+    print(f"\n{isa:6s} C={C} {layout}: " + ", ".join(f"{k} {v:.2f}" for k, v in worst.items()))
+    assert max(worst.values()) <= LOSS_ULP, worst
+
+
+def test_float64_deep_weighted_row(isa):
+    """A row whose rest is far below the normal range (its other entries
+    670-745 below the max) takes its terms scaled by 2^256; its weighted
+    loss multiplies that scaled rest, which was rounded first: 2.84 ulp
+    on every path (a review's row). Now hi + lo."""
+    x = np.array([[-740.0720483783172, 2.717938710113507, -672.8023959922111,
+                   -685.8231820081571]])
+    wy, sw = 1.1774246751338793, 1.260614180647822
+    m = mpf(float(x[0, 1]))
+    rest = mp.fsum(mp.exp(mpf(float(v)) - m) for v in x[0] if v != x[0, 1])
+    exact = mpf(sw) * mpf(wy) * mp.log1p(rest)
+    for n in (1, 40):  # alone, and in a batch (the row kernels leave such rows to this path)
+        X, Y = np.repeat(x, n, axis=0), np.ones(n, dtype=np.int64)
+        got = fastce.softmax_cross_entropy(X, Y, weight=np.array([1.0, wy, 1.0, 1.0]),
+                                           sample_weight=np.full(n, sw), reduction="none")
+        err = max(float(abs(mpf(float(g)) - exact) / mpf(float(np.spacing(float(exact)))))
+                  for g in got)
+        assert err <= LOSS_ULP, (n, err)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_heavy_corpus(dtype, isa):
