@@ -97,12 +97,15 @@ static inline int LOCAL(all_far_below)(const T *x, ptrdiff_t C, double m) {
  * stores nothing and returns 0. Kernels read what they need of x first.
  *
  * A float64 rest below FASTCE_TINY_REST_F64 is taken again by deep_rest,
- * which reads x: in place (e == x), when the caller's results need that
- * rest to its last digit (losses: exact_rest), a row that may have such a
- * rest (all its other entries 670 below the max) stores nothing, so x is
- * still there (the kernel then takes its outputs from x, one exp each).
- * Probabilities need no more than 1/(1 + rest) = 1 there: in place they
- * keep the stored terms, and the bits of the calls out of place. */
+ * which reads x. So when the caller's results need that rest to its last
+ * digit (losses: exact_rest), a row that may have such a rest (all its
+ * other entries 670 below the max) stores nothing, so that x is still
+ * there in place (e == x), and out of place too, so that both take the
+ * gradient from x, one exp each, with the same bits (storing out of
+ * place, the vector exps' terms made it differ in the last bits, a review
+ * found). Probabilities need no more than 1/(1 + rest) = 1 there: in
+ * place they keep the stored terms, and the bits of the calls out of
+ * place. */
 static inline int LOCAL(row_rest_from_max)(const T *x, ptrdiff_t n1, ptrdiff_t C,
                                            fastce_row *r, T *e, int exact_rest) {
     if (r->max == -INFINITY) { /* every class masked */
@@ -113,7 +116,7 @@ static inline int LOCAL(row_rest_from_max)(const T *x, ptrdiff_t n1, ptrdiff_t C
     double *lo = f64 ? &r->lo : NULL;
     int stored = 0;
     if (e && n1 == 1 && isfinite(r->max) &&
-        !(f64 && exact_rest && (const T *)e == x && LOCAL(all_far_below)(x, C, r->max))) {
+        !(f64 && exact_rest && LOCAL(all_far_below)(x, C, r->max))) {
         r->rest = VEC(row_rest_store)(x, C, r->max, e, lo);
         stored = 1;
     } else {

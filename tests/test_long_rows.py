@@ -158,3 +158,24 @@ def test_in_place_softmax_of_far_rows(C):
     got = x.copy()
     fastce.softmax(got, out=got)
     np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("C", [5, 40, 100])
+def test_in_place_gradient_of_deep_rows(C):
+    # float64 rows whose other entries all lie 670-745 below the max, where
+    # the rest is below 2^-968 and is taken again from x: in place such a
+    # row keeps its logits until then and takes each gradient entry from x;
+    # out of place it did too only since a review found the stored vector
+    # exps giving other last bits
+    r = np.random.default_rng(C)
+    x = r.uniform(-745.0, -670.0, (64, C)) + r.uniform(-3, 3, (64, 1))
+    y = r.integers(0, C, 64)
+    x[np.arange(64), y] = x.max(axis=1) + 700.0
+    x[::5, 0] = x[::5].max(axis=1) + 700.0  # every fifth row: its target far below the max
+    for kw in ({}, {"weight": r.uniform(0.5, 2, C), "sample_weight": r.uniform(0.5, 2, 64)}):
+        loss, grad = fastce.softmax_cross_entropy(x, y, reduction="none", return_grad=True, **kw)
+        g = x.copy()
+        loss2, grad2 = fastce.softmax_cross_entropy(g, y, reduction="none", return_grad=True,
+                                                    grad_out=g, **kw)
+        np.testing.assert_array_equal(loss2, loss)
+        np.testing.assert_array_equal(grad2, grad)
