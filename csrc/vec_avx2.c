@@ -293,13 +293,6 @@ FASTCE_ALWAYS_INLINE void two_sum_add_rest(__m256d *acc, __m256d *err, __m256d v
     *err = _mm256_add_pd(*err, e);
 }
 
-/* What compensated lanes hold, as one double (fastce_lanes_total). */
-static inline double two_sum_total(__m256d acc, __m256d err) {
-    double a[4], e[4];
-    _mm256_storeu_pd(a, acc);
-    _mm256_storeu_pd(e, err);
-    return fastce_lanes_total(a, e, 4);
-}
 
 /* Four doubles of a row as rest8_f32: the terms stored (1 at a maximum)
  * when store is set, and returned except at a maximum (0 there), whose
@@ -325,14 +318,16 @@ FASTCE_ALWAYS_INLINE void terms_f64(const __m256d *v, __m256d mv, __m256d *ex, c
     }
 }
 
-/* The rest of a row, and with dd its low part in *lo (vec.h's row_rest):
- * the terms' low parts go into the error lanes. */
-FASTCE_ALWAYS_INLINE double rest_pass_f64(const double *x, ptrdiff_t C, double m,
-                                          double *store, const int dd, double *lo) {
+/* The rest of a row as hi (returned) + *lo (vec.h's row_rest): the
+ * terms' low parts go into the error lanes. */
+static inline double rest_f64(const double *x, ptrdiff_t C, double m, double *store,
+                              double *lo) {
     const __m256d mv = _mm256_set1_pd(m), all = _mm256_castsi256_pd(_mm256_set1_epi64x(-1));
     __m256d a0 = _mm256_setzero_pd(), e0 = a0, a1 = a0, e1 = a0;
     __m256i ties = _mm256_setzero_si256();
-    __m256d v[2], ex[2], l[2] = {a0, a0}, *pl = dd ? l : NULL;
+    __m256d v[2], ex[2], l[2] = {a0, a0};
+    double unused;
+    if (!lo) lo = &unused; /* (every float64 caller takes it) */
     ptrdiff_t j = 0;
     /* two vectors a step, each into compensated lanes of its own (adding
      * the two first would save three operations a vector, but that one
@@ -344,41 +339,35 @@ FASTCE_ALWAYS_INLINE double rest_pass_f64(const double *x, ptrdiff_t C, double m
         _mm_prefetch((const char *)(x + 2 * C + j + 4), _MM_HINT_T0);
         v[0] = _mm256_loadu_pd(x + j);
         v[1] = _mm256_loadu_pd(x + j + 4);
-        terms_f64(v, mv, ex, 2, pl);
-        __m256d p = terms4_f64(v[0], ex[0], all, mv, store ? store + j : NULL, &ties, pl);
-        __m256d q = terms4_f64(v[1], ex[1], all, mv, store ? store + j + 4 : NULL, &ties,
-                               dd ? l + 1 : NULL);
+        terms_f64(v, mv, ex, 2, l);
+        __m256d p = terms4_f64(v[0], ex[0], all, mv, store ? store + j : NULL, &ties, l);
+        __m256d q = terms4_f64(v[1], ex[1], all, mv, store ? store + j + 4 : NULL, &ties, l + 1);
         two_sum_add_rest(&a0, &e0, p);
         two_sum_add_rest(&a1, &e1, q);
-        if (dd) e0 = _mm256_add_pd(e0, _mm256_add_pd(l[0], l[1]));
+        e0 = _mm256_add_pd(e0, _mm256_add_pd(l[0], l[1]));
     }
     if (j + 4 <= C) {
         v[0] = _mm256_loadu_pd(x + j);
-        terms_f64(v, mv, ex, 1, pl);
+        terms_f64(v, mv, ex, 1, l);
         two_sum_add_rest(&a1, &e1,
-                         terms4_f64(v[0], ex[0], all, mv, store ? store + j : NULL, &ties, pl));
-        if (dd) e1 = _mm256_add_pd(e1, l[0]);
+                         terms4_f64(v[0], ex[0], all, mv, store ? store + j : NULL, &ties, l));
+        e1 = _mm256_add_pd(e1, l[0]);
         j += 4;
     }
     if (j < C) { /* the last C % 4 entries, masked (the dead lanes load as m) */
         __m256i mask = tail_mask_pd(C - j);
         __m256d live = _mm256_castsi256_pd(mask);
         v[0] = _mm256_blendv_pd(mv, _mm256_maskload_pd(x + j, mask), live);
-        terms_f64(v, mv, ex, 1, pl);
+        terms_f64(v, mv, ex, 1, l);
         double out[4];
         two_sum_add_rest(&a1, &e1,
-                         terms4_f64(v[0], ex[0], live, mv, store ? out : NULL, &ties, pl));
-        if (dd) e1 = _mm256_add_pd(e1, l[0]);
+                         terms4_f64(v[0], ex[0], live, mv, store ? out : NULL, &ties, l));
+        e1 = _mm256_add_pd(e1, l[0]);
         if (store) _mm256_maskstore_pd(store + j, mask, _mm256_loadu_pd(out));
     }
     long long t[4];
     _mm256_storeu_si256((__m256i *)t, ties);
     const double tie_count = (double)(t[0] + t[1] + t[2] + t[3] - 1);
-    if (!dd) {
-        fastce_acc s = {two_sum_total(a0, e0), 0.0};
-        fastce_acc_add(&s, two_sum_total(a1, e1));
-        return fastce_acc_value(s) + tie_count;
-    }
     double a[8], e[8];
     _mm256_storeu_pd(a, a0);
     _mm256_storeu_pd(a + 4, a1);
@@ -386,11 +375,6 @@ FASTCE_ALWAYS_INLINE double rest_pass_f64(const double *x, ptrdiff_t C, double m
     _mm256_storeu_pd(e + 4, e1);
     fastce_acc s = fastce_lanes_acc(a, e, 8);
     return fastce_rest_dd(s.s, s.c, tie_count, lo);
-}
-
-static inline double rest_f64(const double *x, ptrdiff_t C, double m, double *store,
-                              double *lo) {
-    return lo ? rest_pass_f64(x, C, m, store, 1, lo) : rest_pass_f64(x, C, m, store, 0, NULL);
 }
 
 static double row_rest_f32(const float *x, ptrdiff_t C, double m, double *lo) {

@@ -219,57 +219,44 @@ FASTCE_ALWAYS_INLINE __m512d terms8_f64(__m512d v, __mmask8 live, __m512d mv, do
     *ties += (unsigned)__builtin_popcount((unsigned)eq);
     /* (in the tame passes, whose m is finite, *lo is 0 at a maximum
      * already: exp(0) is 1 exactly; not at a +inf one, inf - inf) */
-    if (lo && !tame) *lo = _mm512_maskz_mov_pd(_kandn_mask8(eq, live), *lo);
-    else if (lo && live != 0xff) *lo = _mm512_maskz_mov_pd(live, *lo);
+    if (!tame) *lo = _mm512_maskz_mov_pd(_kandn_mask8(eq, live), *lo);
+    else if (live != 0xff) *lo = _mm512_maskz_mov_pd(live, *lo);
     return _mm512_maskz_mov_pd(_kandn_mask8(eq, live), ex);
 }
 
-/* The rest of a row, and with dd its low part in *lo (vec.h's row_rest):
- * then every vector goes into the compensated lanes by itself and the
- * terms' low parts into the error lanes. */
+/* The rest of a row as hi (returned) + *lo (vec.h's row_rest): every
+ * vector goes into the compensated lanes by itself, the terms' rounding
+ * errors into the error lanes. */
 FASTCE_ALWAYS_INLINE double rest_pass_f64(const double *x, ptrdiff_t C, double m,
-                                          double *store, const int tame, const int dd,
-                                          double *lo) {
+                                          double *store, const int tame, double *lo) {
     const __m512d mv = _mm512_set1_pd(m);
     const __mmask8 all = 0xff;
     __m512d a0 = _mm512_setzero_pd(), e0 = a0, a1 = a0, e1 = a0, pl = a0, ql = a0;
-    __m512d *plo = dd ? &pl : NULL, *qlo = dd ? &ql : NULL;
     unsigned t = 0;
     ptrdiff_t j = 0;
-    /* without dd, two vectors a step, added to each other before the
-     * compensated add: that one rounding costs at most 2^-53 of the sum,
-     * and the compensation (six operations) is paid once per two vectors */
     for (; j + 16 <= C; j += 16) {
         /* two rows ahead (x + 2C): in cache when its max pass comes */
         _mm_prefetch((const char *)(x + 2 * C + j), _MM_HINT_T0);
         _mm_prefetch((const char *)(x + 2 * C + j + 8), _MM_HINT_T0);
         __m512d p = terms8_f64(_mm512_loadu_pd(x + j), all, mv, store ? store + j : NULL, &t, tame,
-                               plo);
+                               &pl);
         __m512d q = terms8_f64(_mm512_loadu_pd(x + j + 8), all, mv,
-                               store ? store + j + 8 : NULL, &t, tame, qlo);
-        if (dd) {
-            two_sum_add(&a0, &e0, p);
-            two_sum_add(&a1, &e1, q);
-            e0 = _mm512_add_pd(e0, _mm512_add_pd(pl, ql));
-        } else
-            two_sum_add(&a0, &e0, _mm512_add_pd(p, q));
+                               store ? store + j + 8 : NULL, &t, tame, &ql);
+        two_sum_add(&a0, &e0, p);
+        two_sum_add(&a1, &e1, q);
+        e0 = _mm512_add_pd(e0, _mm512_add_pd(pl, ql));
     }
     if (j + 8 <= C) {
         two_sum_add(&a1, &e1, terms8_f64(_mm512_loadu_pd(x + j), all, mv,
-                                         store ? store + j : NULL, &t, tame, plo));
-        if (dd) e1 = _mm512_add_pd(e1, pl);
+                                         store ? store + j : NULL, &t, tame, &pl));
+        e1 = _mm512_add_pd(e1, pl);
         j += 8;
     }
     if (j < C) {
         __mmask8 live = fastce512_first8(C - j);
         two_sum_add(&a1, &e1, terms8_f64(_mm512_maskz_loadu_pd(live, x + j), live, mv,
-                                         store ? store + j : NULL, &t, tame, plo));
-        if (dd) e1 = _mm512_add_pd(e1, pl);
-    }
-    if (!dd) {
-        fastce_acc s = {fastce512_lanes_total(a0, e0), 0.0};
-        fastce_acc_add(&s, fastce512_lanes_total(a1, e1));
-        return fastce_acc_value(s) + ((double)t - 1.0);
+                                         store ? store + j : NULL, &t, tame, &pl));
+        e1 = _mm512_add_pd(e1, pl);
     }
     double a[16], e[16];
     _mm512_storeu_pd(a, a0);
@@ -299,15 +286,16 @@ FASTCE_ALWAYS_INLINE double rest_pass_f64(const double *x, ptrdiff_t C, double m
  * bits are those of the other calls. */
 static inline double rest_f64(const double *x, ptrdiff_t C, double m, double *store,
                               double *lo) {
+    double unused;
+    if (!lo) lo = &unused; /* (every float64 caller takes it) */
     double r;
     if (store != x)
-        r = lo ? rest_pass_f64(x, C, m, store, 1, 1, lo) : rest_pass_f64(x, C, m, store, 1, 0, lo);
+        r = rest_pass_f64(x, C, m, store, 1, lo);
     else if (fabs(m) <= FASTCE_TAME_MAX_F64)
-        r = lo ? rest_pass_f64(x, C, m, store, 2, 1, lo) : rest_pass_f64(x, C, m, store, 2, 0, lo);
+        r = rest_pass_f64(x, C, m, store, 2, lo);
     else
-        return lo ? rest_pass_f64(x, C, m, store, 0, 1, lo) : rest_pass_f64(x, C, m, store, 0, 0, lo);
-    if (isfinite(r)) return r;
-    return lo ? rest_pass_f64(x, C, m, store, 0, 1, lo) : rest_pass_f64(x, C, m, store, 0, 0, lo);
+        return rest_pass_f64(x, C, m, store, 0, lo);
+    return isfinite(r) ? r : rest_pass_f64(x, C, m, store, 0, lo);
 }
 
 static double row_rest_f32(const float *x, ptrdiff_t C, double m, double *lo) {
