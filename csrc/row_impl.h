@@ -180,6 +180,16 @@ static inline double LOCAL(prob_minus_one)(double v, fastce_row r) {
     return v == r.max ? -r.rest / (1.0 + r.rest) : LOCAL(row_prob)(v, r) - 1.0;
 }
 
+/* The rows that the generic path takes one by one go a batch at a time:
+ * the first steps of every row of the batch (the max, the rest), then
+ * the last ones (log1p, the outputs), the rows in order each time. A
+ * row's steps form one chain of dependent operations (a horizontal max,
+ * the exps, a horizontal sum, log1p), and a row at a time the next row's
+ * chain could not begin until the core's window had room for it: rows of
+ * 65 to a few hundred classes were bound by that chain. Each row's
+ * arithmetic is the same, and so are its bits and the order of a sum. */
+#define FASTCE_ROW_BATCH 8
+
 /* ---- strided rows through a contiguous tile
  * A class axis that is not the last (n1 > 1: an (N, C, H, W) batch of
  * images, PyTorch's layout for segmentation) puts a sample's C entries n1

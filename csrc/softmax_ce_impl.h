@@ -93,44 +93,73 @@ static inline double LOCAL(deep_loss)(double a, double b, fastce_row r) {
     return ldexp(p.hi + p.lo, -FASTCE_DEEP_SCALE);
 }
 
-/* One row of the sparse loss (any stride), its gradient, and its loss
- * added to *acc. With a gradient to write on a contiguous row with a finite
- * max, exp(x_j - max) is computed once: stored in the gradient row by the
- * rest pass, then scaled in place. Whatever reads x (x_y, the smoothing sum)
- * comes first, so the gradient may overwrite the logits. */
-static void LOCAL(sparse_row)(const void *vctx, ptrdiff_t s, fastce_acc *acc) {
-    const LOCAL(sparse_ctx) *c = vctx;
+/* A row of the sparse loss between its steps (sparse_rows): what its
+ * first step read of x, and its statistics. */
+typedef struct {
+    fastce_row r;
+    fastce_acc smooth;
+    double xy, sw, wy;
+    int64_t y;
+    int skip; /* an ignored row: done by its first step */
+    int stored;
+} LOCAL(sparse_state);
+
+/* The first steps of one row of the sparse loss (any stride): the label,
+ * x_y, the max and the smoothing sum (everything that reads x comes
+ * first, so that the gradient may overwrite the logits), then the rest;
+ * with a gradient to write on a contiguous row with a finite max, the
+ * rest pass stores exp(x_j - max) in the gradient row, which the last
+ * step scales in place (exp computed once). An ignored row is done here:
+ * loss 0, gradient 0. */
+static void LOCAL(sparse_row_begin)(const LOCAL(sparse_ctx) *c, ptrdiff_t s,
+                                    LOCAL(sparse_state) *st) {
     const ptrdiff_t C = c->C, n1 = c->n1;
-    const double e = c->e, e_c = c->e / (double)C;
     ptrdiff_t off = fastce_row_offset(s, C, n1);
     T *g = c->grad ? c->grad + off : NULL;
-    int64_t y = c->y[s];
-    if (y == c->ignore_index) {
+    const int64_t y = c->y[s];
+    st->skip = y == c->ignore_index;
+    if (st->skip) {
         if (c->loss) c->loss[s] = (T)0;
         if (g) LOCAL(zero_row)(g, n1, C);
         return;
     }
     const T *x = c->x + off;
-    double sw = c->sw ? (double)c->sw[s] : 1.0;
-    double wy = c->w ? (double)c->w[y] : 1.0;
-    double xy = (double)x[y * n1];
-
-    fastce_row r = {LOCAL(row_max)(x, n1, C), 0.0, 0.0};
-    int masked = r.max == -INFINITY; /* every class masked, y too */
+    st->y = y;
+    st->sw = c->sw ? (double)c->sw[s] : 1.0;
+    st->wy = c->w ? (double)c->w[y] : 1.0;
+    st->xy = (double)x[y * n1];
+    st->r = (fastce_row){LOCAL(row_max)(x, n1, C), 0.0, 0.0};
     /* the smoothing term sum_c w_c*l_c = sum_c w_c*(max - x_c) + W*lse_rel:
      * its first part reads x, so it comes before g may overwrite x */
-    fastce_acc smooth = {0.0, 0.0};
-    if (e > 0.0 && !masked && n1 == 1 && VEC(row_wdiff)) { /* one vector pass */
+    const int masked = st->r.max == -INFINITY; /* every class masked, y too */
+    st->smooth = (fastce_acc){0.0, 0.0};
+    if (c->e > 0.0 && !masked && n1 == 1 && VEC(row_wdiff)) { /* one vector pass */
         double o[4];
-        VEC(row_wdiff)(x, c->w, C, r.max, 0, o);
-        smooth = (fastce_acc){o[0], o[1]};
-    } else if (e > 0.0 && !masked)
+        VEC(row_wdiff)(x, c->w, C, st->r.max, 0, o);
+        st->smooth = (fastce_acc){o[0], o[1]};
+    } else if (c->e > 0.0 && !masked)
         for (ptrdiff_t j = 0; j < C; j++) {
             double v = (double)x[j * n1];
-            fastce_acc_add(&smooth, (c->w ? (double)c->w[j] : 1.0) *
-                                        (v == r.max ? 0.0 : r.max - v));
+            fastce_acc_add(&st->smooth, (c->w ? (double)c->w[j] : 1.0) *
+                                            (v == st->r.max ? 0.0 : st->r.max - v));
         }
-    int stored = LOCAL(row_rest_from_max)(x, n1, C, &r, g, 1); /* g: exp(x_j - max) */
+    st->stored = LOCAL(row_rest_from_max)(x, n1, C, &st->r, g, 1); /* g: exp(x_j - max) */
+}
+
+/* The last step of a row begun by sparse_row_begin: its loss (added to
+ * *acc) and gradient. */
+static void LOCAL(sparse_row_end)(const LOCAL(sparse_ctx) *c, ptrdiff_t s,
+                                  const LOCAL(sparse_state) *st, fastce_acc *acc) {
+    if (st->skip) return;
+    const ptrdiff_t C = c->C, n1 = c->n1;
+    const double e = c->e, e_c = c->e / (double)C;
+    ptrdiff_t off = fastce_row_offset(s, C, n1);
+    T *g = c->grad ? c->grad + off : NULL;
+    const T *x = c->x + off;
+    const fastce_row r = st->r;
+    const double sw = st->sw, wy = st->wy, xy = st->xy;
+    const int64_t y = st->y;
+    const int masked = r.max == -INFINITY;
     const fastce_dd lse_dd = LOCAL(lse_rel_dd)(r);
     const double lse_rel = lse_dd.hi + lse_dd.lo;
 
@@ -139,7 +168,7 @@ static void LOCAL(sparse_row)(const void *vctx, ptrdiff_t s, fastce_acc *acc) {
         l = fastce_term(1.0 - e, wy * LOCAL(class_loss)(xy, r, lse_rel));
         /* e/C may underflow to 0: then the term is absent, even against an
          * infinite smoothing sum (a +inf logit beside finite ones) */
-        if (e > 0.0) l += fastce_term(e_c, fastce_acc_value(smooth) + c->w_sum * lse_rel);
+        if (e > 0.0) l += fastce_term(e_c, fastce_acc_value(st->smooth) + c->w_sum * lse_rel);
         l *= sw;
         if (isfinite(l) && (l != 0.0 || r.deep > 0.0) && (e > 0.0 || c->w || c->sw)) {
             /* (a finite loss may still have an absent infinite term; a
@@ -148,7 +177,8 @@ static void LOCAL(sparse_row)(const void *vctx, ptrdiff_t s, fastce_acc *acc) {
             fastce_dd W = {c->w_sum, c->w_lo};
             double precise = r.deep > 0.0 && xy == r.max && !(e > 0.0)
                                  ? LOCAL(deep_loss)(wy, sw, r) /* sw*w_y*lse_rel */
-                                 : LOCAL(weighted_loss)(e, wy, sw, xy, r, lse_dd, smooth, W, C);
+                                 : LOCAL(weighted_loss)(e, wy, sw, xy, r, lse_dd, st->smooth, W,
+                                                        C);
             if (isfinite(precise)) l = precise;
         }
     } else
@@ -165,7 +195,7 @@ static void LOCAL(sparse_row)(const void *vctx, ptrdiff_t s, fastce_acc *acc) {
      * every class but y is scale*exp(x_j - max) + offset*w_j ... */
     double a = sw * c->grad_scale, cy = (1.0 - e) * wy;
     double scale = a * (cy + e_c * c->w_sum) / (1.0 + r.rest), offset = -a * e_c;
-    if (stored) {
+    if (st->stored) {
         VEC(scale_row)(g, C, scale, offset, c->w, g);
     } else {
         for (ptrdiff_t j = 0; j < C; j++)
@@ -181,6 +211,19 @@ static void LOCAL(sparse_row)(const void *vctx, ptrdiff_t s, fastce_acc *acc) {
     g[y * n1] = (T)(a * ((cy + e_c * wy) * LOCAL(prob_minus_one)(xy, r) + e_c * w_other * py));
 }
 
+/* Rows s .. end - 1 of the sparse loss a batch at a time, as
+ * softmax_rows (softmax_impl.h): the first steps of every row of the
+ * batch, then their last steps in order, so the losses are added in the
+ * same order and every bit is the same. */
+static void LOCAL(sparse_rows)(const void *vctx, ptrdiff_t s, ptrdiff_t end, fastce_acc *acc) {
+    LOCAL(sparse_state) st[FASTCE_ROW_BATCH];
+    for (; s < end; s += FASTCE_ROW_BATCH) {
+        const ptrdiff_t k = end - s < FASTCE_ROW_BATCH ? end - s : FASTCE_ROW_BATCH;
+        for (ptrdiff_t i = 0; i < k; i++) LOCAL(sparse_row_begin)(vctx, s + i, st + i);
+        for (ptrdiff_t i = 0; i < k; i++) LOCAL(sparse_row_end)(vctx, s + i, st + i, acc);
+    }
+}
+
 /* The kernel for many classes side by side, when this dtype and ISA have one. */
 static inline ptrdiff_t (*LOCAL(sparse_planes_kernel)(void))(
     const T *, const int64_t *, ptrdiff_t, ptrdiff_t, ptrdiff_t, const T *, const T *, int64_t,
@@ -189,13 +232,15 @@ static inline ptrdiff_t (*LOCAL(sparse_planes_kernel)(void))(
 }
 
 /* Which kernel takes this call's samples a group at a time: 1 the
- * row-parallel one (few classes, any layout), 2 the planes one (more
- * classes side by side, no smoothing), 0 neither. */
+ * row-parallel one (few classes, any layout; contiguous rows up to
+ * FASTCE_ROWS_C classes), 2 the planes one (more classes side by side, no
+ * smoothing), 0 neither. */
 static inline int LOCAL(sparse_group_kernel)(const LOCAL(sparse_ctx) *c) {
     /* (the double row kernels take a weighted or smoothed loss as
      * weighted_loss does, in double-double) */
     if (c->C <= FASTCE_SMALL_C)
         return LOCAL(sparse_rows_kernel)() && (c->n1 == 1 || LOCAL(side_by_side)(c->C, c->n1));
+    if (c->C <= FASTCE_ROWS_C && c->n1 == 1) return LOCAL(sparse_rows_kernel)() != NULL;
     /* the double planes kernels round each weight product in double:
      * weighted and smoothed double losses go through weighted_loss */
     if (sizeof(T) == sizeof(double) && (c->w || c->sw || c->e > 0.0)) return 0;
@@ -209,14 +254,15 @@ static double LOCAL(sparse_tile)(const void *vctx, ptrdiff_t s, ptrdiff_t r, con
  * targets): group(ctx, s, run, &part) runs it on the run of samples from s
  * (one leading index, kernel_run) while it can, returns how many it did
  * and adds their losses to part; a sample it leaves (a row whose max is
- * not finite) and the tail of a run go one by one, row(ctx, s, &acc),
- * samples side by side through tiles of x and t (the strided loops are
+ * not finite) and the tail of a run go one by one, rows(ctx, s, stop,
+ * &acc) (a batch of rows at a time: FASTCE_ROW_BATCH), samples side by
+ * side through tiles of x and t (the strided loops are
  * scalar: with a tenth of the samples masked, 150 classes, they made
  * log_softmax 5x slower than the tiles). group NULL: all one by one. */
 typedef ptrdiff_t (*LOCAL(group_fn))(const void *ctx, ptrdiff_t s, ptrdiff_t run, double *part);
-typedef void (*LOCAL(row_fn))(const void *ctx, ptrdiff_t s, fastce_acc *acc);
+typedef void (*LOCAL(rows_fn))(const void *ctx, ptrdiff_t s, ptrdiff_t end, fastce_acc *acc);
 
-static inline double LOCAL(group_block)(const void *ctx, LOCAL(group_fn) group, LOCAL(row_fn) row,
+static inline double LOCAL(group_block)(const void *ctx, LOCAL(group_fn) group, LOCAL(rows_fn) rows,
                                         LOCAL(tile_fn) tile, const T *x, const T *t, T *grad,
                                         ptrdiff_t C, ptrdiff_t n1, ptrdiff_t begin,
                                         ptrdiff_t end) {
@@ -236,7 +282,8 @@ static inline double LOCAL(group_block)(const void *ctx, LOCAL(group_fn) group, 
                 s = stop; /* as rows */
             }
         }
-        for (; s < stop; s++) row(ctx, s, &acc);
+        rows(ctx, s, stop, &acc);
+        s = stop;
     }
     return fastce_acc_value(acc);
 }
@@ -267,7 +314,7 @@ static double LOCAL(sparse_block_direct)(const LOCAL(sparse_ctx) *c, ptrdiff_t b
     const int kernel = LOCAL(sparse_group_kernel)(c);
     return LOCAL(group_block)(c, kernel == 1 ? LOCAL(sparse_rows_group)
                                  : kernel == 2 ? LOCAL(sparse_planes_group) : NULL,
-                              LOCAL(sparse_row), LOCAL(sparse_tile), c->x, NULL, c->grad, c->C,
+                              LOCAL(sparse_rows), LOCAL(sparse_tile), c->x, NULL, c->grad, c->C,
                               c->n1, begin, end);
 }
 
@@ -438,6 +485,11 @@ static void LOCAL(dense_row)(const void *vctx, ptrdiff_t s, fastce_acc *acc) {
         g[k * n1] = (T)(a * (B_rest - B * r.rest / (1.0 + r.rest)));
 }
 
+/* Rows s .. end - 1 of the dense loss, one by one. */
+static void LOCAL(dense_rows)(const void *vctx, ptrdiff_t s, ptrdiff_t end, fastce_acc *acc) {
+    for (; s < end; s++) LOCAL(dense_row)(vctx, s, acc);
+}
+
 /* The row-parallel kernel for few classes, when this dtype and ISA have
  * one. */
 static inline ptrdiff_t (*LOCAL(dense_rows_kernel)(void))(const T *, const T *, ptrdiff_t,
@@ -471,7 +523,7 @@ static ptrdiff_t LOCAL(dense_group)(const void *vctx, ptrdiff_t s, ptrdiff_t run
 static double LOCAL(dense_block_direct)(const LOCAL(dense_ctx) *c, ptrdiff_t begin,
                                         ptrdiff_t end) {
     return LOCAL(group_block)(c, LOCAL(dense_group_kernel)(c) ? LOCAL(dense_group) : NULL,
-                              LOCAL(dense_row), LOCAL(dense_tile), c->x, c->t, c->grad, c->C,
+                              LOCAL(dense_rows), LOCAL(dense_tile), c->x, c->t, c->grad, c->C,
                               c->n1, begin, end);
 }
 

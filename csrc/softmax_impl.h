@@ -59,15 +59,15 @@ double PUBLIC(lse_cancelled)(const T *x, ptrdiff_t n1, ptrdiff_t C, double m) {
     return lse.hi + lse.lo;
 }
 
-/* One row of logsumexp, log_softmax or softmax (any stride). */
-static void LOCAL(softmax_row)(const LOCAL(softmax_ctx) *c, ptrdiff_t s) {
+/* The outputs of one row of logsumexp, log_softmax or softmax (any
+ * stride) from its statistics r; stored: row_rest_from_max wrote its
+ * terms exp(x_j - max) to the softmax output. */
+static void LOCAL(softmax_row_end)(const LOCAL(softmax_ctx) *c, ptrdiff_t s, fastce_row r,
+                                   int stored) {
     const ptrdiff_t C = c->C, n1 = c->n1;
     ptrdiff_t off = fastce_row_offset(s, C, n1);
     const T *x = c->x + off;
     T *out = c->out + (c->op == LOCAL(OP_LSE) ? s : off);
-    fastce_row r = {LOCAL(row_max)(x, n1, C), 0.0, 0.0};
-    int stored = LOCAL(row_rest_from_max)(x, n1, C, &r,
-                                          c->op == LOCAL(OP_SOFTMAX) ? out : NULL, 0);
     double lse_rel = LOCAL(lse_rel)(r);
     if (c->op == LOCAL(OP_LSE)) {
         double lse = r.max + lse_rel;
@@ -91,6 +91,29 @@ static void LOCAL(softmax_row)(const LOCAL(softmax_ctx) *c, ptrdiff_t s) {
     }
 }
 
+/* The row statistics of sample s; with softmax, its terms stored to the
+ * output (the return value says whether they were). */
+static int LOCAL(softmax_row_stats)(const LOCAL(softmax_ctx) *c, ptrdiff_t s, fastce_row *r) {
+    const ptrdiff_t C = c->C, n1 = c->n1;
+    ptrdiff_t off = fastce_row_offset(s, C, n1);
+    const T *x = c->x + off;
+    *r = (fastce_row){LOCAL(row_max)(x, n1, C), 0.0, 0.0};
+    return LOCAL(row_rest_from_max)(x, n1, C, r,
+                                    c->op == LOCAL(OP_SOFTMAX) ? c->out + off : NULL, 0);
+}
+
+/* Rows s .. end - 1 a batch at a time (FASTCE_ROW_BATCH, row_impl.h):
+ * the statistics of every row of the batch, then their outputs. */
+static void LOCAL(softmax_rows)(const LOCAL(softmax_ctx) *c, ptrdiff_t s, ptrdiff_t end) {
+    fastce_row r[FASTCE_ROW_BATCH];
+    int stored[FASTCE_ROW_BATCH];
+    for (; s < end; s += FASTCE_ROW_BATCH) {
+        const ptrdiff_t k = end - s < FASTCE_ROW_BATCH ? end - s : FASTCE_ROW_BATCH;
+        for (ptrdiff_t i = 0; i < k; i++) stored[i] = LOCAL(softmax_row_stats)(c, s + i, r + i);
+        for (ptrdiff_t i = 0; i < k; i++) LOCAL(softmax_row_end)(c, s + i, r[i], stored[i]);
+    }
+}
+
 /* The row-parallel kernel for few classes, when this dtype and ISA have one. */
 static inline ptrdiff_t (*LOCAL(softmax_rows_kernel)(void))(const T *, ptrdiff_t,
                                                            ptrdiff_t, ptrdiff_t, int, T *) {
@@ -104,12 +127,14 @@ static inline ptrdiff_t (*LOCAL(softmax_planes_kernel)(void))(const T *, ptrdiff
 }
 
 /* The kernel that takes this call's samples a group at a time: the
- * row-parallel one (few classes, any layout), the planes one (more
- * classes side by side), or NULL. */
+ * row-parallel one (few classes, any layout; contiguous rows up to
+ * FASTCE_ROWS_C classes), the planes one (more classes side by side), or
+ * NULL. */
 static inline ptrdiff_t (*LOCAL(softmax_group_kernel)(const LOCAL(softmax_ctx) *c))(
     const T *, ptrdiff_t, ptrdiff_t, ptrdiff_t, int, T *) {
     if (c->C <= FASTCE_SMALL_C)
         return c->n1 == 1 || LOCAL(side_by_side)(c->C, c->n1) ? LOCAL(softmax_rows_kernel)() : NULL;
+    if (c->C <= FASTCE_ROWS_C && c->n1 == 1) return LOCAL(softmax_rows_kernel)();
     return LOCAL(side_by_side)(c->C, c->n1) ? LOCAL(softmax_planes_kernel)() : NULL;
 }
 
@@ -140,7 +165,8 @@ static double LOCAL(softmax_block_direct)(const LOCAL(softmax_ctx) *c, ptrdiff_t
                 s = stop;
             }
         }
-        for (; s < stop; s++) LOCAL(softmax_row)(c, s);
+        LOCAL(softmax_rows)(c, s, stop);
+        s = stop;
     }
     return 0.0;
 }
@@ -169,7 +195,7 @@ static int LOCAL(softmax_run)(const T *x, ptrdiff_t n0, ptrdiff_t C,
                               ptrdiff_t n1, T *out, int n_threads, int op) {
     LOCAL(softmax_ctx) ctx = {x, out, C, n1, op};
     const ptrdiff_t min_block =
-        C > FASTCE_SMALL_C && LOCAL(softmax_group_kernel)(&ctx) ? LOCAL(planes_block_min)(n0 * n1) : 1;
+        C > FASTCE_SMALL_C && n1 > 1 && LOCAL(softmax_group_kernel)(&ctx) ? LOCAL(planes_block_min)(n0 * n1) : 1;
     return fastce_run_blocks_min(LOCAL(softmax_block), &ctx, n0 * n1, C, min_block, n_threads,
                                  NULL);
 }

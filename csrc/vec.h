@@ -49,7 +49,7 @@ typedef struct {
     void (*math_f32)(int f, const float *x, float *out, ptrdiff_t n);
     void (*math_f64)(int f, const double *x, double *out, ptrdiff_t n);
     /* Sparse softmax cross-entropy of n samples of C <= FASTCE_SMALL_C
-     * classes, several at a time (the loss terms of softmax_ce_sparse in
+     * classes (C <= FASTCE_ROWS_C when n1 == 1), several at a time (the loss terms of softmax_ce_sparse in
      * fastce_api.h; labels already checked; w_sum + w_lo the sum of the
      * class weights). The samples are the rows of a contiguous (n, C) block
      * (n1 == 1), or n side by side with their classes n1 apart (n1 > 1:
@@ -71,7 +71,7 @@ typedef struct {
                                     double *total);
     /* logsumexp (op 0, out n long), log_softmax (1) or softmax (2, out laid
      * out as x) of n samples of C <= FASTCE_SMALL_C classes (laid out as in
-     * sparse_ce_rows), several at a time; returns how many leading samples
+     * sparse_ce_rows; C <= FASTCE_ROWS_C when n1 == 1), several at a time; returns how many leading samples
      * it did. NULL where an instruction set has none. */
     ptrdiff_t (*softmax_rows_f32)(const float *x, ptrdiff_t n, ptrdiff_t C, ptrdiff_t n1,
                                   int op, float *out);
@@ -232,8 +232,20 @@ typedef struct {
  * entropy_terms and a scalar sum per row. */
 #define FASTCE_ENTROPY_ROW_MIN 16
 
-/* Class counts up to which the row-parallel sparse kernel is used. */
+/* Class counts up to which the row-parallel kernels (sparse_ce_rows,
+ * softmax_rows, dense_ce_rows) take samples in every layout. */
 #define FASTCE_SMALL_C 32
+
+/* Above FASTCE_SMALL_C, sparse_ce_rows and softmax_rows also take
+ * contiguous rows (n1 == 1) of up to this many classes (their arrays
+ * hold this many class vectors; AVX-512 compiles one copy of them for
+ * any C in that range, beside one per C up to FASTCE_SMALL_C). One row
+ * at a time, such rows were bound by each row's chain of dependent
+ * steps (a horizontal max, the exps, a horizontal sum, log1p) and by
+ * vectors mostly empty at the row's end: at 33 classes a float32 loss
+ * took 7.5 cycles an entry against 2.0 at 32. Samples side by side with
+ * more than FASTCE_SMALL_C classes go to the planes kernels instead. */
+#define FASTCE_ROWS_C 64
 
 /* Where exp(x_j - max) is a normal number: x_j - max >= -87 (float) or
  * -708 (double). The vector exps take shortcuts there (no clamps, one

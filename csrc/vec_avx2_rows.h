@@ -1,6 +1,7 @@
 /* vec_avx2_rows.h: the row-parallel sparse softmax cross-entropy, logsumexp,
- * log_softmax and softmax for few classes (C <= FASTCE_SMALL_C), AVX2 + FMA,
- * float and double. Included by vec_avx2.c.
+ * log_softmax and softmax for few classes (C <= FASTCE_SMALL_C, and
+ * contiguous rows up to FASTCE_ROWS_C), AVX2 + FMA, float and double.
+ * Included by vec_avx2.c.
  *
  * A row of 10 classes is too short to vectorise along: instead 8 rows (4 of
  * doubles) become C vectors of 8 lanes (lane k = row k, vector j = class j),
@@ -60,7 +61,7 @@ static inline __m256d log1p_rest_pd(__m256d u) {
  * ey the target's logit and exp for each row, when asked for; yv and used
  * the rows' labels and which rows count. tame: see exp_diff_tame_ps. */
 typedef struct {
-    __m256 v[FASTCE_SMALL_C], ex[FASTCE_SMALL_C], m, xy, ey, used;
+    __m256 v[FASTCE_ROWS_C], ex[FASTCE_ROWS_C], m, xy, ey, used;
     __m256d m_lo, m_hi, rest_lo, rest_hi, L_lo, L_hi;
     __m256i yv;
     int tame;
@@ -409,7 +410,7 @@ FASTCE_ALWAYS_INLINE void softmax_out8(const rows8 *g, const rows8_shape *s, int
 }
 
 /* logsumexp (op 0), log_softmax (1) or softmax (2) of rows [0, n) of a
- * contiguous (n, C) block, C <= FASTCE_SMALL_C, 8 rows at a time; returns
+ * contiguous (n, C) block, C <= FASTCE_ROWS_C, 8 rows at a time; returns
  * how many leading rows it did (see sparse_ce_rows in vec.h). */
 static ptrdiff_t softmax_rows_f32(const float *x, ptrdiff_t n, ptrdiff_t C, ptrdiff_t n1,
                                   int op, float *out) {
@@ -417,8 +418,8 @@ static ptrdiff_t softmax_rows_f32(const float *x, ptrdiff_t n, ptrdiff_t C, ptrd
     const ptrdiff_t step = sh.step;
     const __m256 all = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
     rows8 gs[2], *g = gs, *prev = gs + 1; /* prev: the group before g, if have */
-    __m256 o[FASTCE_SMALL_C];
-    for (int j = 0; j < FASTCE_SMALL_C; j++) o[j] = _mm256_setzero_ps();
+    __m256 o[FASTCE_ROWS_C];
+    for (int j = 0; j < FASTCE_ROWS_C; j++) o[j] = _mm256_setzero_ps();
     ptrdiff_t r0 = 0;
     for (int have = 0;; r0 += 8, have = 1) {
         int ok = r0 + 8 <= n && rows8_begin(g, x + r0 * step, &sh, all);
@@ -532,8 +533,8 @@ static ptrdiff_t sparse_ce_rows_f32(const float *x, const int64_t *y, ptrdiff_t 
     const rows8_shape sh = rows8_shape_of(C, n1);
     const ptrdiff_t step = sh.step;
     rows8 gs[2], *g = gs, *prev = gs + 1; /* prev: the group before g, if have */
-    __m256 o[FASTCE_SMALL_C];
-    for (int j = 0; j < FASTCE_SMALL_C; j++) o[j] = _mm256_setzero_ps();
+    __m256 o[FASTCE_ROWS_C];
+    for (int j = 0; j < FASTCE_ROWS_C; j++) o[j] = _mm256_setzero_ps();
     __m256d acc = _mm256_setzero_pd(), comp = acc;
     ptrdiff_t r0 = 0;
     for (int have = 0;; r0 += 8, have = 1) {
@@ -582,7 +583,7 @@ FASTCE_ALWAYS_INLINE void dense_ce_out8(const rows8 *g, const rows8_shape *sh, c
                                         float *gradb, double grad_scale, __m256d *acc,
                                         __m256d *comp, __m256 *o) {
     const ptrdiff_t C = sh->C;
-    __m256 tv[FASTCE_SMALL_C], tm = _mm256_setzero_ps(), tlo = tm, tsum = tm; /* (unused) */
+    __m256 tv[FASTCE_ROWS_C], tm = _mm256_setzero_ps(), tlo = tm, tsum = tm; /* (unused) */
     rows8_columns(tv, tb, sh, &tm, &tlo, &tsum);
     const __m256d zero = _mm256_setzero_pd(), one = _mm256_set1_pd(1.0);
     const __m256d keep = _mm256_set1_pd(1.0 - e), ec = _mm256_set1_pd(e / (double)C);
@@ -640,8 +641,8 @@ static ptrdiff_t dense_ce_rows_f32(const float *x, const float *t, ptrdiff_t n, 
     const ptrdiff_t step = sh.step;
     const __m256 all = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
     rows8 gs[2], *g = gs, *prev = gs + 1; /* prev: the group before g, if have */
-    __m256 o[FASTCE_SMALL_C];
-    for (int j = 0; j < FASTCE_SMALL_C; j++) o[j] = _mm256_setzero_ps();
+    __m256 o[FASTCE_ROWS_C];
+    for (int j = 0; j < FASTCE_ROWS_C; j++) o[j] = _mm256_setzero_ps();
     __m256d acc = _mm256_setzero_pd(), comp = acc;
     ptrdiff_t r0 = 0;
     for (int have = 0;; r0 += 8, have = 1) {
@@ -670,7 +671,7 @@ static ptrdiff_t dense_ce_rows_f32(const float *x, const float *t, ptrdiff_t n, 
  * lane k = row k of 4 and Kahan-compensated sums; the rest and L as hi +
  * lo (rows8 in vec_avx512_rows.c). */
 typedef struct {
-    __m256d v[FASTCE_SMALL_C], ex[FASTCE_SMALL_C], m, rest, rest_lo, L, L_lo, xy, ey, used;
+    __m256d v[FASTCE_ROWS_C], ex[FASTCE_ROWS_C], m, rest, rest_lo, L, L_lo, xy, ey, used;
     __m256i yv;
     int tame;
 } rows4;
@@ -789,7 +790,7 @@ static inline void rows4_exp_(rows4 *g, ptrdiff_t C, int tame, int pick) {
     const __m256d m = g->m;
     const __m256i yv = g->yv;
     __m256d rest = _mm256_setzero_pd(), comp = rest, los = rest, ties = _mm256_set1_pd(-1.0);
-    __m256d xy = _mm256_setzero_pd(), ey = xy, ex_lo[FASTCE_SMALL_C];
+    __m256d xy = _mm256_setzero_pd(), ey = xy, ex_lo[FASTCE_ROWS_C];
     __m256i jv = _mm256_setzero_si256();
     if (tame) {
         ptrdiff_t j = 0;
@@ -876,8 +877,8 @@ static ptrdiff_t softmax_rows_f64(const double *x, ptrdiff_t n, ptrdiff_t C, ptr
     const ptrdiff_t step = sh.step;
     const __m256d all = _mm256_castsi256_pd(_mm256_set1_epi64x(-1));
     rows4 gs[2], *g = gs, *prev = gs + 1; /* prev: the group before g, if have */
-    __m256d o[FASTCE_SMALL_C];
-    for (int j = 0; j < FASTCE_SMALL_C; j++) o[j] = _mm256_setzero_pd();
+    __m256d o[FASTCE_ROWS_C];
+    for (int j = 0; j < FASTCE_ROWS_C; j++) o[j] = _mm256_setzero_pd();
     ptrdiff_t r0 = 0;
     for (int have = 0;; r0 += 4, have = 1) {
         int ok = r0 + 4 <= n && rows4_begin(g, x + r0 * step, &sh, all);
@@ -996,8 +997,8 @@ static ptrdiff_t sparse_ce_rows_f64(const double *x, const int64_t *y, ptrdiff_t
     const rows4_shape sh = rows4_shape_of(C, n1);
     const ptrdiff_t step = sh.step;
     rows4 gs[2], *g = gs, *prev = gs + 1; /* prev: the group before g, if have */
-    __m256d o[FASTCE_SMALL_C];
-    for (int j = 0; j < FASTCE_SMALL_C; j++) o[j] = _mm256_setzero_pd();
+    __m256d o[FASTCE_ROWS_C];
+    for (int j = 0; j < FASTCE_ROWS_C; j++) o[j] = _mm256_setzero_pd();
     __m256d acc = _mm256_setzero_pd(), comp = acc;
     ptrdiff_t r0 = 0;
     for (int have = 0;; r0 += 4, have = 1) {

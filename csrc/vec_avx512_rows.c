@@ -1,5 +1,6 @@
 /* vec_avx512_rows.c: the row-parallel sparse softmax cross-entropy,
- * logsumexp, log_softmax and softmax for few classes (C <= FASTCE_SMALL_C)
+ * logsumexp, log_softmax and softmax for few classes (C <= FASTCE_SMALL_C,
+ * and contiguous rows up to FASTCE_ROWS_C)
  * in AVX-512 (F, DQ, BW, VL): the entries sparse_ce_rows_f32/f64 and
  * softmax_rows_f32/f64 of the AVX-512 table (vec.h), put over the AVX2 ones
  * by fastce_vec_avx512_fill_rows. Compiled with AVX-512 flags
@@ -59,7 +60,8 @@
  * copy for every C, at C = 10 and 16, forward and gradient). And one copy
  * for each layout (side: samples side by side), so that the rows' code is
  * what it was before that layout came (one copy for both made a float32
- * log_softmax at C = 16 8% slower). */
+ * log_softmax at C = 16 8% slower). Contiguous rows of FASTCE_SMALL_C <
+ * C <= FASTCE_ROWS_C take one more copy, for any C (vec.h). */
 #define FASTCE_WIDTHS_(F)                                                                  \
     F(1) F(2) F(3) F(4) F(5) F(6) F(7) F(8) F(9) F(10) F(11) F(12) F(13) F(14) F(15) F(16)  \
     F(17) F(18) F(19) F(20) F(21) F(22) F(23) F(24) F(25) F(26) F(27) F(28) F(29) F(30)     \
@@ -221,7 +223,7 @@ FASTCE_ALWAYS_INLINE void store16(float *out, const __m512 *o, const shape16 *s,
     /* Whole groups: rows in order, each stored whole, its extra lanes
      * landing in the next row, which is written after it; the last row
      * masked. */
-    __m512 r[2][16];
+    __m512 r[FASTCE_ROWS_C / 16][16];
     const ptrdiff_t nb = (C + 15) / 16;
     const __mmask16 tail = fastce512_first16(C - 16 * (nb - 1));
     for (ptrdiff_t b = 0; b < nb; b++) transpose16_ps(o + 16 * b, r[b], 16);
@@ -240,7 +242,7 @@ FASTCE_ALWAYS_INLINE void store16(float *out, const __m512 *o, const shape16 *s,
  * and ey the target's logit and exp, when asked for; yv the labels, used
  * the rows that count; nr how many rows the group does. */
 typedef struct {
-    __m512 v[FASTCE_SMALL_C], ex[FASTCE_SMALL_C], m, xy, ey;
+    __m512 v[FASTCE_ROWS_C], ex[FASTCE_ROWS_C], m, xy, ey;
     __m512d m_lo, m_hi, rest_lo, rest_hi, L_lo, L_hi;
     __m512i yv;
     __mmask16 used;
@@ -408,8 +410,8 @@ FASTCE_ALWAYS_INLINE ptrdiff_t softmax_rows_c(const float *x, ptrdiff_t n, const
     shape16_init(&sh, C, side ? n1 : 1);
     const ptrdiff_t step = sh.step;
     rows16 gs[2], *g = gs, *prev = NULL;
-    __m512 o[FASTCE_SMALL_C];
-    for (int j = 0; j < FASTCE_SMALL_C; j++) o[j] = _mm512_setzero_ps();
+    __m512 o[FASTCE_ROWS_C];
+    for (int j = 0; j < FASTCE_ROWS_C; j++) o[j] = _mm512_setzero_ps();
     for (ptrdiff_t r0 = 0;; r0 += 16) {
         rows16 *cur = NULL;
         if (r0 < n && (!prev || prev->nr == 16)) {
@@ -523,8 +525,8 @@ FASTCE_ALWAYS_INLINE ptrdiff_t sparse_ce_rows_c(const float *x, const int64_t *y
     shape16_init(&sh, C, side ? n1 : 1);
     const ptrdiff_t step = sh.step;
     rows16 gs[2], *g = gs, *prev = NULL;
-    __m512 o[FASTCE_SMALL_C];
-    for (int j = 0; j < FASTCE_SMALL_C; j++) o[j] = _mm512_setzero_ps();
+    __m512 o[FASTCE_ROWS_C];
+    for (int j = 0; j < FASTCE_ROWS_C; j++) o[j] = _mm512_setzero_ps();
     __m512d acc = _mm512_setzero_pd(), comp = acc;
     ptrdiff_t r0 = 0;
     for (;; r0 += 16) {
@@ -559,7 +561,13 @@ static ptrdiff_t softmax_rows_f32(const float *x, ptrdiff_t n, ptrdiff_t C, ptrd
                                   int op, float *out) {
 #define FASTCE_CASE_(K) \
     case K: return n1 > 1 ? softmax_rows_c(x, n, K, n1, 1, op, out) : softmax_rows_c(x, n, K, 1, 0, op, out);
-    switch (C) { FASTCE_WIDTHS_(FASTCE_CASE_) default: return 0; }
+    switch (C) {
+        FASTCE_WIDTHS_(FASTCE_CASE_)
+    default: /* contiguous rows of up to FASTCE_ROWS_C classes: one copy for any C */
+        return n1 == 1 && C > FASTCE_SMALL_C && C <= FASTCE_ROWS_C
+                   ? softmax_rows_c(x, n, C, 1, 0, op, out)
+                   : 0;
+    }
 #undef FASTCE_CASE_
 }
 
@@ -574,7 +582,14 @@ static ptrdiff_t sparse_ce_rows_f32(const float *x, const int64_t *y, ptrdiff_t 
                                          grad, grad_scale, total)                                 \
                       : sparse_ce_rows_c(x, y, n, K, 1, 0, w, sw, ignore_index, e, w_sum, w_lo, loss,  \
                                          grad, grad_scale, total);
-    switch (C) { FASTCE_WIDTHS_(FASTCE_CASE_) default: return 0; }
+    switch (C) {
+        FASTCE_WIDTHS_(FASTCE_CASE_)
+    default: /* as softmax_rows_f32 */
+        return n1 == 1 && C > FASTCE_SMALL_C && C <= FASTCE_ROWS_C
+                   ? sparse_ce_rows_c(x, y, n, C, 1, 0, w, sw, ignore_index, e, w_sum, w_lo, loss, grad,
+                                     grad_scale, total)
+                   : 0;
+    }
 #undef FASTCE_CASE_
 }
 
@@ -595,7 +610,7 @@ FASTCE_ALWAYS_INLINE ptrdiff_t dense_ce_out16(const rows16 *g, const shape16 *sh
                                               __m512d *acc, __m512d *comp, __m512 *o) {
     const ptrdiff_t C = sh->C;
     ptrdiff_t nr = g->nr;
-    __m512 tv[FASTCE_SMALL_C];
+    __m512 tv[FASTCE_ROWS_C];
     columns16(tv, tb, sh, nr);
     __mmask16 bad = 0;
     /* NaN, inf, a negative target (whose sums could cancel: plain ones here) */
@@ -664,8 +679,8 @@ FASTCE_ALWAYS_INLINE ptrdiff_t dense_ce_rows_c(const float *x, const float *t, p
     shape16_init(&sh, C, side ? n1 : 1);
     const ptrdiff_t step = sh.step;
     rows16 gs[2], *g = gs, *prev = NULL;
-    __m512 o[FASTCE_SMALL_C];
-    for (int j = 0; j < FASTCE_SMALL_C; j++) o[j] = _mm512_setzero_ps();
+    __m512 o[FASTCE_ROWS_C];
+    for (int j = 0; j < FASTCE_ROWS_C; j++) o[j] = _mm512_setzero_ps();
     __m512d acc = _mm512_setzero_pd(), comp = acc;
     ptrdiff_t done;
     for (ptrdiff_t r0 = 0;; r0 += 16) {
@@ -836,7 +851,7 @@ FASTCE_ALWAYS_INLINE void store8(double *out, const __m512d *o, const shape8 *s,
         }
         return;
     }
-    __m512d r[4][8]; /* see store16 */
+    __m512d r[FASTCE_ROWS_C / 8][8]; /* see store16 */
     const ptrdiff_t nb = (C + 7) / 8;
     const __mmask8 tail = fastce512_first8(C - 8 * (nb - 1));
     for (ptrdiff_t b = 0; b < nb; b++) transpose8_pd(o + 8 * b, r[b], 8);
@@ -855,7 +870,7 @@ FASTCE_ALWAYS_INLINE void store8(double *out, const __m512d *o, const shape8 *s,
  * rest's rounding alone could cost a float64 result two units of its last
  * place). */
 typedef struct {
-    __m512d v[FASTCE_SMALL_C], ex[FASTCE_SMALL_C], m, rest, rest_lo, L, L_lo, xy, ey;
+    __m512d v[FASTCE_ROWS_C], ex[FASTCE_ROWS_C], m, rest, rest_lo, L, L_lo, xy, ey;
     __m512i yv;
     __mmask8 used;
     ptrdiff_t nr;
@@ -994,8 +1009,8 @@ FASTCE_ALWAYS_INLINE ptrdiff_t softmax_rows8_c(const double *x, ptrdiff_t n, con
     shape8_init(&sh, C, side ? n1 : 1);
     const ptrdiff_t step = sh.step;
     rows8 gs[2], *g = gs, *prev = NULL;
-    __m512d o[FASTCE_SMALL_C];
-    for (int j = 0; j < FASTCE_SMALL_C; j++) o[j] = _mm512_setzero_pd();
+    __m512d o[FASTCE_ROWS_C];
+    for (int j = 0; j < FASTCE_ROWS_C; j++) o[j] = _mm512_setzero_pd();
     for (ptrdiff_t r0 = 0;; r0 += 8) {
         rows8 *cur = NULL;
         if (r0 < n && (!prev || prev->nr == 8)) {
@@ -1133,8 +1148,8 @@ FASTCE_ALWAYS_INLINE ptrdiff_t sparse_ce_rows8_c(const double *x, const int64_t 
     shape8_init(&sh, C, side ? n1 : 1);
     const ptrdiff_t step = sh.step;
     rows8 gs[2], *g = gs, *prev = NULL;
-    __m512d o[FASTCE_SMALL_C];
-    for (int j = 0; j < FASTCE_SMALL_C; j++) o[j] = _mm512_setzero_pd();
+    __m512d o[FASTCE_ROWS_C];
+    for (int j = 0; j < FASTCE_ROWS_C; j++) o[j] = _mm512_setzero_pd();
     __m512d acc = _mm512_setzero_pd(), comp = acc;
     const __m512i ig = _mm512_set1_epi64(ignore_index);
     ptrdiff_t r0 = 0;
@@ -1184,7 +1199,7 @@ FASTCE_ALWAYS_INLINE ptrdiff_t dense_ce_out8(const rows8 *g, const shape8 *sh, c
                                              __m512d *acc, __m512d *comp, __m512d *o) {
     const ptrdiff_t C = sh->C;
     ptrdiff_t nr = g->nr;
-    __m512d tv[FASTCE_SMALL_C];
+    __m512d tv[FASTCE_ROWS_C];
     columns8(tv, tb, sh, nr);
     __mmask8 bad = 0;
     /* NaN, inf, a negative target (whose B could cancel) */
@@ -1280,8 +1295,8 @@ FASTCE_ALWAYS_INLINE ptrdiff_t dense_ce_rows8_c(const double *x, const double *t
     shape8_init(&sh, C, side ? n1 : 1);
     const ptrdiff_t step = sh.step;
     rows8 gs[2], *g = gs, *prev = NULL;
-    __m512d o[FASTCE_SMALL_C];
-    for (int j = 0; j < FASTCE_SMALL_C; j++) o[j] = _mm512_setzero_pd();
+    __m512d o[FASTCE_ROWS_C];
+    for (int j = 0; j < FASTCE_ROWS_C; j++) o[j] = _mm512_setzero_pd();
     __m512d acc = _mm512_setzero_pd(), comp = acc;
     ptrdiff_t done;
     for (ptrdiff_t r0 = 0;; r0 += 8) {
@@ -1332,7 +1347,13 @@ static ptrdiff_t softmax_rows_f64(const double *x, ptrdiff_t n, ptrdiff_t C, ptr
                                   int op, double *out) {
 #define FASTCE_CASE_(K) \
     case K: return n1 > 1 ? softmax_rows8_c(x, n, K, n1, 1, op, out) : softmax_rows8_c(x, n, K, 1, 0, op, out);
-    switch (C) { FASTCE_WIDTHS_(FASTCE_CASE_) default: return 0; }
+    switch (C) {
+        FASTCE_WIDTHS_(FASTCE_CASE_)
+    default: /* as softmax_rows_f32 */
+        return n1 == 1 && C > FASTCE_SMALL_C && C <= FASTCE_ROWS_C
+                   ? softmax_rows8_c(x, n, C, 1, 0, op, out)
+                   : 0;
+    }
 #undef FASTCE_CASE_
 }
 
@@ -1347,7 +1368,14 @@ static ptrdiff_t sparse_ce_rows_f64(const double *x, const int64_t *y, ptrdiff_t
                                           grad, grad_scale, total)                                 \
                       : sparse_ce_rows8_c(x, y, n, K, 1, 0, w, sw, ignore_index, e, w_sum, w_lo, loss, \
                                           grad, grad_scale, total);
-    switch (C) { FASTCE_WIDTHS_(FASTCE_CASE_) default: return 0; }
+    switch (C) {
+        FASTCE_WIDTHS_(FASTCE_CASE_)
+    default: /* as softmax_rows_f32 */
+        return n1 == 1 && C > FASTCE_SMALL_C && C <= FASTCE_ROWS_C
+                   ? sparse_ce_rows8_c(x, y, n, C, 1, 0, w, sw, ignore_index, e, w_sum, w_lo, loss, grad,
+                                      grad_scale, total)
+                   : 0;
+    }
 #undef FASTCE_CASE_
 }
 

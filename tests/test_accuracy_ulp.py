@@ -298,7 +298,7 @@ def softmax_corpus(dtype, heavy: bool = False) -> List[Row]:
         return int(np.argmax(np.asarray(x, dtype=dtype)))
 
     r = _rng("random", dtype)
-    for C in (2, 3, 10, 100, 1000):
+    for C in (2, 3, 10, 50, 100, 1000):
         for scale in (1.0, 3.0, 10.0):
             for _ in range(reps * (2 if C <= 100 else 1)):
                 x = scale * r.standard_normal(C) + r.uniform(-5, 5)
@@ -309,7 +309,7 @@ def softmax_corpus(dtype, heavy: bool = False) -> List[Row]:
     # Tiny losses: the target at the argmax, margins 5..80 (non-integer
     # logits, so that x_j - max is not exact in float64).
     r = _rng("confident", dtype)
-    for C in (2, 10, 100, 1000):
+    for C in (2, 10, 50, 100, 1000):
         for margin in (5.0, 10.0, 20.0, 40.0, 80.0):
             for _ in range(reps):
                 M = margin if r.random() < 0.5 else r.uniform(5.0, 80.0)
@@ -325,7 +325,7 @@ def softmax_corpus(dtype, heavy: bool = False) -> List[Row]:
     # of those rows: margins up to ~86 (float32) or ~700 (float64).
     r = _rng("deep", dtype)
     deepest = 86.0 if dtype == np.float32 else 700.0
-    for C in (2, 10, 100):
+    for C in (2, 10, 50, 100):
         for M in np.linspace(80.0, deepest, 4 * reps):
             a = r.uniform(-3, 3) + 0.1234567
             x = a - M - 0.25 * np.abs(r.standard_normal(C))
@@ -340,7 +340,7 @@ def softmax_corpus(dtype, heavy: bool = False) -> List[Row]:
     # ulp at C = 1000).
     r = _rng("subnormal", dtype)
     lo, hi = (87.5, 103.0) if dtype == np.float32 else (708.6, 744.0)
-    for C in (2, 10, 32, 100, 1000):
+    for C in (2, 10, 32, 64, 100, 1000):
         for M in np.linspace(lo, hi, 3 * reps):
             a = r.uniform(-3, 3) + 0.1234567
             x = a - M - 0.25 * np.abs(r.standard_normal(C))
@@ -386,7 +386,7 @@ def softmax_corpus(dtype, heavy: bool = False) -> List[Row]:
         add(f"subnormal terms against the target's chunk C={C} margin={M:g} y=argmax", x, 5)
 
     r = _rng("ties", dtype)
-    for C in (2, 3, 10, 100):
+    for C in (2, 3, 10, 50, 100):
         for _ in range(2 * reps):
             x = r.standard_normal(C) * 3
             top = r.choice(C, size=min(C, int(r.integers(2, 4))), replace=False)
@@ -397,7 +397,7 @@ def softmax_corpus(dtype, heavy: bool = False) -> List[Row]:
     # log-probabilities (a log_softmax output), whose lse is only the
     # rounding of their entries.
     r = _rng("lse0", dtype)
-    for C in (2, 10, 100, 1000):
+    for C in (2, 10, 50, 100, 1000):
         for target in (0.3, -0.2, 0.05, -0.01, 1e-3, -1e-6, 1e-9):
             for _ in range(reps):
                 x = r.standard_normal(C) * 2
@@ -425,7 +425,7 @@ def softmax_corpus(dtype, heavy: bool = False) -> List[Row]:
                 add(f"huge cluster {x[0]:.3g} C={C} y=argmax", x, argmax(x))
 
     r = _rng("mixed", dtype)
-    for C in (3, 10, 100, 1000):
+    for C in (3, 10, 50, 100, 1000):
         for _ in range(2 * reps):
             x = r.choice([-1.0, 1.0], C) * 10.0 ** r.uniform(-3, 3, C)
             y = int(r.integers(C))

@@ -3,7 +3,10 @@ second pass that writes probabilities, log-probabilities or the gradient)
 against fastce.reference at every tail length of a vector step (16 floats
 or 8 doubles in AVX-512 lanes, 8 or 4 in AVX2; two vectors a step), with
 ties, -inf, +inf and NaN placed in the first vector, in the middle and in
-the masked tail."""
+the masked tail. Up to 64 classes the row-parallel kernels take the
+ordinary rows of a call and leave the special ones to these passes; above,
+the passes take every row, a batch of rows at a time (FASTCE_ROW_BATCH in
+csrc/row_impl.h)."""
 import numpy as np
 import pytest
 
@@ -12,7 +15,7 @@ from fastce import reference as ref
 
 from helpers import DTYPES, assert_close, logits
 
-CLASSES = list(range(33, 82))  # every C mod 32, 16 and 8
+CLASSES = list(range(33, 114))  # every C mod 32, 16 and 8, in the kernels' range and above
 
 
 def special_rows(C, dtype):
@@ -74,7 +77,7 @@ def far_rows(C, dtype):
     return x
 
 
-@pytest.mark.parametrize("C", [2, 10, 16, 32, 33, 47, 64, 1000])
+@pytest.mark.parametrize("C", [2, 10, 16, 32, 33, 47, 64, 65, 100, 1000])
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 def test_far_entries(dtype, C):
     # the vector paths run a first pass without the exp's clamps and NaN
@@ -120,7 +123,7 @@ def edge_rows(C, dtype):
     return np.concatenate([x, tiny, masked])
 
 
-@pytest.mark.parametrize("C", [10, 33, 47, 64, 1000])
+@pytest.mark.parametrize("C", [10, 33, 47, 64, 65, 100, 1000])
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 def test_in_place_matches(dtype, C):
     # out-of-place, a long row's pass runs unchecked and is rerun when an
@@ -179,3 +182,40 @@ def test_in_place_gradient_of_deep_rows(C):
                                                     grad_out=g, **kw)
         np.testing.assert_array_equal(loss2, loss)
         np.testing.assert_array_equal(grad2, grad)
+
+
+@pytest.mark.parametrize("C", [65, 100, 300])
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_rows_in_a_batch_give_the_bits_of_rows_alone(dtype, C):
+    # the generic path takes its rows a batch at a time, each step for every
+    # row of the batch before the next: a row's results are those of the row
+    # alone (ignored, masked, NaN and tiny-rest rows among them; in place
+    # too). (Up to 64 classes a call's ordinary rows are the row-parallel
+    # kernels', whose last bits may differ from this path's.)
+    x = special_rows(C, dtype)
+    x = np.concatenate([x, logits((9, C), dtype, seed=C + 1)])
+    n = len(x)
+    y = (np.arange(n) * 7) % C
+    y[[0, 13]] = -100
+    r = np.random.default_rng(C)
+    opts = {"weight": r.uniform(0.5, 2, C).astype(dtype),
+            "sample_weight": r.uniform(0.5, 2, n).astype(dtype), "label_smoothing": 0.1}
+    with np.errstate(invalid="ignore", over="ignore"):
+        for kw in ({}, opts):
+            loss, grad = fastce.softmax_cross_entropy(x, y, reduction="none", return_grad=True,
+                                                      **kw)
+            g = x.copy()
+            loss_in, _ = fastce.softmax_cross_entropy(g, y, reduction="none", return_grad=True,
+                                                      grad_out=g, **kw)
+            np.testing.assert_array_equal(loss_in, loss)
+            np.testing.assert_array_equal(g, grad)
+            for i in range(n):
+                one = dict(kw, sample_weight=kw["sample_weight"][i:i + 1]) if kw else {}
+                li, gi = fastce.softmax_cross_entropy(x[i:i + 1], y[i:i + 1], reduction="none",
+                                                      return_grad=True, **one)
+                np.testing.assert_array_equal(li, loss[i:i + 1])
+                np.testing.assert_array_equal(gi, grad[i:i + 1])
+        for name in ("logsumexp", "log_softmax", "softmax"):
+            got = getattr(fastce, name)(x)
+            for i in range(n):
+                np.testing.assert_array_equal(getattr(fastce, name)(x[i:i + 1]), got[i:i + 1])

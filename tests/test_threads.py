@@ -23,13 +23,15 @@ def test_bitwise_identical_for_any_thread_count(reduction):
     assert sig[0] == sig[1] == sig[2]
 
 
+@pytest.mark.parametrize("C", [10, 50])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("dense", [False, True], ids=["sparse", "dense"])
-def test_few_class_kernels_bitwise_identical_for_any_thread_count(dense, dtype):
+def test_few_class_kernels_bitwise_identical_for_any_thread_count(dense, dtype, C):
     """The row-parallel kernels group rows from each parallel block's start;
     the blocks do not depend on the thread count, nor do the rows they
-    leave to the one-by-one path (masked ones here)."""
-    x = logits((30001, 10), dtype)
+    leave to the one-by-one path (masked ones here). (C = 50: contiguous
+    rows only, sparse targets; dense ones there are the generic path's.)"""
+    x = logits((30001, C), dtype)
     x[::97] = -np.inf
     y = soft_target(x.shape, 1, dtype) if dense else labels_for(x.shape, 1)
     kw = dict(label_smoothing=0.1, sample_weight=np.linspace(0.5, 2, 30001).astype(dtype))
