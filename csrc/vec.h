@@ -238,14 +238,17 @@ typedef struct {
 
 /* Above FASTCE_SMALL_C, sparse_ce_rows and softmax_rows also take
  * contiguous rows (n1 == 1) of up to this many classes (their arrays
- * hold this many class vectors; AVX-512 compiles one copy of them for
- * any C in that range, beside one per C up to FASTCE_SMALL_C). One row
- * at a time, such rows were bound by each row's chain of dependent
- * steps (a horizontal max, the exps, a horizontal sum, log1p) and by
- * vectors mostly empty at the row's end: at 33 classes a float32 loss
- * took 7.5 cycles an entry against 2.0 at 32. Samples side by side with
- * more than FASTCE_SMALL_C classes go to the planes kernels instead. */
-#define FASTCE_ROWS_C 64
+ * hold this many class vectors, 16 KB of a group's stack in AVX-512;
+ * AVX-512 compiles one copy of them for any C in that range, beside one
+ * per C up to FASTCE_SMALL_C). One row at a time, such rows were bound
+ * by each row's chain of dependent steps (a horizontal max, the exps, a
+ * horizontal sum, log1p) and by vectors mostly empty at the row's end: at
+ * 33 classes a float32 loss ran at a third of its speed at 32
+ * (bench/class_counts.py). Up to 128 classes the kernels were faster
+ * than the rows one at a time (float32, 1.3x at 100 and 128 classes,
+ * AVX-512); at 200 about as fast. Samples side by side with more than
+ * FASTCE_SMALL_C classes go to the planes kernels instead. */
+#define FASTCE_ROWS_C 128
 
 /* Where exp(x_j - max) is a normal number: x_j - max >= -87 (float) or
  * -708 (double). The vector exps take shortcuts there (no clamps, one

@@ -1,5 +1,5 @@
 """The row-parallel kernel for few classes (C <= 32, class axis last, many
-rows; contiguous rows up to 64 classes) against fastce.reference, with every option, and with rows the generic
+rows; contiguous rows up to 128 classes) against fastce.reference, with every option, and with rows the generic
 path must take (masked, +inf, NaN) scattered among ordinary ones. Class
 counts that are not a multiple of the group's block (8 floats, 4 doubles in
 AVX2; 16 and 8 in AVX-512)
@@ -14,10 +14,10 @@ from helpers import DTYPES, assert_close, labels_for, logits, soft_target
 
 N = 203  # whole groups (8 or 16 rows) plus a partial one
 #: Every kind of class block: whole ones (8, 16, 24, 32), a partial one of
-#: each size, C below a block; 33 to 64, which the kernels take as contiguous
-#: rows only (one copy for any C in AVX-512: dense targets go to the generic
-#: path), and 65 (the generic path).
-CLASSES = [1, 2, 3, 5, 7, 8, 10, 12, 16, 20, 24, 31, 32, 33, 40, 47, 64, 65]
+#: each size, C below a block; 33 to 128, which the kernels take as
+#: contiguous rows only (one copy for any C in AVX-512: dense targets go to
+#: the generic path), and 129 (the generic path).
+CLASSES = [1, 2, 3, 5, 7, 8, 10, 12, 16, 20, 24, 31, 32, 33, 40, 47, 64, 65, 100, 128, 129]
 
 
 @pytest.mark.parametrize("C", CLASSES)
@@ -215,7 +215,7 @@ def test_wide_rows_near_underflow(dtype, C):
 ROW_COUNTS = [1, 5, 8, 9, 15, 16, 17, 24, 33, 47]
 
 
-@pytest.mark.parametrize("C", [*range(1, 34), 41, 48, 57, 63, 64, 65])
+@pytest.mark.parametrize("C", [*range(1, 34), 41, 48, 57, 64, 65, 99, 127, 128, 129])
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 def test_every_class_count_and_partial_group(dtype, C):
     r = np.random.default_rng(C)
@@ -265,7 +265,7 @@ def _special_row(x, y, p, kind):
 
 
 @pytest.mark.parametrize("kind", SPECIAL)
-@pytest.mark.parametrize("C", [2, 3, 8, 10, 20, 45, 64])
+@pytest.mark.parametrize("C", [2, 3, 8, 10, 20, 45, 64, 117])
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 def test_special_row_at_every_position(dtype, C, kind):
     n = 40
