@@ -399,10 +399,19 @@ static void LOCAL(dense_row)(const void *vctx, ptrdiff_t s, fastce_acc *acc) {
      * sums over t and, with smoothing, over ones. Double rows with
      * smoothing or a sample weight need the exact sums too: a vector pass
      * where the table has one (row_dense_dot2), else the loop below; a
-     * float loss needs no more than row_wdiff's. */
+     * float loss needs no more than row_wdiff's. A row with a negative
+     * target (no probability, but allowed, as in PyTorch) takes the loop:
+     * the vector passes' plain sums of targets of both signs cancelled
+     * (targets -1e30, 0.35, 0.015, 1e30 gave a target mass of 0, and so
+     * a loss of 0, or one off by 10x at tied maxima). */
     const int exact = sizeof(T) == sizeof(double) && precise;
-    const int vec = !masked && n1 == 1 && VEC(row_wdiff) && !c->w &&
-                    (!exact || (VEC(row_dense_dot2) && isfinite(r.max)));
+    int vec = !masked && n1 == 1 && VEC(row_wdiff) && !c->w &&
+              (!exact || (VEC(row_dense_dot2) && isfinite(r.max)));
+    if (vec) {
+        int negative = 0;
+        for (ptrdiff_t j = 0; j < C; j++) negative |= t[j] < 0;
+        vec = !negative;
+    }
     if (vec && exact) {
         double d[6];
         VEC(row_dense_dot2)(x, t, C, r.max, c->e > 0.0, d);
@@ -499,13 +508,17 @@ static inline ptrdiff_t (*LOCAL(dense_rows_kernel)(void))(const T *, const T *, 
     return VEC(dense_ce_rows);
 }
 
-/* Whether it takes this call's samples (any layout, as
- * sparse_group_kernel): not with a negative class weight, where the
- * kernel's plain sum of the weights could cancel (its targets are checked
- * row by row). */
+/* Whether it takes this call's samples (any layout up to FASTCE_SMALL_C
+ * classes, and float rows up to FASTCE_ROWS_C, as sparse_group_kernel):
+ * not with a negative class weight, where the kernel's plain sum of the
+ * weights could cancel (its targets are checked row by row). (Double
+ * rows of 100 classes took a gradient entry 5.98 ulp off in the kernel,
+ * over its bound of 5.24 there, a random row of the accuracy corpus.) */
 static inline int LOCAL(dense_group_kernel)(const LOCAL(dense_ctx) *c) {
-    return c->C <= FASTCE_SMALL_C && LOCAL(dense_rows_kernel)() && !c->w_negative &&
-           (c->n1 == 1 || LOCAL(side_by_side)(c->C, c->n1));
+    const int layout = c->C <= FASTCE_SMALL_C
+                           ? c->n1 == 1 || LOCAL(side_by_side)(c->C, c->n1)
+                           : c->C <= FASTCE_ROWS_C && c->n1 == 1 && sizeof(T) == sizeof(float);
+    return layout && LOCAL(dense_rows_kernel)() && !c->w_negative;
 }
 
 static double LOCAL(dense_tile)(const void *vctx, ptrdiff_t s, ptrdiff_t r, const T *x,

@@ -197,8 +197,9 @@ typedef struct {
                                int dense, double out[4]);
     /* Softmax cross-entropy with dense targets (softmax_ce_dense in
      * fastce_api.h: w NULL or the C class weights, sw NULL or n long, e
-     * the label smoothing) of n samples of C <= FASTCE_SMALL_C classes,
-     * laid out as in sparse_ce_rows, t and grad laid out as x, several at
+     * the label smoothing) of n samples of C <= FASTCE_SMALL_C classes
+     * (float rows: C <= FASTCE_ROWS_C when n1 == 1), laid out as in
+     * sparse_ce_rows, t and grad laid out as x, several at
      * a time. wt_j = w_j ((1-e) t_j + e/C); float rows: the loss's sums
      * in double lanes (their terms exact or nearly, as in row_wdiff);
      * double rows: the loss in double-double, as fastce_dense_sums and
@@ -236,8 +237,8 @@ typedef struct {
  * softmax_rows, dense_ce_rows) take samples in every layout. */
 #define FASTCE_SMALL_C 32
 
-/* Above FASTCE_SMALL_C, sparse_ce_rows and softmax_rows also take
- * contiguous rows (n1 == 1) of up to this many classes (their arrays
+/* Above FASTCE_SMALL_C, sparse_ce_rows, softmax_rows and (float rows)
+ * dense_ce_rows also take contiguous rows (n1 == 1) of up to this many classes (their arrays
  * hold this many class vectors, 16 KB of a group's stack in AVX-512;
  * AVX-512 compiles one copy of them for any C in that range, beside one
  * per C up to FASTCE_SMALL_C). One row at a time, such rows were bound

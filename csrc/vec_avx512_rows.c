@@ -67,6 +67,8 @@
     F(17) F(18) F(19) F(20) F(21) F(22) F(23) F(24) F(25) F(26) F(27) F(28) F(29) F(30)     \
     F(31) F(32)
 _Static_assert(FASTCE_SMALL_C == 32, "FASTCE_WIDTHS_ lists the widths 1 to FASTCE_SMALL_C");
+/* The calls that the copy for any C takes: contiguous rows past the widths. */
+#define FASTCE_ANY_C_(C, n1) ((n1) == 1 && (C) > FASTCE_SMALL_C && (C) <= FASTCE_ROWS_C)
 
 /* ============================================================== float */
 
@@ -564,9 +566,7 @@ static ptrdiff_t softmax_rows_f32(const float *x, ptrdiff_t n, ptrdiff_t C, ptrd
     switch (C) {
         FASTCE_WIDTHS_(FASTCE_CASE_)
     default: /* contiguous rows of up to FASTCE_ROWS_C classes: one copy for any C */
-        return n1 == 1 && C > FASTCE_SMALL_C && C <= FASTCE_ROWS_C
-                   ? softmax_rows_c(x, n, C, 1, 0, op, out)
-                   : 0;
+        return FASTCE_ANY_C_(C, n1) ? softmax_rows_c(x, n, C, 1, 0, op, out) : 0;
     }
 #undef FASTCE_CASE_
 }
@@ -585,9 +585,9 @@ static ptrdiff_t sparse_ce_rows_f32(const float *x, const int64_t *y, ptrdiff_t 
     switch (C) {
         FASTCE_WIDTHS_(FASTCE_CASE_)
     default: /* as softmax_rows_f32 */
-        return n1 == 1 && C > FASTCE_SMALL_C && C <= FASTCE_ROWS_C
-                   ? sparse_ce_rows_c(x, y, n, C, 1, 0, w, sw, ignore_index, e, w_sum, w_lo, loss, grad,
-                                     grad_scale, total)
+        return FASTCE_ANY_C_(C, n1)
+                   ? sparse_ce_rows_c(x, y, n, C, 1, 0, w, sw, ignore_index, e, w_sum, w_lo,
+                                      loss, grad, grad_scale, total)
                    : 0;
     }
 #undef FASTCE_CASE_
@@ -720,7 +720,13 @@ static ptrdiff_t dense_ce_rows_f32(const float *x, const float *t, ptrdiff_t n, 
     case K:                                                                                     \
         return n1 > 1 ? dense_ce_rows_c(x, t, n, K, n1, 1, w, sw, e, loss, grad, grad_scale, total) \
                       : dense_ce_rows_c(x, t, n, K, 1, 0, w, sw, e, loss, grad, grad_scale, total);
-    switch (C) { FASTCE_WIDTHS_(FASTCE_CASE_) default: return 0; }
+    switch (C) {
+        FASTCE_WIDTHS_(FASTCE_CASE_)
+    default: /* as softmax_rows_f32 */
+        return FASTCE_ANY_C_(C, n1)
+                   ? dense_ce_rows_c(x, t, n, C, 1, 0, w, sw, e, loss, grad, grad_scale, total)
+                   : 0;
+    }
 #undef FASTCE_CASE_
 }
 
@@ -1339,7 +1345,11 @@ static ptrdiff_t dense_ce_rows_f64(const double *x, const double *t, ptrdiff_t n
     case K:                                                                                      \
         return n1 > 1 ? dense_ce_rows8_c(x, t, n, K, n1, 1, w, sw, e, loss, grad, grad_scale, total) \
                       : dense_ce_rows8_c(x, t, n, K, 1, 0, w, sw, e, loss, grad, grad_scale, total);
-    switch (C) { FASTCE_WIDTHS_(FASTCE_CASE_) default: return 0; }
+    switch (C) {
+        FASTCE_WIDTHS_(FASTCE_CASE_)
+    default: /* (the generic path's, see dense_group_kernel) */
+        return 0;
+    }
 #undef FASTCE_CASE_
 }
 
@@ -1350,9 +1360,7 @@ static ptrdiff_t softmax_rows_f64(const double *x, ptrdiff_t n, ptrdiff_t C, ptr
     switch (C) {
         FASTCE_WIDTHS_(FASTCE_CASE_)
     default: /* as softmax_rows_f32 */
-        return n1 == 1 && C > FASTCE_SMALL_C && C <= FASTCE_ROWS_C
-                   ? softmax_rows8_c(x, n, C, 1, 0, op, out)
-                   : 0;
+        return FASTCE_ANY_C_(C, n1) ? softmax_rows8_c(x, n, C, 1, 0, op, out) : 0;
     }
 #undef FASTCE_CASE_
 }
@@ -1371,15 +1379,16 @@ static ptrdiff_t sparse_ce_rows_f64(const double *x, const int64_t *y, ptrdiff_t
     switch (C) {
         FASTCE_WIDTHS_(FASTCE_CASE_)
     default: /* as softmax_rows_f32 */
-        return n1 == 1 && C > FASTCE_SMALL_C && C <= FASTCE_ROWS_C
-                   ? sparse_ce_rows8_c(x, y, n, C, 1, 0, w, sw, ignore_index, e, w_sum, w_lo, loss, grad,
-                                      grad_scale, total)
+        return FASTCE_ANY_C_(C, n1)
+                   ? sparse_ce_rows8_c(x, y, n, C, 1, 0, w, sw, ignore_index, e, w_sum, w_lo,
+                                       loss, grad, grad_scale, total)
                    : 0;
     }
 #undef FASTCE_CASE_
 }
 
 #undef FASTCE_WIDTHS_
+#undef FASTCE_ANY_C_
 
 void fastce_vec_avx512_fill_rows(fastce_vec_ops *t) {
     t->sparse_ce_rows_f32 = sparse_ce_rows_f32;

@@ -15,8 +15,8 @@ from helpers import DTYPES, assert_close, labels_for, logits, soft_target
 N = 203  # whole groups (8 or 16 rows) plus a partial one
 #: Every kind of class block: whole ones (8, 16, 24, 32), a partial one of
 #: each size, C below a block; 33 to 128, which the kernels take as
-#: contiguous rows only (one copy for any C in AVX-512: dense targets go to
-#: the generic path), and 129 (the generic path).
+#: contiguous rows only (one copy for any C in AVX-512), and 129 (the
+#: generic path).
 CLASSES = [1, 2, 3, 5, 7, 8, 10, 12, 16, 20, 24, 31, 32, 33, 40, 47, 64, 65, 100, 128, 129]
 
 
@@ -344,8 +344,9 @@ def test_cancelling_logsumexp_at_every_position(dtype, C):
 
 
 # ------------------------------------------------------------ dense targets
-# dense_ce_rows (float32: AVX-512 groups of 16, AVX2 groups of 8; float64:
-# AVX-512 groups of 8, AVX2 the generic path).
+# dense_ce_rows (float32: AVX-512 groups of 16, AVX2 groups of 8, up to 128
+# classes in contiguous rows; float64: AVX-512 groups of 8 up to 32 classes,
+# AVX2 the generic path).
 
 def dense_targets(shape, dtype, seed=2):
     """Soft targets with exact zeros, every class of a few rows zero."""
@@ -354,7 +355,7 @@ def dense_targets(shape, dtype, seed=2):
     return t
 
 
-@pytest.mark.parametrize("C", [5, 10, 16, 32])
+@pytest.mark.parametrize("C", [5, 10, 16, 32, 70])
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 def test_dense_edge_rows_among_ordinary_ones(dtype, C):
     """Rows the generic path must take (or whose special values the group
@@ -392,7 +393,7 @@ def test_dense_edge_rows_among_ordinary_ones(dtype, C):
     assert fastce.softmax_cross_entropy(x[keep], t[keep]) == np.inf
 
 
-@pytest.mark.parametrize("C", [3, 10, 16, 31])
+@pytest.mark.parametrize("C", [3, 10, 16, 31, 90])
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 def test_dense_gradient_over_its_inputs(dtype, C):
     """grad_out may be the logits (each group reads its rows before it

@@ -179,6 +179,32 @@ def test_dense_smoothing_too_small_for_a_class_keeps_masked_classes_out(dtype):
             assert_close(g, g_ref, dtype)
 
 
+@pytest.mark.parametrize("C", [4, 40, 70, 200])
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_dense_targets_of_both_signs(dtype, C):
+    """Negative targets (no probabilities, but PyTorch takes them too) of
+    mass 0.365 = -1e30 + 0.35 + 0.015 + 1e30: the loss is 0.365 lse_rel +
+    0.03 at tied maxima, and -1.5e30 + ... without. The vector passes'
+    plain sums cancelled to a mass of 0 (loss 0) or 0.015 (loss 0.047)
+    on the generic path (AVX2 at 70 classes; a review's row at 4)."""
+    mpmath = pytest.importorskip("mpmath")
+    mpmath.mp.dps = 80
+    rows = [[2.0, 2.0, 0.0, 2.0], [0.5, 1.0, -1.0, 2.0]]
+    x = np.full((40, C), -np.inf, dtype)  # masked classes, zero targets: no terms
+    x[:, :4] = np.tile(rows, (20, 1))
+    x[::4, 4:] = 0.0  # (rows of C classes among them: the same four terms and more)
+    t = np.zeros_like(x)
+    t[:, :4] = np.array([-1e30, 0.35, 0.015, 1e30], dtype)
+    loss = fastce.softmax_cross_entropy(x, t, reduction="none")
+    for i in range(len(x)):
+        xs = [mpmath.mpf(float(v)) for v in x[i] if v != -np.inf]
+        lse = mpmath.log(mpmath.fsum(mpmath.exp(v) for v in xs))
+        exact = mpmath.fsum(mpmath.mpf(float(t[i, j])) * (lse - mpmath.mpf(float(x[i, j])))
+                            for j in range(C) if t[i, j] != 0)
+        assert abs(float(loss[i]) - float(exact)) <= 4 * np.spacing(dtype(abs(float(exact)))), (
+            i, float(loss[i]), float(exact))
+
+
 def test_dense_gradient_entry_that_cancels():
     """Hypothesis's example (tests/test_fuzz.py, K_ABS): a dense one-hot
     target with class weights, whose gradient entry B p_0 - c_0 = 1.488 -

@@ -29,8 +29,8 @@ def test_bitwise_identical_for_any_thread_count(reduction):
 def test_few_class_kernels_bitwise_identical_for_any_thread_count(dense, dtype, C):
     """The row-parallel kernels group rows from each parallel block's start;
     the blocks do not depend on the thread count, nor do the rows they
-    leave to the one-by-one path (masked ones here). (C = 50: contiguous
-    rows only, sparse targets; dense ones there are the generic path's.)"""
+    leave to the one-by-one path (masked ones here). (C = 50: in the
+    kernels' range for contiguous rows only.)"""
     x = logits((30001, C), dtype)
     x[::97] = -np.inf
     y = soft_target(x.shape, 1, dtype) if dense else labels_for(x.shape, 1)
