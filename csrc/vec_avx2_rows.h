@@ -55,6 +55,9 @@ static inline __m256d log1p_rest_pd(__m256d u) {
     return lg;
 }
 
+_Static_assert(FASTCE_ROWS_C >= FASTCE_SMALL_C && FASTCE_ROWS_C % 8 == 0,
+               "the stores read whole blocks of 8 class vectors");
+
 /* Eight rows of few classes, class by class: v[j] holds class j of the 8
  * rows, ex[j] = exp(v[j] - max) (1 at a maximum), rest and lse_rel =
  * log1p(rest) per row in two halves of double lanes (rows 0-3, 4-7); xy and
@@ -414,6 +417,7 @@ FASTCE_ALWAYS_INLINE void softmax_out8(const rows8 *g, const rows8_shape *s, int
  * how many leading rows it did (see sparse_ce_rows in vec.h). */
 static ptrdiff_t softmax_rows_f32(const float *x, ptrdiff_t n, ptrdiff_t C, ptrdiff_t n1,
                                   int op, float *out) {
+    if (C > FASTCE_ROWS_C) return 0; /* (the arrays below hold FASTCE_ROWS_C classes) */
     const rows8_shape sh = rows8_shape_of(C, n1);
     const ptrdiff_t step = sh.step;
     const __m256 all = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
@@ -530,6 +534,7 @@ static ptrdiff_t sparse_ce_rows_f32(const float *x, const int64_t *y, ptrdiff_t 
                                     int64_t ignore_index, double e, double w_sum, double w_lo,
                                     float *loss, float *grad, double grad_scale,
                                     double *total) {
+    if (C > FASTCE_ROWS_C) return 0; /* (the arrays below hold FASTCE_ROWS_C classes) */
     const rows8_shape sh = rows8_shape_of(C, n1);
     const ptrdiff_t step = sh.step;
     rows8 gs[2], *g = gs, *prev = gs + 1; /* prev: the group before g, if have */
@@ -637,6 +642,7 @@ FASTCE_ALWAYS_INLINE void dense_ce_out8(const rows8 *g, const rows8_shape *sh, c
 static ptrdiff_t dense_ce_rows_f32(const float *x, const float *t, ptrdiff_t n, ptrdiff_t C,
                                    ptrdiff_t n1, const float *w, const float *sw, double e,
                                    float *loss, float *grad, double grad_scale, double *total) {
+    if (C > FASTCE_ROWS_C) return 0; /* (the arrays below hold FASTCE_ROWS_C classes) */
     const rows8_shape sh = rows8_shape_of(C, n1);
     const ptrdiff_t step = sh.step;
     const __m256 all = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
@@ -873,6 +879,7 @@ FASTCE_ALWAYS_INLINE void softmax_out4(const rows4 *g, const rows4_shape *s, int
 
 static ptrdiff_t softmax_rows_f64(const double *x, ptrdiff_t n, ptrdiff_t C, ptrdiff_t n1,
                                   int op, double *out) {
+    if (C > FASTCE_ROWS_C) return 0; /* (the arrays below hold FASTCE_ROWS_C classes) */
     const rows4_shape sh = rows4_shape_of(C, n1);
     const ptrdiff_t step = sh.step;
     const __m256d all = _mm256_castsi256_pd(_mm256_set1_epi64x(-1));
@@ -994,6 +1001,7 @@ static ptrdiff_t sparse_ce_rows_f64(const double *x, const int64_t *y, ptrdiff_t
                                     int64_t ignore_index, double e, double w_sum, double w_lo,
                                     double *loss, double *grad, double grad_scale,
                                     double *total) {
+    if (C > FASTCE_ROWS_C) return 0; /* (the arrays below hold FASTCE_ROWS_C classes) */
     const rows4_shape sh = rows4_shape_of(C, n1);
     const ptrdiff_t step = sh.step;
     rows4 gs[2], *g = gs, *prev = gs + 1; /* prev: the group before g, if have */

@@ -67,6 +67,8 @@
     F(17) F(18) F(19) F(20) F(21) F(22) F(23) F(24) F(25) F(26) F(27) F(28) F(29) F(30)     \
     F(31) F(32)
 _Static_assert(FASTCE_SMALL_C == 32, "FASTCE_WIDTHS_ lists the widths 1 to FASTCE_SMALL_C");
+_Static_assert(FASTCE_ROWS_C >= FASTCE_SMALL_C && FASTCE_ROWS_C % 16 == 0,
+               "store16 and store8 read whole blocks of 16 (8) class vectors");
 /* The calls that the copy for any C takes: contiguous rows past the widths. */
 #define FASTCE_ANY_C_(C, n1) ((n1) == 1 && (C) > FASTCE_SMALL_C && (C) <= FASTCE_ROWS_C)
 

@@ -552,8 +552,10 @@ def softmax_cases(rows: List[Row], exact: List[ExactRow], dt) -> List[Case]:
                           lambda X=X: fastce.logsumexp(X, axis=1),
                           Exact([exact[i].lse() for i in idx]), bounds))
     cases += side_by_side_cases(rows, exact, dt)
-    # ... and the tiny losses of subnormal terms, among ordinary rows
-    sub = [i for i, row in enumerate(rows) if row.x.size <= 32 and row.what.startswith("subnormal")]
+    # ... and the tiny losses of subnormal terms, among ordinary rows (the
+    # row-parallel kernels take whole groups of contiguous rows up to 128
+    # classes)
+    sub = [i for i, row in enumerate(rows) if row.x.size <= 128 and row.what.startswith("subnormal")]
     for C in sorted({rows[i].x.size for i in sub}):
         others = [i for i, row in enumerate(rows) if row.x.size == C and row.what.startswith("random")]
         idx = ((others[:8] + [i for i in sub if rows[i].x.size == C]) * 32)[:32]
@@ -686,8 +688,9 @@ def weighted_cases(rows: List[Row], exact: List[ExactRow], dt) -> List[Case]:
             lambda lp=lp, Y=Y, w=w, sw=sw: fastce.nll_loss(lp, Y, weight=w, sample_weight=sw,
                                                            reduction="none"),
             Exact([-S * W[y] * mpf(float(lp[0, y]))]), np.array([LOSS_ULP])))
-    # few classes in a batch: the row-parallel kernels' weighted loss
-    for C in (3, 10):
+    # few classes in a batch: the row-parallel kernels' weighted loss (and
+    # contiguous rows of 50 and 100 classes, which they take too)
+    for C in (3, 10, 50, 100):
         idx = [i for i, row in enumerate(rows) if row.x.size == C][:16]
         X = np.stack([rows[i].x for i in idx])
         Y = np.array([rows[i].y for i in idx])
