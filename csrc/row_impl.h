@@ -284,6 +284,14 @@ static inline int LOCAL(side_by_side)(ptrdiff_t C, ptrdiff_t n1) {
     return n1 >= FASTCE_SIDE_MIN && C >= 1;
 }
 
+/* Whether the row-parallel kernels (vec.h: sparse_ce_rows, softmax_rows,
+ * dense_ce_rows) take samples of this shape: up to FASTCE_SMALL_C classes
+ * as rows or side by side, up to FASTCE_ROWS_C as contiguous rows. */
+static inline int LOCAL(rows_kernel_layout)(ptrdiff_t C, ptrdiff_t n1) {
+    return C <= FASTCE_SMALL_C ? n1 == 1 || LOCAL(side_by_side)(C, n1)
+                               : C <= FASTCE_ROWS_C && n1 == 1;
+}
+
 /* The samples a parallel block holds at least when a planes kernel takes
  * them (fastce_run_blocks_min): each kernel call pays for a partial group
  * at each end, and FASTCE_BLOCK_WORK / C is 32 samples at C = 1000, 218

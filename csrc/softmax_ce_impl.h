@@ -238,9 +238,7 @@ static inline ptrdiff_t (*LOCAL(sparse_planes_kernel)(void))(
 static inline int LOCAL(sparse_group_kernel)(const LOCAL(sparse_ctx) *c) {
     /* (the double row kernels take a weighted or smoothed loss as
      * weighted_loss does, in double-double) */
-    if (c->C <= FASTCE_SMALL_C)
-        return LOCAL(sparse_rows_kernel)() && (c->n1 == 1 || LOCAL(side_by_side)(c->C, c->n1));
-    if (c->C <= FASTCE_ROWS_C && c->n1 == 1) return LOCAL(sparse_rows_kernel)() != NULL;
+    if (LOCAL(rows_kernel_layout)(c->C, c->n1)) return LOCAL(sparse_rows_kernel)() != NULL;
     /* the double planes kernels round each weight product in double:
      * weighted and smoothed double losses go through weighted_loss */
     if (sizeof(T) == sizeof(double) && (c->w || c->sw || c->e > 0.0)) return 0;
@@ -515,10 +513,9 @@ static inline ptrdiff_t (*LOCAL(dense_rows_kernel)(void))(const T *, const T *, 
  * rows of 100 classes took a gradient entry 5.98 ulp off in the kernel,
  * over its bound of 5.24 there, a random row of the accuracy corpus.) */
 static inline int LOCAL(dense_group_kernel)(const LOCAL(dense_ctx) *c) {
-    const int layout = c->C <= FASTCE_SMALL_C
-                           ? c->n1 == 1 || LOCAL(side_by_side)(c->C, c->n1)
-                           : c->C <= FASTCE_ROWS_C && c->n1 == 1 && sizeof(T) == sizeof(float);
-    return layout && LOCAL(dense_rows_kernel)() && !c->w_negative;
+    return LOCAL(rows_kernel_layout)(c->C, c->n1) &&
+           (c->C <= FASTCE_SMALL_C || sizeof(T) == sizeof(float)) && LOCAL(dense_rows_kernel)() &&
+           !c->w_negative;
 }
 
 static double LOCAL(dense_tile)(const void *vctx, ptrdiff_t s, ptrdiff_t r, const T *x,

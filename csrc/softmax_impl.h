@@ -132,9 +132,7 @@ static inline ptrdiff_t (*LOCAL(softmax_planes_kernel)(void))(const T *, ptrdiff
  * NULL. */
 static inline ptrdiff_t (*LOCAL(softmax_group_kernel)(const LOCAL(softmax_ctx) *c))(
     const T *, ptrdiff_t, ptrdiff_t, ptrdiff_t, int, T *) {
-    if (c->C <= FASTCE_SMALL_C)
-        return c->n1 == 1 || LOCAL(side_by_side)(c->C, c->n1) ? LOCAL(softmax_rows_kernel)() : NULL;
-    if (c->C <= FASTCE_ROWS_C && c->n1 == 1) return LOCAL(softmax_rows_kernel)();
+    if (LOCAL(rows_kernel_layout)(c->C, c->n1)) return LOCAL(softmax_rows_kernel)();
     return LOCAL(side_by_side)(c->C, c->n1) ? LOCAL(softmax_planes_kernel)() : NULL;
 }
 

@@ -49,8 +49,8 @@ typedef struct {
     void (*math_f32)(int f, const float *x, float *out, ptrdiff_t n);
     void (*math_f64)(int f, const double *x, double *out, ptrdiff_t n);
     /* Sparse softmax cross-entropy of n samples of C <= FASTCE_SMALL_C
-     * classes (C <= FASTCE_ROWS_C when n1 == 1), several at a time (the loss terms of softmax_ce_sparse in
-     * fastce_api.h; labels already checked; w_sum + w_lo the sum of the
+     * classes (C <= FASTCE_ROWS_C when n1 == 1), several at a time (the
+     * loss terms of softmax_ce_sparse in fastce_api.h; labels already checked; w_sum + w_lo the sum of the
      * class weights). The samples are the rows of a contiguous (n, C) block
      * (n1 == 1), or n side by side with their classes n1 apart (n1 > 1:
      * sample k's class j at x[k + j*n1], a run of one leading index of an
@@ -71,7 +71,8 @@ typedef struct {
                                     double *total);
     /* logsumexp (op 0, out n long), log_softmax (1) or softmax (2, out laid
      * out as x) of n samples of C <= FASTCE_SMALL_C classes (laid out as in
-     * sparse_ce_rows; C <= FASTCE_ROWS_C when n1 == 1), several at a time; returns how many leading samples
+     * sparse_ce_rows; C <= FASTCE_ROWS_C when n1 == 1), several at a time;
+     * returns how many leading samples
      * it did. NULL where an instruction set has none. */
     ptrdiff_t (*softmax_rows_f32)(const float *x, ptrdiff_t n, ptrdiff_t C, ptrdiff_t n1,
                                   int op, float *out);
@@ -238,7 +239,8 @@ typedef struct {
 #define FASTCE_SMALL_C 32
 
 /* Above FASTCE_SMALL_C, sparse_ce_rows, softmax_rows and (float rows)
- * dense_ce_rows also take contiguous rows (n1 == 1) of up to this many classes (their arrays
+ * dense_ce_rows also take contiguous rows (n1 == 1) of up to this many
+ * classes (row_impl.h: rows_kernel_layout; their arrays
  * hold this many class vectors, 16 KB of a group's stack in AVX-512;
  * AVX-512 compiles one copy of them for any C in that range, beside one
  * per C up to FASTCE_SMALL_C). One row at a time, such rows were bound
