@@ -1222,7 +1222,7 @@ FASTCE_ALWAYS_INLINE ptrdiff_t dense_ce_out8(const rows8 *g, const shape8 *sh, c
     const __m512d sw = swb ? _mm512_maskz_loadu_pd(used, swb) : one;
     /* plain: A, B, B' of dense_ce_out16; exact: the four sums of
      * fastce_dense_sums as hi + compensation */
-    __m512d A = zero, B = zero, Br = zero;
+    __m512d A = zero, B = zero, B_c = zero, Br = zero, Br_c = zero;
     __m512d at = zero, at_c = zero, st = zero, st_c = zero, aw = zero, aw_c = zero, sv = zero, sv_c = zero;
     for (ptrdiff_t j = 0; j < C; j++) {
         const __mmask8 ne = _mm512_cmp_pd_mask(g->v[j], g->m, _CMP_NEQ_UQ);
@@ -1232,11 +1232,16 @@ FASTCE_ALWAYS_INLINE ptrdiff_t dense_ce_out8(const rows8 *g, const shape8 *sh, c
         const fastce512_dd d = {_mm512_maskz_mov_pd(ne, d0.hi), _mm512_maskz_mov_pd(ne, d0.lo)};
         const __mmask8 live = _mm512_mask_cmp_pd_mask(ne, wt, zero, _CMP_NEQ_UQ);
         A = _mm512_mask3_fmadd_pd(wt, d.hi, A, live);
-        B = _mm512_add_pd(B, wt);
-        Br = _mm512_mask_add_pd(Br, ne, Br, wt);
+        /* B and B_rest compensated, as dense_row's: their plain sums put
+         * gradient entries at 0.85 of their bound at 32 classes (tied
+         * maxima, class weights), and over it at 100 */
+        fastce512_dd s = fastce512_two_sum(B, wt);
+        B = s.hi, B_c = _mm512_add_pd(B_c, s.lo);
+        s = fastce512_two_sum(Br, wt);
+        Br = _mm512_mask_mov_pd(Br, ne, s.hi), Br_c = _mm512_mask_add_pd(Br_c, ne, Br_c, s.lo);
         /* sum_t += w t (exact), a_t += (w t) d by Dot2 where w t != 0 */
         const fastce512_dd p = fastce512_two_prod(wj, tv[j]);
-        fastce512_dd s = fastce512_two_sum(st, p.hi);
+        s = fastce512_two_sum(st, p.hi);
         st = s.hi;
         st_c = _mm512_add_pd(st_c, _mm512_add_pd(s.lo, p.lo));
         const __mmask8 pz = _mm512_cmp_pd_mask(p.hi, zero, _CMP_NEQ_UQ);
@@ -1256,6 +1261,9 @@ FASTCE_ALWAYS_INLINE ptrdiff_t dense_ce_out8(const rows8 *g, const shape8 *sh, c
             aw_c = _mm512_add_pd(aw_c, _mm512_add_pd(_mm512_add_pd(s.lo, q.lo), _mm512_mul_pd(wj, d.lo)));
         }
     }
+    /* (an infinite sum takes no correction: its lo is NaN) */
+    B = _mm512_mask_add_pd(B, _mm512_fpclass_pd_mask(B, 0x99) ^ 0xff, B, B_c);
+    Br = _mm512_mask_add_pd(Br, _mm512_fpclass_pd_mask(Br, 0x99) ^ 0xff, Br, Br_c);
     const __mmask8 mass = _mm512_cmp_pd_mask(B, zero, _CMP_NEQ_UQ); /* B != 0 */
     __m512d l = _mm512_maskz_mul_pd(used, _mm512_maskz_mov_pd(mass, _mm512_fmadd_pd(B, g->L, A)), sw);
     { /* the exact loss */
@@ -1280,10 +1288,11 @@ FASTCE_ALWAYS_INLINE ptrdiff_t dense_ce_out8(const rows8 *g, const shape8 *sh, c
     kahan_add(acc, comp, l, 1);
     if (lossb) _mm512_mask_storeu_pd(lossb, used, l);
     if (!gradb) return nr;
-    const __m512d inv = _mm512_div_pd(one, _mm512_add_pd(one, g->rest));
+    /* a B / (1 + rest) and a (B_rest - B rest / (1 + rest)), as dense_row */
+    const __m512d den = _mm512_add_pd(one, g->rest);
     const __m512d a = _mm512_maskz_mul_pd(used & mass, sw, _mm512_set1_pd(grad_scale));
-    const __m512d sp = _mm512_mul_pd(_mm512_mul_pd(a, B), inv);
-    const __m512d gmax = _mm512_mul_pd(a, _mm512_fnmadd_pd(_mm512_mul_pd(B, g->rest), inv, Br));
+    const __m512d sp = _mm512_div_pd(_mm512_mul_pd(a, B), den);
+    const __m512d gmax = _mm512_mul_pd(a, _mm512_sub_pd(Br, _mm512_div_pd(_mm512_mul_pd(B, g->rest), den)));
     const __mmask8 lone = _mm512_cmp_pd_mask(g->rest, one, _CMP_LT_OQ);
     for (ptrdiff_t j = 0; j < C; j++) {
         const __mmask8 eq = _mm512_cmp_pd_mask(g->v[j], g->m, _CMP_EQ_OQ);
@@ -1340,13 +1349,26 @@ FASTCE_ALWAYS_INLINE ptrdiff_t dense_ce_rows8_c(const double *x, const double *t
     return done;
 }
 
+/* One function a width, not inlined into the switch below: there, gcc 12
+ * shared few stack slots between the 32 widths' copies, whose frames
+ * added up to 176 KB, more than the 128 KB stack of a musl thread; a
+ * width alone takes 44-52 KB (gcc -fstack-usage). */
+#define FASTCE_WIDTH_FN_(K)                                                                      \
+    static __attribute__((noinline)) ptrdiff_t dense_ce_rows8_##K(                               \
+        const double *x, const double *t, ptrdiff_t n, ptrdiff_t n1, const double *w,           \
+        const double *sw, double e, double *loss, double *grad, double grad_scale,              \
+        double *total) {                                                                         \
+        return n1 > 1 ? dense_ce_rows8_c(x, t, n, K, n1, 1, w, sw, e, loss, grad, grad_scale, total) \
+                      : dense_ce_rows8_c(x, t, n, K, 1, 0, w, sw, e, loss, grad, grad_scale, total); \
+    }
+FASTCE_WIDTHS_(FASTCE_WIDTH_FN_)
+#undef FASTCE_WIDTH_FN_
+
 static ptrdiff_t dense_ce_rows_f64(const double *x, const double *t, ptrdiff_t n, ptrdiff_t C,
                                    ptrdiff_t n1, const double *w, const double *sw, double e,
                                    double *loss, double *grad, double grad_scale, double *total) {
-#define FASTCE_CASE_(K)                                                                          \
-    case K:                                                                                      \
-        return n1 > 1 ? dense_ce_rows8_c(x, t, n, K, n1, 1, w, sw, e, loss, grad, grad_scale, total) \
-                      : dense_ce_rows8_c(x, t, n, K, 1, 0, w, sw, e, loss, grad, grad_scale, total);
+#define FASTCE_CASE_(K) \
+    case K: return dense_ce_rows8_##K(x, t, n, n1, w, sw, e, loss, grad, grad_scale, total);
     switch (C) {
         FASTCE_WIDTHS_(FASTCE_CASE_)
     default: /* (the generic path's, see dense_group_kernel) */

@@ -1,4 +1,9 @@
-"""Results do not depend on the number of threads, to the last bit."""
+"""Results do not depend on the number of threads, to the last bit; the
+kernels run on a small thread stack."""
+import os
+import subprocess
+import sys
+import textwrap
 import threading
 
 import numpy as np
@@ -58,6 +63,51 @@ def test_concurrent_python_threads_agree_with_serial_calls():
         t.join()
     for r in results:
         np.testing.assert_array_equal(r, want)
+
+
+_SMALL_STACK_CALLS = textwrap.dedent("""
+    import threading
+    import numpy as np
+    import fastce
+
+    def run():
+        r = np.random.default_rng(0)
+        for dt in (np.float32, np.float64):
+            for C in (3, 16, 31, 32, 64, 128, 1000):
+                x = r.standard_normal((40, C)).astype(dt)
+                t = r.dirichlet(np.ones(C), 40).astype(dt)
+                y = t.argmax(1)
+                for xs, ts, ys in ((x, t, y), (x.T, t.T, y)):  # rows, side by side
+                    ax = -1 if xs is x else 0
+                    w = np.linspace(0.5, 2.0, C).astype(dt)
+                    fastce.softmax_cross_entropy(xs, ts, axis=ax, weight=w, label_smoothing=0.1,
+                                                 return_grad=True, n_threads=1)
+                    fastce.softmax_cross_entropy(xs, ts, axis=ax, return_grad=True, n_threads=1)
+                    fastce.softmax_cross_entropy(xs, ys, axis=ax, weight=w, label_smoothing=0.1,
+                                                 return_grad=True, n_threads=1)
+                    fastce.logsumexp(xs, axis=ax, n_threads=1)
+                    fastce.log_softmax(xs, axis=ax, n_threads=1)
+                    fastce.softmax(xs, axis=ax, n_threads=1)
+                fastce.sigmoid_cross_entropy(x, t, return_grad=True, n_threads=1)
+        print("done")
+
+    threading.stack_size(128 * 1024)
+    th = threading.Thread(target=run)
+    th.start()
+    th.join()
+""")
+
+
+def test_kernels_fit_in_a_128_kb_thread_stack(isa):
+    """musl gives a new thread 128 KB of stack, and the kernels run on the
+    calling thread with n_threads=1. AVX-512's float64 dense-target kernel,
+    its 32 widths inlined into one switch, had a 176 KB frame: this child
+    died of SIGSEGV. Now no kernel frame is above 64 KB."""
+    proc = subprocess.run([sys.executable, "-c", _SMALL_STACK_CALLS],
+                          env={**os.environ, "FASTCE_ISA": isa}, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0 and proc.stdout.strip() == "done", (
+        f"return code {proc.returncode}: {proc.stderr[-2000:]}")
 
 
 def test_show_config_reports_openmp_and_threads():
