@@ -1,16 +1,18 @@
 """Speed across class counts, where the kernels change: the row-parallel
-kernels take up to 32 classes in every layout and contiguous rows up to 64,
-longer rows go one at a time (``csrc/vec.h``: FASTCE_SMALL_C,
-FASTCE_ROWS_C).
+kernels take up to 32 classes in every layout and contiguous rows up to
+128, longer rows go in batches of 8 (``csrc/vec.h``: FASTCE_SMALL_C,
+FASTCE_ROWS_C; ``csrc/row_impl.h``: FASTCE_ROW_BATCH).
 
     python bench/class_counts.py [--classes 16,32,33,48,64,65,100,200,1000]
                                  [--elements 131072] [--repeats 101]
-                                 [--dtype float32]
+                                 [--dtype float32] [--target sparse]
 
 One thread, class axis last, N = elements // C rows of standard normal
 logits (131072 float32 elements are 512 KB: the caches, where the
 arithmetic shows; pass --elements 4194304 for arrays in memory). Times
-softmax CE forward, forward + gradient into a kept buffer, logsumexp, and
+softmax CE forward, forward + gradient into a kept buffer (class indices,
+or with ``--target dense`` probabilities drawn from a flat Dirichlet),
+logsumexp, and
 log_softmax and softmax into kept buffers, and, when PyTorch is importable,
 its same calls (``F.cross_entropy``, its gradient by ``backward``, which
 allocates; ``torch.logsumexp``; ``log_softmax`` and ``softmax`` with
@@ -56,6 +58,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     p.add_argument("--elements", type=int, default=131072, help="logits per array (about)")
     p.add_argument("--repeats", type=int, default=101)
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    p.add_argument("--target", choices=["sparse", "dense"], default="sparse",
+                   help="class indices, or probabilities of the logits' shape")
     args = p.parse_args(argv)
     try:
         classes = [int(c) for c in args.classes.split(",")]
@@ -66,13 +70,15 @@ def main(argv: Optional[List[str]] = None) -> None:
     dtype = np.dtype(args.dtype)
     rng = np.random.default_rng(0)
     print(f"fastce {fastce.__version__}, kernels: {fastce.show_config(print_out=False)['isa']}, "
-          f"{dtype.name}, 1 thread, about {args.elements} elements, G elements/s (median); "
+          f"{dtype.name}, {args.target} targets, 1 thread, about {args.elements} elements, G elements/s (median); "
           "fastce / PyTorch in brackets")
     print(f"{'C':>6s} {'N':>7s} " + " ".join(f"{op:>16s}" for op in OPS))
     for C in classes:
         N = max(1, args.elements // C)
         x = rng.standard_normal((N, C)).astype(dtype)
         y = rng.integers(0, C, N)
+        if args.target == "dense":
+            y = rng.dirichlet(np.ones(C), N).astype(dtype)
         g, o = np.empty_like(x), np.empty_like(x)
         ours = [lambda: fastce.softmax_cross_entropy(x, y, n_threads=1),
                 lambda: fastce.softmax_cross_entropy(x, y, return_grad=True, grad_out=g,

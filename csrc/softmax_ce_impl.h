@@ -507,14 +507,11 @@ static inline ptrdiff_t (*LOCAL(dense_rows_kernel)(void))(const T *, const T *, 
 }
 
 /* Whether it takes this call's samples (any layout up to FASTCE_SMALL_C
- * classes, and float rows up to FASTCE_ROWS_C, as sparse_group_kernel):
- * not with a negative class weight, where the kernel's plain sum of the
- * weights could cancel (its targets are checked row by row). (Double
- * rows of 100 classes took a gradient entry 5.98 ulp off in the kernel,
- * over its bound of 5.24 there, a random row of the accuracy corpus.) */
+ * classes, and rows up to FASTCE_ROWS_C, as sparse_group_kernel): not
+ * with a negative class weight, where the kernel's plain sum of the
+ * weights could cancel (its targets are checked row by row). */
 static inline int LOCAL(dense_group_kernel)(const LOCAL(dense_ctx) *c) {
-    return LOCAL(rows_kernel_layout)(c->C, c->n1) &&
-           (c->C <= FASTCE_SMALL_C || sizeof(T) == sizeof(float)) && LOCAL(dense_rows_kernel)() &&
+    return LOCAL(rows_kernel_layout)(c->C, c->n1) && LOCAL(dense_rows_kernel)() &&
            !c->w_negative;
 }
 

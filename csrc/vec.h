@@ -199,12 +199,13 @@ typedef struct {
     /* Softmax cross-entropy with dense targets (softmax_ce_dense in
      * fastce_api.h: w NULL or the C class weights, sw NULL or n long, e
      * the label smoothing) of n samples of C <= FASTCE_SMALL_C classes
-     * (float rows: C <= FASTCE_ROWS_C when n1 == 1), laid out as in
+     * (C <= FASTCE_ROWS_C when n1 == 1), laid out as in
      * sparse_ce_rows, t and grad laid out as x, several at
      * a time. wt_j = w_j ((1-e) t_j + e/C); float rows: the loss's sums
      * in double lanes (their terms exact or nearly, as in row_wdiff);
      * double rows: the loss in double-double, as fastce_dense_sums and
-     * fastce_dense_loss_value (internal.h) have it, rounded once; the
+     * fastce_dense_loss_value (internal.h) have it, rounded once, and
+     * the sums B of the gradient compensated, as dense_row has them; the
      * gradient rounded once. Leaves what sparse_ce_rows leaves, a sample
      * whose targets are not all finite and (double) one whose rest is
      * below FASTCE_TINY_REST_F64; returns how many leading samples it did

@@ -1364,6 +1364,13 @@ FASTCE_ALWAYS_INLINE ptrdiff_t dense_ce_rows8_c(const double *x, const double *t
 FASTCE_WIDTHS_(FASTCE_WIDTH_FN_)
 #undef FASTCE_WIDTH_FN_
 
+/* contiguous rows of any C up to FASTCE_ROWS_C */
+static __attribute__((noinline)) ptrdiff_t dense_ce_rows8_any(
+    const double *x, const double *t, ptrdiff_t n, ptrdiff_t C, const double *w, const double *sw,
+    double e, double *loss, double *grad, double grad_scale, double *total) {
+    return dense_ce_rows8_c(x, t, n, C, 1, 0, w, sw, e, loss, grad, grad_scale, total);
+}
+
 static ptrdiff_t dense_ce_rows_f64(const double *x, const double *t, ptrdiff_t n, ptrdiff_t C,
                                    ptrdiff_t n1, const double *w, const double *sw, double e,
                                    double *loss, double *grad, double grad_scale, double *total) {
@@ -1371,8 +1378,10 @@ static ptrdiff_t dense_ce_rows_f64(const double *x, const double *t, ptrdiff_t n
     case K: return dense_ce_rows8_##K(x, t, n, n1, w, sw, e, loss, grad, grad_scale, total);
     switch (C) {
         FASTCE_WIDTHS_(FASTCE_CASE_)
-    default: /* (the generic path's, see dense_group_kernel) */
-        return 0;
+    default: /* as dense_ce_rows_f32 */
+        return FASTCE_ANY_C_(C, n1)
+                   ? dense_ce_rows8_any(x, t, n, C, w, sw, e, loss, grad, grad_scale, total)
+                   : 0;
     }
 #undef FASTCE_CASE_
 }
