@@ -209,8 +209,8 @@ typedef struct {
      * gradient rounded once. Leaves what sparse_ce_rows leaves, a sample
      * whose targets are not all finite and (double) one whose rest is
      * below FASTCE_TINY_REST_F64; returns how many leading samples it did
-     * and adds their losses to *total. NULL where an instruction set (or
-     * dtype: AVX2 has float rows only) has none. */
+     * and adds their losses to *total. NULL where an instruction set has
+     * none. */
     ptrdiff_t (*dense_ce_rows_f32)(const float *x, const float *t, ptrdiff_t n, ptrdiff_t C,
                                    ptrdiff_t n1, const float *w, const float *sw, double e,
                                    float *loss, float *grad, double grad_scale, double *total);

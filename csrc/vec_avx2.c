@@ -1427,7 +1427,7 @@ const fastce_vec_ops fastce_vec_avx2 = {
     softmax_planes_f32, NULL,
     argmax_planes_f32,  argmax_planes_f64,
     row_wdiff_f32,      row_wdiff_f64,
-    dense_ce_rows_f32,  NULL,
+    dense_ce_rows_f32,  dense_ce_rows_f64,
     NULL,               NULL, /* row_dense_dot2: the loop in dense_row */
 };
 

@@ -1036,3 +1036,148 @@ static ptrdiff_t sparse_ce_rows_f64(const double *x, const int64_t *y, ptrdiff_t
     *total += kahan_total(acc, comp);
     return r0;
 }
+
+/* targets8_fit for rows4. */
+static inline int targets4_fit(const double *tb, const rows4_shape *s) {
+    const __m256d inf = _mm256_set1_pd(INFINITY), zero = _mm256_setzero_pd();
+    __m256d bad = zero;
+    for (ptrdiff_t j = 0; j < s->C; j++) { /* rows: the group's 4C doubles in a row */
+        __m256d v = _mm256_loadu_pd(s->n1 > 1 ? tb + j * s->n1 : tb + 4 * j);
+        bad = _mm256_or_pd(bad, _mm256_cmp_pd(v, inf, _CMP_NLT_UQ));  /* NaN, inf */
+        bad = _mm256_or_pd(bad, _mm256_cmp_pd(v, zero, _CMP_LT_OQ)); /* negative, -inf */
+    }
+    return !_mm256_movemask_pd(bad);
+}
+
+/* dense_ce_out8 (vec_avx512_rows.c) for rows4: the loss in double-double
+ * from the four sums of fastce_dense_sums, rounded once, for every row
+ * whose plain double loss is finite and nonzero; B and B_rest compensated;
+ * the gradient rounded once. */
+FASTCE_ALWAYS_INLINE void dense_ce_out4(const rows4 *g, const rows4_shape *sh, const double *tb,
+                                        const double *w, const double *swb, double e,
+                                        double *lossb, double *gradb, double grad_scale,
+                                        __m256d *acc, __m256d *comp, __m256d *o) {
+    const ptrdiff_t C = sh->C;
+    __m256d tv[FASTCE_ROWS_C], tm = _mm256_setzero_pd(), tlo = tm, tsum = tm; /* (unused) */
+    rows4_columns(tv, tb, sh, &tm, &tlo, &tsum);
+    const double e_c = e / (double)C;
+    const __m256d zero = _mm256_setzero_pd(), one = _mm256_set1_pd(1.0);
+    const __m256d keep = _mm256_set1_pd(1.0 - e), ec = _mm256_set1_pd(e_c);
+    const __m256d sw = swb ? _mm256_loadu_pd(swb) : one;
+    __m256d A = zero, B = zero, B_c = zero, Br = zero, Br_c = zero;
+    __m256d at = zero, at_c = zero, st = zero, st_c = zero, aw = zero, aw_c = zero, sv = zero, sv_c = zero;
+    for (ptrdiff_t j = 0; j < C; j++) {
+        const __m256d ne = _mm256_cmp_pd(g->v[j], g->m, _CMP_NEQ_UQ);
+        const __m256d wj = _mm256_set1_pd(w ? w[j] : 1.0);
+        const __m256d wt = _mm256_mul_pd(wj, _mm256_fmadd_pd(keep, tv[j], ec));
+        const fastce256_dd d0 = fastce256_two_sum(g->m, _mm256_sub_pd(zero, g->v[j]));
+        const fastce256_dd d = {_mm256_and_pd(ne, d0.hi), _mm256_and_pd(ne, d0.lo)};
+        const __m256d live = _mm256_and_pd(ne, _mm256_cmp_pd(wt, zero, _CMP_NEQ_UQ));
+        A = _mm256_blendv_pd(A, _mm256_fmadd_pd(wt, d.hi, A), live);
+        fastce256_dd s = fastce256_two_sum(B, wt);
+        B = s.hi, B_c = _mm256_add_pd(B_c, s.lo);
+        s = fastce256_two_sum(Br, wt);
+        Br = _mm256_blendv_pd(Br, s.hi, ne), Br_c = _mm256_add_pd(Br_c, _mm256_and_pd(ne, s.lo));
+        /* sum_t += w t (exact), a_t += (w t) d by Dot2 where w t != 0 */
+        const fastce256_dd p = fastce256_two_prod(wj, tv[j]);
+        s = fastce256_two_sum(st, p.hi);
+        st = s.hi;
+        st_c = _mm256_add_pd(st_c, _mm256_add_pd(s.lo, p.lo));
+        const __m256d pz = _mm256_cmp_pd(p.hi, zero, _CMP_NEQ_UQ);
+        fastce256_dd q = fastce256_two_prod(p.hi, d.hi);
+        s = fastce256_two_sum(at, q.hi);
+        at = _mm256_blendv_pd(at, s.hi, pz);
+        at_c = _mm256_add_pd(at_c, _mm256_and_pd(pz, _mm256_add_pd(_mm256_add_pd(s.lo, q.lo), _mm256_add_pd(
+                                                          _mm256_mul_pd(p.hi, d.lo), _mm256_mul_pd(p.lo, d.hi)))));
+        if (e_c > 0.0) { /* sum_w += w, a_w += w d where w != 0 */
+            s = fastce256_two_sum(sv, wj);
+            sv = s.hi;
+            sv_c = _mm256_add_pd(sv_c, s.lo);
+            if (w && w[j] == 0.0) continue;
+            q = fastce256_two_prod(wj, d.hi);
+            s = fastce256_two_sum(aw, q.hi);
+            aw = s.hi;
+            aw_c = _mm256_add_pd(aw_c, _mm256_add_pd(_mm256_add_pd(s.lo, q.lo), _mm256_mul_pd(wj, d.lo)));
+        }
+    }
+    /* (an infinite sum takes no correction: its lo is NaN) */
+    const __m256d inf = _mm256_set1_pd(INFINITY), sign = _mm256_set1_pd(-0.0);
+    B = _mm256_blendv_pd(B, _mm256_add_pd(B, B_c), _mm256_cmp_pd(_mm256_andnot_pd(sign, B), inf, _CMP_LT_OQ));
+    Br = _mm256_blendv_pd(Br, _mm256_add_pd(Br, Br_c), _mm256_cmp_pd(_mm256_andnot_pd(sign, Br), inf, _CMP_LT_OQ));
+    const __m256d mass = _mm256_cmp_pd(B, zero, _CMP_NEQ_UQ); /* B != 0 */
+    __m256d l = _mm256_mul_pd(_mm256_and_pd(mass, _mm256_fmadd_pd(B, g->L, A)), sw);
+    { /* the exact loss */
+        const fastce256_dd L = {g->L, g->L_lo};
+        fastce256_dd x = fastce256_dd_add(fastce256_fast_two_sum(at, at_c),
+                                          fastce256_dd_mul(fastce256_fast_two_sum(st, st_c), L));
+        if (e_c > 0.0) {
+            const fastce_dd k1 = fastce_two_sum(1.0, -e), ecd = fastce_dd_div_d(e, (double)C);
+            fastce256_dd r = fastce256_dd_add(fastce256_fast_two_sum(aw, aw_c),
+                                              fastce256_dd_mul(fastce256_fast_two_sum(sv, sv_c), L));
+            x = fastce256_dd_add(
+                fastce256_dd_mul((fastce256_dd){_mm256_set1_pd(k1.hi), _mm256_set1_pd(k1.lo)}, x),
+                fastce256_dd_mul((fastce256_dd){_mm256_set1_pd(ecd.hi), _mm256_set1_pd(ecd.lo)}, r));
+        }
+        x = fastce256_dd_mul(x, (fastce256_dd){sw, zero});
+        const __m256d v = _mm256_add_pd(x.hi, x.lo);
+        const __m256d take = _mm256_and_pd(
+            _mm256_and_pd(_mm256_cmp_pd(_mm256_andnot_pd(sign, l), inf, _CMP_LT_OQ),
+                          _mm256_cmp_pd(l, zero, _CMP_NEQ_OQ)),
+            _mm256_cmp_pd(_mm256_andnot_pd(sign, v), inf, _CMP_LT_OQ));
+        l = _mm256_blendv_pd(l, v, take);
+    }
+    kahan_add_pd(acc, comp, l);
+    if (lossb) _mm256_storeu_pd(lossb, l);
+    if (!gradb) return;
+    /* a B / (1 + rest) and a (B_rest - B rest / (1 + rest)), as dense_row */
+    const __m256d den = _mm256_add_pd(one, g->rest);
+    const __m256d a = _mm256_and_pd(mass, _mm256_mul_pd(sw, _mm256_set1_pd(grad_scale)));
+    const __m256d sp = _mm256_div_pd(_mm256_mul_pd(a, B), den);
+    const __m256d gmax = _mm256_mul_pd(a, _mm256_sub_pd(Br, _mm256_div_pd(_mm256_mul_pd(B, g->rest), den)));
+    const __m256d lone = _mm256_cmp_pd(g->rest, one, _CMP_LT_OQ);
+    for (ptrdiff_t j = 0; j < C; j++) {
+        const __m256d eq = _mm256_cmp_pd(g->v[j], g->m, _CMP_EQ_OQ);
+        const __m256d wt = _mm256_mul_pd(_mm256_set1_pd(w ? w[j] : 1.0), _mm256_fmadd_pd(keep, tv[j], ec));
+        o[j] = _mm256_blendv_pd(_mm256_fmsub_pd(sp, g->ex[j], _mm256_mul_pd(a, wt)), gmax,
+                                _mm256_and_pd(lone, eq));
+    }
+    rows4_store(gradb, o, sh);
+}
+
+/* dense_ce_rows (vec.h), float64: whole groups of 4 rows whose targets fit
+ * (targets4_fit) and whose rest is not tiny (FASTCE_TINY_REST_F64); the
+ * generic path takes the rest from the first group that does not. */
+static ptrdiff_t dense_ce_rows_f64(const double *x, const double *t, ptrdiff_t n, ptrdiff_t C,
+                                   ptrdiff_t n1, const double *w, const double *sw, double e,
+                                   double *loss, double *grad, double grad_scale, double *total) {
+    if (C > FASTCE_ROWS_C) return 0; /* (the arrays below hold FASTCE_ROWS_C classes) */
+    const rows4_shape sh = rows4_shape_of(C, n1);
+    const ptrdiff_t step = sh.step;
+    const __m256d all = _mm256_castsi256_pd(_mm256_set1_epi64x(-1));
+    rows4 gs[2], *g = gs, *prev = gs + 1; /* prev: the group before g, if have */
+    __m256d o[FASTCE_ROWS_C];
+    for (int j = 0; j < FASTCE_ROWS_C; j++) o[j] = _mm256_setzero_pd();
+    __m256d acc = _mm256_setzero_pd(), comp = acc;
+    ptrdiff_t r0 = 0;
+    for (int have = 0;; r0 += 4, have = 1) {
+        int ok = r0 + 4 <= n && targets4_fit(t + r0 * step, &sh) &&
+                 rows4_begin(g, x + r0 * step, &sh, all);
+        if (have) rows4_lse(prev);
+        if (ok) ok = rows4_exp(g, C, 0);
+        if (ok)
+            ok = !_mm256_movemask_pd(
+                _mm256_cmp_pd(g->rest, _mm256_set1_pd(FASTCE_TINY_REST_F64), _CMP_LT_OQ));
+        if (have) {
+            const ptrdiff_t p0 = r0 - 4;
+            dense_ce_out4(prev, &sh, t + p0 * step, w, sw ? sw + p0 : NULL, e,
+                          loss ? loss + p0 : NULL, grad ? grad + p0 * step : NULL, grad_scale,
+                          &acc, &comp, o);
+        }
+        if (!ok) break;
+        rows4 *tmp = prev;
+        prev = g;
+        g = tmp;
+    }
+    *total += kahan_total(acc, comp);
+    return r0;
+}
