@@ -223,7 +223,7 @@ typedef struct {
      * out[0] + out[1] = a_t, out[2] + out[3] = sum_t, and with smoothing
      * out[4] + out[5] = a_w (else 0); sum_w is C. Double rows only (the
      * f32 slot stays NULL: a float loss needs no more than row_wdiff);
-     * NULL where an instruction set has none (AVX2, scalar: the loop in
+     * NULL where an instruction set has none (scalar: the loop in
      * softmax_ce_impl.h). */
     void (*row_dense_dot2_f32)(const float *x, const float *t, ptrdiff_t C, double m,
                                int smoothing, double out[6]);
