@@ -190,12 +190,14 @@ typedef struct {
      * gives 0 even against an infinite difference (a dense target's
      * term), out[2] = the sum of t_j over x_j != m (compensated), out[3]
      * over x_j == m, and the return value the first j with x_j == m (-1
-     * if none); without, those are 0, 0 and -1. NULL in the scalar table
-     * (the loops in softmax_ce_impl.h). */
-    ptrdiff_t (*row_wdiff_f32)(const float *x, const float *t, ptrdiff_t C, double m,
-                               int dense, double out[4]);
-    ptrdiff_t (*row_wdiff_f64)(const double *x, const double *t, ptrdiff_t C, double m,
-                               int dense, double out[4]);
+     * if none); without, those are 0, 0 and -1. With dense, t and w (class
+     * weights, else NULL), t_j w_j stands for t_j (rounded in double: exact
+     * for float rows). NULL in the scalar table (the loops in
+     * softmax_ce_impl.h). */
+    ptrdiff_t (*row_wdiff_f32)(const float *x, const float *t, const float *w, ptrdiff_t C,
+                               double m, int dense, double out[4]);
+    ptrdiff_t (*row_wdiff_f64)(const double *x, const double *t, const double *w, ptrdiff_t C,
+                               double m, int dense, double out[4]);
     /* Softmax cross-entropy with dense targets (softmax_ce_dense in
      * fastce_api.h: w NULL or the C class weights, sw NULL or n long, e
      * the label smoothing) of n samples of C <= FASTCE_SMALL_C classes
@@ -218,17 +220,18 @@ typedef struct {
                                    ptrdiff_t n1, const double *w, const double *sw, double e,
                                    double *loss, double *grad, double grad_scale,
                                    double *total);
-    /* The exact sums of a dense row without class weights (contiguous, C
-     * entries, max m finite): as fastce_dense_sums (internal.h) with w = 1,
-     * out[0] + out[1] = a_t, out[2] + out[3] = sum_t, and with smoothing
-     * out[4] + out[5] = a_w (else 0); sum_w is C. Double rows only (the
+    /* The exact sums of a dense row (contiguous, C entries, max m finite,
+     * w the class weights or NULL for ones): as fastce_dense_sums
+     * (internal.h), out[0] + out[1] = a_t, out[2] + out[3] = sum_t, and
+     * with smoothing out[4] + out[5] = a_w (else 0); sum_w is the sum of
+     * the weights (C without). Double rows only (the
      * f32 slot stays NULL: a float loss needs no more than row_wdiff);
      * NULL where an instruction set has none (scalar: the loop in
      * softmax_ce_impl.h). */
-    void (*row_dense_dot2_f32)(const float *x, const float *t, ptrdiff_t C, double m,
-                               int smoothing, double out[6]);
-    void (*row_dense_dot2_f64)(const double *x, const double *t, ptrdiff_t C, double m,
-                               int smoothing, double out[6]);
+    void (*row_dense_dot2_f32)(const float *x, const float *t, const float *w, ptrdiff_t C,
+                               double m, int smoothing, double out[6]);
+    void (*row_dense_dot2_f64)(const double *x, const double *t, const double *w, ptrdiff_t C,
+                               double m, int smoothing, double out[6]);
 } fastce_vec_ops;
 
 /* Rows of at least this many classes take entropy_row; shorter ones

@@ -1299,8 +1299,9 @@ FASTCE_ALWAYS_INLINE int wdiff4(__m256d v, __m256d tv, __m256d live, __m256d mv,
 }
 
 #define FASTCE_ROW_WDIFF_AVX2(SUF, TYPE, LOAD4, MLOAD4, COMP)                                  \
-    FASTCE_ALWAYS_INLINE ptrdiff_t wdiff_row_##SUF(const TYPE *x, const TYPE *t, ptrdiff_t C,  \
-                                                   double m, const int has_t, const int dense, \
+    FASTCE_ALWAYS_INLINE ptrdiff_t wdiff_row_##SUF(const TYPE *x, const TYPE *t, const TYPE *w, \
+                                                   ptrdiff_t C, double m, const int has_t,     \
+                                                   const int has_w, const int dense,           \
                                                    double out[4]) {                            \
         const __m256d mv = _mm256_set1_pd(m), one = _mm256_set1_pd(1.0);                       \
         const __m256d all = _mm256_castsi256_pd(_mm256_set1_epi64x(-1));                       \
@@ -1308,17 +1309,22 @@ FASTCE_ALWAYS_INLINE int wdiff4(__m256d v, __m256d tv, __m256d live, __m256d mv,
         __m256d a1 = a0, ae1 = a0, b1 = a0, be1 = a0;                                          \
         ptrdiff_t k = -1, j = 0;                                                               \
         for (; j + 8 <= C; j += 8) {                                                           \
-            int e0 = wdiff4(LOAD4(x + j), has_t ? LOAD4(t + j) : one, all, mv, dense, COMP,     \
-                            &a0, &ae0, &b0, &be0, &tm);                                        \
-            int e1 = wdiff4(LOAD4(x + j + 4), has_t ? LOAD4(t + j + 4) : one, all, mv, dense,   \
-                            COMP, &a1, &ae1, &b1, &be1, &tm);                                  \
+            __m256d t0 = has_t ? LOAD4(t + j) : one, t1 = has_t ? LOAD4(t + j + 4) : one;      \
+            if (has_w) {                                                                       \
+                t0 = _mm256_mul_pd(t0, LOAD4(w + j));                                          \
+                t1 = _mm256_mul_pd(t1, LOAD4(w + j + 4));                                      \
+            }                                                                                  \
+            int e0 = wdiff4(LOAD4(x + j), t0, all, mv, dense, COMP, &a0, &ae0, &b0, &be0, &tm); \
+            int e1 = wdiff4(LOAD4(x + j + 4), t1, all, mv, dense, COMP, &a1, &ae1, &b1, &be1,  \
+                            &tm);                                                              \
             if (dense && k < 0 && (e0 | e1)) k = j + __builtin_ctz((unsigned)(e0 | e1 << 4));  \
         }                                                                                      \
         for (; j < C; j += 4) {                                                                \
             const ptrdiff_t r = C - j < 4 ? C - j : 4;                                         \
-            int e0 = wdiff4(MLOAD4(x + j, r), has_t ? MLOAD4(t + j, r) : one,                   \
-                            _mm256_castsi256_pd(tail_mask_pd(r)), mv, dense, COMP, &a0, &ae0,  \
-                            &b0, &be0, &tm);                                                   \
+            __m256d tv = has_t ? MLOAD4(t + j, r) : one;                                       \
+            if (has_w) tv = _mm256_mul_pd(tv, MLOAD4(w + j, r));                               \
+            int e0 = wdiff4(MLOAD4(x + j, r), tv, _mm256_castsi256_pd(tail_mask_pd(r)), mv,     \
+                            dense, COMP, &a0, &ae0, &b0, &be0, &tm);                           \
             if (dense && k < 0 && e0) k = j + __builtin_ctz((unsigned)e0);                     \
         }                                                                                      \
         double l[4][8];                                                                        \
@@ -1330,22 +1336,25 @@ FASTCE_ALWAYS_INLINE int wdiff4(__m256d v, __m256d tv, __m256d live, __m256d mv,
         fastce_wdiff_out(l[0], l[1], l[2], l[3], 8, hsum_pd(tm), out);                         \
         return k;                                                                              \
     }                                                                                          \
-    static ptrdiff_t row_wdiff_##SUF(const TYPE *x, const TYPE *t, ptrdiff_t C, double m,     \
-                                     int dense, double out[4]) {                               \
-        if (dense) return t ? wdiff_row_##SUF(x, t, C, m, 1, 1, out) : wdiff_row_##SUF(x, t, C, m, 0, 1, out); \
-        return t ? wdiff_row_##SUF(x, t, C, m, 1, 0, out) : wdiff_row_##SUF(x, t, C, m, 0, 0, out); \
+    static ptrdiff_t row_wdiff_##SUF(const TYPE *x, const TYPE *t, const TYPE *w, ptrdiff_t C, \
+                                     double m, int dense, double out[4]) {                     \
+        if (dense && t && w) return wdiff_row_##SUF(x, t, w, C, m, 1, 1, 1, out);              \
+        if (dense) return t ? wdiff_row_##SUF(x, t, NULL, C, m, 1, 0, 1, out)                 \
+                            : wdiff_row_##SUF(x, t, NULL, C, m, 0, 0, 1, out);                \
+        return t ? wdiff_row_##SUF(x, t, NULL, C, m, 1, 0, 0, out)                            \
+                 : wdiff_row_##SUF(x, t, NULL, C, m, 0, 0, 0, out);                           \
     }
 
 FASTCE_ROW_WDIFF_AVX2(f32, float, load4_f32, MASKLOAD4_F32, 0)
 FASTCE_ROW_WDIFF_AVX2(f64, double, load4_f64, MASKLOAD4_F64, 1)
 
-/* row_dense_dot2 (vec.h) for float64 rows, AVX-512's in four lanes:
- * a_t = sum t_j (m - x_j) by Dot2 (m - x_j exact as hi + lo), sum t_j,
- * and with smoothing sum (m - x_j), each in compensated lanes added in
- * order at the end. Without it a float64 dense row of more than 128
- * classes with smoothing or a sample weight took the scalar loop. */
-static void row_dense_dot2_f64(const double *x, const double *t, ptrdiff_t C, double m,
-                               int smoothing, double out[6]) {
+/* row_dense_dot2 (vec.h) for float64 rows, AVX-512's in four lanes (see
+ * there), TwoSum lanes that drop the error of a sum that is not finite.
+ * Without it a float64 dense row of more than 128 classes with smoothing,
+ * a sample weight or class weights took the scalar loop. */
+FASTCE_ALWAYS_INLINE void dense_dot2_row(const double *x, const double *t, const double *w,
+                                         ptrdiff_t C, double m, const int has_w, int smoothing,
+                                         double out[6]) {
     const __m256d mv = _mm256_set1_pd(m), zero = _mm256_setzero_pd();
     const __m256d all = _mm256_castsi256_pd(_mm256_set1_epi64x(-1));
     __m256d at = zero, at_e = zero, st = zero, st_e = zero, aw = zero, aw_e = zero;
@@ -1357,14 +1366,29 @@ static void row_dense_dot2_f64(const double *x, const double *t, ptrdiff_t C, do
         fastce256_dd d = fastce256_two_sum(mv, _mm256_sub_pd(zero, v));
         d.hi = _mm256_and_pd(ne, d.hi);
         d.lo = _mm256_and_pd(ne, d.lo);
-        two_sum_add_pd(&st, &st_e, tv);
-        const __m256d nz = _mm256_cmp_pd(tv, zero, _CMP_NEQ_UQ);
-        const fastce256_dd p = fastce256_two_prod(tv, d.hi);
+        __m256d wv = zero;
+        fastce256_dd wt = {tv, zero};
+        if (has_w) { /* w_j t_j exact as hi + lo */
+            wv = C - j >= 4 ? _mm256_loadu_pd(w + j) : MASKLOAD4_F64(w + j, C - j);
+            wt = fastce256_two_prod(wv, tv);
+        }
+        two_sum_add_pd(&st, &st_e, wt.hi);
+        if (has_w) st_e = _mm256_add_pd(st_e, wt.lo);
+        const __m256d nz = _mm256_cmp_pd(wt.hi, zero, _CMP_NEQ_UQ);
+        const fastce256_dd p = fastce256_two_prod(wt.hi, d.hi);
         const fastce256_dd s = fastce256_two_sum(at, p.hi);
         at = _mm256_blendv_pd(at, s.hi, nz);
-        at_e = _mm256_add_pd(at_e, _mm256_and_pd(nz, _mm256_add_pd(_mm256_add_pd(s.lo, p.lo),
-                                                                   _mm256_mul_pd(tv, d.lo))));
-        if (smoothing) {
+        __m256d err = _mm256_add_pd(s.lo, p.lo), cross = _mm256_mul_pd(wt.hi, d.lo);
+        if (has_w) cross = _mm256_add_pd(cross, _mm256_mul_pd(wt.lo, d.hi));
+        at_e = _mm256_add_pd(at_e, _mm256_and_pd(nz, _mm256_add_pd(err, cross)));
+        if (smoothing && has_w) { /* sum w_j d_j where w_j != 0 */
+            const __m256d wz = _mm256_cmp_pd(wv, zero, _CMP_NEQ_UQ);
+            const fastce256_dd q = fastce256_two_prod(wv, d.hi);
+            const fastce256_dd r = fastce256_two_sum(aw, q.hi);
+            aw = _mm256_blendv_pd(aw, r.hi, wz);
+            aw_e = _mm256_add_pd(aw_e, _mm256_and_pd(wz, _mm256_add_pd(_mm256_add_pd(r.lo, q.lo),
+                                                                       _mm256_mul_pd(wv, d.lo))));
+        } else if (smoothing) {
             two_sum_add_pd(&aw, &aw_e, d.hi);
             aw_e = _mm256_add_pd(aw_e, d.lo);
         }
@@ -1376,6 +1400,12 @@ static void row_dense_dot2_f64(const double *x, const double *t, ptrdiff_t C, do
         fastce_acc a = fastce_lanes_acc(l[2 * i], l[2 * i + 1], 4);
         out[2 * i] = a.s, out[2 * i + 1] = a.c;
     }
+}
+
+static void row_dense_dot2_f64(const double *x, const double *t, const double *w, ptrdiff_t C,
+                               double m, int smoothing, double out[6]) {
+    if (w) dense_dot2_row(x, t, w, C, m, 1, smoothing, out);
+    else dense_dot2_row(x, t, NULL, C, m, 0, smoothing, out);
 }
 #undef FASTCE_ROW_WDIFF_AVX2
 

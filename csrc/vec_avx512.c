@@ -344,12 +344,14 @@ FASTCE_ALWAYS_INLINE void wdiff8(__m512d v, __m512d tv, __mmask8 live, __m512d m
     *tm = _mm512_mask_add_pd(*tm, eq, *tm, tv);
 }
 
-/* Sixteen entries a step in two sets of lanes, the tail masked; has_t
- * and dense are constants in each copy. */
+/* Sixteen entries a step in two sets of lanes, the tail masked; has_t,
+ * has_w (t_j w_j for t_j: dense targets with class weights) and dense are
+ * constants in each copy. */
 #define FASTCE_ROW_WDIFF_512(SUF, TYPE, MLOAD, COMP)                                                 \
-    FASTCE_ALWAYS_INLINE ptrdiff_t wdiff_row_##SUF(const TYPE *x, const TYPE *t, ptrdiff_t C,  \
-                                                   double m, const int has_t,                  \
-                                                   const int dense, double out[4]) {           \
+    FASTCE_ALWAYS_INLINE ptrdiff_t wdiff_row_##SUF(const TYPE *x, const TYPE *t, const TYPE *w, \
+                                                   ptrdiff_t C, double m, const int has_t,     \
+                                                   const int has_w, const int dense,           \
+                                                   double out[4]) {                            \
         const __m512d mv = _mm512_set1_pd(m), one = _mm512_set1_pd(1.0);                       \
         __m512d a0 = _mm512_setzero_pd(), ae0 = a0, b0 = a0, be0 = a0, tm = a0;                \
         __m512d a1 = a0, ae1 = a0, b1 = a0, be1 = a0;                                          \
@@ -361,18 +363,23 @@ FASTCE_ALWAYS_INLINE void wdiff8(__m512d v, __m512d tv, __mmask8 live, __m512d m
                               (unsigned)_mm512_cmp_pd_mask(v1, mv, _CMP_EQ_OQ) << 8;           \
                 if (eq) k = j + __builtin_ctz(eq);                                             \
             }                                                                                  \
-            wdiff8(v0, has_t ? MLOAD(0xff, t + j) : one, 0xff, mv, dense, COMP, &a0, &ae0, &b0,\
-                   &be0, &tm);                                                                 \
-            wdiff8(v1, has_t ? MLOAD(0xff, t + j + 8) : one, 0xff, mv, dense, COMP, &a1, &ae1,\
-                   &b1, &be1, &tm);                                                            \
+            __m512d t0 = has_t ? MLOAD(0xff, t + j) : one;                                     \
+            __m512d t1 = has_t ? MLOAD(0xff, t + j + 8) : one;                                 \
+            if (has_w) {                                                                       \
+                t0 = _mm512_mul_pd(t0, MLOAD(0xff, w + j));                                    \
+                t1 = _mm512_mul_pd(t1, MLOAD(0xff, w + j + 8));                                \
+            }                                                                                  \
+            wdiff8(v0, t0, 0xff, mv, dense, COMP, &a0, &ae0, &b0, &be0, &tm);                  \
+            wdiff8(v1, t1, 0xff, mv, dense, COMP, &a1, &ae1, &b1, &be1, &tm);                  \
         }                                                                                      \
         for (; j < C; j += 8) {                                                                \
             const __mmask8 live = C - j >= 8 ? 0xff : fastce512_first8(C - j);                 \
             __m512d v = MLOAD(live, x + j);                                                    \
             __mmask8 eq = _mm512_mask_cmp_pd_mask(live, v, mv, _CMP_EQ_OQ);                    \
             if (dense && k < 0 && eq) k = j + __builtin_ctz(eq);                               \
-            wdiff8(v, has_t ? MLOAD(live, t + j) : one, live, mv, dense, COMP, &a0, &ae0, &b0, \
-                   &be0, &tm);                                                                 \
+            __m512d tv = has_t ? MLOAD(live, t + j) : one;                                     \
+            if (has_w) tv = _mm512_mul_pd(tv, MLOAD(live, w + j));                             \
+            wdiff8(v, tv, live, mv, dense, COMP, &a0, &ae0, &b0, &be0, &tm);                   \
         }                                                                                      \
         double l[4][16];                                                                       \
         const __m512d lanes[4][2] = {{a0, a1}, {ae0, ae1}, {b0, b1}, {be0, be1}};              \
@@ -383,24 +390,29 @@ FASTCE_ALWAYS_INLINE void wdiff8(__m512d v, __m512d tv, __mmask8 live, __m512d m
         fastce_wdiff_out(l[0], l[1], l[2], l[3], 16, _mm512_reduce_add_pd(tm), out);          \
         return k;                                                                              \
     }                                                                                          \
-    static ptrdiff_t row_wdiff_##SUF(const TYPE *x, const TYPE *t, ptrdiff_t C, double m,     \
-                                     int dense, double out[4]) {                               \
-        if (dense) return t ? wdiff_row_##SUF(x, t, C, m, 1, 1, out) : wdiff_row_##SUF(x, t, C, m, 0, 1, out); \
-        return t ? wdiff_row_##SUF(x, t, C, m, 1, 0, out) : wdiff_row_##SUF(x, t, C, m, 0, 0, out); \
+    static ptrdiff_t row_wdiff_##SUF(const TYPE *x, const TYPE *t, const TYPE *w, ptrdiff_t C, \
+                                     double m, int dense, double out[4]) {                     \
+        if (dense && t && w) return wdiff_row_##SUF(x, t, w, C, m, 1, 1, 1, out);              \
+        if (dense) return t ? wdiff_row_##SUF(x, t, NULL, C, m, 1, 0, 1, out)                 \
+                            : wdiff_row_##SUF(x, t, NULL, C, m, 0, 0, 1, out);                \
+        return t ? wdiff_row_##SUF(x, t, NULL, C, m, 1, 0, 0, out)                            \
+                 : wdiff_row_##SUF(x, t, NULL, C, m, 0, 0, 0, out);                           \
     }
 
 FASTCE_ROW_WDIFF_512(f32, float, fastce512_mload8_f32, 0)
 FASTCE_ROW_WDIFF_512(f64, double, fastce512_mload8_f64, 1)
 #undef FASTCE_ROW_WDIFF_512
 
-/* row_dense_dot2 (vec.h): the exact sums of a float64 dense row without
- * class weights, lane by lane as fastce_dense_sums_add (internal.h) has
- * them with w = 1: d_j = max - x_j as hi + lo (0 at a maximum),
- * sum t_j by TwoSum, sum t_j d_j by Dot2 where t_j != 0 and, with
- * smoothing, sum d_j; the lanes then added in order. The scalar loop
- * took 25 ns an entry at (16384, 1000) with smoothing (0.04 G/s). */
-static void row_dense_dot2_f64(const double *x, const double *t, ptrdiff_t C, double m,
-                               int smoothing, double out[6]) {
+/* row_dense_dot2 (vec.h): the exact sums of a float64 dense row, lane by
+ * lane as fastce_dense_sums_add (internal.h) has them: d_j = max - x_j as
+ * hi + lo (0 at a maximum), w_j t_j as hi + lo (t_j without class
+ * weights), sum w_j t_j by TwoSum, sum w_j t_j d_j by Dot2 where
+ * w_j t_j != 0 and, with smoothing, sum w_j d_j where w_j != 0; the lanes
+ * then added in order. The scalar loop took 25 ns an entry at (16384,
+ * 1000) with smoothing (0.04 G/s). */
+FASTCE_ALWAYS_INLINE void dense_dot2_row(const double *x, const double *t, const double *w,
+                                         ptrdiff_t C, double m, const int has_w, int smoothing,
+                                         double out[6]) {
     const __m512d mv = _mm512_set1_pd(m), zero = _mm512_setzero_pd();
     __m512d at = zero, at_e = zero, st = zero, st_e = zero, aw = zero, aw_e = zero;
     for (ptrdiff_t j = 0; j < C; j += 8) {
@@ -410,6 +422,29 @@ static void row_dense_dot2_f64(const double *x, const double *t, ptrdiff_t C, do
         fastce512_dd d = fastce512_two_sum(mv, _mm512_sub_pd(zero, v));
         d.hi = _mm512_maskz_mov_pd(ne, d.hi);
         d.lo = _mm512_maskz_mov_pd(ne, d.lo);
+        if (has_w) { /* w_j t_j exact as hi + lo, then as without */
+            const __m512d wv = fastce512_mload8_f64(live, w + j);
+            const fastce512_dd wt = fastce512_two_prod(wv, tv);
+            two_sum_add(&st, &st_e, wt.hi);
+            st_e = _mm512_add_pd(st_e, wt.lo);
+            const __mmask8 nz = _mm512_cmp_pd_mask(wt.hi, zero, _CMP_NEQ_UQ);
+            const fastce512_dd p = fastce512_two_prod(wt.hi, d.hi);
+            const fastce512_dd s = fastce512_two_sum(at, p.hi);
+            at = _mm512_mask_mov_pd(at, nz, s.hi);
+            at_e = _mm512_mask_add_pd(
+                at_e, nz, at_e,
+                _mm512_add_pd(_mm512_add_pd(s.lo, p.lo),
+                              _mm512_add_pd(_mm512_mul_pd(wt.hi, d.lo), _mm512_mul_pd(wt.lo, d.hi))));
+            if (smoothing) { /* sum w_j d_j where w_j != 0 */
+                const __mmask8 wz = _mm512_cmp_pd_mask(wv, zero, _CMP_NEQ_UQ);
+                const fastce512_dd q = fastce512_two_prod(wv, d.hi);
+                const fastce512_dd r = fastce512_two_sum(aw, q.hi);
+                aw = _mm512_mask_mov_pd(aw, wz, r.hi);
+                aw_e = _mm512_mask_add_pd(aw_e, wz, aw_e, _mm512_add_pd(_mm512_add_pd(r.lo, q.lo),
+                                                                       _mm512_mul_pd(wv, d.lo)));
+            }
+            continue;
+        }
         two_sum_add(&st, &st_e, tv);
         const __mmask8 nz = _mm512_cmp_pd_mask(tv, zero, _CMP_NEQ_UQ);
         const fastce512_dd p = fastce512_two_prod(tv, d.hi);
@@ -429,6 +464,12 @@ static void row_dense_dot2_f64(const double *x, const double *t, ptrdiff_t C, do
         fastce_acc a = fastce_lanes_acc(l[2 * i], l[2 * i + 1], 8);
         out[2 * i] = a.s, out[2 * i + 1] = a.c;
     }
+}
+
+static void row_dense_dot2_f64(const double *x, const double *t, const double *w, ptrdiff_t C,
+                               double m, int smoothing, double out[6]) {
+    if (w) dense_dot2_row(x, t, w, C, m, 1, smoothing, out);
+    else dense_dot2_row(x, t, NULL, C, m, 0, smoothing, out);
 }
 
 /* ------------------------------------------------ second passes of a row */

@@ -735,8 +735,9 @@ def dense_cases(rows: List[Row], exact: List[ExactRow], dt) -> List[Case]:
                           Exact(values), bounds))
     # few classes in a batch, with class and sample weights: the row-parallel
     # kernels (16 rows: whole groups for AVX2 and AVX-512), which take
-    # contiguous rows of 50 and 100 classes too
-    for C in (2, 3, 10, 50, 100):
+    # contiguous rows of 50 and 100 classes too; rows of 1000 classes take
+    # the generic path's vector passes, class weights included
+    for C in (2, 3, 10, 50, 100, 1000):
         finite = [i for i, row in enumerate(rows)
                   if row.x.size == C and np.all(np.isfinite(row.x))]
         # half of them confident, where a lone maximum's gradient cancels
