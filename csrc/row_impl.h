@@ -152,7 +152,7 @@ static inline double LOCAL(lse_rel)(fastce_row r) {
 }
 
 static inline fastce_row LOCAL(row_stats)(const T *x, ptrdiff_t n1, ptrdiff_t C) {
-    fastce_row r = {LOCAL(row_max)(x, n1, C), 0.0, 0.0};
+    fastce_row r = {.max = LOCAL(row_max)(x, n1, C)}; /* other fields 0 */
     LOCAL(row_rest_from_max)(x, n1, C, &r, NULL, 0);
     return r;
 }

@@ -128,7 +128,7 @@ static void LOCAL(sparse_row_begin)(const LOCAL(sparse_ctx) *c, ptrdiff_t s,
     st->sw = c->sw ? (double)c->sw[s] : 1.0;
     st->wy = c->w ? (double)c->w[y] : 1.0;
     st->xy = (double)x[y * n1];
-    st->r = (fastce_row){LOCAL(row_max)(x, n1, C), 0.0, 0.0};
+    st->r = (fastce_row){.max = LOCAL(row_max)(x, n1, C)}; /* other fields 0 */
     /* the smoothing term sum_c w_c*l_c = sum_c w_c*(max - x_c) + W*lse_rel:
      * its first part reads x, so it comes before g may overwrite x */
     const int masked = st->r.max == -INFINITY; /* every class masked, y too */
@@ -384,7 +384,7 @@ static void LOCAL(dense_row)(const void *vctx, ptrdiff_t s, fastce_acc *acc) {
     const T *x = c->x + off, *t = c->t + off;
     T *g = c->grad ? c->grad + off : NULL;
     double sw = c->sw ? (double)c->sw[s] : 1.0;
-    fastce_row r = {LOCAL(row_max)(x, n1, C), 0.0, 0.0};
+    fastce_row r = {.max = LOCAL(row_max)(x, n1, C)}; /* other fields 0 */
     int masked = r.max == -INFINITY;
 
     /* loss = sum_c wt_c * ((max - x_c) + lse_rel), wt_c = w_c * t'_c: A

@@ -97,7 +97,7 @@ static int LOCAL(softmax_row_stats)(const LOCAL(softmax_ctx) *c, ptrdiff_t s, fa
     const ptrdiff_t C = c->C, n1 = c->n1;
     ptrdiff_t off = fastce_row_offset(s, C, n1);
     const T *x = c->x + off;
-    *r = (fastce_row){LOCAL(row_max)(x, n1, C), 0.0, 0.0};
+    *r = (fastce_row){.max = LOCAL(row_max)(x, n1, C)}; /* other fields 0 */
     return LOCAL(row_rest_from_max)(x, n1, C, r,
                                     c->op == LOCAL(OP_SOFTMAX) ? c->out + off : NULL, 0);
 }
