@@ -432,6 +432,14 @@ static void LOCAL(dense_row)(const void *vctx, ptrdiff_t s, fastce_acc *acc) {
         B_rest_acc = (fastce_acc){keep * o[2] + e_c * u[2], 0.0};
         B_acc = B_rest_acc;
         fastce_acc_add(&B_acc, keep * o[3] + e_c * u[3]);
+        if (!isfinite(A.s) && !isnan(A.s)) {
+            /* the passes' sums of max - x_j overflow for logits spread
+             * near +-1e308 (with smoothing, sum_j (max - x_j) before e/C
+             * scales it): the loop, which scales each term first, again */
+            vec = 0, k = -1;
+            A = B_acc = B_rest_acc = (fastce_acc){0.0, 0.0};
+            sums = (fastce_dense_sums){{0.0, 0.0}, {0.0, 0.0}, {0.0, 0.0}, {0.0, 0.0}};
+        }
     }
     if (!vec) for (ptrdiff_t j = 0; j < C; j++) {
         double v = (double)x[j * n1];

@@ -18,6 +18,17 @@ AXES = [
 ]
 
 
+def under_asan() -> bool:
+    """Whether AddressSanitizer's runtime is loaded (.ci/sanitize): its
+    quarantine keeps freed memory resident, so RSS says nothing about leaks,
+    and its redzones make every stack frame larger."""
+    try:
+        with open("/proc/self/maps") as f:
+            return "libasan" in f.read()
+    except OSError:  # no /proc: not Linux, and not .ci/sanitize
+        return False
+
+
 def rng(seed: int = 0) -> np.random.Generator:
     return np.random.default_rng(seed)
 

@@ -1063,16 +1063,19 @@ def test_weighted_float64_loss_of_a_batch(isa, e):
     assert worst <= LOSS_ULP
 
 
-@pytest.mark.parametrize("C, seed", [(31, 643), (31, 2321), (32, 489), (32, 655)])
+@pytest.mark.parametrize("C, seed", [(31, 643), (31, 2321), (32, 489), (32, 655),
+                                     (64, 98), (100, 12)])
 def test_float64_dense_gradient_at_tied_maxima_with_weights(isa, C, seed):
     """A batch of 8 rows, each with 2-4 tied maxima, soft targets, class and
-    sample weights and smoothing: float64 rows the row-parallel kernel takes
-    (up to 32 classes). With rest >= 1 there, the gradient is
-    sw B / (1 + rest) - w t'; AVX-512's kernel summed B = sum w t' plainly
-    and took 1 / (1 + rest) and a product where dense_row divides once,
-    which put these batches' worst entry at 1.08-1.13 times its bound
-    (seeds found by a search of 3000 a class count). With B compensated
-    and one division, the kernel's entries are the generic path's."""
+    sample weights and smoothing: float64 rows the row-parallel kernels take
+    (contiguous rows up to 128 classes). With rest >= 1 there, the gradient
+    is sw B / (1 + rest) - w t'; AVX-512's kernel summed B = sum w t'
+    plainly and took 1 / (1 + rest) and a product where dense_row divides
+    once, which put these batches' worst entry at 1.08-1.13 times its
+    bound at 31 and 32 classes (seeds found by a search of 3000 a class
+    count), and at 1.18 and 1.30 at 64 and 100 classes (a build that took
+    those rows, without the fix; search of 600). With B compensated and
+    one division, the kernel's entries are the generic path's."""
     r = np.random.default_rng(seed)
     X = 3 * r.standard_normal((8, C))
     for i in range(8):

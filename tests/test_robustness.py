@@ -16,14 +16,9 @@ import pytest
 import fastce
 from fastce import reference
 
+from helpers import under_asan
+
 PAGE = os.sysconf("SC_PAGE_SIZE")
-
-
-def under_asan() -> bool:
-    """Whether AddressSanitizer's runtime is loaded (.ci/sanitize): its
-    quarantine keeps freed memory resident, so RSS says nothing about leaks."""
-    with open("/proc/self/maps") as f:
-        return "libasan" in f.read()
 
 
 def rss() -> int:

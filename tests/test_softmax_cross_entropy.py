@@ -205,6 +205,29 @@ def test_dense_targets_of_both_signs(dtype, C):
             i, float(loss[i]), float(exact))
 
 
+@pytest.mark.parametrize("C", [8, 300])
+@pytest.mark.parametrize("weighted", [False, True], ids=["plain", "weights"])
+def test_dense_smoothing_of_logits_spread_near_the_double_range(C, weighted):
+    """Float64 logits spread over +-8e307 (a review's rows): each max - x_j
+    is finite, their sum is not, and the smoothing term, (e/C) times that
+    sum, is finite again. The generic path's vector passes summed first
+    and returned inf on AVX2 and AVX-512 (the scalar loop, which scales
+    each term first, 4.376e307); a row with tied maxima, which the
+    row-parallel kernels take, among them."""
+    r = np.random.default_rng(5)
+    x = np.clip(r.standard_normal((6, C)) * 3e307, -8e307, 8e307)
+    x[1, :2] = x[1].max()  # tied maxima: rest >= 1
+    t = r.dirichlet(np.ones(C), 6)
+    kw = {"label_smoothing": 0.1}
+    if weighted:
+        kw["weight"] = np.linspace(0.5, 1.5, C)
+    loss = fastce.softmax_cross_entropy(x, t, reduction="none", **kw)
+    with np.errstate(over="ignore"):  # (the reference's own sums, on the way)
+        want = ref.softmax_cross_entropy(x, t, reduction="none", **kw)
+    assert np.all(np.isfinite(want))
+    assert_close(loss, want, np.float64)
+
+
 def test_dense_gradient_entry_that_cancels():
     """Hypothesis's example (tests/test_fuzz.py, K_ABS): a dense one-hot
     target with class weights, whose gradient entry B p_0 - c_0 = 1.488 -
