@@ -432,10 +432,14 @@ static void LOCAL(dense_row)(const void *vctx, ptrdiff_t s, fastce_acc *acc) {
         B_rest_acc = (fastce_acc){keep * o[2] + e_c * u[2], 0.0};
         B_acc = B_rest_acc;
         fastce_acc_add(&B_acc, keep * o[3] + e_c * u[3]);
-        if (!isfinite(A.s) && !isnan(A.s)) {
-            /* the passes' sums of max - x_j overflow for logits spread
-             * near +-1e308 (with smoothing, sum_j (max - x_j) before e/C
-             * scales it): the loop, which scales each term first, again */
+        if (!isfinite(fastce_acc_value(A)) || !isfinite(fastce_acc_value(B_acc))) {
+            /* The passes sum over classes before scaling by keep and e/C,
+             * where the loop takes each wt_j = w_j (keep t_j + e/C) first:
+             * their sums can overflow where the loop's stay finite (logits
+             * spread near +-1e308; class weights whose sum overflows), and
+             * an infinite class weight on a zero target makes 0 * inf =
+             * NaN in their w_j t_j (the loop: inf). The loop again, for
+             * such rows (and rows whose loss is inf or NaN anyway). */
             vec = 0, k = -1;
             A = B_acc = B_rest_acc = (fastce_acc){0.0, 0.0};
             sums = (fastce_dense_sums){{0.0, 0.0}, {0.0, 0.0}, {0.0, 0.0}, {0.0, 0.0}};
