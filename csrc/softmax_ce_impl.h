@@ -414,12 +414,6 @@ static void LOCAL(dense_row)(const void *vctx, ptrdiff_t s, fastce_acc *acc) {
         for (ptrdiff_t j = 0; j < C; j++) negative |= t[j] < 0;
         vec = !negative;
     }
-    if (vec && exact) {
-        double d[6];
-        VEC(row_dense_dot2)(x, t, c->w, C, r.max, c->e > 0.0, d);
-        sums.a_t = (fastce_acc){d[0], d[1]}, sums.sum_t = (fastce_acc){d[2], d[3]};
-        if (c->e > 0.0) sums.a_w = (fastce_acc){d[4], d[5]}, sums.sum_w = (fastce_acc){c->W.hi, c->W.lo};
-    }
     if (vec) {
         double o[4], u[4] = {0.0, 0.0, 0.0, 0.0};
         k = VEC(row_wdiff)(x, t, c->w, C, r.max, 1, o);
@@ -442,8 +436,13 @@ static void LOCAL(dense_row)(const void *vctx, ptrdiff_t s, fastce_acc *acc) {
              * such rows (and rows whose loss is inf or NaN anyway). */
             vec = 0, k = -1;
             A = B_acc = B_rest_acc = (fastce_acc){0.0, 0.0};
-            sums = (fastce_dense_sums){{0.0, 0.0}, {0.0, 0.0}, {0.0, 0.0}, {0.0, 0.0}};
         }
+    }
+    if (vec && exact) {
+        double d[6];
+        VEC(row_dense_dot2)(x, t, c->w, C, r.max, c->e > 0.0, d);
+        sums.a_t = (fastce_acc){d[0], d[1]}, sums.sum_t = (fastce_acc){d[2], d[3]};
+        if (c->e > 0.0) sums.a_w = (fastce_acc){d[4], d[5]}, sums.sum_w = (fastce_acc){c->W.hi, c->W.lo};
     }
     if (!vec) for (ptrdiff_t j = 0; j < C; j++) {
         double v = (double)x[j * n1];

@@ -242,8 +242,8 @@ typedef struct {
  * softmax_rows, dense_ce_rows) take samples in every layout. */
 #define FASTCE_SMALL_C 32
 
-/* Above FASTCE_SMALL_C, sparse_ce_rows, softmax_rows and (float rows)
- * dense_ce_rows also take contiguous rows (n1 == 1) of up to this many
+/* Above FASTCE_SMALL_C, sparse_ce_rows, softmax_rows and dense_ce_rows
+ * also take contiguous rows (n1 == 1) of up to this many
  * classes (row_impl.h: rows_kernel_layout; their arrays
  * hold this many class vectors, 16 KB of a group's stack in AVX-512;
  * AVX-512 compiles one copy of them for any C in that range, beside one

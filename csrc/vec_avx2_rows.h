@@ -833,6 +833,13 @@ static inline void rows4_exp_(rows4 *g, ptrdiff_t C, int tame, int pick) {
     g->rest_lo = r.lo;
 }
 
+/* The used rows of a group whose rest is below FASTCE_TINY_REST_F64, a
+ * lane mask (rows8_stop_at_tiny_rest in vec_avx512_rows.c). */
+static inline int rows4_tiny_rest(const rows4 *g) {
+    return _mm256_movemask_pd(_mm256_and_pd(
+        _mm256_cmp_pd(g->rest, _mm256_set1_pd(FASTCE_TINY_REST_F64), _CMP_LT_OQ), g->used));
+}
+
 /* rows8_exp for doubles (FASTCE_TINY_REST_F64, entries below max - 708). */
 static inline int rows4_exp(rows4 *g, ptrdiff_t C, int pick) {
     if (g->tame) {
@@ -840,12 +847,11 @@ static inline int rows4_exp(rows4 *g, ptrdiff_t C, int pick) {
         return 1;
     }
     rows4_exp_(g, C, 0, pick);
-    __m256d low = _mm256_and_pd(
-        _mm256_cmp_pd(g->rest, _mm256_set1_pd(FASTCE_TINY_REST_F64), _CMP_LT_OQ), g->used);
-    if (!_mm256_movemask_pd(low)) return 1;
+    const int low = rows4_tiny_rest(g);
+    if (!low) return 1;
     __m256d far = _mm256_setzero_pd();
     for (ptrdiff_t j = 0; j < C; j++) far = _mm256_or_pd(far, far_mask_pd(g->v[j], g->m));
-    return !_mm256_movemask_pd(_mm256_and_pd(low, far));
+    return !(low & _mm256_movemask_pd(far));
 }
 
 /* rows8_lse (vec_avx512_rows.c) for rows4. */
@@ -1021,8 +1027,7 @@ static ptrdiff_t sparse_ce_rows_f64(const double *x, const int64_t *y, ptrdiff_t
         if (have) rows4_lse(prev);
         if (ok) ok = rows4_exp(g, C, grad ? 2 : 1);
         if (ok && (w || sw || e > 0.0)) /* see rows8_stop_at_tiny_rest in vec_avx512_rows.c */
-            ok = !_mm256_movemask_pd(_mm256_and_pd(
-                _mm256_cmp_pd(g->rest, _mm256_set1_pd(FASTCE_TINY_REST_F64), _CMP_LT_OQ), g->used));
+            ok = !rows4_tiny_rest(g);
         if (have) {
             ptrdiff_t p0 = r0 - 4;
             sparse_ce_out4(prev, &sh, w, sw ? sw + p0 : NULL, e, w_sum, w_lo, loss ? loss + p0 : NULL,
@@ -1164,9 +1169,7 @@ static ptrdiff_t dense_ce_rows_f64(const double *x, const double *t, ptrdiff_t n
                  rows4_begin(g, x + r0 * step, &sh, all);
         if (have) rows4_lse(prev);
         if (ok) ok = rows4_exp(g, C, 0);
-        if (ok)
-            ok = !_mm256_movemask_pd(
-                _mm256_cmp_pd(g->rest, _mm256_set1_pd(FASTCE_TINY_REST_F64), _CMP_LT_OQ));
+        if (ok) ok = !rows4_tiny_rest(g);
         if (have) {
             const ptrdiff_t p0 = r0 - 4;
             dense_ce_out4(prev, &sh, t + p0 * step, w, sw ? sw + p0 : NULL, e,

@@ -422,37 +422,29 @@ FASTCE_ALWAYS_INLINE void dense_dot2_row(const double *x, const double *t, const
         fastce512_dd d = fastce512_two_sum(mv, _mm512_sub_pd(zero, v));
         d.hi = _mm512_maskz_mov_pd(ne, d.hi);
         d.lo = _mm512_maskz_mov_pd(ne, d.lo);
-        if (has_w) { /* w_j t_j exact as hi + lo, then as without */
-            const __m512d wv = fastce512_mload8_f64(live, w + j);
-            const fastce512_dd wt = fastce512_two_prod(wv, tv);
-            two_sum_add(&st, &st_e, wt.hi);
-            st_e = _mm512_add_pd(st_e, wt.lo);
-            const __mmask8 nz = _mm512_cmp_pd_mask(wt.hi, zero, _CMP_NEQ_UQ);
-            const fastce512_dd p = fastce512_two_prod(wt.hi, d.hi);
-            const fastce512_dd s = fastce512_two_sum(at, p.hi);
-            at = _mm512_mask_mov_pd(at, nz, s.hi);
-            at_e = _mm512_mask_add_pd(
-                at_e, nz, at_e,
-                _mm512_add_pd(_mm512_add_pd(s.lo, p.lo),
-                              _mm512_add_pd(_mm512_mul_pd(wt.hi, d.lo), _mm512_mul_pd(wt.lo, d.hi))));
-            if (smoothing) { /* sum w_j d_j where w_j != 0 */
-                const __mmask8 wz = _mm512_cmp_pd_mask(wv, zero, _CMP_NEQ_UQ);
-                const fastce512_dd q = fastce512_two_prod(wv, d.hi);
-                const fastce512_dd r = fastce512_two_sum(aw, q.hi);
-                aw = _mm512_mask_mov_pd(aw, wz, r.hi);
-                aw_e = _mm512_mask_add_pd(aw_e, wz, aw_e, _mm512_add_pd(_mm512_add_pd(r.lo, q.lo),
-                                                                       _mm512_mul_pd(wv, d.lo)));
-            }
-            continue;
+        __m512d wv = zero;
+        fastce512_dd wt = {tv, zero};
+        if (has_w) { /* w_j t_j exact as hi + lo */
+            wv = fastce512_mload8_f64(live, w + j);
+            wt = fastce512_two_prod(wv, tv);
         }
-        two_sum_add(&st, &st_e, tv);
-        const __mmask8 nz = _mm512_cmp_pd_mask(tv, zero, _CMP_NEQ_UQ);
-        const fastce512_dd p = fastce512_two_prod(tv, d.hi);
+        two_sum_add(&st, &st_e, wt.hi);
+        if (has_w) st_e = _mm512_add_pd(st_e, wt.lo);
+        const __mmask8 nz = _mm512_cmp_pd_mask(wt.hi, zero, _CMP_NEQ_UQ);
+        const fastce512_dd p = fastce512_two_prod(wt.hi, d.hi);
         const fastce512_dd s = fastce512_two_sum(at, p.hi);
         at = _mm512_mask_mov_pd(at, nz, s.hi);
-        at_e = _mm512_mask_add_pd(at_e, nz, at_e,
-                                  _mm512_add_pd(_mm512_add_pd(s.lo, p.lo), _mm512_mul_pd(tv, d.lo)));
-        if (smoothing) {
+        __m512d cross = _mm512_mul_pd(wt.hi, d.lo);
+        if (has_w) cross = _mm512_add_pd(cross, _mm512_mul_pd(wt.lo, d.hi));
+        at_e = _mm512_mask_add_pd(at_e, nz, at_e, _mm512_add_pd(_mm512_add_pd(s.lo, p.lo), cross));
+        if (smoothing && has_w) { /* sum w_j d_j where w_j != 0 */
+            const __mmask8 wz = _mm512_cmp_pd_mask(wv, zero, _CMP_NEQ_UQ);
+            const fastce512_dd q = fastce512_two_prod(wv, d.hi);
+            const fastce512_dd r = fastce512_two_sum(aw, q.hi);
+            aw = _mm512_mask_mov_pd(aw, wz, r.hi);
+            aw_e = _mm512_mask_add_pd(aw_e, wz, aw_e, _mm512_add_pd(_mm512_add_pd(r.lo, q.lo),
+                                                                   _mm512_mul_pd(wv, d.lo)));
+        } else if (smoothing) {
             two_sum_add(&aw, &aw_e, d.hi);
             aw_e = _mm512_add_pd(aw_e, d.lo);
         }
