@@ -1,5 +1,6 @@
 """What the options of softmax CE cost: label smoothing, class weights and
-dense (soft) targets, against the plain loss.
+dense (soft) targets (also with smoothing or class weights), against the
+plain loss.
 
     python bench/options.py [--repeats N] [--shapes 16384x1000,65536x150]
 
@@ -70,6 +71,7 @@ def main(argv: Optional[List[str]] = None) -> None:
                 "class weights": (y, {"weight": w}),
                 "dense": (soft, {}),
                 "dense smoothing": (soft, {"label_smoothing": 0.1}),
+                "dense weights": (soft, {"weight": w}),
             }
             for name, (target, kw) in options.items():
                 fwd = lambda: fastce.softmax_cross_entropy(x, target, n_threads=1, **kw)  # noqa: E731
