@@ -188,3 +188,62 @@ def test_weighted_loss_of_a_rest_below_half_a_subnormal():
     for target in (y, np.eye(3)[y]):
         loss = fastce.softmax_cross_entropy(x, target, weight=w, reduction="none")
         np.testing.assert_array_max_ulp(loss, np.full(9, exact), maxulp=1)
+
+
+def _mean_cases(dtype, N, C, seed):
+    """(name, args, kwargs) of every mean that divides by a weight sum."""
+    r = np.random.default_rng(seed)
+    x = r.standard_normal((N, C)).astype(dtype)
+    y = r.integers(0, C, N)
+    t = r.random((N, C)).astype(dtype)
+    w = r.random(C).astype(dtype)
+    p = fastce.softmax(x)
+    return [
+        ("softmax_cross_entropy", (x, y), dict(weight=w, label_smoothing=0.1)),
+        ("softmax_cross_entropy", (x, t), dict(weight=w)),
+        ("softmax_cross_entropy", (x, t), dict(label_smoothing=0.1)),
+        ("nll_loss", (fastce.log_softmax(x), y), dict(weight=w)),
+        ("categorical_cross_entropy", (p, y), {}),
+        ("categorical_cross_entropy", (p, t), {}),
+    ]
+
+
+@pytest.mark.parametrize("N, C", [(6, 5), (40, 10), (9, 300)])
+def test_mean_with_subnormal_sample_weights(N, C):
+    # A mean divides by the weights' sum, so scaling every sample weight by
+    # 2^1000 changes nothing, exactly. Subnormal float64 weights made the
+    # products sw * w * loss lose their low bits, and dividing by the tiny
+    # sum magnified that: means 1e-5 and gradients 1e-3 off, relatively.
+    sw = np.random.default_rng(N).integers(1, 1000, N) * 5e-324
+    for name, args, kw in _mean_cases(F64, N, C, seed=C):
+        f = getattr(fastce, name)
+        loss, grad = f(*args, sample_weight=sw, return_grad=True, **kw)
+        want, want_grad = f(*args, sample_weight=sw * 2.0 ** 1000, return_grad=True, **kw)
+        assert loss == want, (name, kw, loss, want)
+        np.testing.assert_array_equal(grad, want_grad, err_msg=f"{name} {kw}")
+
+
+def test_mean_with_subnormal_class_weights():
+    # the class-index mean divides by sum w[y]: the same holds for class weights
+    w = np.array([3.0, 7.0, 1.0, 5.0]) * 5e-324
+    x = np.random.default_rng(4).standard_normal((20, 4))
+    y = np.arange(20) % 4
+    for name, args in (("softmax_cross_entropy", (x, y)),
+                       ("nll_loss", (fastce.log_softmax(x), y))):
+        f = getattr(fastce, name)
+        for kw in ({}, dict(label_smoothing=0.2))[:1 if name == "nll_loss" else 2]:
+            loss, grad = f(*args, weight=w, return_grad=True, **kw)
+            want, want_grad = f(*args, weight=w * 2.0 ** 1000, return_grad=True, **kw)
+            assert loss == want, (name, kw, loss, want)
+            np.testing.assert_array_equal(grad, want_grad)
+
+
+def test_mean_whose_weight_products_underflow_to_zero():
+    # 5e-324 * 0.25 rounds to 0: the denominator was 0 and the mean NaN,
+    # where one weighted sample's mean is its own loss
+    x = np.array([[2.0, -1.0, 0.5]])
+    loss, grad = fastce.softmax_cross_entropy(x, [0], weight=[0.25, 1.0, 1.0],
+                                              sample_weight=[5e-324], return_grad=True)
+    want, want_grad = fastce.softmax_cross_entropy(x, [0], return_grad=True)
+    assert loss == want
+    np.testing.assert_array_equal(grad, want_grad)

@@ -208,6 +208,34 @@ def labels(target: np.ndarray, layout: Layout, ignore_index: Optional[int],
     return y, den
 
 
+def weighted_labels(target: np.ndarray, layout: Layout, ignore_index: Optional[int],
+                    weight: Optional[np.ndarray], sample_weight: Optional[np.ndarray],
+                    compute: np.dtype, reduction: str):
+    """``labels()`` for a loss whose mean divides by ``sum sw * w[y]``:
+    ``(y, denominator, weight, sample_weight)``, the weights raised by
+    ``raise_small_weights`` when the denominator is tiny."""
+    y, den = labels(target, layout, ignore_index, weight, sample_weight, compute)
+    raised = raise_small_weights(reduction, den, sample_weight, weight)
+    if raised is None:
+        return y, den, weight, sample_weight
+    sample_weight, weight = raised
+    y, den = labels(target, layout, ignore_index, weight, sample_weight, compute)
+    return y, den, weight, sample_weight
+
+
+def dense_denominator(reduction: str, n_samples: int, sample_weight: Optional[np.ndarray]):
+    """``(sample_weight, denominator)`` of a dense-target mean, which divides
+    by the number of samples, or by ``sum sw`` (after ``raise_small_weights``)."""
+    if sample_weight is None:
+        return None, float(n_samples)
+    den = float(sample_weight.sum(dtype=np.float64))
+    raised = raise_small_weights(reduction, den, sample_weight)
+    if raised is not None:
+        sample_weight = raised[0]
+        den = float(sample_weight.sum(dtype=np.float64))
+    return sample_weight, den
+
+
 def _raise_bad_label(target, layout, ignore_index, flat_pos):
     pos = np.unravel_index(flat_pos, layout.sample_shape) if layout.sample_shape else ()
     value = target[pos] if pos else target[()]
@@ -330,6 +358,51 @@ def grad_scale(reduction: str, denominator: float) -> float:
         return 0.0
     inv = 1.0 / denominator
     return inv if math.isfinite(inv) else 1.0
+
+
+#: A mean whose denominator is below this (or 0) has its weights checked by
+#: ``raise_small_weights``: only weights this small make intermediate
+#: products underflow while the mean itself is far from tiny.
+SMALL_MEAN_DENOMINATOR = 2.0 ** -64
+
+
+def _raised(a: Optional[np.ndarray]) -> Optional[np.ndarray]:
+    """``a`` times the power of two that brings its largest magnitude into
+    [1, 2), exactly; None when that magnitude is not below 1 (or is 0 or
+    not finite)."""
+    if a is None or not a.size:
+        return None
+    m = float(np.max(np.abs(a)))
+    if not 0.0 < m < 1.0:
+        return None
+    return np.ldexp(a, 1 - math.frexp(m)[1])
+
+
+def raise_small_weights(reduction: str, denominator: float,
+                        sample_weight: Optional[np.ndarray],
+                        weight: Optional[np.ndarray] = None):
+    """Weights for a mean whose denominator is tiny, scaled up by powers of
+    two; None when nothing needs scaling.
+
+    A mean is unchanged when every sample weight, or every weight that
+    enters its denominator (pass ``weight`` only then: the class weights of a
+    class-index target), is multiplied by one power of two, and that
+    product is exact. Left as given, float64 weights near the subnormal
+    range make ``sw * w * loss`` and the gradient's products underflow and
+    lose their low bits, and dividing by the tiny denominator magnifies
+    that into a mean off by 1e-5 and a gradient off by 1e-3, relatively; a
+    denominator that underflowed to 0 made the mean NaN. Each set of weights
+    is raised so that its largest lies in [1, 2): no product can overflow.
+
+    Returns ``(sample_weight, weight)``, either possibly the one given; the
+    caller recomputes the denominator from them.
+    """
+    if reduction != "mean" or not abs(denominator) < SMALL_MEAN_DENOMINATOR:
+        return None
+    sw, w = _raised(sample_weight), _raised(weight)
+    if sw is None and w is None:
+        return None
+    return (sample_weight if sw is None else sw), (weight if w is None else w)
 
 
 def reduce(reduction: str, total: float, per_sample: Optional[np.ndarray],

@@ -9,9 +9,9 @@ import numpy as np
 from ._bindings import for_dtype
 from ._inputs import (Grad, broadcast_operands, check_interval,
                       check_reduction, check_shape, check_threads,
-                      class_layout, dtypes, grad_scale,
-                      is_labels, labels, operand, per_sample_buffer,
-                      real_array, reduce, sample_weights)
+                      class_layout, dense_denominator, dtypes, grad_scale,
+                      is_labels, operand, per_sample_buffer,
+                      real_array, reduce, sample_weights, weighted_labels)
 
 
 def categorical_cross_entropy(
@@ -86,7 +86,7 @@ def categorical_cross_entropy(
     grad = Grad(return_grad, grad_out, p.shape, compute, result)
     loss = per_sample_buffer(reduction, layout.n_samples, compute)
     if is_labels(t):
-        y, den = labels(t, layout, None, None, sw, compute)
+        y, den, _, sw = weighted_labels(t, layout, None, None, sw, compute, reduction)
         pc = operand(p, compute)
         if grad.direct:  # the caller's grad_out may overlap them
             pc, y, sw = grad.detach(pc, y, sw)
@@ -97,7 +97,7 @@ def categorical_cross_entropy(
         check_shape(t, p.shape, "target",
                     "floating targets are probabilities with the shape of probs; "
                     "pass integer class indices for a sparse target")
-        den = float(layout.n_samples) if sw is None else float(sw.sum(dtype=np.float64))
+        sw, den = dense_denominator(reduction, layout.n_samples, sw)
         pc, tc = operand(p, compute), operand(t, compute)
         if grad.direct:  # the caller's grad_out may overlap them
             pc, tc, sw = grad.detach(pc, tc, sw)

@@ -8,9 +8,10 @@ import numpy as np
 from ._bindings import for_dtype
 from ._inputs import (Grad, check_ignore_index, check_interval,
                       check_reduction, check_shape, check_threads, class_layout,
-                      class_weight, dtypes, grad_scale,
-                      is_labels, kernel_ignore_index, labels, operand,
-                      per_sample_buffer, real_array, reduce, sample_weights)
+                      class_weight, dense_denominator, dtypes, grad_scale,
+                      is_labels, kernel_ignore_index, operand,
+                      per_sample_buffer, real_array, reduce, sample_weights,
+                      weighted_labels)
 
 
 def softmax_cross_entropy(
@@ -108,7 +109,7 @@ def softmax_cross_entropy(
     loss = per_sample_buffer(reduction, layout.n_samples, compute)
 
     if is_labels(t):
-        y, den = labels(t, layout, ignore, w, sw, compute)
+        y, den, w, sw = weighted_labels(t, layout, ignore, w, sw, compute, reduction)
         xc = operand(x, compute)
         if grad.direct:  # the caller's grad_out may overlap them
             xc, y, w, sw = grad.detach(xc, y, w, sw)
@@ -120,7 +121,7 @@ def softmax_cross_entropy(
         check_shape(t, x.shape, "target",
                     "floating targets are probabilities with the logits' shape; "
                     "pass integer class indices for a sparse target")
-        den = float(layout.n_samples) if sw is None else float(sw.sum(dtype=np.float64))
+        sw, den = dense_denominator(reduction, layout.n_samples, sw)
         xc, tc = operand(x, compute), operand(t, compute)
         if grad.direct:  # the caller's grad_out may overlap them
             xc, tc, w, sw = grad.detach(xc, tc, w, sw)
@@ -190,7 +191,7 @@ def nll_loss(
     sw = sample_weights(sample_weight, layout.sample_shape, compute)
     grad = Grad(return_grad, grad_out, x.shape, compute, result, zeroed=True)
     loss = per_sample_buffer(reduction, layout.n_samples, compute)
-    y, den = labels(t, layout, ignore, w, sw, compute)
+    y, den, w, sw = weighted_labels(t, layout, ignore, w, sw, compute, reduction)
     xc = operand(x, compute)
     if grad.direct:  # the caller's grad_out may overlap them
         xc, y, w, sw = grad.detach(xc, y, w, sw)
