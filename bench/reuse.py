@@ -1,7 +1,7 @@
 """What a fresh output array costs: each call's result in new memory, or in a
 buffer the caller reuses.
 
-    python bench/reuse.py [--repeats N]
+    python bench/reuse.py [--repeats N] [--shapes 16384x1000,65536x10]
 
 A call that returns a large new array (a gradient, ``log_softmax``) gets its
 memory from the OS: glibc maps arrays above 32 MB afresh on every call, and
@@ -10,6 +10,8 @@ thread writes it. That zeroing is part of the call's time (and of the
 benchmark's, as for every library it times), does not shrink with more
 threads, and is gone when the caller passes a buffer it keeps:
 ``grad_out=`` for the losses, ``out=`` for ``softmax`` and ``log_softmax``.
+(``nll_loss`` writes its gradient's zeros into a reused buffer, where a fresh
+one gets them from the OS: with few classes, writing them is most of the call.)
 This script times both ways, float32, at 1 and 2 threads, interleaved, and
 prints medians and their ratio from the same run.
 """
@@ -23,7 +25,7 @@ import numpy as np
 
 import fastce
 
-SHAPES = ((16384, 1000), (256, 131072))
+SHAPES = "16384x1000,256x131072,65536x10"
 THREADS = (1, 2)
 
 
@@ -43,12 +45,17 @@ def median_ms(calls: List[Callable[[], object]], repeats: int) -> List[float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=21)
+    ap.add_argument("--shapes", default=SHAPES, help="(N, C) shapes, comma-separated")
     args = ap.parse_args()
+    shapes = [tuple(int(v) for v in s.split("x")) for s in args.shapes.split(",")]
+    if any(len(s) != 2 for s in shapes):
+        ap.error(f"--shapes: expected N x C shapes such as 16384x1000, got {args.shapes!r}")
     rng = np.random.default_rng(0)
     print(f"{'operation':<30} {'shape':<14} {'threads':>7} {'fresh':>9} {'reused':>9} {'ratio':>6}")
-    for shape in SHAPES:
+    for shape in shapes:
         x = rng.standard_normal(shape, dtype=np.float32)
         y = rng.integers(0, shape[1], shape[0])
+        lp = fastce.log_softmax(x)
         buf = np.empty_like(x)
         for nt in THREADS:
             cases = [
@@ -56,6 +63,9 @@ def main() -> None:
                  lambda: fastce.softmax_cross_entropy(x, y, return_grad=True, n_threads=nt),
                  lambda: fastce.softmax_cross_entropy(x, y, return_grad=True, grad_out=buf,
                                                       n_threads=nt)),
+                ("nll_loss forward + gradient",
+                 lambda: fastce.nll_loss(lp, y, return_grad=True, n_threads=nt),
+                 lambda: fastce.nll_loss(lp, y, return_grad=True, grad_out=buf, n_threads=nt)),
                 ("log_softmax",
                  lambda: fastce.log_softmax(x, n_threads=nt),
                  lambda: fastce.log_softmax(x, out=buf, n_threads=nt)),

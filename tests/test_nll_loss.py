@@ -49,20 +49,27 @@ def test_floating_target_is_refused():
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 @pytest.mark.parametrize("how", ["fresh", "grad_out", "grad_out is lp"])
-def test_gradient_is_zero_off_target_whoever_allocates_it(dtype, how):
+@pytest.mark.parametrize("n, threads", [(40, 1), (1000, 1), (1001, 2)])
+def test_gradient_is_zero_off_target_whoever_allocates_it(dtype, how, n, threads):
     # a fresh gradient comes zeroed from np.zeros and the kernel writes only
     # the target entries; a caller's grad_out (garbage-filled here, or the
-    # log-probabilities themselves) is zero-filled by the kernel
-    lp = fastce.log_softmax(logits((40, 7), dtype))
-    y = labels_for((40, 7), 1, ignore_frac=0.3)
-    _, want = ref.nll_loss(lp, y, return_grad=True)
+    # log-probabilities themselves) is zero-filled by the kernel, 256 rows
+    # at a time after their losses are read (1000 rows: chunks and a tail;
+    # two threads: a block that starts inside a chunk)
+    lp = fastce.log_softmax(logits((n, 7), dtype))
+    y = labels_for((n, 7), 1, ignore_frac=0.3)
+    r = np.random.default_rng(n)
+    kw = dict(weight=r.random(7).astype(dtype), sample_weight=r.random(n).astype(dtype),
+              reduction="none", return_grad=True, n_threads=threads)
+    want_loss, want = ref.nll_loss(lp, y, **{k: v for k, v in kw.items() if k != "n_threads"})
     if how == "fresh":
-        _, g = fastce.nll_loss(lp, y, return_grad=True)
+        loss, g = fastce.nll_loss(lp, y, **kw)
     else:
         src = lp.copy()
         out = src if how == "grad_out is lp" else np.full(lp.shape, np.nan, dtype)
-        _, g = fastce.nll_loss(src, y, return_grad=True, grad_out=out)
+        loss, g = fastce.nll_loss(src, y, grad_out=out, **kw)
         assert g is out
+    assert_close(loss, want_loss, dtype)
     assert_close(g, want, dtype)
     assert np.count_nonzero(g) == np.count_nonzero(y != -100)
 
