@@ -196,7 +196,7 @@ static void LOCAL(sparse_row_end)(const LOCAL(sparse_ctx) *c, ptrdiff_t s,
     double a = sw * c->grad_scale, cy = (1.0 - e) * wy;
     double scale = a * (cy + e_c * c->w_sum) / (1.0 + r.rest), offset = -a * e_c;
     if (st->stored) {
-        VEC(scale_row)(g, C, scale, offset, c->w, g);
+        VEC(scale_row)(g, C, scale, offset, NULL, 0.0, c->w, g);
     } else {
         for (ptrdiff_t j = 0; j < C; j++)
             g[j * n1] = (T)(scale * LOCAL(row_exp)((double)x[j * n1], r) +
@@ -489,12 +489,11 @@ static void LOCAL(dense_row)(const void *vctx, ptrdiff_t s, fastce_acc *acc) {
     /* d l / d x_j = sw * (B*p_j - wt_j); at a lone maximum B*p - wt
      * equals B_rest - B*rest/(1+rest), without the cancellation near 1. */
     double a = sw * c->grad_scale;
-    if (stored && vec && !c->w) { /* B p_j - keep t_j, rounded once, then - e/C */
-        VEC(scale_row)(g, C, a * B / (1.0 + r.rest), -a * keep, t, g);
-        if (e_c > 0.0) VEC(scale_row)(g, C, 1.0, -a * e_c, NULL, g);
+    if (stored && vec) { /* B p_j - w_j (keep t_j + e/C), rounded once */
+        VEC(scale_row)(g, C, a * B / (1.0 + r.rest), -a * keep, t, -a * e_c, c->w, g);
     } else {
         if (stored) {
-            VEC(scale_row)(g, C, a * B / (1.0 + r.rest), 0.0, NULL, g);
+            VEC(scale_row)(g, C, a * B / (1.0 + r.rest), 0.0, NULL, 0.0, NULL, g);
         } else
             for (ptrdiff_t j = 0; j < C; j++)
                 g[j * n1] = (T)(a * B * LOCAL(row_prob)((double)x[j * n1], r));

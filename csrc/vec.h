@@ -106,15 +106,16 @@ typedef struct {
                                    ptrdiff_t C, const double *sw, double lo, double hi,
                                    double *loss, double *grad, double grad_scale);
     /* The second pass over a contiguous row of C entries:
-     * scale_row: out[j] = scale * e[j] + offset * (w ? w[j] : 1), computed in
-     * double (the vector tables fuse it into one FMA, so a float64 entry
-     * where the two terms cancel may differ from the scalar table's) and
-     * rounded to the type (out may be e);
+     * scale_row: out[j] = scale * e[j] + (w ? w[j] : 1) * (offset * (t ? t[j]
+     * : 1) + shift), computed in double (the vector tables fuse the outer
+     * and inner products into FMAs, so a float64 entry where the terms
+     * cancel may differ from the scalar table's) and rounded once to the
+     * type (out may be e);
      * log_softmax_row: out[j] = (x[j] - m) - lse_rel, in double, rounded once. */
     void (*scale_row_f32)(const float *e, ptrdiff_t C, double scale, double offset,
-                          const float *w, float *out);
+                          const float *t, double shift, const float *w, float *out);
     void (*scale_row_f64)(const double *e, ptrdiff_t C, double scale, double offset,
-                          const double *w, double *out);
+                          const double *t, double shift, const double *w, double *out);
     void (*log_softmax_row_f32)(const float *x, ptrdiff_t C, double m, double lse_rel,
                                 float *out);
     void (*log_softmax_row_f64)(const double *x, ptrdiff_t C, double m, double lse_rel,

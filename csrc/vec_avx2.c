@@ -1411,21 +1411,35 @@ static void row_dense_dot2_f64(const double *x, const double *t, const double *w
 
 /* ------------------------------------------------ second passes of a row */
 
-/* scale * e + offset * w in double lanes, rounded once (vec.h). Loads come
- * before stores, so out may be e. */
+/* scale * e + w * (offset * t + shift) in double lanes, rounded once
+ * (vec.h), one body per operand present. Loads come before stores, so out
+ * may be e. */
 #define FASTCE_SCALE_ROW_AVX2(SUF, TYPE, LOAD4, STORE4, MLOAD4, MSTORE4)                      \
-    static void scale_row_##SUF(const TYPE *e, ptrdiff_t C, double scale, double offset,   \
-                                const TYPE *w, TYPE *out) {                                \
+    FASTCE_ALWAYS_INLINE void scale_row_body_##SUF(const TYPE *e, ptrdiff_t C, double scale, \
+                                                   double offset, const TYPE *t,         \
+                                                   double shift, const TYPE *w, TYPE *out, \
+                                                   const int has_t, const int has_w) {   \
         const __m256d sv = _mm256_set1_pd(scale), ov = _mm256_set1_pd(offset);             \
+        const __m256d hv = _mm256_set1_pd(shift), b0 = _mm256_set1_pd(offset + shift);    \
         ptrdiff_t j = 0;                                                                   \
-        for (; j + 4 <= C; j += 4)                                                         \
-            STORE4(out + j, _mm256_fmadd_pd(sv, LOAD4(e + j),                             \
-                                            w ? _mm256_mul_pd(ov, LOAD4(w + j)) : ov));   \
+        for (; j + 4 <= C; j += 4) {                                                       \
+            __m256d b = has_t ? _mm256_fmadd_pd(ov, LOAD4(t + j), hv) : b0;                \
+            if (has_w) b = _mm256_mul_pd(b, LOAD4(w + j));                                 \
+            STORE4(out + j, _mm256_fmadd_pd(sv, LOAD4(e + j), b));                         \
+        }                                                                                  \
         if (j < C) {                                                                       \
             ptrdiff_t r = C - j;                                                           \
-            MSTORE4(out + j, r, _mm256_fmadd_pd(sv, MLOAD4(e + j, r),                     \
-                                                w ? _mm256_mul_pd(ov, MLOAD4(w + j, r)) : ov)); \
+            __m256d b = has_t ? _mm256_fmadd_pd(ov, MLOAD4(t + j, r), hv) : b0;            \
+            if (has_w) b = _mm256_mul_pd(b, MLOAD4(w + j, r));                             \
+            MSTORE4(out + j, r, _mm256_fmadd_pd(sv, MLOAD4(e + j, r), b));                 \
         }                                                                                  \
+    }                                                                                      \
+    static void scale_row_##SUF(const TYPE *e, ptrdiff_t C, double scale, double offset,   \
+                                const TYPE *t, double shift, const TYPE *w, TYPE *out) {   \
+        if (t && w) scale_row_body_##SUF(e, C, scale, offset, t, shift, w, out, 1, 1);      \
+        else if (t) scale_row_body_##SUF(e, C, scale, offset, t, shift, w, out, 1, 0);      \
+        else if (w) scale_row_body_##SUF(e, C, scale, offset, t, shift, w, out, 0, 1);      \
+        else scale_row_body_##SUF(e, C, scale, offset, t, shift, w, out, 0, 0);             \
     }                                                                                      \
     static void log_softmax_row_##SUF(const TYPE *x, ptrdiff_t C, double m, double lse_rel, \
                                       TYPE *out) {                                         \

@@ -466,17 +466,30 @@ static void row_dense_dot2_f64(const double *x, const double *t, const double *w
 
 /* ------------------------------------------------ second passes of a row */
 
-/* scale * e + offset * w and (x - m) - lse_rel in double lanes, rounded
- * once (vec.h); the tail masked. Loads come before stores: out may be e. */
+/* scale * e + w * (offset * t + shift) and (x - m) - lse_rel in double
+ * lanes, rounded once (vec.h), one scale_row body per operand present; the
+ * tail masked. Loads come before stores: out may be e. */
 #define FASTCE_SECOND_PASS_512(SUF, TYPE)                                                  \
-    static void scale_row_##SUF(const TYPE *e, ptrdiff_t C, double scale, double offset,   \
-                                const TYPE *w, TYPE *out) {                                \
+    FASTCE_ALWAYS_INLINE void scale_row_body_##SUF(const TYPE *e, ptrdiff_t C, double scale, \
+                                                   double offset, const TYPE *t,         \
+                                                   double shift, const TYPE *w, TYPE *out, \
+                                                   const int has_t, const int has_w) {   \
         const __m512d sv = _mm512_set1_pd(scale), ov = _mm512_set1_pd(offset);             \
+        const __m512d hv = _mm512_set1_pd(shift), b0 = _mm512_set1_pd(offset + shift);    \
         for (ptrdiff_t j = 0; j < C; j += 8) {                                             \
-            __mmask8 k = C - j >= 8 ? 0xff : fastce512_first8(C - j);                                 \
-            __m512d b = w ? _mm512_mul_pd(ov, fastce512_mload8_##SUF(k, w + j)) : ov;                 \
-            fastce512_mstore8_##SUF(k, out + j, _mm512_fmadd_pd(sv, fastce512_mload8_##SUF(k, e + j), b));       \
+            __mmask8 k = C - j >= 8 ? 0xff : fastce512_first8(C - j);                      \
+            __m512d b = has_t ? _mm512_fmadd_pd(ov, fastce512_mload8_##SUF(k, t + j), hv) : b0; \
+            if (has_w) b = _mm512_mul_pd(b, fastce512_mload8_##SUF(k, w + j));             \
+            fastce512_mstore8_##SUF(k, out + j,                                            \
+                                    _mm512_fmadd_pd(sv, fastce512_mload8_##SUF(k, e + j), b)); \
         }                                                                                  \
+    }                                                                                      \
+    static void scale_row_##SUF(const TYPE *e, ptrdiff_t C, double scale, double offset,   \
+                                const TYPE *t, double shift, const TYPE *w, TYPE *out) {   \
+        if (t && w) scale_row_body_##SUF(e, C, scale, offset, t, shift, w, out, 1, 1);      \
+        else if (t) scale_row_body_##SUF(e, C, scale, offset, t, shift, w, out, 1, 0);      \
+        else if (w) scale_row_body_##SUF(e, C, scale, offset, t, shift, w, out, 0, 1);      \
+        else scale_row_body_##SUF(e, C, scale, offset, t, shift, w, out, 0, 0);             \
     }                                                                                      \
     static void log_softmax_row_##SUF(const TYPE *x, ptrdiff_t C, double m, double lse_rel, \
                                       TYPE *out) {                                         \

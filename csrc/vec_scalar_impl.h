@@ -111,9 +111,10 @@ static void LOCAL(scalar_math)(int f, const T *x, T *out, ptrdiff_t n) {
 }
 
 static void LOCAL(scalar_scale_row)(const T *e, ptrdiff_t C, double scale, double offset,
-                                    const T *w, T *out) {
+                                    const T *t, double shift, const T *w, T *out) {
     for (ptrdiff_t j = 0; j < C; j++)
-        out[j] = (T)(scale * (double)e[j] + offset * (w ? (double)w[j] : 1.0));
+        out[j] = (T)(scale * (double)e[j] + (w ? (double)w[j] : 1.0) *
+                                                (offset * (t ? (double)t[j] : 1.0) + shift));
 }
 
 static void LOCAL(scalar_log_softmax_row)(const T *x, ptrdiff_t C, double m, double lse_rel,
