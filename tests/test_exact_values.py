@@ -238,6 +238,37 @@ def test_mean_with_subnormal_class_weights():
             np.testing.assert_array_equal(grad, want_grad)
 
 
+def test_mean_of_subnormal_weights_beside_normal_ones_not_in_use():
+    # the raise is taken from the weights the mean uses: an ignored sample's
+    # weight of 1, or an unused class's, left the others' products to
+    # underflow (mean 2e-4 off, gradient entries by factors of 2)
+    r = np.random.default_rng(7)
+    x, y = r.standard_normal((12, 4)), np.arange(12) % 3  # class 3 unused
+    sw = r.integers(1, 1000, 12) * 5e-324
+    y_ign, sw_ign = y.copy(), sw.copy()
+    y_ign[5], sw_ign[5] = -100, 1.0
+    w = np.array([3.0, 7.0, 1.0, 0.0]) * 5e-324
+    w_unused = w.copy()
+    w_unused[3] = 1.0
+    for args, kw, scaled in (
+            ((x, y_ign), dict(sample_weight=sw_ign), dict(sample_weight=sw_ign * 2.0 ** 1000)),
+            ((x, y), dict(weight=w_unused), dict(weight=w_unused * 2.0 ** 1000))):
+        loss, grad = fastce.softmax_cross_entropy(*args, return_grad=True, **kw)
+        want, want_grad = fastce.softmax_cross_entropy(*args, return_grad=True, **scaled)
+        assert loss == want, (kw, loss, want)
+        np.testing.assert_array_equal(grad, want_grad)
+
+
+def test_mean_of_tiny_weights_and_huge_losses_stays_finite():
+    # raising weights of 1e-300 to [1, 2) made this mean of two finite
+    # losses (8.5e307 each) overflow to inf; they are raised to 2^-60 now
+    x = np.array([[1.7e308, 0.0], [0.0, 1.0]])
+    want = fastce.softmax_cross_entropy(x, [1, 1])
+    for target in ([1, 1], np.eye(2)[[1, 1]]):
+        got = fastce.softmax_cross_entropy(x, target, sample_weight=[1e-300, 1e-300])
+        assert got == want, (got, want)
+
+
 def test_mean_whose_weight_products_underflow_to_zero():
     # 5e-324 * 0.25 rounds to 0: the denominator was 0 and the mean NaN,
     # where one weighted sample's mean is its own loss

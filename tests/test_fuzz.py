@@ -455,12 +455,20 @@ def test_zero_denominator_gradient_with_nonfinite_input():
 
 
 def test_subnormal_denominator_gradient():
-    # 1/denominator overflows: the gradient is divided instead (was -inf)
-    lp = np.array([[-0.5, -1.0]])
-    same_as_reference("nll_loss", (lp, np.array([0])),
-                      dict(weight=np.array([5e-324, 1.0]), return_grad=True))
-    _, g = fastce.nll_loss(lp, np.array([0]), weight=np.array([5e-324, 1.0]),
-                           return_grad=True)
+    # 1/denominator overflows: the gradient is divided instead (was -inf).
+    # Tiny weights are raised first (raise_small_weights); an ignored
+    # sample's weight of 1e300 caps that at 2^3, so the denominator stays
+    # subnormal (8 units of 2^-1074), and the mean is exact
+    lp = np.array([[-0.5, -1.0], [-0.25, -2.0]])
+    loss, g = fastce.nll_loss(lp, np.array([0, -100]), sample_weight=np.array([5e-324, 1e300]),
+                              return_grad=True)
+    assert loss == 0.5
+    assert g.tolist() == [[-1.0, 0.0], [0.0, 0.0]]
+    # alone, the subnormal class weight is raised: the mean is the loss
+    # (the reference's product 5e-324 * 0.5 rounds to 0, and its mean too)
+    loss, g = fastce.nll_loss(lp[:1], np.array([0]), weight=np.array([5e-324, 1.0]),
+                              return_grad=True)
+    assert loss == 0.5
     assert g.tolist() == [[-1.0, 0.0]]
     same_as_reference("sigmoid_cross_entropy", (np.array([0.5, -2.0]), np.array([1.0, 0.0])),
                       dict(weight=np.array([1e-310, 3e-310]), return_grad=True))

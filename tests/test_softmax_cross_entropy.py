@@ -280,6 +280,34 @@ def test_dense_class_weights_infinite_or_summing_past_the_range(dtype, case, C):
         assert_close(got[fin], want[fin], dtype)
 
 
+@pytest.mark.parametrize("C", [3, 33, 129, 1000])
+@pytest.mark.parametrize("axis", [-1, 0])
+@pytest.mark.parametrize("bad", [np.inf, np.nan])
+def test_class_weight_that_no_target_uses_is_never_read(bad, axis, C):
+    # without label smoothing only the targets' weights enter the loss and
+    # its gradient (PyTorch's gradient is finite here); the kernels' absent
+    # smoothing terms 0 * w_j and 0 * sum(w) made every gradient entry NaN
+    r = np.random.default_rng(C)
+    x = r.standard_normal((20, C))
+    y = r.integers(0, C - 1, 20)
+    y[3] = C - 1  # class C - 1 is named by an ignored sample only
+    kw = dict(ignore_index=C - 1, axis=axis)
+    w = r.uniform(0.5, 2.0, C)
+    w_bad = w.copy()
+    w_bad[C - 1] = bad
+    xx = x if axis == -1 else np.ascontiguousarray(x.T)
+    for reduction in ("mean", "none"):
+        got = fastce.softmax_cross_entropy(xx, y, weight=w_bad, reduction=reduction,
+                                           return_grad=True, **kw)
+        want = fastce.softmax_cross_entropy(xx, y, weight=w, reduction=reduction,
+                                            return_grad=True, **kw)
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
+        ref_grad = ref.softmax_cross_entropy(xx, y, weight=w_bad, reduction=reduction,
+                                             return_grad=True, **kw)[1]
+        assert_close(got[1], ref_grad, np.float64)
+
+
 def test_dense_gradient_entry_that_cancels():
     """Hypothesis's example (tests/test_fuzz.py, K_ABS): a dense one-hot
     target with class weights, whose gradient entry B p_0 - c_0 = 1.488 -

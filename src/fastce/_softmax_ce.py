@@ -109,7 +109,8 @@ def softmax_cross_entropy(
     loss = per_sample_buffer(reduction, layout.n_samples, compute)
 
     if is_labels(t):
-        y, den, w, sw = weighted_labels(t, layout, ignore, w, sw, compute, reduction)
+        y, den, w, sw = weighted_labels(t, layout, ignore, w, sw, compute, reduction,
+                                        smoothing=e > 0.0)
         xc = operand(x, compute)
         if grad.direct:  # the caller's grad_out may overlap them
             xc, y, w, sw = grad.detach(xc, y, w, sw)

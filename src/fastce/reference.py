@@ -266,7 +266,9 @@ def _softmax_ce_sparse(x, y, w, sw, ignore_index, e):
     p = np.exp(d) / (1.0 + rest)
     one_minus_p = np.where(is_arg, rest / (1.0 + rest), 1.0 - p)  # no cancellation
     p_minus_onehot = np.where(np.arange(C) == y, -one_minus_p, p)
-    grad = (1.0 - e) * w_y[..., None] * p_minus_onehot + (e / C) * (w.sum() * p - w)
+    # (without smoothing the last term is absent: a class weight no target
+    # uses, even an infinite or NaN one, is never read)
+    grad = (1.0 - e) * w_y[..., None] * p_minus_onehot + _term(e / C, w.sum() * p - w)
     grad = np.where((ignored | masked)[..., None], 0.0, sw[..., None] * grad)
 
     den = np.where(ignored, 0.0, sw * w_y).sum()
