@@ -196,7 +196,7 @@ static void LOCAL(sparse_row_end)(const LOCAL(sparse_ctx) *c, ptrdiff_t s,
     double a = sw * c->grad_scale, cy = (1.0 - e) * wy;
     double scale = a * (cy + e_c * c->w_sum) / (1.0 + r.rest), offset = -a * e_c;
     if (st->stored) {
-        VEC(scale_row)(g, C, scale, offset, NULL, 0.0, c->w, g);
+        VEC(scale_row)(g, C, scale, offset, NULL, -0.0, c->w, g);
     } else {
         for (ptrdiff_t j = 0; j < C; j++)
             g[j * n1] = (T)(scale * LOCAL(row_exp)((double)x[j * n1], r) +
@@ -493,7 +493,7 @@ static void LOCAL(dense_row)(const void *vctx, ptrdiff_t s, fastce_acc *acc) {
         VEC(scale_row)(g, C, a * B / (1.0 + r.rest), -a * keep, t, -a * e_c, c->w, g);
     } else {
         if (stored) {
-            VEC(scale_row)(g, C, a * B / (1.0 + r.rest), 0.0, NULL, 0.0, NULL, g);
+            VEC(scale_row)(g, C, a * B / (1.0 + r.rest), 0.0, NULL, -0.0, NULL, g);
         } else
             for (ptrdiff_t j = 0; j < C; j++)
                 g[j * n1] = (T)(a * B * LOCAL(row_prob)((double)x[j * n1], r));

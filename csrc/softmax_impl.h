@@ -84,7 +84,7 @@ static void LOCAL(softmax_row_end)(const LOCAL(softmax_ctx) *c, ptrdiff_t s, fas
             out[j * n1] = (T)(masked ? -INFINITY
                                      : -LOCAL(class_loss)((double)x[j * n1], r, lse_rel));
     } else if (stored) { /* out holds exp(x_j - max): normalise */
-        VEC(scale_row)(out, C, 1.0 / (1.0 + r.rest), 0.0, NULL, 0.0, NULL, out);
+        VEC(scale_row)(out, C, 1.0 / (1.0 + r.rest), 0.0, NULL, -0.0, NULL, out);
     } else {
         for (ptrdiff_t j = 0; j < C; j++)
             out[j * n1] = (T)(masked ? 0.0 : LOCAL(row_prob)((double)x[j * n1], r));

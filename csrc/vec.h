@@ -110,7 +110,8 @@ typedef struct {
      * : 1) + shift), computed in double (the vector tables fuse the outer
      * and inner products into FMAs, so a float64 entry where the terms
      * cancel may differ from the scalar table's) and rounded once to the
-     * type (out may be e);
+     * type (out may be e); shift -0.0 adds nothing (offset + -0.0 is
+     * offset, -0.0 included, where + 0.0 would turn -0.0 into +0.0);
      * log_softmax_row: out[j] = (x[j] - m) - lse_rel, in double, rounded once. */
     void (*scale_row_f32)(const float *e, ptrdiff_t C, double scale, double offset,
                           const float *t, double shift, const float *w, float *out);
@@ -263,6 +264,16 @@ typedef struct {
  * scaling by 2^n), and below it a float term would be subnormal. */
 #define FASTCE_TAME_F32 -87.0f
 #define FASTCE_TAME_F64 -708.0
+
+/* A vector table's scale_row: one inlined BODY per operand present (t, w;
+ * BODY's last two arguments say which), so that no loop tests a pointer. */
+#define FASTCE_SCALE_ROW_BY_OPERANDS(BODY, e, C, scale, offset, t, shift, w, out)         \
+    do {                                                                             \
+        if ((t) && (w)) BODY(e, C, scale, offset, t, shift, w, out, 1, 1);           \
+        else if (t) BODY(e, C, scale, offset, t, shift, w, out, 1, 0);               \
+        else if (w) BODY(e, C, scale, offset, t, shift, w, out, 0, 1);               \
+        else BODY(e, C, scale, offset, t, shift, w, out, 0, 0);                      \
+    } while (0)
 
 /* The vector categorical_rows take a row (or the run of n*C elements) in
  * chunks of FASTCE_CAT_CHUNK elements, each either dense or, where it

@@ -1436,10 +1436,8 @@ static void row_dense_dot2_f64(const double *x, const double *t, const double *w
     }                                                                                      \
     static void scale_row_##SUF(const TYPE *e, ptrdiff_t C, double scale, double offset,   \
                                 const TYPE *t, double shift, const TYPE *w, TYPE *out) {   \
-        if (t && w) scale_row_body_##SUF(e, C, scale, offset, t, shift, w, out, 1, 1);      \
-        else if (t) scale_row_body_##SUF(e, C, scale, offset, t, shift, w, out, 1, 0);      \
-        else if (w) scale_row_body_##SUF(e, C, scale, offset, t, shift, w, out, 0, 1);      \
-        else scale_row_body_##SUF(e, C, scale, offset, t, shift, w, out, 0, 0);             \
+        FASTCE_SCALE_ROW_BY_OPERANDS(scale_row_body_##SUF, e, C, scale, offset, t, shift, w, \
+                                     out);                                                 \
     }                                                                                      \
     static void log_softmax_row_##SUF(const TYPE *x, ptrdiff_t C, double m, double lse_rel, \
                                       TYPE *out) {                                         \
