@@ -17,11 +17,13 @@
  * returns FASTCE_ERR_LABEL and stores it in *bad (nothing else is written).
  * Otherwise, when denominator is not NULL, stores
  *   sum over non-ignored s of sw[s] * w[y[s]]
- * (w: C class weights, sw: n sample weights; NULL means all ones). Serial. */
+ * (w: C class weights, sw: n sample weights; NULL means all ones), and,
+ * when weights_finite is not NULL, whether every class weight is finite
+ * (1 without w) in *weights_finite, whatever the labels. Serial. */
 int FASTCE_FN(check_labels)(const int64_t *y, ptrdiff_t n, ptrdiff_t C,
                             int has_ignore, int64_t ignore_index,
                             const FASTCE_T *w, const FASTCE_T *sw,
-                            double *denominator, ptrdiff_t *bad);
+                            double *denominator, ptrdiff_t *bad, int *weights_finite);
 
 /* logsumexp over the class axis: out[s] for each of the n0*n1 samples.
  * A row of only -inf gives -inf. */

@@ -4,7 +4,13 @@
 
 int PUBLIC(check_labels)(const int64_t *y, ptrdiff_t n, ptrdiff_t C,
                          int has_ignore, int64_t ignore_index, const T *w,
-                         const T *sw, double *denominator, ptrdiff_t *bad) {
+                         const T *sw, double *denominator, ptrdiff_t *bad,
+                         int *weights_finite) {
+    if (weights_finite) {
+        int finite = 1;
+        for (ptrdiff_t j = 0; w && j < C; j++) finite &= isfinite((double)w[j]) != 0;
+        *weights_finite = finite;
+    }
     if (!w && !sw && fastce_vec->count_labels) { /* the denominator is a count */
         ptrdiff_t bad_count;
         ptrdiff_t used = fastce_vec->count_labels(y, n, (int64_t)C, has_ignore,

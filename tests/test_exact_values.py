@@ -245,18 +245,52 @@ def test_mean_of_subnormal_weights_beside_normal_ones_not_in_use():
     r = np.random.default_rng(7)
     x, y = r.standard_normal((12, 4)), np.arange(12) % 3  # class 3 unused
     sw = r.integers(1, 1000, 12) * 5e-324
-    y_ign, sw_ign = y.copy(), sw.copy()
-    y_ign[5], sw_ign[5] = -100, 1.0
+    y_ign, sw_ign, sw_nan = y.copy(), sw.copy(), sw.copy()
+    y_ign[5], sw_ign[5], sw_nan[5] = -100, 1.0, np.nan  # (a NaN blocked the raise)
     w = np.array([3.0, 7.0, 1.0, 0.0]) * 5e-324
     w_unused = w.copy()
     w_unused[3] = 1.0
     for args, kw, scaled in (
             ((x, y_ign), dict(sample_weight=sw_ign), dict(sample_weight=sw_ign * 2.0 ** 1000)),
+            ((x, y_ign), dict(sample_weight=sw_nan), dict(sample_weight=sw_nan * 2.0 ** 1000)),
             ((x, y), dict(weight=w_unused), dict(weight=w_unused * 2.0 ** 1000))):
         loss, grad = fastce.softmax_cross_entropy(*args, return_grad=True, **kw)
         want, want_grad = fastce.softmax_cross_entropy(*args, return_grad=True, **scaled)
         assert loss == want, (kw, loss, want)
         np.testing.assert_array_equal(grad, want_grad)
+
+
+@pytest.mark.parametrize("e", [0.0, 0.1])
+def test_mean_of_subnormal_class_weights_beside_ordinary_sample_weights(e):
+    # raising the sample weights alone (3b474fb) took sw = 1 to 2^999, whose
+    # product with 1/denominator overflowed: every gradient entry inf or
+    # NaN; each set is raised on its own now
+    r = np.random.default_rng(11)
+    x, y = r.standard_normal((6, 3)), np.arange(6) % 3
+    w = np.array([3.0, 5.0, 7.0]) * 2.0 ** -1070
+    for sw in (np.ones(6), np.full(6, 2.0 ** -1070)):
+        loss, grad = fastce.softmax_cross_entropy(x, y, weight=w, sample_weight=sw,
+                                                  label_smoothing=e, return_grad=True)
+        want, want_grad = fastce.softmax_cross_entropy(
+            x, y, weight=w * 2.0 ** 1000, sample_weight=sw * 2.0 ** 1000 if sw[0] < 1 else sw,
+            label_smoothing=e, return_grad=True)
+        assert loss == want, (sw[0], loss, want)
+        np.testing.assert_array_equal(grad, want_grad)
+
+
+def test_dense_mean_of_tiny_sample_and_class_weights():
+    # the dense mean divides by sum sw only: the sample weights are raised
+    # until their largest times the largest class weight is about 2^-60
+    # (raised to 2^-60 alone, sw * w still underflowed: a mean of 0)
+    r = np.random.default_rng(12)
+    x, t = r.standard_normal((4, 3)), r.dirichlet(np.ones(3), 4)
+    sw, w = 2.0 ** -1000 * np.arange(1.0, 5.0), 2.0 ** -1020 * np.array([3.0, 5.0, 7.0])
+    loss, grad = fastce.softmax_cross_entropy(x, t, weight=w, sample_weight=sw,
+                                              return_grad=True)
+    want, want_grad = fastce.softmax_cross_entropy(x, t, weight=w, sample_weight=sw * 2.0 ** 1000,
+                                                   return_grad=True)
+    assert loss == want, (loss, want)
+    np.testing.assert_array_equal(grad, want_grad)
 
 
 def test_mean_of_tiny_weights_and_huge_losses_stays_finite():

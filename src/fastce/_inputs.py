@@ -182,9 +182,10 @@ def is_labels(target: np.ndarray) -> bool:
 
 def labels(target: np.ndarray, layout: Layout, ignore_index: Optional[int],
            weight: Optional[np.ndarray], sample_weight: Optional[np.ndarray],
-           compute: np.dtype) -> tuple[np.ndarray, float]:
-    """Checked int64 labels and the sparse denominator sum(sw * w[y]) (the
-    weights, when given, of dtype ``compute``).
+           compute: np.dtype) -> tuple[np.ndarray, float, bool]:
+    """Checked int64 labels, the sparse denominator sum(sw * w[y]) (the
+    weights, when given, of dtype ``compute``), and whether every class
+    weight is finite.
 
     Raises IndexError naming the first label outside [0, C) that is not
     ``ignore_index`` (None: nothing is ignored).
@@ -200,69 +201,12 @@ def labels(target: np.ndarray, layout: Layout, ignore_index: Optional[int],
             _raise_bad_label(target, layout, ignore_index, int(big))
         y = operand(target, I64)
     has_ignore = ignore_index is not None
-    den, bad = for_dtype(compute).check_labels(
+    den, bad, finite = for_dtype(compute).check_labels(
         y, layout.C, has_ignore, ignore_index if has_ignore else 0,
         weight, sample_weight)
     if bad >= 0:
         _raise_bad_label(target, layout, ignore_index, bad)
-    return y, den
-
-
-def weighted_labels(target: np.ndarray, layout: Layout, ignore_index: Optional[int],
-                    weight: Optional[np.ndarray], sample_weight: Optional[np.ndarray],
-                    compute: np.dtype, reduction: str, smoothing: bool = False):
-    """``labels()`` for a loss whose mean divides by ``sum sw * w[y]``:
-    ``(y, denominator, weight, sample_weight)``.
-
-    Without label smoothing only the target classes' weights enter the loss
-    and its gradient: an infinite or NaN weight of a class that no target
-    (not ignored) names is set to 0 here, where the kernels' absent
-    smoothing terms (``0 * w_j``, ``0 * sum(w)``) would have made every
-    gradient entry NaN (PyTorch's are finite). When the mean's denominator
-    is tiny, the weights are raised by ``raise_small_weights``."""
-    y, den = labels(target, layout, ignore_index, weight, sample_weight, compute)
-    flat = y.reshape(-1)
-    used = None if ignore_index is None else flat != ignore_index
-    if weight is not None and not smoothing and not np.isfinite(weight).all():
-        unused = np.ones(weight.shape, bool)
-        unused[flat if used is None else flat[used]] = False
-        weight = np.where(unused & ~np.isfinite(weight), 0, weight).astype(weight.dtype)
-    if reduction != "mean" or not abs(den) < SMALL_MEAN_DENOMINATOR:
-        return y, den, weight, sample_weight
-    in_use = []  # the weights that enter the denominator's products
-    if sample_weight is not None:
-        in_use.append(sample_weight.reshape(-1) if used is None
-                      else sample_weight.reshape(-1)[used])
-    if weight is not None:
-        in_use.append(weight if smoothing else weight[flat if used is None else flat[used]])
-    raised = None
-    if sample_weight is not None:
-        raised = raise_small_weights(sample_weight, in_use)
-        if raised is not None:
-            sample_weight = raised
-    elif weight is not None:
-        raised = raise_small_weights(weight, in_use)
-        if raised is not None:
-            weight = raised
-    if raised is None:
-        return y, den, weight, sample_weight
-    y, den = labels(target, layout, ignore_index, weight, sample_weight, compute)
-    return y, den, weight, sample_weight
-
-
-def dense_denominator(reduction: str, n_samples: int, sample_weight: Optional[np.ndarray]):
-    """``(sample_weight, denominator)`` of a dense-target mean, which divides
-    by the number of samples, or by ``sum sw`` (the sample weights raised by
-    ``raise_small_weights`` when that sum is tiny)."""
-    if sample_weight is None:
-        return None, float(n_samples)
-    den = float(sample_weight.sum(dtype=np.float64))
-    if reduction == "mean" and abs(den) < SMALL_MEAN_DENOMINATOR:
-        raised = raise_small_weights(sample_weight, [sample_weight])
-        if raised is not None:
-            sample_weight = raised
-            den = float(sample_weight.sum(dtype=np.float64))
-    return sample_weight, den
+    return y, den, finite
 
 
 def _raise_bad_label(target, layout, ignore_index, flat_pos):
@@ -387,52 +331,6 @@ def grad_scale(reduction: str, denominator: float) -> float:
         return 0.0
     inv = 1.0 / denominator
     return inv if math.isfinite(inv) else 1.0
-
-
-#: A mean whose denominator is below this (or 0) may divide products of
-#: weights that underflowed: ``raise_small_weights`` checks its weights.
-SMALL_MEAN_DENOMINATOR = 2.0 ** -64
-#: ... and raises them so that their largest product in use is about
-#: 2^RAISED_PRODUCT: far from underflow, and far enough from overflow that
-#: no weighted sum of finite losses can reach it.
-RAISED_PRODUCT = -60
-
-
-def _exponent(a: np.ndarray) -> Optional[int]:
-    """e with max|a| in [2^e, 2^(e+1)); None when ``a`` is empty, all 0, or
-    holds an infinity or a NaN."""
-    if not a.size:
-        return None
-    m = float(np.max(np.abs(a)))
-    if not 0.0 < m < math.inf:  # (NaN fails too)
-        return None
-    return math.frexp(m)[1] - 1
-
-
-def raise_small_weights(weights: np.ndarray, in_use: list) -> Optional[np.ndarray]:
-    """``weights`` times a power of two 2^k, k > 0; None when none is needed.
-
-    A weighted mean is unchanged when every sample weight (or, for a
-    class-index target, every class weight) is multiplied by one power of
-    two, and that product is exact. Left as given, weights near the bottom
-    of float64's range make the products ``sw * w * loss`` and the
-    gradient's underflow and lose their low bits, and dividing by their
-    tiny sum magnified that (means 1e-4 off relatively, gradient entries
-    off by factors up to 100; NaN where every product rounded to 0).
-
-    ``in_use`` holds the weights whose products the mean takes (one array
-    per set: the sample weights of the samples not ignored, the class
-    weights of their targets, or every class weight with label smoothing).
-    k brings the largest such product to about 2^RAISED_PRODUCT, and is
-    capped so that no entry of ``weights`` (ignored samples' included)
-    comes within 2^24 of overflowing its dtype.
-    """
-    exps = [_exponent(a) for a in in_use]
-    top = _exponent(weights)
-    if top is None or any(e is None for e in exps):
-        return None
-    k = min(RAISED_PRODUCT - sum(exps), np.finfo(weights.dtype).maxexp - 25 - top)
-    return np.ldexp(weights, k) if k > 0 else None
 
 
 def reduce(reduction: str, total: float, per_sample: Optional[np.ndarray],

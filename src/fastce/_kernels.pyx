@@ -30,8 +30,8 @@ cdef extern from "fastce.h" nogil:
     void fastce_vec_math_f64(int f, const double *x, double *out, ptrdiff_t n)
     void fastce_dd_math(int f, const double *x, double *hi, double *lo, ptrdiff_t n)
 
-    int fastce_check_labels_f32(const int64_t *y, ptrdiff_t n, ptrdiff_t C, int has_ignore, int64_t ignore_index, const float *w, const float *sw, double *den, ptrdiff_t *bad)
-    int fastce_check_labels_f64(const int64_t *y, ptrdiff_t n, ptrdiff_t C, int has_ignore, int64_t ignore_index, const double *w, const double *sw, double *den, ptrdiff_t *bad)
+    int fastce_check_labels_f32(const int64_t *y, ptrdiff_t n, ptrdiff_t C, int has_ignore, int64_t ignore_index, const float *w, const float *sw, double *den, ptrdiff_t *bad, int *weights_finite)
+    int fastce_check_labels_f64(const int64_t *y, ptrdiff_t n, ptrdiff_t C, int has_ignore, int64_t ignore_index, const double *w, const double *sw, double *den, ptrdiff_t *bad, int *weights_finite)
 
     int fastce_logsumexp_f32(const float *x, ptrdiff_t n0, ptrdiff_t C, ptrdiff_t n1, float *out, int n_threads)
     int fastce_logsumexp_f64(const double *x, ptrdiff_t n0, ptrdiff_t C, ptrdiff_t n1, double *out, int n_threads)
@@ -169,20 +169,23 @@ def dd_math(str name, const double[::1] x not None, double[::1] hi not None,
 
 def check_labels(const int64_t[::1] y not None, ptrdiff_t C, bint has_ignore,
                  int64_t ignore_index, const real[::1] w, const real[::1] sw):
-    """Return ``(denominator, bad)``: ``bad`` is the first position whose label
-    is out of range (and not ignored), or -1 when all are valid."""
+    """Return ``(denominator, bad, weights_finite)``: ``bad`` is the first
+    position whose label is out of range (and not ignored), or -1 when all
+    are valid; ``weights_finite``, whether every class weight is finite."""
     cdef double den = NAN
     cdef ptrdiff_t bad = -1
-    cdef int st
+    cdef int st, finite = 1
     cdef const int64_t *py = _labels(y)
     cdef const real *pw = _in(w)
     cdef const real *psw = _in(sw)
     with nogil:
         if real is float:
-            st = fastce_check_labels_f32(py, y.shape[0], C, has_ignore, ignore_index, pw, psw, &den, &bad)
+            st = fastce_check_labels_f32(py, y.shape[0], C, has_ignore, ignore_index, pw, psw, &den, &bad,
+                                         &finite)
         else:
-            st = fastce_check_labels_f64(py, y.shape[0], C, has_ignore, ignore_index, pw, psw, &den, &bad)
-    return (den, bad if st == FASTCE_ERR_LABEL else -1)
+            st = fastce_check_labels_f64(py, y.shape[0], C, has_ignore, ignore_index, pw, psw, &den, &bad,
+                                         &finite)
+    return (den, bad if st == FASTCE_ERR_LABEL else -1, finite != 0)
 
 
 def logsumexp(const real[::1] x not None, ptrdiff_t n0, ptrdiff_t C, ptrdiff_t n1,

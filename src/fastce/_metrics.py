@@ -49,7 +49,7 @@ def accuracy(scores: Any, target: Any, *, axis: int = -1,
     nt = check_threads(n_threads)
     t = real_array(target, "target")
     if is_labels(t):
-        y, _ = labels(t, layout, None, None, None, compute)
+        y, _, _ = labels(t, layout, None, None, None, compute)
         dense = None
     else:
         check_shape(t, x.shape, "target", "a dense target has the shape of scores")

@@ -9,9 +9,10 @@ import numpy as np
 from ._bindings import for_dtype
 from ._inputs import (Grad, broadcast_operands, check_interval,
                       check_reduction, check_shape, check_threads,
-                      class_layout, dense_denominator, dtypes, grad_scale,
+                      class_layout, dtypes, grad_scale,
                       is_labels, operand, per_sample_buffer,
-                      real_array, reduce, sample_weights, weighted_labels)
+                      real_array, reduce, sample_weights)
+from ._weights import dense_denominator, weighted_labels
 
 
 def categorical_cross_entropy(

@@ -8,10 +8,10 @@ import numpy as np
 from ._bindings import for_dtype
 from ._inputs import (Grad, check_ignore_index, check_interval,
                       check_reduction, check_shape, check_threads, class_layout,
-                      class_weight, dense_denominator, dtypes, grad_scale,
+                      class_weight, dtypes, grad_scale,
                       is_labels, kernel_ignore_index, operand,
-                      per_sample_buffer, real_array, reduce, sample_weights,
-                      weighted_labels)
+                      per_sample_buffer, real_array, reduce, sample_weights)
+from ._weights import dense_denominator, weighted_labels
 
 
 def softmax_cross_entropy(
@@ -110,7 +110,7 @@ def softmax_cross_entropy(
 
     if is_labels(t):
         y, den, w, sw = weighted_labels(t, layout, ignore, w, sw, compute, reduction,
-                                        smoothing=e > 0.0)
+                                        smoothing=e / layout.C > 0.0)
         xc = operand(x, compute)
         if grad.direct:  # the caller's grad_out may overlap them
             xc, y, w, sw = grad.detach(xc, y, w, sw)
@@ -122,7 +122,7 @@ def softmax_cross_entropy(
         check_shape(t, x.shape, "target",
                     "floating targets are probabilities with the logits' shape; "
                     "pass integer class indices for a sparse target")
-        sw, den = dense_denominator(reduction, layout.n_samples, sw)
+        sw, den = dense_denominator(reduction, layout.n_samples, sw, w)
         xc, tc = operand(x, compute), operand(t, compute)
         if grad.direct:  # the caller's grad_out may overlap them
             xc, tc, w, sw = grad.detach(xc, tc, w, sw)
