@@ -56,6 +56,9 @@ typedef struct {
     /* W, the sum of the class weights (C without), as w_sum + w_lo */
     double w_sum, w_lo;
     int grad_zeroed; /* nll: grad holds zeros already */
+    /* no smoothing (e/C is 0) and a class weight that is not finite: the
+     * generic rows only, which leave the absent smoothing terms out */
+    int generic_only;
 } LOCAL(sparse_ctx);
 
 /* The row-parallel kernel for few classes, when this dtype and ISA have one. */
@@ -199,14 +202,17 @@ static void LOCAL(sparse_row_end)(const LOCAL(sparse_ctx) *c, ptrdiff_t s,
     }
     /* d l / d x_j = sw * ((1-e)*w_y*(p_j - [j==y]) + (e/C)*(W*p_j - w_j)):
      * every class but y is scale*exp(x_j - max) + offset*w_j ... */
+    /* (without smoothing, e/C = 0, those terms are absent, even beside an
+     * infinite or NaN class weight: 0 * W and 0 * w_j are not taken) */
+    const T *w = e_c > 0.0 ? c->w : NULL;
     double a = sw * c->grad_scale, cy = (1.0 - e) * wy;
-    double scale = a * (cy + e_c * c->w_sum) / (1.0 + r.rest), offset = -a * e_c;
+    double scale = a * (cy + fastce_term(e_c, c->w_sum)) / (1.0 + r.rest), offset = -a * e_c;
     if (st->stored) {
-        VEC(scale_row)(g, C, scale, offset, NULL, -0.0, c->w, g);
+        VEC(scale_row)(g, C, scale, offset, NULL, -0.0, w, g);
     } else {
         for (ptrdiff_t j = 0; j < C; j++)
             g[j * n1] = (T)(scale * LOCAL(row_exp)((double)x[j * n1], r) +
-                            offset * (c->w ? (double)c->w[j] : 1.0));
+                            offset * (w ? (double)w[j] : 1.0));
     }
     /* ... and the target entry a*((cy + (e/C)*w_y)*(p_y - 1) + (e/C)*W'*p_y),
      * W' = W - w_y the other classes' weights: p_y - 1 computed without
@@ -214,7 +220,8 @@ static void LOCAL(sparse_row_end)(const LOCAL(sparse_ctx) *c, ptrdiff_t s,
      * W's rounding, a fraction of an ulp of W, came out 4.4 ulp of a
      * 2-class gradient whose other weight was small). */
     double py = LOCAL(row_prob)(xy, r), w_other = (c->w_sum - wy) + c->w_lo;
-    g[y * n1] = (T)(a * ((cy + e_c * wy) * LOCAL(prob_minus_one)(xy, r) + e_c * w_other * py));
+    g[y * n1] = (T)(a * ((cy + fastce_term(e_c, wy)) * LOCAL(prob_minus_one)(xy, r) +
+                         fastce_term(e_c, w_other * py)));
 }
 
 /* Rows s .. end - 1 of the sparse loss a batch at a time, as
@@ -242,6 +249,7 @@ static inline ptrdiff_t (*LOCAL(sparse_planes_kernel)(void))(
  * FASTCE_ROWS_C classes), 2 the planes one (more classes side by side, no
  * smoothing), 0 neither. */
 static inline int LOCAL(sparse_group_kernel)(const LOCAL(sparse_ctx) *c) {
+    if (c->generic_only) return 0;
     /* (the double row kernels take a weighted or smoothed loss as
      * weighted_loss does, in double-double) */
     if (LOCAL(rows_kernel_layout)(c->C, c->n1)) return LOCAL(sparse_rows_kernel)() != NULL;
@@ -358,8 +366,13 @@ int PUBLIC(softmax_ce_sparse)(const T *x, const int64_t *y, ptrdiff_t n0,
                               T *loss, double *total, T *grad,
                               double grad_scale, int n_threads) {
     fastce_dd W = LOCAL(weight_sum)(w, C);
+    /* The group kernels take the smoothing terms e/C * W and e/C * w_j
+     * even when e/C is 0: an infinite or NaN class weight then made every
+     * gradient entry NaN, where PyTorch's are finite but for the rows whose
+     * target has that weight. */
+    const int generic_only = !(e / (double)C > 0.0) && !isfinite(W.hi);
     LOCAL(sparse_ctx) ctx = {x,  y,  w,           sw, loss,       grad,
-                             C,  n1, ignore_index, e,  grad_scale, W.hi, W.lo, 0};
+                             C,  n1, ignore_index, e,  grad_scale, W.hi, W.lo, 0, generic_only};
     const ptrdiff_t min_block =
         LOCAL(sparse_group_kernel)(&ctx) == 2 ? LOCAL(planes_block_min)(n0 * n1) : 1;
     return fastce_run_blocks_min(LOCAL(sparse_block), &ctx, n0 * n1, C, min_block, n_threads,
@@ -698,7 +711,7 @@ int PUBLIC(nll)(const T *lp, const int64_t *y, ptrdiff_t n0, ptrdiff_t C,
                 T *loss, double *total, T *grad, double grad_scale,
                 int grad_zeroed, int n_threads) {
     LOCAL(sparse_ctx) ctx = {lp, y,  w,           sw,  loss,       grad,
-                             C,  n1, ignore_index, 0.0, grad_scale, 0.0, 0.0, grad_zeroed};
+                             C,  n1, ignore_index, 0.0, grad_scale, 0.0, 0.0, grad_zeroed, 0};
     /* A gradient zero-fills C entries per sample (or the OS does, on the
      * first write to each page): that is the work. Without one, a sample
      * whose row is far from the last costs a cache miss, about as long as

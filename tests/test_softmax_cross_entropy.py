@@ -296,7 +296,8 @@ def test_class_weight_that_no_target_uses_is_never_read(bad, axis, C):
     w_bad = w.copy()
     w_bad[C - 1] = bad
     xx = x if axis == -1 else np.ascontiguousarray(x.T)
-    # a smoothing whose e/C rounds to 0 is none either (it read them)
+    # a smoothing so small that e/C rounds to 0 is none too (a test of
+    # e > 0 instead of e/C > 0 read the weights)
     kw["label_smoothing"] = 5e-324 if bad != bad else 0.0
     for reduction in ("mean", "none"):
         got = fastce.softmax_cross_entropy(xx, y, weight=w_bad, reduction=reduction,
@@ -308,6 +309,33 @@ def test_class_weight_that_no_target_uses_is_never_read(bad, axis, C):
         ref_grad = ref.softmax_cross_entropy(xx, y, weight=w_bad, reduction=reduction,
                                              return_grad=True, **kw)[1]
         assert_close(got[1], ref_grad, np.float64)
+
+
+@pytest.mark.parametrize("C", [3, 33, 1000])
+@pytest.mark.parametrize("axis", [-1, 0])
+@pytest.mark.parametrize("bad", [np.inf, np.nan])
+def test_class_weight_not_finite_spoils_only_its_own_rows(bad, axis, C):
+    # without smoothing a sample's loss and gradient read only its target's
+    # weight, so an inf or NaN weight spoils the rows whose target has it
+    # (as in PyTorch); the group kernels took 0 * W and 0 * w_j for the
+    # absent smoothing terms, making every gradient entry NaN
+    r = np.random.default_rng(C + 1)
+    x = r.standard_normal((20, C))
+    y = r.integers(0, C, 20)
+    y[:2] = 1
+    w = r.uniform(0.5, 2.0, C)
+    w[1] = bad
+    xx = x if axis == -1 else np.ascontiguousarray(x.T)
+    loss, grad = fastce.softmax_cross_entropy(xx, y, weight=w, axis=axis, reduction="none",
+                                              return_grad=True)
+    want_loss, want_grad = ref.softmax_cross_entropy(xx, y, weight=w, axis=axis,
+                                                     reduction="none", return_grad=True)
+    spoiled = y == 1
+    rows = np.moveaxis(grad, axis, -1)
+    assert not np.isfinite(loss[spoiled]).any() and not np.isfinite(rows[spoiled]).any()
+    assert np.isfinite(rows[~spoiled]).all()
+    assert_close(loss[~spoiled], want_loss[~spoiled], np.float64)
+    assert_close(rows[~spoiled], np.moveaxis(want_grad, axis, -1)[~spoiled], np.float64)
 
 
 def test_dense_gradient_entry_that_cancels():

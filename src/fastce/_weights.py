@@ -11,7 +11,7 @@ Two rewrites, each exact, each on the rare inputs that need it:
   targets) every class weight, is multiplied by one power of two, and the
   product is exact. Weights near the bottom of float64's range make the
   products ``sw * w * loss`` and the gradient's underflow and lose their low
-  bits, and dividing by their tiny sum magnified that (means 1e-4 off
+  bits, and dividing by their tiny sum magnified that (means up to 6e-4 off
   relatively, gradient entries by factors up to 100, NaN where every
   product rounded to 0): such weights are raised first.
 """
