@@ -4,9 +4,10 @@ Two rewrites, each exact, each on the rare inputs that need it:
 
 - Without label smoothing a class-index loss reads only its targets'
   class weights: an infinite or NaN weight of a class no target names
-  (ignored samples aside) is set to 0, where the kernels' absent smoothing
-  terms (``0 * w_j``, ``0 * sum(w)``) would make every gradient entry NaN
-  (PyTorch's are finite).
+  (ignored samples aside) is set to 0. The kernels would give the same
+  result, but a call with such a weight leaves the group kernels for the
+  generic rows (which keep the absent smoothing terms, ``0 * w_j`` and
+  ``0 * sum(w)``, from making the gradient NaN).
 - A weighted mean is unchanged when every sample weight, or (class-index
   targets) every class weight, is multiplied by one power of two, and the
   product is exact. Weights near the bottom of float64's range make the
