@@ -1,4 +1,5 @@
-"""Every Examples block in the public docstrings runs and prints what it says."""
+"""Every Examples block in the public docstrings runs and prints what it says,
+and the README's Python blocks run."""
 import doctest
 import importlib
 
@@ -13,3 +14,16 @@ def test_docstring_examples(name):
     module = importlib.import_module(name)
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0
+
+
+def _readme_python_blocks():
+    import pathlib
+    import re
+    text = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
+    return re.findall(r"```python\n(.*?)```", text, flags=re.S)
+
+
+@pytest.mark.parametrize("block", range(len(_readme_python_blocks())))
+def test_readme_examples_run(block):
+    """The README's Python blocks run as a user would paste them."""
+    exec(compile(_readme_python_blocks()[block], f"README.md block {block}", "exec"), {})
