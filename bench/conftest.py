@@ -8,7 +8,7 @@ Files named ``bench_*.py`` in this directory are collected as test modules
 (see :func:`pytest_collect_file`), so a plain ``pytest`` from the repository
 root never runs them. Cases, shapes, inputs, the contenders (fastce, NumPy,
 the peers PyTorch, JAX and scikit-learn, and the ``x.sum()`` ceiling) and the
-correctness check all come from :mod:`fastce._bench`, the module behind
+correctness check all come from :mod:`fastce._bench`, the package behind
 ``python -m fastce bench``. Each benchmark group is one case
 (operation x shape x dtype); a peer that is not importable, or has no
 equivalent of the operation, is skipped.

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from fastce._bench import _burst_rounds, cpu_limit
+from fastce._bench.timing import _burst_rounds, cpu_limit
 
 needs_affinity = pytest.mark.skipif(
     not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
