@@ -14,13 +14,18 @@ static inline __m512 to_ps(__m512d lo, __m512d hi) {
     return _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(lo)), _mm512_cvtpd_ps(hi), 1);
 }
 
-/* Kahan-compensated lanes: acc - comp is the sum. With guard, a NaN
- * compensation (an inf sum) is dropped. */
+/* Kahan-compensated lanes: acc - comp is the sum. With guard, the
+ * compensation of a lane whose sum is no longer finite is dropped: it is
+ * NaN or, where the add overflowed, inf, and the next add would take inf -
+ * inf (a weighted sum of finite losses past the range gave NaN, not inf). */
 FASTCE_ALWAYS_INLINE void kahan_add(__m512d *acc, __m512d *comp, __m512d v, const int guard) {
     __m512d y = _mm512_sub_pd(v, *comp);
     __m512d t = _mm512_add_pd(*acc, y);
     __m512d c = _mm512_sub_pd(_mm512_sub_pd(t, *acc), y);
-    *comp = guard ? _mm512_maskz_mov_pd(_mm512_cmp_pd_mask(c, c, _CMP_ORD_Q), c) : c;
+    *comp = guard ? _mm512_maskz_mov_pd(_mm512_cmp_pd_mask(_mm512_abs_pd(c),
+                                                           _mm512_set1_pd(INFINITY), _CMP_LT_OQ),
+                                        c)
+                  : c;
     *acc = t;
 }
 

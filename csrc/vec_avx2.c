@@ -264,12 +264,16 @@ static inline double rest_f32(const float *x, ptrdiff_t C, double m, float *stor
     return hsum_pd(s) + (double)(hsum_epi32(_mm256_add_epi32(ties[0], ties[1])) - 1);
 }
 
-/* Kahan-compensated lanes: acc + comp holds the running sum. */
+/* Kahan-compensated lanes: acc - comp is the running sum. The
+ * compensation of a lane whose sum is no longer finite is dropped: it is
+ * NaN or, where the add overflowed, inf, and the next add would take inf -
+ * inf (a weighted sum of finite losses past the range gave NaN, not inf). */
 static inline void kahan_add_pd(__m256d *acc, __m256d *comp, __m256d v) {
     __m256d y = _mm256_sub_pd(v, *comp);
     __m256d t = _mm256_add_pd(*acc, y);
     __m256d c = _mm256_sub_pd(_mm256_sub_pd(t, *acc), y);
-    *comp = _mm256_and_pd(c, _mm256_cmp_pd(c, c, _CMP_ORD_Q)); /* an inf sum: no NaN */
+    __m256d abs_c = _mm256_andnot_pd(_mm256_set1_pd(-0.0), c);
+    *comp = _mm256_and_pd(c, _mm256_cmp_pd(abs_c, _mm256_set1_pd(INFINITY), _CMP_LT_OQ));
     *acc = t;
 }
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import fastce
+from fastce import reference
 
 from helpers import assert_close
 
@@ -312,3 +313,25 @@ def test_mean_whose_weight_products_underflow_to_zero():
     want, want_grad = fastce.softmax_cross_entropy(x, [0], return_grad=True)
     assert loss == want
     np.testing.assert_array_equal(grad, want_grad)
+
+
+@pytest.mark.filterwarnings("error")  # (NumPy's sum of the sample weights warned)
+@pytest.mark.parametrize("n", [25, 32, 33, 100])
+@pytest.mark.parametrize("where", ["weight", "sample_weight"])
+def test_weighted_sum_past_the_range_is_inf_not_nan(n, where):
+    """Per-sample losses of 6.6e307 summing past float64's range give inf,
+    as the scalar path, the reference and PyTorch do. The vector paths'
+    compensated lanes kept an infinite compensation after the overflowing
+    add, and the next add took inf - inf: NaN from 25 samples on."""
+    x = np.zeros((n, 2))
+    x[:, 1] = -1.0  # every sample: target class 1, loss 1.3133 times the weight
+    y = np.ones(n, dtype=np.int64)
+    kw = ({"weight": np.array([1.0, 5e307])} if where == "weight"
+          else {"sample_weight": np.full(n, 5e307)})
+    each = fastce.softmax_cross_entropy(x, y, reduction="none", **kw)
+    assert np.isfinite(each).all()
+    assert fastce.softmax_cross_entropy(x, y, reduction="sum", **kw) == np.inf
+    t = np.eye(2)[y]
+    assert fastce.softmax_cross_entropy(x, t, reduction="sum", **kw) == np.inf
+    if where == "weight":  # (a dense mean divides by n: still past the range)
+        assert fastce.softmax_cross_entropy(x, t, reduction="mean", **kw) == np.inf
