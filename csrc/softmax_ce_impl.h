@@ -413,6 +413,12 @@ static void LOCAL(dense_row)(const void *vctx, ptrdiff_t s, fastce_acc *acc) {
     fastce_acc A = {0.0, 0.0}, B_acc = {0.0, 0.0}, B_rest_acc = {0.0, 0.0};
     fastce_dense_sums sums = {{0.0, 0.0}, {0.0, 0.0}, {0.0, 0.0}, {0.0, 0.0}};
     ptrdiff_t k = -1;
+    /* whether some wt_c is not 0 (or is NaN): the vector passes take only
+     * terms of one sign, whose sum B is 0 just when every term is; the loop
+     * below, with negative weights or targets, sees each term (their B may
+     * cancel to 0 where the loss and gradient do not: target 0.5, 0.5, 0
+     * with weights 1, -1, 1 gave loss 0 for torch's 0.5) */
+    int mass = 0;
     /* wt_c = w_c (keep t_c + e/C): vector passes for the sums over w t
      * and, with smoothing, over w (ones without class weights). Double
      * rows with class weights, smoothing or a sample weight need the exact
@@ -470,6 +476,7 @@ static void LOCAL(dense_row)(const void *vctx, ptrdiff_t s, fastce_acc *acc) {
             fastce_dense_sums_add(&sums, c->w ? (double)c->w[j] : 1.0,
                                   (double)t[j * n1], v, r.max, c->e > 0.0);
         fastce_acc_add(&B_acc, wt);
+        mass |= wt != 0.0;
         if (v == r.max) {
             if (k < 0) k = j;
             continue;
@@ -478,17 +485,18 @@ static void LOCAL(dense_row)(const void *vctx, ptrdiff_t s, fastce_acc *acc) {
         if (!masked) fastce_acc_add(&A, fastce_term(wt, r.max - v));
     }
     double B = fastce_acc_value(B_acc), B_rest = fastce_acc_value(B_rest_acc);
+    if (vec) mass = B != 0.0;
     /* the sums above have read x: g may now receive exp(x_j - max) */
     int stored = LOCAL(row_rest_from_max)(x, n1, C, &r, g, 1);
     const fastce_dd lse_dd = LOCAL(lse_rel_dd)(r);
     const double lse_rel = lse_dd.hi + lse_dd.lo;
-    /* B == 0 (no target mass): 0 whatever the logits hold, like an
+    /* no target mass (every wt_c 0): 0 whatever the logits hold, like an
      * ignored sample; otherwise a masked row is inf */
-    double l = B == 0.0 ? 0.0
+    double l = !mass    ? 0.0
              : masked   ? (B != B ? B : INFINITY) /* a NaN target stays NaN */
                         : fastce_acc_value(A) + B * lse_rel;
     l *= sw;
-    if (precise && (!vec || exact) && isfinite(l) && (l != 0.0 || (r.deep > 0.0 && B != 0.0))) {
+    if (precise && (!vec || exact) && isfinite(l) && (l != 0.0 || (r.deep > 0.0 && mass))) {
         /* (a finite loss may still have an absent infinite term; a zero
          * one is a tiny rest rounded to 0 that the weights bring back) */
         double v = r.deep > 0.0 && fastce_acc_value(A) == 0.0
@@ -501,7 +509,7 @@ static void LOCAL(dense_row)(const void *vctx, ptrdiff_t s, fastce_acc *acc) {
     fastce_acc_add(acc, l);
 
     if (!g) return;
-    if (masked || B == 0.0) {
+    if (masked || !mass) {
         LOCAL(zero_row)(g, n1, C);
         return;
     }

@@ -335,3 +335,31 @@ def test_weighted_sum_past_the_range_is_inf_not_nan(n, where):
     assert fastce.softmax_cross_entropy(x, t, reduction="sum", **kw) == np.inf
     if where == "weight":  # (a dense mean divides by n: still past the range)
         assert fastce.softmax_cross_entropy(x, t, reduction="mean", **kw) == np.inf
+
+
+@pytest.mark.parametrize("target, weight, loss, grad", [
+    ([[0.5, 0.5, 0.0]], [1.0, -1.0, 1.0], 0.5, [-0.5, 0.5, 0.0]),  # weights cancel
+    ([[1.0, -1.0, 0.0]], None, 1.0, [-1.0, 1.0, 0.0]),             # targets cancel
+    ([[0.0, 0.5, 0.5]], [1.0, 1.0, -1.0], 0.5, [0.0, -0.5, 0.5]),  # the max's term too
+])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dense_target_mass_cancelling_to_zero_keeps_loss_and_gradient(target, weight, loss,
+                                                                       grad, dtype):
+    """A dense row whose terms w_c t_c are not all 0 but sum to 0 (negative
+    weights or targets, accepted as in PyTorch) is not a row without target
+    mass: with B = sum w_c t_c = 0 the loss is sum_c w_c t_c (lse - x_c) =
+    -sum_c w_c t_c x_c and the gradient -w_j t_j. Both were 0 (the reference's
+    gradient too), where PyTorch gives these values."""
+    x = np.array([[0.0, 1.0, 2.0]], dtype)
+    w = None if weight is None else np.array(weight, dtype)
+    t = np.array(target, dtype)
+    for module in (fastce, reference):
+        got_loss, got_grad = module.softmax_cross_entropy(x, t, weight=w, reduction="sum",
+                                                          return_grad=True)
+        assert_close(got_loss, loss, dtype, k=4)
+        assert_close(got_grad, np.array([grad]), dtype, k=4)
+    # every term 0 (a zero weight on the only target): still loss 0, gradient 0
+    z_loss, z_grad = fastce.softmax_cross_entropy(x, np.array([[0.0, 1.0, 0.0]], dtype),
+                                                  weight=np.array([1.0, 0.0, -1.0], dtype),
+                                                  reduction="sum", return_grad=True)
+    assert z_loss == 0 and not z_grad.any()

@@ -292,9 +292,11 @@ def _softmax_ce_dense(x, t, w, sw, e):
     B = wt.sum(axis=-1, keepdims=True)
     B_other = np.where(is_arg, 0.0, wt).sum(axis=-1, keepdims=True)
     grad = np.where(is_arg, B_other - B * rest / (1.0 + rest), B * p - wt)
-    # a masked row, or one with no target mass (B = 0, a loss of 0 whatever
-    # the logits hold, NaN too), has no gradient
-    grad = np.where(masked[..., None] | (B == 0), 0.0, sw[..., None] * grad)
+    # a masked row, or one with no target mass (every w_c*t'_c is 0, a loss
+    # of 0 whatever the logits hold, NaN too), has no gradient; with negative
+    # weights or targets B may be 0 where the terms are not
+    no_mass = (wt == 0).all(axis=-1, keepdims=True)
+    grad = np.where(masked[..., None] | no_mass, 0.0, sw[..., None] * grad)
     return loss, grad, sw.sum()
 
 
