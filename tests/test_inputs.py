@@ -291,3 +291,15 @@ def test_labels_counted_and_checked_at_every_position(n, ignore_index):
             yb[pos + 1:][r.random(n - pos - 1) < 0.5] = 7  # later bad labels too
             with pytest.raises(IndexError, match=rf"target\[{pos}\] = {bad} "):
                 fastce.softmax_cross_entropy(x, yb, **kw)
+
+
+def test_annotations_say_what_is_accepted():
+    """``ignore_index=None`` is documented, so the hint is Optional[int]
+    (it was ``int``, which type checkers flagged on a documented call)."""
+    import typing
+
+    for fn in (fastce.softmax_cross_entropy, fastce.nll_loss):
+        hints = typing.get_type_hints(fn)
+        assert hints["ignore_index"] == typing.Optional[int]
+        assert hints["reduction"] == typing.Literal["mean", "sum", "none"]
+    assert typing.get_type_hints(fastce.show_config)["return"] == typing.Dict[str, typing.Any]

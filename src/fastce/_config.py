@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import platform
+from typing import Any, Dict
 
 from . import _kernels
 
@@ -30,7 +31,7 @@ def select_isa(name: str | None = None) -> str:
     return name
 
 
-def show_config(print_out: bool = True) -> dict:
+def show_config(print_out: bool = True) -> Dict[str, Any]:
     """Report the build: version, kernel path, OpenMP and thread count.
 
     Parameters

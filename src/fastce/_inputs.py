@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import math
 import operator
-from typing import Any, Optional
+from typing import Any, Literal, Optional, cast
 
 import numpy as np
 
 from ._bindings import for_dtype
 
 REDUCTIONS = ("none", "mean", "sum")
+Reduction = Literal["mean", "sum", "none"]
 
 F16, F32, F64 = np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)
 I64, U64 = np.dtype(np.int64), np.dtype(np.uint64)
@@ -50,12 +51,12 @@ def operand(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return a if a.ndim == 1 else a.ravel()
 
 
-def check_reduction(reduction: Any) -> str:
+def check_reduction(reduction: Any) -> Reduction:
     if not isinstance(reduction, str) or reduction not in REDUCTIONS:
         raise ValueError(
             f"reduction must be one of 'none', 'mean' or 'sum'; got {reduction!r}"
         )
-    return reduction
+    return cast(Reduction, reduction)
 
 
 def check_threads(n_threads: Any) -> int:
@@ -280,7 +281,8 @@ class Grad:
             alloc = np.zeros if zeroed else np.empty
             self.buffer = alloc(math.prod(shape), compute)
 
-    def detach(self, x: np.ndarray, *others: np.ndarray):
+    def detach(self, x: np.ndarray,
+               *others: Optional[np.ndarray]) -> tuple[Any, ...]:
         """Copies of the operands the kernel would see half-overwritten.
 
         Only a caller's ``grad_out`` (``direct``) can overlap them: callers
@@ -288,10 +290,11 @@ class Grad:
         The kernel may write the gradient over the logits ``x`` when both are
         the very same memory; any other overlap is removed by copying."""
         b = self.buffer
-        if not self.direct or not b.size:  # no buffer, or a fresh one: no overlap
+        if b is None or not self.direct or not b.size:  # none, or a fresh one: no overlap
             return (x, *others)
         same = (x.size == b.size and x.ctypes.data == b.ctypes.data)
-        out = [x if same or not np.may_share_memory(x, b) else x.copy()]
+        out: list[Optional[np.ndarray]] = [
+            x if same or not np.may_share_memory(x, b) else x.copy()]
         out += [o.copy() if o is not None and o.size and np.may_share_memory(o, b) else o
                 for o in others]
         return tuple(out)
@@ -354,7 +357,7 @@ def broadcast_operands(shape: tuple, dtype: np.dtype, **operands: Any):
     values, not an array the size of the input.
     """
     ndim = len(shape)
-    given = {}
+    given: dict[str, Optional[np.ndarray]] = {}
     k = 0  # how many trailing dimensions the operands vary along
     for name, value in operands.items():
         if value is None:

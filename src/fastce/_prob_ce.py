@@ -2,7 +2,7 @@
 categorical_cross_entropy and binary_cross_entropy."""
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
 import numpy as np
 
@@ -22,7 +22,7 @@ def categorical_cross_entropy(
     axis: int = -1,
     eps: float = 1e-7,
     sample_weight: Any = None,
-    reduction: str = "mean",
+    reduction: Literal["mean", "sum", "none"] = "mean",
     return_grad: bool = False,
     grad_out: Optional[np.ndarray] = None,
     n_threads: Optional[int] = None,
@@ -115,7 +115,7 @@ def binary_cross_entropy(
     *,
     eps: float = 1e-7,
     weight: Any = None,
-    reduction: str = "mean",
+    reduction: Literal["mean", "sum", "none"] = "mean",
     return_grad: bool = False,
     grad_out: Optional[np.ndarray] = None,
     n_threads: Optional[int] = None,

@@ -1,7 +1,7 @@
 """sigmoid_cross_entropy: binary cross-entropy from logits, elementwise."""
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
 import numpy as np
 
@@ -17,7 +17,7 @@ def sigmoid_cross_entropy(
     *,
     weight: Any = None,
     pos_weight: Any = None,
-    reduction: str = "mean",
+    reduction: Literal["mean", "sum", "none"] = "mean",
     return_grad: bool = False,
     grad_out: Optional[np.ndarray] = None,
     n_threads: Optional[int] = None,

@@ -1,7 +1,7 @@
 """softmax_cross_entropy (from logits) and nll_loss (from log-probabilities)."""
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
 import numpy as np
 
@@ -21,9 +21,9 @@ def softmax_cross_entropy(
     axis: int = -1,
     weight: Any = None,
     sample_weight: Any = None,
-    ignore_index: int = -100,
+    ignore_index: Optional[int] = -100,
     label_smoothing: float = 0.0,
-    reduction: str = "mean",
+    reduction: Literal["mean", "sum", "none"] = "mean",
     return_grad: bool = False,
     grad_out: Optional[np.ndarray] = None,
     n_threads: Optional[int] = None,
@@ -142,8 +142,8 @@ def nll_loss(
     axis: int = -1,
     weight: Any = None,
     sample_weight: Any = None,
-    ignore_index: int = -100,
-    reduction: str = "mean",
+    ignore_index: Optional[int] = -100,
+    reduction: Literal["mean", "sum", "none"] = "mean",
     return_grad: bool = False,
     grad_out: Optional[np.ndarray] = None,
     n_threads: Optional[int] = None,

@@ -80,13 +80,13 @@ def weighted_labels(target: np.ndarray, layout: Layout, ignore_index: Optional[i
     smoothing) reaches 2^(RAISED_PRODUCT/2). A product of a large weight of
     one sample and a tiny one of another's class is left as it is."""
     y, den, finite = labels(target, layout, ignore_index, weight, sample_weight, compute)
-    zero_unused = not finite and not smoothing
+    zero_unused = not finite and not smoothing  # (finite without class weights)
     tiny = reduction == "mean" and abs(den) < SMALL_MEAN_DENOMINATOR
     if not (zero_unused or tiny):  # the common case: nothing to rewrite
         return y, den, weight, sample_weight
     flat = y.reshape(-1)
     used = None if ignore_index is None else flat != ignore_index
-    if zero_unused:
+    if zero_unused and weight is not None:
         weight = _unused_class_weights_zeroed(weight, flat, used)
     if not tiny:
         return y, den, weight, sample_weight
