@@ -303,3 +303,53 @@ def test_annotations_say_what_is_accepted():
         assert hints["ignore_index"] == typing.Optional[int]
         assert hints["reduction"] == typing.Literal["mean", "sum", "none"]
     assert typing.get_type_hints(fastce.show_config)["return"] == typing.Dict[str, typing.Any]
+
+
+def _every_array_argument():
+    """(function, valid keyword arguments, extra options) for every public
+    function: every array argument it takes, by name."""
+    p = np.abs(X) / np.abs(X).sum(-1, keepdims=True)
+    T = np.ones(X.shape)
+    return {
+        "softmax_cross_entropy": (dict(logits=X, target=Y, weight=np.ones(3),
+                                       sample_weight=np.ones(4), grad_out=np.zeros(X.shape)),
+                                  dict(return_grad=True)),
+        "softmax_cross_entropy_dense": (dict(logits=X, target=p), {}),
+        "nll_loss": (dict(log_probs=np.log(p), target=Y, weight=np.ones(3),
+                          sample_weight=np.ones(4), grad_out=np.zeros(X.shape)),
+                     dict(return_grad=True)),
+        "sigmoid_cross_entropy": (dict(logits=X, target=T, weight=np.ones(3),
+                                       pos_weight=np.ones(3), grad_out=np.zeros(X.shape)),
+                                  dict(return_grad=True)),
+        "categorical_cross_entropy": (dict(probs=p, target=Y, sample_weight=np.ones(4),
+                                           grad_out=np.zeros(X.shape)),
+                                      dict(return_grad=True)),
+        "binary_cross_entropy": (dict(probs=p, target=T, weight=np.ones(3),
+                                      grad_out=np.zeros(X.shape)),
+                                 dict(return_grad=True)),
+        "logsumexp": (dict(x=X), {}),
+        "log_softmax": (dict(x=X, out=np.zeros(X.shape)), {}),
+        "softmax": (dict(x=X, out=np.zeros(X.shape)), {}),
+        "accuracy": (dict(scores=X, target=Y), {}),
+        "entropy": (dict(p=p), {}),
+        "kl_divergence": (dict(p=p, q=p[::-1].copy()), {}),
+    }
+
+
+@pytest.mark.parametrize("name, arg", [
+    (name, arg) for name, (kw, _) in _every_array_argument().items() for arg in kw])
+def test_masked_arrays_are_refused(name, arg):
+    """A masked array would be used without its mask (np.asarray drops it):
+    every array argument of every function refuses one, naming it, and
+    nothing is written. (They were silently read as their data.)"""
+    kw, extra = _every_array_argument()[name]
+    kw = {k: v.copy() for k, v in kw.items()}
+    kw[arg] = np.ma.masked_array(kw[arg], mask=np.zeros(np.shape(kw[arg]), bool))
+    kw[arg].mask.flat[0] = True
+    saved = {k: v.copy() for k, v in kw.items()}
+    fn = getattr(fastce, name.replace("_dense", ""))
+    fn(**{k: np.array(v) for k, v in kw.items()}, **extra)  # valid without the mask
+    with pytest.raises(TypeError, match=rf"^{arg} is a masked array; fastce does not"):
+        fn(**kw, **extra)
+    for k, v in kw.items():
+        np.testing.assert_array_equal(np.asarray(v), np.asarray(saved[k]))

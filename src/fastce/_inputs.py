@@ -22,8 +22,18 @@ F16, F32, F64 = np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)
 I64, U64 = np.dtype(np.int64), np.dtype(np.uint64)
 
 
+_MASKED = np.ma.MaskedArray
+
+
 def real_array(value: Any, name: str) -> np.ndarray:
-    """``np.asarray(value)``, refusing anything that is not real numbers."""
+    """``np.asarray(value)``, refusing anything that is not real numbers, and
+    masked arrays (``np.asarray`` would drop the mask)."""
+    if isinstance(value, _MASKED):
+        raise TypeError(
+            f"{name} is a masked array; fastce does not read masks: pass "
+            f"np.ma.filled({name}, value) or use ignore_index / weights to leave "
+            "entries out"
+        )
     a = np.asarray(value)
     if a.dtype.kind not in "biuf":
         raise TypeError(
@@ -225,7 +235,11 @@ def out_array(out: Any, name: str, shape: tuple, result: np.dtype) -> np.ndarray
     """Check a caller's output array (``out``, ``grad_out``): an ndarray of
     the result's shape and dtype, C-contiguous and writeable. Subclasses
     (np.matrix) are written through a base-class view and handed back as
-    given, as NumPy's ``out=`` does."""
+    given, as NumPy's ``out=`` does; masked arrays are refused (their mask
+    would be left as it was)."""
+    if isinstance(out, _MASKED):
+        raise TypeError(f"{name} is a masked array; fastce does not write masks: "
+                        "pass a plain ndarray (e.g. its .data)")
     if not isinstance(out, np.ndarray):
         raise TypeError(f"{name} must be a NumPy array; got {type(out).__name__}")
     if out.shape != shape:
