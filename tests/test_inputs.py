@@ -353,3 +353,74 @@ def test_masked_arrays_are_refused(name, arg):
         fn(**kw, **extra)
     for k, v in kw.items():
         np.testing.assert_array_equal(np.asarray(v), np.asarray(saved[k]))
+
+
+def _option_id(value):
+    """``name`` and ``option=value`` in the test ids (not the expectations)."""
+    if isinstance(value, dict):
+        return ",".join(f"{k}={v!r}" for k, v in value.items())
+    return value if value in dir(fastce) else ""
+
+
+LOSSES = ["softmax_cross_entropy", "nll_loss", "sigmoid_cross_entropy",
+          "categorical_cross_entropy", "binary_cross_entropy"]
+
+
+@pytest.mark.parametrize("name, kwargs, exc, match", [
+    ("softmax_cross_entropy", {"label_smoothing": "0.1"}, TypeError,
+     r"label_smoothing must be a real number in \[0.0, 1.0\]; got '0.1'"),
+    ("softmax_cross_entropy", {"label_smoothing": True}, TypeError, "label_smoothing must be"),
+    ("softmax_cross_entropy", {"label_smoothing": np.array([0.1])}, TypeError, "label_smoothing"),
+    ("categorical_cross_entropy", {"eps": "1e-3"}, TypeError, "eps must be a real number"),
+    ("binary_cross_entropy", {"eps": "1e-3"}, TypeError, "eps must be a real number"),
+    *[(name, {"return_grad": bad}, TypeError, "return_grad must be True or False; got")
+      for name in LOSSES for bad in ("yes", 1, None)],
+    ("logsumexp", {"keepdims": "no"}, TypeError, "keepdims must be True or False; got 'no'"),
+    ("show_config", {"print_out": "no"}, TypeError, "print_out must be True or False"),
+    ("softmax_cross_entropy", {"n_threads": True}, TypeError,
+     "n_threads must be a positive integer or None; got True"),
+    ("softmax", {"n_threads": np.True_}, TypeError, "n_threads must be"),
+    ("softmax_cross_entropy", {"n_threads": 2**31}, ValueError,
+     r"n_threads must be a positive integer \(at most 2147483647\) or None; got 2147483648"),
+    ("softmax_cross_entropy", {"ignore_index": 2**70}, ValueError,
+     r"ignore_index must be an integer in the int64 range \[-2\*\*63, 2\*\*63 - 1\]"),
+    ("nll_loss", {"ignore_index": -2**63 - 1}, ValueError, "ignore_index .* int64 range"),
+    ("nll_loss", {"ignore_index": True}, TypeError, "ignore_index must be an integer or None"),
+    ("softmax_cross_entropy", {"axis": True}, TypeError, "axis must be an integer; got True"),
+], ids=_option_id)
+def test_scalar_options_are_checked_alike(name, kwargs, exc, match):
+    """Strings, bools and out-of-range integers are refused as scalar options
+    with a message naming the option. (label_smoothing='0.1' and eps='1e-3'
+    were parsed, return_grad='yes' counted as true, n_threads=True as 1, and
+    ignore_index=2**70 and n_threads=2**31 raised a bare OverflowError.)"""
+    kw = _every_array_argument()[name][0] if name in LOSSES else {}
+    inputs = [v for k, v in kw.items() if k not in ("weight", "sample_weight", "pos_weight",
+                                                     "grad_out")]
+    args = () if name == "show_config" else inputs or [X]
+    with pytest.raises(exc, match=match):
+        getattr(fastce, name)(*args, **kwargs)
+
+
+@pytest.mark.parametrize("name, kwargs, plain", [
+    ("softmax_cross_entropy", {"label_smoothing": np.float32(0.25)}, {"label_smoothing": 0.25}),
+    ("softmax_cross_entropy", {"label_smoothing": np.array(0.25)}, {"label_smoothing": 0.25}),
+    ("softmax_cross_entropy", {"label_smoothing": 0}, {"label_smoothing": 0.0}),
+    ("softmax_cross_entropy", {"label_smoothing": np.int8(1)}, {"label_smoothing": 1.0}),
+    ("categorical_cross_entropy", {"eps": np.float64(1e-3)}, {"eps": 1e-3}),
+    ("nll_loss", {"ignore_index": np.int64(2)}, {"ignore_index": 2}),
+    ("nll_loss", {"ignore_index": np.uint8(2)}, {"ignore_index": 2}),
+    ("nll_loss", {"ignore_index": 2**63 - 1}, {"ignore_index": None}),
+    ("nll_loss", {"ignore_index": -2**63}, {"ignore_index": None}),
+    ("softmax_cross_entropy", {"n_threads": np.int32(1)}, {"n_threads": 1}),
+    ("softmax_cross_entropy", {"axis": np.int64(-1)}, {"axis": -1}),
+    ("sigmoid_cross_entropy", {"return_grad": np.bool_(True)}, {"return_grad": True}),
+    ("binary_cross_entropy", {"return_grad": np.False_}, {"return_grad": False}),
+], ids=_option_id)
+def test_numpy_scalars_are_accepted_as_options(name, kwargs, plain):
+    kw = _every_array_argument()[name][0]
+    inputs = [kw[k] for k in kw if k not in ("weight", "sample_weight", "pos_weight",
+                                             "grad_out")]
+    fn = getattr(fastce, name)
+    got, want = fn(*inputs, **kwargs), fn(*inputs, **plain)
+    for g, w in zip(got, want) if isinstance(want, tuple) else [(got, want)]:
+        np.testing.assert_array_equal(g, w)

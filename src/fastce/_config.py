@@ -11,6 +11,7 @@ import platform
 from typing import Any, Dict
 
 from . import _kernels
+from ._inputs import check_bool
 
 ISAS = ("scalar", "avx2", "avx512")
 
@@ -55,6 +56,7 @@ def show_config(print_out: bool = True) -> Dict[str, Any]:
     """
     from . import __version__
 
+    print_out = check_bool(print_out, "print_out")
     info = {
         "version": __version__,
         "isa": _kernels.current_isa(),

@@ -8,6 +8,7 @@ array: all checks run before any kernel does.
 from __future__ import annotations
 
 import math
+import numbers
 import operator
 from typing import Any, Literal, Optional, cast
 
@@ -69,51 +70,80 @@ def check_reduction(reduction: Any) -> Reduction:
     return cast(Reduction, reduction)
 
 
+#: What the kernels take: n_threads is a C int, labels and ignore_index int64.
+INT_MAX = 2**31 - 1
+INT64_MIN, INT64_MAX = -2**63, 2**63 - 1
+
+
+def check_bool(value: Any, name: str) -> bool:
+    """True or False (a Python or NumPy bool): not a truthy string or number."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise TypeError(f"{name} must be True or False; got {value!r}")
+
+
+def check_int(value: Any, name: str, what: str = "an integer") -> int:
+    """A Python or NumPy integer (anything with ``__index__``), not a bool;
+    ``what`` is the expectation the message states."""
+    if not isinstance(value, (bool, np.bool_)):
+        try:
+            return operator.index(value)
+        except TypeError:
+            pass
+    raise TypeError(f"{name} must be {what}; got {value!r}")
+
+
+def check_real(value: Any, name: str, what: str = "a real number") -> float:
+    """A Python or NumPy int or float (or a 0-d array of one), as a float:
+    not a bool, nor a string such as ``'0.1'``."""
+    real = (isinstance(value, numbers.Real)
+            or (isinstance(value, np.ndarray) and value.ndim == 0
+                and value.dtype.kind in "iuf"))
+    if not real or isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be {what}; got {value!r}")
+    return float(value)
+
+
 def check_threads(n_threads: Any) -> int:
     """0 for None (let OpenMP decide), else a positive thread count."""
     if n_threads is None:
         return 0
-    try:
-        n = operator.index(n_threads)
-    except TypeError:
-        raise TypeError(
-            f"n_threads must be a positive integer or None; got {n_threads!r}"
-        ) from None
-    if n < 1:
-        raise ValueError(f"n_threads must be a positive integer or None; got {n}")
+    n = check_int(n_threads, "n_threads", "a positive integer or None")
+    if not 1 <= n <= INT_MAX:
+        raise ValueError(
+            f"n_threads must be a positive integer (at most {INT_MAX}) or None; got {n}"
+        )
     return n
 
 
 def check_interval(value: Any, name: str, lo: float, hi: float,
                    closed: bool) -> float:
     """A float in [lo, hi] (closed) or (lo, hi) (open)."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a real number; got {value!r}") from None
+    bounds = f"[{lo}, {hi}]" if closed else f"({lo}, {hi})"
+    v = check_real(value, name, f"a real number in {bounds}")
     ok = lo <= v <= hi if closed else lo < v < hi
     if not ok:
-        bounds = f"[{lo}, {hi}]" if closed else f"({lo}, {hi})"
         raise ValueError(f"{name} must lie in {bounds}; got {value!r}")
     return v
 
 
 def check_ignore_index(value: Any) -> Optional[int]:
-    """An integer label to ignore, or None to ignore nothing."""
-    return None if value is None else check_index(value, "ignore_index")
+    """An integer label to ignore (int64, as the labels), or None to ignore nothing."""
+    if value is None:
+        return None
+    v = check_int(value, "ignore_index", "an integer or None")
+    if not INT64_MIN <= v <= INT64_MAX:
+        raise ValueError(
+            "ignore_index must be an integer in the int64 range "
+            f"[-2**63, 2**63 - 1] or None; got {v}"
+        )
+    return v
 
 
 def kernel_ignore_index(ignore: Optional[int]) -> int:
     """What the kernels compare labels with: -1 stands for "none", as labels
     are checked to lie in [0, C) when nothing is ignored."""
     return -1 if ignore is None else ignore
-
-
-def check_index(value: Any, name: str) -> int:
-    try:
-        return operator.index(value)
-    except TypeError:
-        raise TypeError(f"{name} must be an integer; got {value!r}") from None
 
 
 class Layout:
@@ -143,7 +173,7 @@ def class_layout(shape: tuple, axis: Any, name: str) -> Layout:
         raise ValueError(
             f"{name} must have at least one dimension (the class axis); got a scalar"
         )
-    ax = check_index(axis, "axis")
+    ax = check_int(axis, "axis")
     if not -ndim <= ax < ndim:
         raise np.exceptions.AxisError(
             f"axis {ax} is out of range for {name} of shape {shape}: "

@@ -7,7 +7,7 @@ from typing import Any, Literal, Optional
 import numpy as np
 
 from ._bindings import for_dtype
-from ._inputs import (Grad, broadcast_operands, check_interval,
+from ._inputs import (Grad, broadcast_operands, check_bool, check_interval,
                       check_reduction, check_shape, check_threads,
                       class_layout, dtypes, grad_scale,
                       is_labels, operand, per_sample_buffer,
@@ -82,6 +82,7 @@ def categorical_cross_entropy(
     eps = check_interval(eps, "eps", 0.0, 0.5, closed=False)
     reduction = check_reduction(reduction)
     nt = check_threads(n_threads)
+    return_grad = check_bool(return_grad, "return_grad")
     t = real_array(target, "target")
     sw = sample_weights(sample_weight, layout.sample_shape, compute)
     grad = Grad(return_grad, grad_out, p.shape, compute, result)
@@ -166,6 +167,7 @@ def binary_cross_entropy(
     eps = check_interval(eps, "eps", 0.0, 0.5, closed=False)
     reduction = check_reduction(reduction)
     nt = check_threads(n_threads)
+    return_grad = check_bool(return_grad, "return_grad")
     z = real_array(target, "target")
     check_shape(z, p.shape, "target", "the shape of probs")
     P, (w,) = broadcast_operands(p.shape, compute, weight=weight)

@@ -6,7 +6,7 @@ from typing import Any, Literal, Optional
 import numpy as np
 
 from ._bindings import for_dtype
-from ._inputs import (Grad, broadcast_operands, check_reduction, check_shape,
+from ._inputs import (Grad, broadcast_operands, check_bool, check_reduction, check_shape,
                       check_threads, dtypes, grad_scale,
                       operand, per_sample_buffer, real_array, reduce)
 
@@ -72,6 +72,7 @@ def sigmoid_cross_entropy(
     compute, result = dtypes(x.dtype)
     reduction = check_reduction(reduction)
     nt = check_threads(n_threads)
+    return_grad = check_bool(return_grad, "return_grad")
     z = real_array(target, "target")
     check_shape(z, x.shape, "target", "the shape of the logits")
     P, (w, q) = broadcast_operands(x.shape, compute, weight=weight, pos_weight=pos_weight)

@@ -7,7 +7,8 @@ from typing import Any, Optional
 import numpy as np
 
 from ._bindings import for_dtype
-from ._inputs import check_threads, class_layout, dtypes, operand, out_array, real_array
+from ._inputs import (check_bool, check_threads, class_layout, dtypes, operand, out_array,
+                      real_array)
 
 
 def _run(kernel: str, x: Any, axis: int, n_threads: Optional[int], per_row: bool,
@@ -69,6 +70,7 @@ def logsumexp(x: Any, axis: int = -1, keepdims: bool = False, *,
     >>> float(fastce.logsumexp([1000.0, 1000.0]))  # np.log(np.sum(np.exp(x))) is inf
     1000.6931471805599
     """
+    keepdims = check_bool(keepdims, "keepdims")
     out, layout = _run("logsumexp", x, axis, n_threads, per_row=True)
     return np.expand_dims(out, layout.axis) if keepdims else out
 

@@ -6,7 +6,7 @@ from typing import Any, Literal, Optional
 import numpy as np
 
 from ._bindings import for_dtype
-from ._inputs import (Grad, check_ignore_index, check_interval,
+from ._inputs import (Grad, check_bool, check_ignore_index, check_interval,
                       check_reduction, check_shape, check_threads, class_layout,
                       class_weight, dtypes, grad_scale,
                       is_labels, kernel_ignore_index, operand,
@@ -101,6 +101,7 @@ def softmax_cross_entropy(
     reduction = check_reduction(reduction)
     e = check_interval(label_smoothing, "label_smoothing", 0.0, 1.0, closed=True)
     nt = check_threads(n_threads)
+    return_grad = check_bool(return_grad, "return_grad")
     ignore = check_ignore_index(ignore_index)
     t = real_array(target, "target")
     w = class_weight(weight, layout, compute)
@@ -184,6 +185,7 @@ def nll_loss(
     layout = class_layout(x.shape, axis, "log_probs")
     reduction = check_reduction(reduction)
     nt = check_threads(n_threads)
+    return_grad = check_bool(return_grad, "return_grad")
     ignore = check_ignore_index(ignore_index)
     t = real_array(target, "target")
     if not is_labels(t):
