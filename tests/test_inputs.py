@@ -21,6 +21,10 @@ CALLS = {
     "binary_cross_entropy": lambda x, **k: fastce.binary_cross_entropy(np.abs(x) / 4, np.ones(x.shape), **k),
 }
 
+#: Every loss, by name.
+LOSSES = ["softmax_cross_entropy", "nll_loss", "sigmoid_cross_entropy",
+          "categorical_cross_entropy", "binary_cross_entropy"]
+
 
 @pytest.mark.parametrize("name", list(CALLS))
 @pytest.mark.parametrize("dtype, result", [
@@ -163,6 +167,25 @@ def test_bad_grad_out_is_refused_and_untouched(bad, exc, match):
         fastce.softmax_cross_entropy(X, Y, return_grad=True, grad_out=bad)
     if isinstance(bad, np.ndarray):
         assert np.all(bad == 5.0)
+
+
+@pytest.mark.parametrize("name", [*LOSSES, "softmax", "log_softmax"])
+def test_fortran_ordered_output_is_named_as_such(name):
+    """An F-ordered grad_out (or out), e.g. the F-ordered logits themselves
+    for an in-place call, is called Fortran-ordered, with the way out; the
+    message had said "non-contiguous". It is left untouched."""
+    x = np.asfortranarray(np.abs(X) / 4)
+    before = x.copy()
+    arg = "out" if name in ("softmax", "log_softmax") else "grad_out"
+    if arg == "out":
+        call = lambda: getattr(fastce, name)(x, out=x)  # noqa: E731
+    else:
+        target = np.ones(x.shape) if "binary" in name or "sigmoid" in name else Y
+        call = lambda: getattr(fastce, name)(x, target, return_grad=True, grad_out=x)  # noqa: E731
+    with pytest.raises(ValueError, match=rf"^{arg} must be C-contiguous; got a "
+                                         r"Fortran-ordered array: .*np\.ascontiguousarray"):
+        call()
+    np.testing.assert_array_equal(x, before)
 
 
 def test_read_only_grad_out_is_refused():
@@ -360,10 +383,6 @@ def _option_id(value):
     if isinstance(value, dict):
         return ",".join(f"{k}={v!r}" for k, v in value.items())
     return value if value in dir(fastce) else ""
-
-
-LOSSES = ["softmax_cross_entropy", "nll_loss", "sigmoid_cross_entropy",
-          "categorical_cross_entropy", "binary_cross_entropy"]
 
 
 @pytest.mark.parametrize("name, kwargs, exc, match", [

@@ -279,6 +279,11 @@ def out_array(out: Any, name: str, shape: tuple, result: np.dtype) -> np.ndarray
         raise TypeError(f"{name} must have dtype {result} (the result dtype); "
                         f"got dtype {out.dtype}")
     if not out.flags.c_contiguous:
+        if out.flags.f_contiguous:
+            raise ValueError(
+                f"{name} must be C-contiguous; got a Fortran-ordered array: pass a "
+                "C-ordered one, e.g. from np.ascontiguousarray (to write over an "
+                "input in place, make that input C-ordered first)")
         raise ValueError(f"{name} must be C-contiguous; got a non-contiguous array")
     if not out.flags.writeable:
         raise ValueError(f"{name} must be writeable; got a read-only array")
