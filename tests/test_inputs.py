@@ -1,5 +1,7 @@
 """What every function does with its inputs: dtype rules, errors that name
 the argument, empty batches, grad_out, and never modifying a caller's array."""
+import re
+
 import numpy as np
 import pytest
 
@@ -246,6 +248,25 @@ def test_bad_options(kwargs, exc, match):
 def test_bad_arrays(logits_, target, exc, match):
     with pytest.raises(exc, match=match):
         fastce.softmax_cross_entropy(logits_, target)
+
+
+@pytest.mark.parametrize("name", ["softmax_cross_entropy", "nll_loss",
+                                  "categorical_cross_entropy", "accuracy"])
+@pytest.mark.parametrize("shape", [(2, 3, 5), (2, 3, 4, 5)])
+def test_pytorch_layout_gets_a_hint(name, shape):
+    """Class indices for classes on axis 1 (PyTorch's (N, C, d1, ...)) with
+    the default last class axis: the shape error says to pass axis=1."""
+    x = np.full(shape, 0.2)
+    y = np.zeros(shape[:1] + shape[2:], int)
+    with pytest.raises(ValueError, match=r"^target must have shape .*; got shape "
+                                         rf"{re.escape(str(y.shape))} \(PyTorch puts the "
+                                         r"classes on axis 1: pass axis=1\)$"):
+        getattr(fastce, name)(x, y)
+    getattr(fastce, name)(x, y, axis=1)  # as the hint says
+    with pytest.raises(ValueError, match=r"got shape \(2, 4\)$"):  # no hint otherwise
+        getattr(fastce, name)(x, np.zeros((2, 4), int))
+    with pytest.raises(ValueError, match=r"got shape \(2, 3\)$"):  # nor for 2-d input
+        getattr(fastce, name)(np.full((2, 5), 0.2), np.zeros((2, 3), int))
 
 
 def test_binary_loss_errors():

@@ -188,9 +188,10 @@ def class_layout(shape: tuple, axis: Any, name: str) -> Layout:
     return Layout(shape, ax)
 
 
-def check_shape(a: np.ndarray, shape: tuple, name: str, what: str) -> None:
+def check_shape(a: np.ndarray, shape: tuple, name: str, what: str, hint: str = "") -> None:
     if a.shape != shape:
-        raise ValueError(f"{name} must have shape {shape} ({what}); got shape {a.shape}")
+        raise ValueError(f"{name} must have shape {shape} ({what}); got shape {a.shape}"
+                         + (f" ({hint})" if hint else ""))
 
 
 def class_weight(weight: Any, layout: Layout, dtype: np.dtype) -> Optional[np.ndarray]:
@@ -232,8 +233,12 @@ def labels(target: np.ndarray, layout: Layout, ignore_index: Optional[int],
     ``ignore_index`` (None: nothing is ignored).
     """
     if target.shape != layout.sample_shape:
+        shape, axis = layout.shape, layout.axis
+        torch_layout = (len(shape) >= 3 and axis == len(shape) - 1
+                        and target.shape == shape[:1] + shape[2:])
         check_shape(target, layout.sample_shape, "target",
-                    f"the shape of the input without its class axis {layout.axis}")
+                    f"the shape of the input without its class axis {axis}",
+                    "PyTorch puts the classes on axis 1: pass axis=1" if torch_layout else "")
     if target.dtype == I64 and target.ndim == 1 and target.flags.c_contiguous:
         y = target  # what operand() would return (the common case, checked cheaper)
     else:
