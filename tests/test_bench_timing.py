@@ -47,3 +47,52 @@ def test_bursts_take_every_sample_once_in_alternating_order(repeats):
     assert [i for i, _ in rounds[1]] == list(range(len(repeats)))[::-1]
     for i, want in enumerate(repeats):
         assert sum(n for burst in rounds for j, n in burst if j == i) == want
+
+
+def _loaded_bench(monkeypatch, loads):
+    """The bench's rerun loop with run_case and wait_for_quiet stubbed out:
+    each run reports the next of ``loads`` (CPUs used by other processes),
+    and each wait 'lasts' a little longer than allowed (as a real poll may).
+    Returns the list of waits asked for. Nothing sleeps or is timed."""
+    from fastce._bench import cli
+    from fastce._bench.results import CaseResult
+
+    loads = iter(loads)
+    asked = []
+    monkeypatch.setattr(cli, "run_case", lambda case, *a: CaseResult(case, other_load=next(loads)))
+    monkeypatch.setattr(cli, "wait_for_quiet", lambda s: asked.append(s) or s + 0.5)
+    return asked
+
+
+def test_bench_stops_rerunning_once_the_wait_budget_is_spent(monkeypatch, capsys):
+    """A loaded case is rerun (after a wait) while the run's waiting budget
+    lasts; once it is spent, loaded cases are kept as measured, flagged, and
+    not rerun: the reruns had gone on without waiting, tripling a loaded
+    run's time, and announced 'waiting up to -0 s'."""
+    from types import SimpleNamespace
+
+    from fastce._bench import cli
+    from fastce._bench._base import RETRY_WAIT_S
+
+    asked = _loaded_bench(monkeypatch, [2.0] * 20)
+    waits = cli._WaitBudget(left=RETRY_WAIT_S * 1.5)
+    case = SimpleNamespace(id="case")
+    first = cli._quietest_run(case, [], None, None, [None], 3, waits)
+    assert asked == [RETRY_WAIT_S, RETRY_WAIT_S * 0.5 - 0.5]  # what is left, never more
+    assert first.attempts == 3 and waits.spent and waits.left == 0.0
+    later = [cli._quietest_run(case, [], None, None, [None], 3, waits) for _ in range(3)]
+    assert [r.attempts for r in later] == [1, 1, 1] and len(asked) == 2
+    assert all(cli._load_note(r.other_load) for r in later)  # flagged as under load
+    err = capsys.readouterr().err
+    assert "-0 s" not in err and err.count("used up") == 1
+
+
+def test_bench_reruns_a_loaded_case_until_it_is_quiet(monkeypatch):
+    from types import SimpleNamespace
+
+    from fastce._bench import cli
+
+    asked = _loaded_bench(monkeypatch, [2.0, 1.0, 0.0, 5.0])
+    result = cli._quietest_run(SimpleNamespace(id="case"), [], None, None, [None], 5,
+                               cli._WaitBudget())
+    assert result.other_load == 0.0 and result.attempts == 3 and len(asked) == 2

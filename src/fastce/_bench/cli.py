@@ -80,7 +80,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--retries", type=_non_negative_int, default=2, metavar="N",
                         help="rerun a case up to N times when other processes kept the CPUs "
                              "busy during it, after waiting for them (up to "
-                             f"{RETRY_WAIT_S:g} s per rerun, {TOTAL_WAIT_S:g} s per run); "
+                             f"{RETRY_WAIT_S:g} s per rerun, {TOTAL_WAIT_S:g} s per run, "
+                             "after which loaded cases are kept as measured and flagged); "
                              "the quietest run is kept (default: 2)")
     parser.add_argument("--list", action="store_true",
                         help="list the selected cases and exit")
@@ -100,6 +101,16 @@ class _WaitBudget:
     """Seconds a run may still spend waiting for a quiet machine."""
 
     left: float = TOTAL_WAIT_S
+    #: whether the run was told that the budget is used up (said once)
+    told: bool = False
+
+    @property
+    def spent(self) -> bool:
+        return self.left <= 0.0
+
+    def take(self, seconds: float) -> None:
+        """Count ``seconds`` waited (a wait may overshoot what was left)."""
+        self.left = max(0.0, self.left - seconds)
 
 
 def _quietest_run(case: Case, contenders: Sequence[Contender], profile: Profile,
@@ -108,17 +119,28 @@ def _quietest_run(case: Case, contenders: Sequence[Contender], profile: Profile,
     """Run a case; rerun it (up to ``retries`` times) while other processes load the CPUs.
 
     Before each rerun, waits (within ``waits``) for the other processes to
-    finish. Keeps the attempt during which they used the fewest CPUs.
+    finish. Keeps the attempt during which they used the fewest CPUs. Once
+    the run's waiting budget is spent, a loaded case is not rerun: without
+    the wait the load is most likely still there, and reruns only multiply a
+    loaded run's time. Its measurement is kept, flagged as under other load.
     """
     best = run_case(case, contenders, profile, budget, threads)
     for attempt in range(1, retries + 1):
         if not _load_note(best.other_load):
             break
+        if waits.spent:
+            if not waits.told:
+                waits.told = True
+                print(f"  .. other processes used {best.other_load:.1f} CPU during {case.id}: "
+                      f"not rerunning it, nor later cases, as this run's {TOTAL_WAIT_S:g} s "
+                      "of waiting for them is used up (their timings are flagged)",
+                      file=sys.stderr, flush=True)
+            break
         wait = min(RETRY_WAIT_S, waits.left)
         print(f"  .. other processes used {best.other_load:.1f} CPU during {case.id}: "
               f"rerunning it ({attempt}/{retries}) once they stop (waiting up to {wait:.0f} s)",
               file=sys.stderr, flush=True)
-        waits.left -= wait_for_quiet(wait)
+        waits.take(wait_for_quiet(wait))
         again = run_case(case, contenders, profile, budget, threads)
         again.attempts = best.attempts + 1
         if (again.other_load or 0.0) < (best.other_load or 0.0):
