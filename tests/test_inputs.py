@@ -408,7 +408,7 @@ def _option_id(value):
 
 @pytest.mark.parametrize("name, kwargs, exc, match", [
     ("softmax_cross_entropy", {"label_smoothing": "0.1"}, TypeError,
-     r"label_smoothing must be a real number in \[0.0, 1.0\]; got '0.1'"),
+     "label_smoothing must be a real number; got '0.1'"),
     ("softmax_cross_entropy", {"label_smoothing": True}, TypeError, "label_smoothing must be"),
     ("softmax_cross_entropy", {"label_smoothing": np.array([0.1])}, TypeError, "label_smoothing"),
     ("categorical_cross_entropy", {"eps": "1e-3"}, TypeError, "eps must be a real number"),

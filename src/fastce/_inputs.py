@@ -77,7 +77,9 @@ INT64_MIN, INT64_MAX = -2**63, 2**63 - 1
 
 def check_bool(value: Any, name: str) -> bool:
     """True or False (a Python or NumPy bool): not a truthy string or number."""
-    if isinstance(value, (bool, np.bool_)):
+    if value is True or value is False:  # the common case, checked cheaper
+        return value
+    if isinstance(value, np.bool_):
         return bool(value)
     raise TypeError(f"{name} must be True or False; got {value!r}")
 
@@ -85,6 +87,8 @@ def check_bool(value: Any, name: str) -> bool:
 def check_int(value: Any, name: str, what: str = "an integer") -> int:
     """A Python or NumPy integer (anything with ``__index__``), not a bool;
     ``what`` is the expectation the message states."""
+    if type(value) is int:  # the common case, checked cheaper
+        return value
     if not isinstance(value, (bool, np.bool_)):
         try:
             return operator.index(value)
@@ -96,6 +100,8 @@ def check_int(value: Any, name: str, what: str = "an integer") -> int:
 def check_real(value: Any, name: str, what: str = "a real number") -> float:
     """A Python or NumPy int or float (or a 0-d array of one), as a float:
     not a bool, nor a string such as ``'0.1'``."""
+    if type(value) is float or type(value) is int:  # the common case, checked cheaper
+        return float(value)
     real = (isinstance(value, numbers.Real)
             or (isinstance(value, np.ndarray) and value.ndim == 0
                 and value.dtype.kind in "iuf"))
@@ -119,10 +125,9 @@ def check_threads(n_threads: Any) -> int:
 def check_interval(value: Any, name: str, lo: float, hi: float,
                    closed: bool) -> float:
     """A float in [lo, hi] (closed) or (lo, hi) (open)."""
-    bounds = f"[{lo}, {hi}]" if closed else f"({lo}, {hi})"
-    v = check_real(value, name, f"a real number in {bounds}")
-    ok = lo <= v <= hi if closed else lo < v < hi
-    if not ok:
+    v = check_real(value, name)
+    if not (lo <= v <= hi if closed else lo < v < hi):
+        bounds = f"[{lo}, {hi}]" if closed else f"({lo}, {hi})"
         raise ValueError(f"{name} must lie in {bounds}; got {value!r}")
     return v
 
