@@ -29,8 +29,10 @@ def categorical_cross_entropy(
 ):
     """Cross-entropy of predicted probabilities, clipped to ``[eps, 1-eps]``.
 
-    Keras' ``categorical_crossentropy`` / scikit-learn's ``log_loss`` form, for
-    when the model already outputs probabilities. Prefer
+    The clipped form of Keras' ``categorical_crossentropy`` and scikit-learn's
+    ``log_loss``, for when the model already outputs probabilities. The rows
+    are used as given: unlike Keras, fastce does not rescale them to sum to
+    1, and it does not check that they lie in [0, 1]. Prefer
     :func:`softmax_cross_entropy` on logits when you have them.
 
     Parameters
@@ -122,6 +124,13 @@ def binary_cross_entropy(
     n_threads: Optional[int] = None,
 ):
     """Binary cross-entropy of probabilities, elementwise, clipped to ``[eps, 1-eps]``.
+
+    The clipped form (Keras, scikit-learn), not PyTorch's
+    ``F.binary_cross_entropy``, which caps each log at -100 instead: for
+    ``p = 1e-9`` and ``z = 1`` fastce gives ``-log(1e-7) = 16.12`` with the
+    default ``eps``, PyTorch ``20.72``. Probabilities outside [0, 1] are
+    clipped too, not refused (PyTorch raises): pass logits to
+    :func:`sigmoid_cross_entropy` instead.
 
     Parameters
     ----------
