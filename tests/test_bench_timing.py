@@ -96,3 +96,18 @@ def test_bench_reruns_a_loaded_case_until_it_is_quiet(monkeypatch):
     result = cli._quietest_run(SimpleNamespace(id="case"), [], None, None, [None], 5,
                                cli._WaitBudget())
     assert result.other_load == 0.0 and result.attempts == 3 and len(asked) == 2
+
+
+def test_cli_stops_quietly_when_its_reader_goes_away(monkeypatch):
+    """``fastce bench --list | head``: a closed pipe ends the command with
+    status 1, not a BrokenPipeError traceback."""
+    import io
+
+    from fastce.__main__ import main
+
+    class ClosedPipe(io.StringIO):
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr("sys.stdout", ClosedPipe())
+    assert main(["bench", "--list", "--quick"]) == 1
