@@ -56,8 +56,9 @@ typedef struct {
     /* W, the sum of the class weights (C without), as w_sum + w_lo */
     double w_sum, w_lo;
     int grad_zeroed; /* nll: grad holds zeros already */
-    /* no smoothing (e/C is 0) and a class weight that is not finite: the
-     * generic rows only, which leave the absent smoothing terms out */
+    /* a class weight that is not finite: the generic rows only, which
+     * leave absent smoothing terms out (e/C of 0) and the smoothing term
+     * at the max (see softmax_ce_sparse) */
     int generic_only;
 } LOCAL(sparse_ctx);
 
@@ -142,15 +143,17 @@ static void LOCAL(sparse_row_begin)(const LOCAL(sparse_ctx) *c, ptrdiff_t s,
      * its first part reads x, so it comes before g may overwrite x */
     const int masked = st->r.max == -INFINITY; /* every class masked, y too */
     st->smooth = (fastce_acc){0.0, 0.0};
-    if (c->e > 0.0 && !masked && n1 == 1 && VEC(row_wdiff)) { /* one vector pass */
-        double o[4];
+    /* (an infinite class weight takes the loop, which leaves out the terms
+     * at the max: w_j * 0 would be NaN there, where w_j * l_j is inf) */
+    if (c->e > 0.0 && !masked && n1 == 1 && VEC(row_wdiff) && isfinite(c->w_sum)) {
+        double o[4]; /* one vector pass */
         VEC(row_wdiff)(x, c->w, NULL, C, st->r.max, 0, o);
         st->smooth = (fastce_acc){o[0], o[1]};
     } else if (c->e > 0.0 && !masked)
         for (ptrdiff_t j = 0; j < C; j++) {
             double v = (double)x[j * n1];
-            fastce_acc_add(&st->smooth, (c->w ? (double)c->w[j] : 1.0) *
-                                            (v == st->r.max ? 0.0 : st->r.max - v));
+            if (v != st->r.max)
+                fastce_acc_add(&st->smooth, (c->w ? (double)c->w[j] : 1.0) * (st->r.max - v));
         }
     st->stored = LOCAL(row_rest_from_max)(x, n1, C, &st->r, g, 1); /* g: exp(x_j - max) */
 }
@@ -366,11 +369,13 @@ int PUBLIC(softmax_ce_sparse)(const T *x, const int64_t *y, ptrdiff_t n0,
                               T *loss, double *total, T *grad,
                               double grad_scale, int n_threads) {
     fastce_dd W = LOCAL(weight_sum)(w, C);
-    /* The group kernels take the smoothing terms e/C * W and e/C * w_j
-     * even when e/C is 0: an infinite or NaN class weight then made every
-     * gradient entry NaN, where PyTorch's are finite but for the rows whose
-     * target has that weight. */
-    const int generic_only = !(e / (double)C > 0.0) && !isfinite(W.hi);
+    /* An infinite or NaN class weight takes the generic rows. The group
+     * kernels take the smoothing terms e/C * W and e/C * w_j even when e/C
+     * is 0, which made every gradient entry NaN, where PyTorch's are finite
+     * but for the rows whose target has that weight; and with smoothing
+     * they take w_j * (max - x_j) at the max, inf * 0, which made the loss
+     * of a row whose max has an infinite weight NaN (PyTorch: inf). */
+    const int generic_only = !isfinite(W.hi);
     LOCAL(sparse_ctx) ctx = {x,  y,  w,           sw, loss,       grad,
                              C,  n1, ignore_index, e,  grad_scale, W.hi, W.lo, 0, generic_only};
     const ptrdiff_t min_block =

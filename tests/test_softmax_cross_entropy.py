@@ -338,6 +338,38 @@ def test_class_weight_not_finite_spoils_only_its_own_rows(bad, axis, C):
     assert_close(rows[~spoiled], np.moveaxis(want_grad, axis, -1)[~spoiled], np.float64)
 
 
+@pytest.mark.parametrize("C", [4, 33, 200])
+@pytest.mark.parametrize("axis", [-1, 0])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_class_weight_inf_with_smoothing_gives_inf_losses(dtype, axis, C):
+    # with label smoothing every loss takes e/C * w_j * l_j for every class,
+    # and l_j > 0: an infinite w_j makes every loss inf, as in PyTorch and
+    # the reference. The kernels split sum_j w_j l_j into sum_j w_j (max -
+    # x_j) + W lse_rel and took inf * 0 at a row whose max has that weight:
+    # NaN there (a masked class in the row too)
+    r = np.random.default_rng(C)
+    x = r.standard_normal((24, C)).astype(dtype)
+    x[::2, 2] = 5.0   # the inf-weight class is the max of every other row
+    x[1, 3] = -np.inf  # a masked class
+    y = r.integers(0, C, 24)
+    y[5] = -100  # ignored: loss 0
+    w = r.uniform(0.5, 2.0, C).astype(dtype)
+    w[2] = np.inf
+    xx = x if axis == -1 else np.ascontiguousarray(x.T)
+    dense = np.where((y >= 0)[:, None], np.eye(C, dtype=dtype)[np.maximum(y, 0)], 0).astype(dtype)
+    for target in (y, dense):
+        tt = target if target.ndim == 1 or axis == -1 else np.ascontiguousarray(target.T)
+        loss = fastce.softmax_cross_entropy(xx, tt, weight=w, axis=axis, label_smoothing=0.1,
+                                            reduction="none")
+        with np.errstate(all="ignore"):
+            want = ref.softmax_cross_entropy(xx, tt, weight=w, axis=axis, label_smoothing=0.1,
+                                             reduction="none")
+        np.testing.assert_array_equal(loss, want.astype(dtype))
+        assert (loss[y >= 0] == np.inf).all()
+        assert fastce.softmax_cross_entropy(xx, tt, weight=w, axis=axis, label_smoothing=0.1,
+                                            reduction="sum") == np.inf
+
+
 def test_dense_gradient_entry_that_cancels():
     """Hypothesis's example (tests/test_fuzz.py, K_ABS): a dense one-hot
     target with class weights, whose gradient entry B p_0 - c_0 = 1.488 -
