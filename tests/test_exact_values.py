@@ -363,3 +363,17 @@ def test_dense_target_mass_cancelling_to_zero_keeps_loss_and_gradient(target, we
                                                   weight=np.array([1.0, 0.0, -1.0], dtype),
                                                   reduction="sum", return_grad=True)
     assert z_loss == 0 and not z_grad.any()
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("shape", [(64, 64), (3, 1000)])
+def test_elementwise_sum_past_the_range_is_inf_not_nan(shape):
+    """The binary losses' sums of finite per-element losses of about 7e306
+    past float64's range give inf: the AVX2 loops' compensated lanes took
+    inf - inf after the overflowing add (NaN), as the softmax CE's did."""
+    z = np.zeros(shape)
+    w = np.full(shape[-1], 1e307)
+    for loss in (fastce.sigmoid_cross_entropy(np.zeros(shape), z, weight=w, reduction="sum"),
+                 fastce.binary_cross_entropy(np.full(shape, 0.5), z, weight=w, reduction="sum"),
+                 fastce.sigmoid_cross_entropy(np.zeros(shape), z, weight=w)):
+        assert loss == np.inf
