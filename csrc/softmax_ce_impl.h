@@ -112,6 +112,10 @@ typedef struct {
     int64_t y;
     int skip; /* an ignored row: done by its first step */
     int stored;
+    /* with smoothing and a class weight that is not finite: whether the
+     * weights of the classes at the max are all finite (their terms
+     * w_k * lse_rel are then 0 where lse_rel is) */
+    int max_weights_finite;
 } LOCAL(sparse_state);
 
 /* The first steps of one row of the sparse loss (any stride): the label,
@@ -143,18 +147,22 @@ static void LOCAL(sparse_row_begin)(const LOCAL(sparse_ctx) *c, ptrdiff_t s,
      * its first part reads x, so it comes before g may overwrite x */
     const int masked = st->r.max == -INFINITY; /* every class masked, y too */
     st->smooth = (fastce_acc){0.0, 0.0};
+    st->max_weights_finite = 1;
     /* (an infinite class weight takes the loop, which leaves out the terms
      * at the max: w_j * 0 would be NaN there, where w_j * l_j is inf) */
     if (c->e > 0.0 && !masked && n1 == 1 && VEC(row_wdiff) && isfinite(c->w_sum)) {
         double o[4]; /* one vector pass */
         VEC(row_wdiff)(x, c->w, NULL, C, st->r.max, 0, o);
         st->smooth = (fastce_acc){o[0], o[1]};
-    } else if (c->e > 0.0 && !masked)
+    } else if (c->e > 0.0 && !masked) {
         for (ptrdiff_t j = 0; j < C; j++) {
-            double v = (double)x[j * n1];
+            double v = (double)x[j * n1], wj = c->w ? (double)c->w[j] : 1.0;
             if (v != st->r.max)
-                fastce_acc_add(&st->smooth, (c->w ? (double)c->w[j] : 1.0) * (st->r.max - v));
+                fastce_acc_add(&st->smooth, wj * (st->r.max - v));
+            else
+                st->max_weights_finite &= isfinite(wj) != 0;
         }
+    }
     st->stored = LOCAL(row_rest_from_max)(x, n1, C, &st->r, g, 1); /* g: exp(x_j - max) */
 }
 
@@ -180,7 +188,16 @@ static void LOCAL(sparse_row_end)(const LOCAL(sparse_ctx) *c, ptrdiff_t s,
         l = fastce_term(1.0 - e, wy * LOCAL(class_loss)(xy, r, lse_rel));
         /* e/C may underflow to 0: then the term is absent, even against an
          * infinite smoothing sum (a +inf logit beside finite ones) */
-        if (e > 0.0) l += fastce_term(e_c, fastce_acc_value(st->smooth) + c->w_sum * lse_rel);
+        if (e > 0.0) {
+            /* sum_j w_j lse_rel: where lse_rel is 0 (a rest that underflows)
+             * and a weight is not finite, only the max's terms w_k * 0 are
+             * left of it, 0 unless such a w_k is infinite (NaN, as PyTorch's
+             * w_k * 0); the others' w_j (max - x_j) hold their inf */
+            double w_lse = lse_rel == 0.0 && !isfinite(c->w_sum)
+                               ? (st->max_weights_finite ? 0.0 : NAN)
+                               : c->w_sum * lse_rel;
+            l += fastce_term(e_c, fastce_acc_value(st->smooth) + w_lse);
+        }
         l *= sw;
         if (isfinite(l) && (l != 0.0 || r.deep > 0.0) && (e > 0.0 || c->w || c->sw)) {
             /* (a finite loss may still have an absent infinite term; a
@@ -423,7 +440,8 @@ static void LOCAL(dense_row)(const void *vctx, ptrdiff_t s, fastce_acc *acc) {
      * below, with negative weights or targets, sees each term (their B may
      * cancel to 0 where the loss and gradient do not: target 0.5, 0.5, 0
      * with weights 1, -1, 1 gave loss 0 for torch's 0.5) */
-    int mass = 0;
+    int mass = 0, positive = 0, negative = 0;
+    int max_wt_finite = 1; /* the terms wt_k of the classes at the max (loop only) */
     /* wt_c = w_c (keep t_c + e/C): vector passes for the sums over w t
      * and, with smoothing, over w (ones without class weights). Double
      * rows with class weights, smoothing or a sample weight need the exact
@@ -481,9 +499,10 @@ static void LOCAL(dense_row)(const void *vctx, ptrdiff_t s, fastce_acc *acc) {
             fastce_dense_sums_add(&sums, c->w ? (double)c->w[j] : 1.0,
                                   (double)t[j * n1], v, r.max, c->e > 0.0);
         fastce_acc_add(&B_acc, wt);
-        mass |= wt != 0.0;
+        mass |= wt != 0.0, positive |= wt > 0.0, negative |= wt < 0.0;
         if (v == r.max) {
             if (k < 0) k = j;
+            max_wt_finite &= isfinite(wt) != 0;
             continue;
         }
         fastce_acc_add(&B_rest_acc, wt);
@@ -497,9 +516,16 @@ static void LOCAL(dense_row)(const void *vctx, ptrdiff_t s, fastce_acc *acc) {
     const double lse_rel = lse_dd.hi + lse_dd.lo;
     /* no target mass (every wt_c 0): 0 whatever the logits hold, like an
      * ignored sample; otherwise a masked row is inf */
-    double l = !mass    ? 0.0
-             : masked   ? (B != B ? B : INFINITY) /* a NaN target stays NaN */
-                        : fastce_acc_value(A) + B * lse_rel;
+    /* a masked row: every l_c is +inf, so its terms wt_c l_c are +inf or
+     * -inf by the sign of wt_c (NaN where both are there); NaN stays NaN */
+    double l = !mass  ? 0.0
+             : masked ? (B != B ? B : positive && negative ? NAN : negative ? -INFINITY : INFINITY)
+                      /* (B not finite and a rest that underflows: B lse_rel
+                       * is the max's wt_k * 0, 0 unless wt_k is not finite;
+                       * the other terms' inf is in A, as in sparse_row_end) */
+                      : fastce_acc_value(A) + (lse_rel == 0.0 && !isfinite(B)
+                                                   ? (max_wt_finite ? 0.0 : NAN)
+                                                   : B * lse_rel);
     l *= sw;
     if (precise && (!vec || exact) && isfinite(l) && (l != 0.0 || (r.deep > 0.0 && mass))) {
         /* (a finite loss may still have an absent infinite term; a zero
@@ -534,7 +560,7 @@ static void LOCAL(dense_row)(const void *vctx, ptrdiff_t s, fastce_acc *acc) {
             g[j * n1] = (T)((double)g[j * n1] - a * wt);
         }
     }
-    if (k >= 0 && r.rest < 1.0)
+    if (k >= 0 && r.rest < 1.0 && isfinite(B)) /* (inf - inf: keep B p_k - wt_k) */
         g[k * n1] = (T)(a * (B_rest - B * r.rest / (1.0 + r.rest)));
 }
 
@@ -557,8 +583,10 @@ static inline ptrdiff_t (*LOCAL(dense_rows_kernel)(void))(const T *, const T *, 
  * with a negative class weight, where the kernel's plain sum of the
  * weights could cancel (its targets are checked row by row). */
 static inline int LOCAL(dense_group_kernel)(const LOCAL(dense_ctx) *c) {
+    /* (a class weight that is not finite: the rows one by one, whose loop
+     * leaves the inf * 0 of the terms at the max out) */
     return LOCAL(rows_kernel_layout)(c->C, c->n1) && LOCAL(dense_rows_kernel)() &&
-           !c->w_negative;
+           !c->w_negative && isfinite(c->W.hi);
 }
 
 static double LOCAL(dense_tile)(const void *vctx, ptrdiff_t s, ptrdiff_t r, const T *x,

@@ -377,3 +377,35 @@ def test_elementwise_sum_past_the_range_is_inf_not_nan(shape):
                  fastce.binary_cross_entropy(np.full(shape, 0.5), z, weight=w, reduction="sum"),
                  fastce.sigmoid_cross_entropy(np.zeros(shape), z, weight=w)):
         assert loss == np.inf
+
+
+@pytest.mark.parametrize("target, weight, loss", [
+    ([[1.0, -1.0, 0.0]], None, np.nan),              # terms of both signs
+    ([[0.5, 0.5, 0.0]], [1.0, -1.0, 1.0], np.nan),
+    ([[-1.0, 0.0, 0.0]], None, -np.inf),             # negative mass only
+    ([[0.2, 0.8, 0.0]], None, np.inf),
+])
+def test_dense_masked_row_takes_the_sign_of_its_terms(target, weight, loss):
+    """A row of -inf logits has every l_c = +inf, so each term w_c t_c l_c is
+    +inf or -inf by its sign (NaN where both are there), as in the reference
+    and PyTorch; a mass that cancels to 0 had made it +inf."""
+    x = np.full((1, 3), -np.inf)
+    w = None if weight is None else np.array(weight)
+    got, grad = fastce.softmax_cross_entropy(x, np.array(target), weight=w, reduction="sum",
+                                             return_grad=True)
+    np.testing.assert_array_equal(got, loss)
+    with np.errstate(all="ignore"):
+        np.testing.assert_array_equal(reference.softmax_cross_entropy(
+            x, np.array(target), weight=w, reduction="sum"), loss)
+    assert not grad.any()
+
+
+@pytest.mark.filterwarnings("error")
+def test_dense_sample_weights_of_both_signs_past_the_range_do_not_warn():
+    n = 64
+    x = np.zeros((n, 2))
+    x[:, 1] = -1.0
+    t = np.eye(2)[np.ones(n, dtype=np.int64)]
+    sw = np.where(np.arange(n) % 2 == 0, 5e307, -5e307)
+    for reduction in ("none", "sum", "mean"):
+        fastce.softmax_cross_entropy(x, t, sample_weight=sw, reduction=reduction)

@@ -370,6 +370,34 @@ def test_class_weight_inf_with_smoothing_gives_inf_losses(dtype, axis, C):
                                             reduction="sum") == np.inf
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_class_weight_inf_with_smoothing_where_the_rest_underflows(dtype):
+    # lse_rel = log1p(rest) is 0 when every other logit lies 745 or more
+    # below the max: sum_j w_j l_j was taken as sum_j w_j (max - x_j) +
+    # W * 0, inf + NaN; the exact loss (and PyTorch's) is inf. Where the
+    # infinite weight is the max's own, its term is inf * 0: NaN, as PyTorch
+    w = np.array([np.inf, 1.0, 1.0], dtype)
+    for x, want in (([[-800.0, 0.0, -900.0]], np.inf), ([[0.0, -800.0, -900.0]], np.nan)):
+        x = np.array(x, dtype)
+        for t in (np.array([1]), np.eye(3, dtype=dtype)[[1]]):
+            loss = fastce.softmax_cross_entropy(x, t, weight=w, label_smoothing=0.1,
+                                                reduction="none")
+            np.testing.assert_array_equal(loss, np.array([want], dtype))
+
+
+def test_class_weight_inf_with_smoothing_dense_gradient_as_sparse():
+    # the dense gradient's entry at a lone max, B_rest - B rest/(1+rest),
+    # was inf - inf (NaN) where the sparse one (and PyTorch's) is inf
+    x = np.array([[0.0, 1.0, 3.0], [-np.inf, 0.0, 1.0]])
+    w = np.array([1.0, np.inf, 1.0])
+    for y in ([0, 2], [0, 1]):
+        kw = dict(weight=w, label_smoothing=0.1, reduction="sum", return_grad=True)
+        with np.errstate(all="ignore"):
+            sparse = fastce.softmax_cross_entropy(x, np.array(y), **kw)[1]
+            dense = fastce.softmax_cross_entropy(x, np.eye(3)[y], **kw)[1]
+        np.testing.assert_array_equal(dense, sparse)
+
+
 def test_dense_gradient_entry_that_cancels():
     """Hypothesis's example (tests/test_fuzz.py, K_ABS): a dense one-hot
     target with class weights, whose gradient entry B p_0 - c_0 = 1.488 -

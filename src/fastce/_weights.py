@@ -115,7 +115,7 @@ def dense_denominator(reduction: str, n_samples: int, sample_weight: Optional[np
     over the denominator stays at most 1)."""
     if sample_weight is None:
         return None, float(n_samples)
-    with np.errstate(over="ignore"):  # (weights summing past the range: the mean divides by inf)
+    with np.errstate(over="ignore", invalid="ignore"):  # (weights summing past the range)
         den = float(sample_weight.sum(dtype=np.float64))
     if reduction != "mean" or not abs(den) < SMALL_MEAN_DENOMINATOR:
         return sample_weight, den
