@@ -435,12 +435,9 @@ static void LOCAL(dense_row)(const void *vctx, ptrdiff_t s, fastce_acc *acc) {
     fastce_acc A = {0.0, 0.0}, B_acc = {0.0, 0.0}, B_rest_acc = {0.0, 0.0};
     fastce_dense_sums sums = {{0.0, 0.0}, {0.0, 0.0}, {0.0, 0.0}, {0.0, 0.0}};
     ptrdiff_t k = -1;
-    /* whether some wt_c is not 0 (or is NaN): the vector passes take only
-     * terms of one sign, whose sum B is 0 just when every term is; the loop
-     * below, with negative weights or targets, sees each term (their B may
-     * cancel to 0 where the loss and gradient do not: target 0.5, 0.5, 0
-     * with weights 1, -1, 1 gave loss 0 for torch's 0.5) */
-    int mass = 0, positive = 0, negative = 0;
+    /* the signs of the terms wt_c the loop sees (below: whether the row
+     * has target mass, and a masked row's loss) */
+    int positive = 0, negative = 0;
     int max_wt_finite = 1; /* the terms wt_k of the classes at the max (loop only) */
     /* wt_c = w_c (keep t_c + e/C): vector passes for the sums over w t
      * and, with smoothing, over w (ones without class weights). Double
@@ -499,7 +496,7 @@ static void LOCAL(dense_row)(const void *vctx, ptrdiff_t s, fastce_acc *acc) {
             fastce_dense_sums_add(&sums, c->w ? (double)c->w[j] : 1.0,
                                   (double)t[j * n1], v, r.max, c->e > 0.0);
         fastce_acc_add(&B_acc, wt);
-        mass |= wt != 0.0, positive |= wt > 0.0, negative |= wt < 0.0;
+        positive |= wt > 0.0, negative |= wt < 0.0;
         if (v == r.max) {
             if (k < 0) k = j;
             max_wt_finite &= isfinite(wt) != 0;
@@ -509,7 +506,12 @@ static void LOCAL(dense_row)(const void *vctx, ptrdiff_t s, fastce_acc *acc) {
         if (!masked) fastce_acc_add(&A, fastce_term(wt, r.max - v));
     }
     double B = fastce_acc_value(B_acc), B_rest = fastce_acc_value(B_rest_acc);
-    if (vec) mass = B != 0.0;
+    /* whether some wt_c is not 0 (or is NaN, which makes B NaN): the vector
+     * passes take only terms of one sign, whose sum B is 0 just when every
+     * term is; the loop, with negative weights or targets, sees each term
+     * (their B may cancel to 0 where the loss and gradient do not: target
+     * 0.5, 0.5, 0 with weights 1, -1, 1 gave loss 0 for torch's 0.5) */
+    const int mass = vec ? B != 0.0 : positive || negative || B != B;
     /* the sums above have read x: g may now receive exp(x_j - max) */
     int stored = LOCAL(row_rest_from_max)(x, n1, C, &r, g, 1);
     const fastce_dd lse_dd = LOCAL(lse_rel_dd)(r);
