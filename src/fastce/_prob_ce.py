@@ -2,12 +2,12 @@
 categorical_cross_entropy and binary_cross_entropy."""
 from __future__ import annotations
 
-from typing import Any, Literal, Optional
+from typing import Any, Optional
 
 import numpy as np
 
 from ._bindings import for_dtype
-from ._inputs import (Grad, broadcast_operands, check_bool, check_interval,
+from ._inputs import (Grad, Reduction, broadcast_operands, check_bool, check_interval,
                       check_reduction, check_shape, check_threads,
                       class_layout, dtypes, grad_scale,
                       is_labels, operand, per_sample_buffer,
@@ -22,7 +22,7 @@ def categorical_cross_entropy(
     axis: int = -1,
     eps: float = 1e-7,
     sample_weight: Any = None,
-    reduction: Literal["mean", "sum", "none"] = "mean",
+    reduction: Reduction = "mean",
     return_grad: bool = False,
     grad_out: Optional[np.ndarray] = None,
     n_threads: Optional[int] = None,
@@ -118,7 +118,7 @@ def binary_cross_entropy(
     *,
     eps: float = 1e-7,
     weight: Any = None,
-    reduction: Literal["mean", "sum", "none"] = "mean",
+    reduction: Reduction = "mean",
     return_grad: bool = False,
     grad_out: Optional[np.ndarray] = None,
     n_threads: Optional[int] = None,

@@ -1,13 +1,13 @@
 """sigmoid_cross_entropy: binary cross-entropy from logits, elementwise."""
 from __future__ import annotations
 
-from typing import Any, Literal, Optional
+from typing import Any, Optional
 
 import numpy as np
 
 from ._bindings import for_dtype
-from ._inputs import (Grad, broadcast_operands, check_bool, check_reduction, check_shape,
-                      check_threads, dtypes, grad_scale,
+from ._inputs import (Grad, Reduction, broadcast_operands, check_bool, check_reduction,
+                      check_shape, check_threads, dtypes, grad_scale,
                       operand, per_sample_buffer, real_array, reduce)
 
 
@@ -17,7 +17,7 @@ def sigmoid_cross_entropy(
     *,
     weight: Any = None,
     pos_weight: Any = None,
-    reduction: Literal["mean", "sum", "none"] = "mean",
+    reduction: Reduction = "mean",
     return_grad: bool = False,
     grad_out: Optional[np.ndarray] = None,
     n_threads: Optional[int] = None,

@@ -1,12 +1,12 @@
 """softmax_cross_entropy (from logits) and nll_loss (from log-probabilities)."""
 from __future__ import annotations
 
-from typing import Any, Literal, Optional
+from typing import Any, Optional
 
 import numpy as np
 
 from ._bindings import for_dtype
-from ._inputs import (Grad, check_bool, check_ignore_index, check_interval,
+from ._inputs import (Grad, Reduction, check_bool, check_ignore_index, check_interval,
                       check_reduction, check_shape, check_threads, class_layout,
                       class_weight, dtypes, grad_scale,
                       is_labels, kernel_ignore_index, operand,
@@ -23,7 +23,7 @@ def softmax_cross_entropy(
     sample_weight: Any = None,
     ignore_index: Optional[int] = -100,
     label_smoothing: float = 0.0,
-    reduction: Literal["mean", "sum", "none"] = "mean",
+    reduction: Reduction = "mean",
     return_grad: bool = False,
     grad_out: Optional[np.ndarray] = None,
     n_threads: Optional[int] = None,
@@ -144,7 +144,7 @@ def nll_loss(
     weight: Any = None,
     sample_weight: Any = None,
     ignore_index: Optional[int] = -100,
-    reduction: Literal["mean", "sum", "none"] = "mean",
+    reduction: Reduction = "mean",
     return_grad: bool = False,
     grad_out: Optional[np.ndarray] = None,
     n_threads: Optional[int] = None,
