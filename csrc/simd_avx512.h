@@ -1,7 +1,7 @@
 /* simd_avx512.h: vectorised exp, log and log1p for AVX-512 (F, DQ),
- * written for fastce. Included only by vec_avx512.c, vec_avx512_rows.c and
- * vec_avx512_pointwise.c, which are compiled for AVX-512 and called only on
- * CPUs that have it (see dispatch.c).
+ * written for fastce. Included only by the vec_avx512*.c units, which are
+ * compiled for AVX-512 and called only on CPUs that have it (see
+ * dispatch.c).
  *
  * The float exp is the scheme of simd_avx2.h (Cody-Waite reduction) with
  * a degree-6 polynomial fitted for fastce (AVX2 keeps Cephes' degree 7), in

@@ -5,8 +5,9 @@
  * sum in one lane that the baseline scalar build rounds twice, so the low
  * words can differ far below the 2^-100 that matters; the table lookups are
  * gathers). Included by vec_avx512.c, for the rows of logsumexp whose
- * result cancels (lse_dd_rest_f32/f64 there), and by vec_avx512_rows.c,
- * for the float64 weighted and smoothed losses (fastce512_log1p_dd). */
+ * result cancels (lse_dd_rest_f32/f64 there), and by vec_avx512_rows_f64.c
+ * and vec_avx512_planes_f64.c, for the float64 weighted and smoothed
+ * losses (fastce512_log1p_dd) and the planes' rests. */
 #ifndef FASTCE_SIMD_AVX512_DD_H
 #define FASTCE_SIMD_AVX512_DD_H
 

@@ -1,5 +1,5 @@
 /* simd_avx512_lanes.h: small lane helpers shared by the AVX-512 kernels
- * that put samples in lanes (vec_avx512_rows.c, vec_avx512_planes.c):
+ * that put samples in lanes (vec_avx512_rows*.c, vec_avx512_planes*.c):
  * float and double lanes, Kahan-compensated lane sums, the lanes whose
  * logsumexp cancels. Compiled only with AVX-512 flags. */
 #ifndef FASTCE_SIMD_AVX512_LANES_H

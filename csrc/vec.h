@@ -312,9 +312,11 @@ extern const fastce_vec_ops fastce_vec_avx2;
  * has put over it. */
 #define FASTCE_HAVE_AVX512_TABLE 1
 void fastce_vec_avx512_fill(fastce_vec_ops *t);
-/* The few-class row kernels (sparse_ce_rows, softmax_rows) in AVX-512,
- * from vec_avx512_rows.c; called by fastce_vec_avx512_fill. */
+/* The few-class row kernels (sparse_ce_rows, softmax_rows, dense_ce_rows)
+ * in AVX-512: float ones from vec_avx512_rows.c, double ones from
+ * vec_avx512_rows_f64.c; called by fastce_vec_avx512_fill. */
 void fastce_vec_avx512_fill_rows(fastce_vec_ops *t);
+void fastce_vec_avx512_fill_rows_f64(fastce_vec_ops *t);
 /* The many-class side-by-side kernels (sparse_ce_planes, softmax_planes):
  * float ones and argmax_planes from vec_avx512_planes.c, double ones from
  * vec_avx512_planes_f64.c (AVX2 has float ones only, in

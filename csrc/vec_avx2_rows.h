@@ -675,7 +675,7 @@ static ptrdiff_t dense_ce_rows_f32(const float *x, const float *t, ptrdiff_t n, 
 
 /* Four rows of few classes in double lanes: the float version above, with
  * lane k = row k of 4 and Kahan-compensated sums; the rest and L as hi +
- * lo (rows8 in vec_avx512_rows.c). */
+ * lo (rows8 in vec_avx512_rows_f64.c). */
 typedef struct {
     __m256d v[FASTCE_ROWS_C], ex[FASTCE_ROWS_C], m, rest, rest_lo, L, L_lo, xy, ey, used;
     __m256i yv;
@@ -834,7 +834,7 @@ static inline void rows4_exp_(rows4 *g, ptrdiff_t C, int tame, int pick) {
 }
 
 /* The used rows of a group whose rest is below FASTCE_TINY_REST_F64, a
- * lane mask (rows8_stop_at_tiny_rest in vec_avx512_rows.c). */
+ * lane mask (rows8_stop_at_tiny_rest in vec_avx512_rows_f64.c). */
 static inline int rows4_tiny_rest(const rows4 *g) {
     return _mm256_movemask_pd(_mm256_and_pd(
         _mm256_cmp_pd(g->rest, _mm256_set1_pd(FASTCE_TINY_REST_F64), _CMP_LT_OQ), g->used));
@@ -854,7 +854,7 @@ static inline int rows4_exp(rows4 *g, ptrdiff_t C, int pick) {
     return !(low & _mm256_movemask_pd(far));
 }
 
-/* rows8_lse (vec_avx512_rows.c) for rows4. */
+/* rows8_lse (vec_avx512_rows_f64.c) for rows4. */
 static inline void rows4_lse(rows4 *g) {
     const __m256d one = _mm256_set1_pd(1.0);
     const fastce256_dd L = fastce256_log1p_dd(g->rest);
@@ -908,7 +908,7 @@ static ptrdiff_t softmax_rows_f64(const double *x, ptrdiff_t n, ptrdiff_t C, ptr
     return r0;
 }
 
-/* weighted_loss8 (vec_avx512_rows.c) for rows4: a weighted or smoothed
+/* weighted_loss8 (vec_avx512_rows_f64.c) for rows4: a weighted or smoothed
  * float64 loss in double-double, rounded once. */
 FASTCE_ALWAYS_INLINE __m256d weighted_loss4(const rows4 *g, __m256d wy, __m256d sw, double e,
                                             ptrdiff_t C, double w_sum, double w_lo,
@@ -1026,7 +1026,7 @@ static ptrdiff_t sparse_ce_rows_f64(const double *x, const int64_t *y, ptrdiff_t
         }
         if (have) rows4_lse(prev);
         if (ok) ok = rows4_exp(g, C, grad ? 2 : 1);
-        if (ok && (w || sw || e > 0.0)) /* see rows8_stop_at_tiny_rest in vec_avx512_rows.c */
+        if (ok && (w || sw || e > 0.0)) /* see rows8_stop_at_tiny_rest in vec_avx512_rows_f64.c */
             ok = !rows4_tiny_rest(g);
         if (have) {
             ptrdiff_t p0 = r0 - 4;
@@ -1054,7 +1054,7 @@ static inline int targets4_fit(const double *tb, const rows4_shape *s) {
     return !_mm256_movemask_pd(bad);
 }
 
-/* dense_ce_out8 (vec_avx512_rows.c) for rows4: the loss in double-double
+/* dense_ce_out8 (vec_avx512_rows_f64.c) for rows4: the loss in double-double
  * from the four sums of fastce_dense_sums, rounded once, for every row
  * whose plain double loss is finite and nonzero; B and B_rest compensated;
  * the gradient rounded once. */

@@ -5,7 +5,7 @@
  * over it by fastce_vec_avx512_fill: here the long-row passes (max, rest,
  * the second passes over a row), accuracy's row argmax and the math test
  * hook; the few-class row
- * kernels from vec_avx512_rows.c; sigmoid, binary and categorical CE from
+ * kernels from vec_avx512_rows.c and vec_avx512_rows_f64.c; sigmoid, binary and categorical CE from
  * vec_avx512_pointwise.c. Only count_labels stays AVX2's. The results
  * follow the contracts of vec.h. */
 #include "vec.h"
@@ -610,6 +610,7 @@ void fastce_vec_avx512_fill(fastce_vec_ops *t) {
     t->row_argmax_f32 = row_argmax_f32;
     t->row_argmax_f64 = row_argmax_f64;
     fastce_vec_avx512_fill_rows(t);
+    fastce_vec_avx512_fill_rows_f64(t);
     fastce_vec_avx512_fill_pointwise(t);
     fastce_vec_avx512_fill_planes(t);
     fastce_vec_avx512_fill_planes_f64(t);
