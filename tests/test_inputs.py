@@ -464,3 +464,34 @@ def test_numpy_scalars_are_accepted_as_options(name, kwargs, plain):
     got, want = fn(*inputs, **kwargs), fn(*inputs, **plain)
     for g, w in zip(got, want) if isinstance(want, tuple) else [(got, want)]:
         np.testing.assert_array_equal(g, w)
+
+
+_ONE_ROW = np.array([0.5, -1.0, 2.0])
+_ONE_ROW_P = np.array([0.2, 0.3, 0.5])
+
+
+@pytest.mark.parametrize("call", [
+    lambda dt: fastce.logsumexp(_ONE_ROW.astype(dt)),
+    lambda dt: fastce.entropy(_ONE_ROW_P.astype(dt)),
+    lambda dt: fastce.kl_divergence(_ONE_ROW_P.astype(dt), _ONE_ROW_P[::-1].astype(dt)),
+    lambda dt: fastce.cross_entropy(_ONE_ROW.astype(dt), 2, reduction="none"),
+    lambda dt: fastce.nll_loss(_ONE_ROW.astype(dt), 1, reduction="none"),
+    lambda dt: fastce.categorical_cross_entropy(_ONE_ROW_P.astype(dt), 0, reduction="none"),
+    lambda dt: fastce.sigmoid_cross_entropy(dt(0.5), dt(1.0), reduction="none"),
+    lambda dt: fastce.binary_cross_entropy(dt(0.25), dt(1.0), reduction="none"),
+], ids=["logsumexp", "entropy", "kl_divergence", "cross_entropy", "nll_loss",
+        "categorical_cross_entropy", "sigmoid_cross_entropy", "binary_cross_entropy"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_result_without_dimensions_is_a_numpy_scalar(call, dtype):
+    """One row (or one element) leaves no dimension: the result is a NumPy
+    scalar of the result dtype, as NumPy's own reductions give (np.max of a
+    1-D array), not a 0-d array."""
+    got = call(dtype)
+    assert isinstance(got, dtype), type(got)
+
+
+def test_a_result_with_dimensions_stays_an_array():
+    x = _ONE_ROW.reshape(1, 3)
+    assert fastce.logsumexp(x).shape == (1,)
+    assert fastce.logsumexp(_ONE_ROW, keepdims=True).shape == (1,)
+    assert fastce.cross_entropy(x, [2], reduction="none").shape == (1,)

@@ -395,12 +395,19 @@ def grad_scale(reduction: str, denominator: float) -> float:
     return inv if math.isfinite(inv) else 1.0
 
 
+def as_result(a: np.ndarray) -> Any:
+    """An array to return, or the NumPy scalar it holds when it has no
+    dimensions (one row's logsumexp, one sample's loss), as NumPy's own
+    reductions return one (``np.max`` of a 1-D array is a ``np.float64``)."""
+    return a[()] if a.ndim == 0 else a
+
+
 def reduce(reduction: str, total: float, per_sample: Optional[np.ndarray],
            denominator: float, shape: tuple, result: np.dtype):
     """The returned loss: per-sample array, sum, or mean (NaN over nothing)."""
     if reduction == "none":
         assert per_sample is not None
-        return per_sample.reshape(shape).astype(result, copy=False)
+        return as_result(per_sample.reshape(shape).astype(result, copy=False))
     if reduction == "sum":
         return result.type(total)
     return result.type(total / denominator if denominator != 0 else math.nan)

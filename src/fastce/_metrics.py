@@ -1,12 +1,12 @@
 """accuracy, entropy and kl_divergence over a class axis."""
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 import numpy as np
 
 from ._bindings import for_dtype
-from ._inputs import (check_shape, check_threads, class_layout, dtypes,
+from ._inputs import (as_result, check_shape, check_threads, class_layout, dtypes,
                       is_labels, labels, operand, real_array)
 
 
@@ -59,7 +59,8 @@ def accuracy(scores: Any, target: Any, *, axis: int = -1,
     return np.float64(hits / n if n else np.nan)
 
 
-def _entropy(p: Any, q: Any, axis: int, n_threads: Optional[int]) -> np.ndarray:
+def _entropy(p: Any, q: Any, axis: int,
+             n_threads: Optional[int]) -> Union[np.ndarray, np.floating]:
     pa = real_array(p, "p")
     qa = None if q is None else real_array(q, "q")
     compute, result = dtypes(pa.dtype if qa is None else np.result_type(pa, qa))
@@ -71,11 +72,11 @@ def _entropy(p: Any, q: Any, axis: int, n_threads: Optional[int]) -> np.ndarray:
     for_dtype(compute).entropy(operand(pa, compute),
                                None if qa is None else operand(qa, compute),
                                *layout.dims, out.reshape(-1), nt)
-    return out.astype(result, copy=False)
+    return as_result(out.astype(result, copy=False))
 
 
 def entropy(p: Any, *, axis: int = -1,
-            n_threads: Optional[int] = None) -> np.ndarray:
+            n_threads: Optional[int] = None) -> Union[np.ndarray, np.floating]:
     """Shannon entropy ``-sum p*log(p)`` (nats) of each distribution.
 
     Parameters
@@ -89,8 +90,8 @@ def entropy(p: Any, *, axis: int = -1,
 
     Returns
     -------
-    ndarray
-        The shape of ``p`` without ``axis``.
+    ndarray or scalar
+        The shape of ``p`` without ``axis``; a NumPy scalar for 1-D ``p``.
 
     Notes
     -----
@@ -109,7 +110,7 @@ def entropy(p: Any, *, axis: int = -1,
 
 
 def kl_divergence(p: Any, q: Any, *, axis: int = -1,
-                  n_threads: Optional[int] = None) -> np.ndarray:
+                  n_threads: Optional[int] = None) -> Union[np.ndarray, np.floating]:
     """Kullback-Leibler divergence ``sum p*log(p/q)`` of each pair of rows.
 
     Parameters
@@ -123,8 +124,9 @@ def kl_divergence(p: Any, q: Any, *, axis: int = -1,
 
     Returns
     -------
-    ndarray
-        The shape of ``p`` without ``axis``; ``inf`` where ``q`` is 0 and ``p`` is not.
+    ndarray or scalar
+        The shape of ``p`` without ``axis`` (a NumPy scalar for 1-D ``p``);
+        ``inf`` where ``q`` is 0 and ``p`` is not.
 
     Notes
     -----

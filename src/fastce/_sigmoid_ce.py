@@ -47,7 +47,8 @@ def sigmoid_cross_entropy(
     Returns
     -------
     loss : ndarray or scalar
-        ``logits.shape`` for ``'none'``, else a NumPy scalar.
+        ``logits.shape`` for ``'none'`` (a NumPy scalar for a scalar logit),
+        else a NumPy scalar.
     grad : ndarray
         Only when ``return_grad``: ``weight * ((1-z)*sigmoid(x) - q*z*sigmoid(-x))``
         (divided by the number of elements for ``'mean'``).

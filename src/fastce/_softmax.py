@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 import numpy as np
 
 from ._bindings import for_dtype
-from ._inputs import (check_bool, check_threads, class_layout, dtypes, operand, out_array,
-                      real_array)
+from ._inputs import (as_result, check_bool, check_threads, class_layout, dtypes, operand,
+                      out_array, real_array)
 
 
 def _run(kernel: str, x: Any, axis: int, n_threads: Optional[int], per_row: bool,
@@ -36,7 +36,7 @@ def _run(kernel: str, x: Any, axis: int, n_threads: Optional[int], per_row: bool
 
 
 def logsumexp(x: Any, axis: int = -1, keepdims: bool = False, *,
-              n_threads: Optional[int] = None) -> np.ndarray:
+              n_threads: Optional[int] = None) -> Union[np.ndarray, np.floating]:
     """Log of the sum of exponentials along the class axis, without overflow.
 
     Parameters
@@ -52,9 +52,10 @@ def logsumexp(x: Any, axis: int = -1, keepdims: bool = False, *,
 
     Returns
     -------
-    ndarray
+    ndarray or scalar
         ``log(sum(exp(x), axis))`` of x's shape without ``axis`` (or with it of
-        length 1 when ``keepdims``). float32 and float64 inputs keep their dtype,
+        length 1 when ``keepdims``); a NumPy scalar for 1-D x, as NumPy's
+        reductions return. float32 and float64 inputs keep their dtype,
         float16 is computed in float32, integers give float64.
 
     Notes
@@ -72,7 +73,7 @@ def logsumexp(x: Any, axis: int = -1, keepdims: bool = False, *,
     """
     keepdims = check_bool(keepdims, "keepdims")
     out, layout = _run("logsumexp", x, axis, n_threads, per_row=True)
-    return np.expand_dims(out, layout.axis) if keepdims else out
+    return np.expand_dims(out, layout.axis) if keepdims else as_result(out)
 
 
 def log_softmax(x: Any, axis: int = -1, *, out: Optional[np.ndarray] = None,

@@ -67,7 +67,8 @@ def softmax_cross_entropy(
     Returns
     -------
     loss : ndarray or scalar
-        A NumPy scalar of the result dtype for ``'mean'`` and ``'sum'``.
+        A NumPy scalar of the result dtype for ``'mean'`` and ``'sum'``, and
+        for ``'none'`` when there is one sample (1-D logits).
     grad : ndarray
         Only when ``return_grad``; the shape of ``logits``.
 
