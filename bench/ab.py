@@ -52,7 +52,7 @@ def _cases() -> Dict[str, Callable[[], object]]:
     pb = rng.random((16384, 64)).astype(np.float32)
     p = rng.dirichlet(np.ones(1000), 1024).astype(np.float32)
     q = rng.dirichlet(np.ones(1000), 1024).astype(np.float32)
-    f64 = np.float64
+    x64, z64, pb64, p64, q64 = (a.astype(np.float64) for a in (x, z, pb, p, q))
     one = {"n_threads": 1}
     cases = {
         "softmax_ce_c10_f32": lambda: fastce.cross_entropy(few, few_y, **one),
@@ -63,16 +63,15 @@ def _cases() -> Dict[str, Callable[[], object]]:
         "log_softmax_c1000_f32": lambda: fastce.log_softmax(many, out=out, **one),
         "sigmoid_f32": lambda: fastce.sigmoid_cross_entropy(x, z, **one),
         "sigmoid_grad_f32": lambda: fastce.sigmoid_cross_entropy(x, z, return_grad=True, **one),
-        "sigmoid_f64": lambda: fastce.sigmoid_cross_entropy(x.astype(f64), z.astype(f64), **one),
+        "sigmoid_f64": lambda: fastce.sigmoid_cross_entropy(x64, z64, **one),
         "binary_f32": lambda: fastce.binary_cross_entropy(pb, z, **one),
-        "binary_f64": lambda: fastce.binary_cross_entropy(pb.astype(f64), z.astype(f64), **one),
+        "binary_f64": lambda: fastce.binary_cross_entropy(pb64, z64, **one),
         "categorical_dense_f32": lambda: fastce.categorical_cross_entropy(p, q, **one),
-        "categorical_dense_f64": lambda: fastce.categorical_cross_entropy(
-            p.astype(f64), q.astype(f64), **one),
+        "categorical_dense_f64": lambda: fastce.categorical_cross_entropy(p64, q64, **one),
         "entropy_f32": lambda: fastce.entropy(p, **one),
-        "entropy_f64": lambda: fastce.entropy(p.astype(f64), **one),
+        "entropy_f64": lambda: fastce.entropy(p64, **one),
         "kl_f32": lambda: fastce.kl_divergence(p, q, **one),
-        "kl_f64": lambda: fastce.kl_divergence(p.astype(f64), q.astype(f64), **one),
+        "kl_f64": lambda: fastce.kl_divergence(p64, q64, **one),
     }
     assert tuple(cases) == CASES
     return cases
