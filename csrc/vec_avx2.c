@@ -13,18 +13,6 @@
 #include "exp_diff_avx2.h"
 #include "simd_avx2_dd.h"
 
-/* Everything a hot loop calls is inlined into it, whatever the compiler's
- * size heuristics think: a call left in a loop, even on its rare path, makes
- * GCC reload every constant in every iteration (measured 25% more
- * instructions in the sigmoid loops). */
-#if defined(__GNUC__)
-#define FASTCE_ALWAYS_INLINE static inline __attribute__((always_inline))
-#define FASTCE_NOINLINE static __attribute__((noinline))
-#else
-#define FASTCE_ALWAYS_INLINE static inline
-#define FASTCE_NOINLINE static
-#endif
-
 /* ------------------------------------------------------------ helpers */
 
 static inline double hsum_pd(__m256d v) {
