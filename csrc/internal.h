@@ -277,6 +277,16 @@ static inline double fastce_term(double c, double v) {
     return c == 0.0 ? 0.0 : c * v;
 }
 
+/* The part W * lse_rel of a row's loss sum_j W_j (max - x_j + lse_rel),
+ * W = sum_j W_j, for W not finite too: where lse_rel is 0 (a rest that
+ * underflows) only the terms of the classes at the max, W_k * 0, are left
+ * of it: 0 when their W_k are all finite (max_finite), else NaN (PyTorch's
+ * inf * 0); the other classes' W_j (max - x_j) hold their inf. */
+static inline double fastce_mass_lse(double W, double lse_rel, int max_finite) {
+    if (lse_rel == 0.0 && !isfinite(W)) return max_finite ? 0.0 : NAN;
+    return W * lse_rel;
+}
+
 /* The finite loss above rounded once: the softplus terms, the coefficients
  * q*z and 1-z, their products and the weight in double-double. In double
  * they round up to seven times (2.25 ulp measured with weights). */

@@ -188,16 +188,9 @@ static void LOCAL(sparse_row_end)(const LOCAL(sparse_ctx) *c, ptrdiff_t s,
         l = fastce_term(1.0 - e, wy * LOCAL(class_loss)(xy, r, lse_rel));
         /* e/C may underflow to 0: then the term is absent, even against an
          * infinite smoothing sum (a +inf logit beside finite ones) */
-        if (e > 0.0) {
-            /* sum_j w_j lse_rel: where lse_rel is 0 (a rest that underflows)
-             * and a weight is not finite, only the max's terms w_k * 0 are
-             * left of it, 0 unless such a w_k is infinite (NaN, as PyTorch's
-             * w_k * 0); the others' w_j (max - x_j) hold their inf */
-            double w_lse = lse_rel == 0.0 && !isfinite(c->w_sum)
-                               ? (st->max_weights_finite ? 0.0 : NAN)
-                               : c->w_sum * lse_rel;
-            l += fastce_term(e_c, fastce_acc_value(st->smooth) + w_lse);
-        }
+        if (e > 0.0)
+            l += fastce_term(e_c, fastce_acc_value(st->smooth) +
+                                      fastce_mass_lse(c->w_sum, lse_rel, st->max_weights_finite));
         l *= sw;
         if (isfinite(l) && (l != 0.0 || r.deep > 0.0) && (e > 0.0 || c->w || c->sw)) {
             /* (a finite loss may still have an absent infinite term; a
@@ -517,17 +510,12 @@ static void LOCAL(dense_row)(const void *vctx, ptrdiff_t s, fastce_acc *acc) {
     const fastce_dd lse_dd = LOCAL(lse_rel_dd)(r);
     const double lse_rel = lse_dd.hi + lse_dd.lo;
     /* no target mass (every wt_c 0): 0 whatever the logits hold, like an
-     * ignored sample; otherwise a masked row is inf */
-    /* a masked row: every l_c is +inf, so its terms wt_c l_c are +inf or
-     * -inf by the sign of wt_c (NaN where both are there); NaN stays NaN */
+     * ignored sample; a masked row: every l_c is +inf, so its terms wt_c l_c
+     * are +inf or -inf by the sign of wt_c (NaN where both are there), and a
+     * NaN stays NaN */
     double l = !mass  ? 0.0
              : masked ? (B != B ? B : positive && negative ? NAN : negative ? -INFINITY : INFINITY)
-                      /* (B not finite and a rest that underflows: B lse_rel
-                       * is the max's wt_k * 0, 0 unless wt_k is not finite;
-                       * the other terms' inf is in A, as in sparse_row_end) */
-                      : fastce_acc_value(A) + (lse_rel == 0.0 && !isfinite(B)
-                                                   ? (max_wt_finite ? 0.0 : NAN)
-                                                   : B * lse_rel);
+                      : fastce_acc_value(A) + fastce_mass_lse(B, lse_rel, max_wt_finite);
     l *= sw;
     if (precise && (!vec || exact) && isfinite(l) && (l != 0.0 || (r.deep > 0.0 && mass))) {
         /* (a finite loss may still have an absent infinite term; a zero
