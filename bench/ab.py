@@ -23,8 +23,9 @@ import json
 import os
 import subprocess
 import sys
-import time
 from typing import Callable, Dict, List
+
+from _timing import times_s  # bench/ is on sys.path when run as a script
 
 CASES = ("softmax_ce_c10_f32", "softmax_ce_c1000_f32", "softmax_ce_grad_c1000_f32",
          "softmax_ce_c1000_f64", "log_softmax_c1000_f32", "sigmoid_f32", "sigmoid_grad_f32",
@@ -84,12 +85,7 @@ def _worker(names: List[str], repeats: int) -> None:
     for name in names:
         f = cases[name]
         f()  # first call: page in, warm up
-        times = []
-        for _ in range(repeats):
-            t = time.perf_counter()
-            f()
-            times.append(time.perf_counter() - t)
-        best[name] = min(times)
+        best[name] = min(times_s(f, repeats))
     print(json.dumps(best))
 
 
