@@ -315,6 +315,71 @@ def test_mean_whose_weight_products_underflow_to_zero():
     np.testing.assert_array_equal(grad, want_grad)
 
 
+def _exact_losses(x, target, w, sw, e=0.0):
+    """Per-sample softmax CE at 60 digits: sw * sum_c w_c t'_c l_c, with
+    t' = (1-e) t + e/C and t the one-hot rows of class indices."""
+    import mpmath as mp
+    mp.mp.dps = 60
+    C = x.shape[1]
+    t = np.eye(C)[target] if target.ndim == 1 else target
+    out = []
+    for row, trow, s in zip(x, t, sw):
+        v = [mp.mpf(float(a)) for a in row]
+        m = max(v)
+        lse = m + mp.log(mp.fsum(mp.exp(a - m) for a in v))
+        out.append(mp.mpf(float(s)) * mp.fsum(
+            mp.mpf(float(wc)) * ((1 - mp.mpf(e)) * mp.mpf(float(tc)) + mp.mpf(e) / C) * (lse - a)
+            for wc, tc, a in zip(w, trow, v)))
+    return out
+
+
+def _check_tiny_weight_losses(f, args, w, sw, exact, raised, **kw):
+    """f's "none" and "sum" losses against the exact values (2 ulp), and its
+    gradients against the gradient at weights raised by 2^raised (and
+    multiplied back, one rounding)."""
+    loss, grad = f(*args, weight=w, sample_weight=sw, reduction="none", return_grad=True, **kw)
+    np.testing.assert_array_max_ulp(loss, np.array([float(v) for v in exact]), maxulp=2)
+    total = f(*args, weight=w, sample_weight=sw, reduction="sum", **kw)
+    np.testing.assert_array_max_ulp(total, float(sum(exact)), maxulp=2)
+    half = raised // 2
+    _, want = f(*args, weight=np.ldexp(w, raised - half), sample_weight=np.ldexp(sw, half),
+                reduction="none", return_grad=True, **kw)
+    np.testing.assert_array_max_ulp(grad, np.ldexp(want, -raised), maxulp=1)
+
+
+@pytest.mark.parametrize("e", [0.0, 0.1])
+@pytest.mark.parametrize("N", [5, 40])  # 40: the few-class kernels' path too
+def test_none_and_sum_of_tiny_sample_and_class_weights(N, e):
+    # sw * w[y] (about 2^-1069 here) rounded among the subnormals before the
+    # loss (about 2^40) multiplied it: losses 0.2-0.9% off. "none" and "sum"
+    # raise the weights as the mean does, and multiply the results back
+    r = np.random.default_rng(N)
+    x = r.standard_normal((N, 4)) * 2.0 ** 40
+    y = np.argmin(x, axis=1)  # losses about 2^40: results of about 2^-1030
+    w, sw = (1 + r.random(4)) * 2.0 ** -535, (1 + r.random(N)) * 2.0 ** -535
+    exact = _exact_losses(x, y, w, sw, e)
+    _check_tiny_weight_losses(fastce.softmax_cross_entropy, (x, y), w, sw, exact, 1000,
+                              label_smoothing=e)
+    import mpmath as mp
+    lp = fastce.log_softmax(x)
+    exact = [-mp.mpf(float(s)) * mp.mpf(float(w[c])) * mp.mpf(float(row[c]))
+             for row, c, s in zip(lp, y, sw)]
+    _check_tiny_weight_losses(fastce.nll_loss, (lp, y), w, sw, exact, 1000)
+
+
+def test_dense_losses_of_subnormal_class_weights():
+    # a dense term rounded w[c] * t[c] (subnormal) before multiplying by
+    # l_c (about 2^40): losses 3e5 ulp off, whatever the sample weights
+    r = np.random.default_rng(3)
+    x = r.standard_normal((6, 4)) * 2.0 ** 40
+    t = r.dirichlet(np.ones(4), 6)
+    w = (1 + r.random(4)) * 2.0 ** -1040
+    for sw in (np.ones(6), (1 + r.random(6)) * 2.0 ** -30):
+        exact = _exact_losses(x, t, w, sw)
+        _check_tiny_weight_losses(fastce.softmax_cross_entropy, (x, t), w, sw, exact, 1000)
+        mean = fastce.softmax_cross_entropy(x, t, weight=w, sample_weight=sw)
+        np.testing.assert_array_max_ulp(mean, float(sum(exact) / sum(map(float, sw))), maxulp=2)
+
 @pytest.mark.filterwarnings("error")  # (NumPy's sum of the sample weights warned)
 @pytest.mark.parametrize("n", [25, 32, 33, 100])
 @pytest.mark.parametrize("where", ["weight", "sample_weight"])

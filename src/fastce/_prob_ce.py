@@ -90,7 +90,7 @@ def categorical_cross_entropy(
     grad = Grad(return_grad, grad_out, p.shape, compute, result)
     loss = per_sample_buffer(reduction, layout.n_samples, compute)
     if is_labels(t):
-        y, den, _, sw = weighted_labels(t, layout, None, None, sw, compute, reduction)
+        y, den, _, sw, _ = weighted_labels(t, layout, None, None, sw, compute, reduction)
         pc = operand(p, compute)
         if grad.direct:  # the caller's grad_out may overlap them
             pc, y, sw = grad.detach(pc, y, sw)

@@ -1,6 +1,6 @@
 """Class and sample weights as the kernels should see them.
 
-Two rewrites, each exact, each on the rare inputs that need it:
+Rewrites, each exact, each on the rare inputs that need it:
 
 - Without label smoothing a class-index loss reads only its targets'
   class weights: an infinite or NaN weight of a class no target names
@@ -15,6 +15,14 @@ Two rewrites, each exact, each on the rare inputs that need it:
   bits, and dividing by their tiny sum magnified that (means up to 6e-4 off
   relatively, gradient entries by factors up to 100, NaN where every
   product rounded to 0): such weights are raised first.
+- A float64 ``"none"`` or ``"sum"`` of class-index targets with both
+  sample and class weights is raised the same way, and its losses and
+  gradient are multiplied back by the inverse power of two (``sw * w[y]``
+  rounded among the subnormals had left losses of about 2^-1000 up to 1%
+  off). So are float64 class weights of dense targets below 2^-64, for
+  every reduction (``w[c] * t[c]`` rounded there: 3e5 ulp off). The
+  product back is exact where the result is normal and rounds once more
+  where it is subnormal.
 """
 from __future__ import annotations
 
@@ -46,18 +54,17 @@ def _exponent(a: np.ndarray) -> Optional[int]:
     return math.frexp(m)[1] - 1
 
 
-def _raised(weights: np.ndarray, exponent: Optional[int], target: int) -> Optional[np.ndarray]:
-    """``weights`` times 2^k, k > 0, so that the largest of those in use
-    (2^exponent) reaches 2^target; None when no raise is due. k is capped
-    so that no finite entry (ignored samples' included) comes within 2^24 of
+def _raise(weights: np.ndarray, exponent: Optional[int], target: int) -> int:
+    """k > 0 such that ``weights`` times 2^k brings the largest of those in
+    use (2^exponent) to 2^target, or 0 when no raise is due. k is capped so
+    that no finite entry (ignored samples' included) comes within 2^24 of
     overflowing the dtype."""
     if exponent is None or exponent >= target:
-        return None
+        return 0
     top = _exponent(weights[np.isfinite(weights)])
     if top is None:
-        return None
-    k = min(target - exponent, np.finfo(weights.dtype).maxexp - 25 - top)
-    return np.ldexp(weights, k) if k > 0 else None
+        return 0
+    return max(0, min(target - exponent, np.finfo(weights.dtype).maxexp - 25 - top))
 
 
 def _unused_class_weights_zeroed(weight: np.ndarray, flat: np.ndarray,
@@ -71,9 +78,11 @@ def weighted_labels(target: np.ndarray, layout: Layout, ignore_index: Optional[i
                     weight: Optional[np.ndarray], sample_weight: Optional[np.ndarray],
                     compute: np.dtype, reduction: str, smoothing: bool = False):
     """``labels()`` for a loss whose mean divides by ``sum sw * w[y]``:
-    ``(y, denominator, weight, sample_weight)``, rewritten as the module
-    docstring says. ``smoothing``: whether the loss reads every class weight
-    (label smoothing whose ``e/C`` is not 0).
+    ``(y, denominator, weight, sample_weight, lowered)``, rewritten as the
+    module docstring says. ``smoothing``: whether the loss reads every class
+    weight (label smoothing whose ``e/C`` is not 0). A ``"none"`` or
+    ``"sum"`` result, and its gradient, must be multiplied by
+    ``2^-lowered`` (:func:`lower`); a mean needs nothing (lowered is 0).
 
     Raising takes each set separately, so that its largest weight in use
     (samples not ignored; their targets' classes, or every class with
@@ -81,29 +90,59 @@ def weighted_labels(target: np.ndarray, layout: Layout, ignore_index: Optional[i
     one sample and a tiny one of another's class is left as it is."""
     y, den, finite = labels(target, layout, ignore_index, weight, sample_weight, compute)
     zero_unused = not finite and not smoothing  # (finite without class weights)
-    tiny = reduction == "mean" and abs(den) < SMALL_MEAN_DENOMINATOR
+    # "none" and "sum": only a product of two weights rounds early (sw * w[y]),
+    # and only in float64 (float32 is computed in double)
+    products = compute == np.float64 and weight is not None and sample_weight is not None
+    tiny = (reduction == "mean" or products) and abs(den) < SMALL_MEAN_DENOMINATOR
     if not (zero_unused or tiny):  # the common case: nothing to rewrite
-        return y, den, weight, sample_weight
+        return y, den, weight, sample_weight, 0
     flat = y.reshape(-1)
     used = None if ignore_index is None else flat != ignore_index
     if zero_unused and weight is not None:
         weight = _unused_class_weights_zeroed(weight, flat, used)
     if not tiny:
-        return y, den, weight, sample_weight
+        return y, den, weight, sample_weight, 0
     half = RAISED_PRODUCT // 2
-    sw = w = None
+    k_sw = k_w = 0
     if sample_weight is not None:
         flat_sw = sample_weight.reshape(-1)
-        sw = _raised(sample_weight, _exponent(flat_sw if used is None else flat_sw[used]), half)
+        k_sw = _raise(sample_weight, _exponent(flat_sw if used is None else flat_sw[used]), half)
     if weight is not None:
         in_use = weight if smoothing else weight[flat if used is None else flat[used]]
-        w = _raised(weight, _exponent(in_use), half)
-    if sw is None and w is None:
-        return y, den, weight, sample_weight
-    weight = weight if w is None else w
-    sample_weight = sample_weight if sw is None else sw
+        k_w = _raise(weight, _exponent(in_use), half)
+    if not (k_sw or k_w):
+        return y, den, weight, sample_weight, 0
+    weight = np.ldexp(weight, k_w) if k_w else weight
+    sample_weight = np.ldexp(sample_weight, k_sw) if k_sw else sample_weight
     y, den, _ = labels(target, layout, ignore_index, weight, sample_weight, compute)
-    return y, den, weight, sample_weight
+    return y, den, weight, sample_weight, 0 if reduction == "mean" else k_sw + k_w
+
+
+def lower(k: int, per_sample: Optional[np.ndarray], grad: Optional[np.ndarray]) -> None:
+    """Multiply the per-sample losses and the gradient, computed with
+    weights raised by 2^k (:func:`weighted_labels`, :func:`dense_class_weight`),
+    back by 2^-k, in place (``reduce(..., lowered=k)`` does the total)."""
+    if k:
+        for a in (per_sample, grad):
+            if a is not None:
+                np.ldexp(a, -k, out=a)
+
+
+def dense_class_weight(weight: Optional[np.ndarray], compute: np.dtype):
+    """``(weight, lowered)`` for dense float64 targets, whose terms
+    ``w[c] * t[c] * l_c`` round ``w[c] * t[c]`` first: class weights whose
+    largest is below 2^-64 are raised to 2^(RAISED_PRODUCT/2), and the
+    result (whatever the reduction: the mean does not divide by them) and
+    its gradient must be multiplied by ``2^-lowered`` (:func:`lower`, and
+    ``reduce``'s ``lowered``).
+    Subnormal class weights had left losses near 2^-1000 3e5 ulp off."""
+    if weight is None or compute != np.float64:
+        return weight, 0
+    e_w = _exponent(weight)
+    if e_w is None or e_w >= math.frexp(SMALL_MEAN_DENOMINATOR)[1] - 1:
+        return weight, 0
+    k = _raise(weight, e_w, RAISED_PRODUCT // 2)
+    return (np.ldexp(weight, k), k) if k else (weight, 0)
 
 
 def dense_denominator(reduction: str, n_samples: int, sample_weight: Optional[np.ndarray],
@@ -123,7 +162,8 @@ def dense_denominator(reduction: str, n_samples: int, sample_weight: Optional[np
     e_w = 0 if weight is None else _exponent(weight)
     if e_sw is None or e_w is None:
         return sample_weight, den
-    raised = _raised(sample_weight, e_sw + e_w, RAISED_PRODUCT)
-    if raised is None:
+    k = _raise(sample_weight, e_sw + e_w, RAISED_PRODUCT)
+    if not k:
         return sample_weight, den
+    raised = np.ldexp(sample_weight, k)
     return raised, float(raised.sum(dtype=np.float64))
