@@ -40,6 +40,30 @@ def test_result_dtype(name, dtype, result):
     assert per.dtype == result and grad.dtype == result
 
 
+@pytest.mark.parametrize("name", list(CALLS) + ["logsumexp", "softmax", "entropy"])
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_either_byte_order_gives_the_native_dtype(name, dtype):
+    # a big-endian float32 (.npy files, FITS, np.frombuffer) was computed and
+    # returned as float64, and a big-endian grad_out refused as not float64
+    call = CALLS.get(name) or (lambda x, **k: getattr(fastce, name)(np.abs(x), **k))
+    x = np.clip(X, -1, 1).astype(dtype)
+    swapped = x.astype(np.dtype(dtype).newbyteorder("S"))
+    want, got = call(x), call(swapped)
+    assert np.asarray(got).dtype == dtype  # (native: == is byte-order blind)
+    assert np.asarray(got).dtype.isnative and type(got) is type(want)
+    np.testing.assert_array_equal(got, want)
+    if name in CALLS:
+        want_grad = call(x, return_grad=True)[1]
+        grad_out = np.zeros(X.shape, swapped.dtype)
+        loss, grad = call(swapped, return_grad=True, grad_out=grad_out)
+        assert grad is grad_out and loss == want
+        np.testing.assert_array_equal(grad, want_grad)
+    elif name == "softmax":
+        out = np.zeros(X.shape, swapped.dtype)
+        assert fastce.softmax(np.abs(swapped), out=out) is out
+        np.testing.assert_array_equal(out, want)
+
+
 @pytest.mark.parametrize("name", list(CALLS))
 def test_inputs_never_modified(name):
     x = X.copy()
@@ -215,6 +239,11 @@ def test_bad_label_raises_index_error_and_leaves_in_place_logits_intact():
         fastce.categorical_cross_entropy(np.full((2, 3), 1 / 3), [0, -100])
     with pytest.raises(IndexError):
         fastce.accuracy(X, [0, 1, 2, 9])
+    with pytest.raises(IndexError, match=r"^target = 5 "):  # (was "target[] = 5")
+        fastce.softmax_cross_entropy(X[0], 5)
+    big = np.array([0, 1, 2**63 + 5, 1], dtype=">u8")  # (big-endian: was taken as 5)
+    with pytest.raises(IndexError, match=r"target\[2\] = 9223372036854775813"):
+        fastce.softmax_cross_entropy(X, big)
 
 
 @pytest.mark.parametrize("kwargs, exc, match", [

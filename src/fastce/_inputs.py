@@ -47,13 +47,21 @@ def dtypes(dt: np.dtype) -> tuple[np.dtype, np.dtype]:
     """``(compute, result)`` dtypes for an input of dtype ``dt``.
 
     float32 and float64 are computed as such; float16 is computed in float32
-    and returned as float16; integers, bools and other floats are float64.
+    and returned as float16; integers, bools and other floats (longdouble)
+    are float64. Either byte order gives the native dtype, as NumPy's ufuncs
+    return.
     """
+    dt = native(dt)
     if dt == F32 or dt == F64:
         return dt, dt
     if dt == F16:
         return F32, F16
     return F64, F64
+
+
+def native(dt: np.dtype) -> np.dtype:
+    """``dt`` in this machine's byte order (``>f4`` is float32 here)."""
+    return dt.newbyteorder("=") if dt.byteorder in "<>" else dt
 
 
 def operand(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -247,7 +255,7 @@ def labels(target: np.ndarray, layout: Layout, ignore_index: Optional[int],
     if target.dtype == I64 and target.ndim == 1 and target.flags.c_contiguous:
         y = target  # what operand() would return (the common case, checked cheaper)
     else:
-        if target.dtype == U64 and target.size and target.max() > np.iinfo(np.int64).max:
+        if native(target.dtype) == U64 and target.size and target.max() > np.iinfo(np.int64).max:
             big = np.flatnonzero(target.reshape(-1) > np.iinfo(np.int64).max)[0]
             _raise_bad_label(target, layout, ignore_index, int(big))
         y = operand(target, I64)
@@ -263,7 +271,7 @@ def labels(target: np.ndarray, layout: Layout, ignore_index: Optional[int],
 def _raise_bad_label(target, layout, ignore_index, flat_pos):
     pos = np.unravel_index(flat_pos, layout.sample_shape) if layout.sample_shape else ()
     value = target[pos] if pos else target[()]
-    where = "target[" + ", ".join(str(int(i)) for i in pos) + "]"
+    where = "target[" + ", ".join(str(int(i)) for i in pos) + "]" if pos else "target"
     also = f" or ignore_index={ignore_index}" if ignore_index is not None else ""
     raise IndexError(
         f"{where} = {value} is not a valid class index: expected "
@@ -285,7 +293,7 @@ def out_array(out: Any, name: str, shape: tuple, result: np.dtype) -> np.ndarray
     if out.shape != shape:
         raise ValueError(f"{name} must have shape {shape} (the shape of the input); "
                          f"got shape {out.shape}")
-    if out.dtype != result:
+    if native(out.dtype) != result:  # (either byte order: written through a copy)
         raise TypeError(f"{name} must have dtype {result} (the result dtype); "
                         f"got dtype {out.dtype}")
     if not out.flags.c_contiguous:
