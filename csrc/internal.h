@@ -322,7 +322,9 @@ static inline void fastce_sigmoid_ce_one(double x, double z, double w, double q,
     if (grad) {
         double big = 1.0 / (1.0 + e), small = e / (1.0 + e);
         double sig_pos = x >= 0.0 ? big : small, sig_neg = x >= 0.0 ? small : big;
-        *grad = w * ((1.0 - z) * sig_pos - q * z * sig_neg);
+        /* (zero coefficients drop their terms here too: an element whose
+         * two are 0 has gradient 0 even for a NaN logit, as its loss is 0) */
+        *grad = w * (fastce_term(1.0 - z, sig_pos) - fastce_term(q * z, sig_neg));
     }
 }
 

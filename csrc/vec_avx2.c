@@ -401,8 +401,9 @@ FASTCE_ALWAYS_INLINE __m256d sigmoid_ce4_general(__m256d x, __m256d z, __m256d w
     __m256d sp_neg = _mm256_add_pd(_mm256_max_pd(_mm256_sub_pd(zero, x), zero), tail);
     __m256d c_neg = _mm256_mul_pd(q, z), c_pos = _mm256_sub_pd(one, z);
     /* a zero coefficient contributes 0 even against an infinite softplus */
-    __m256d t_neg = _mm256_andnot_pd(_mm256_cmp_pd(c_neg, zero, _CMP_EQ_OQ), _mm256_mul_pd(c_neg, sp_neg));
-    __m256d t_pos = _mm256_andnot_pd(_mm256_cmp_pd(c_pos, zero, _CMP_EQ_OQ), _mm256_mul_pd(c_pos, sp_pos));
+    __m256d z_neg = _mm256_cmp_pd(c_neg, zero, _CMP_EQ_OQ), z_pos = _mm256_cmp_pd(c_pos, zero, _CMP_EQ_OQ);
+    __m256d t_neg = _mm256_andnot_pd(z_neg, _mm256_mul_pd(c_neg, sp_neg));
+    __m256d t_pos = _mm256_andnot_pd(z_pos, _mm256_mul_pd(c_pos, sp_pos));
     /* a NaN x makes tail, hence both softplus terms, NaN (like the scalar
      * path); a zero coefficient still drops its term */
     __m256d l = _mm256_mul_pd(w, _mm256_add_pd(t_neg, t_pos));
@@ -412,7 +413,9 @@ FASTCE_ALWAYS_INLINE __m256d sigmoid_ce4_general(__m256d x, __m256d z, __m256d w
         __m256d pos = _mm256_cmp_pd(x, zero, _CMP_GE_OQ);
         __m256d sig_pos = _mm256_blendv_pd(small, big, pos);
         __m256d sig_neg = _mm256_blendv_pd(big, small, pos);
-        __m256d g = _mm256_fmsub_pd(c_pos, sig_pos, _mm256_mul_pd(c_neg, sig_neg));
+        /* and in the gradient (0 for two zero coefficients, NaN x too) */
+        __m256d g = _mm256_sub_pd(_mm256_andnot_pd(z_pos, _mm256_mul_pd(c_pos, sig_pos)),
+                                  _mm256_andnot_pd(z_neg, _mm256_mul_pd(c_neg, sig_neg)));
         *grad = _mm256_mul_pd(w, g);
     }
     return l;

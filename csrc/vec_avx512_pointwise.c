@@ -72,8 +72,10 @@ FASTCE_ALWAYS_INLINE __m512d sigmoid_ce8_general(__m512d x, __m512d z, __m512d w
     __m512d sp_neg = _mm512_add_pd(_mm512_max_pd(_mm512_sub_pd(zero, x), zero), tail);
     __m512d c_neg = _mm512_mul_pd(q, z), c_pos = _mm512_sub_pd(one, z);
     /* a zero coefficient contributes 0 even against an infinite softplus */
-    __m512d t_neg = _mm512_maskz_mul_pd(_mm512_cmp_pd_mask(c_neg, zero, _CMP_NEQ_UQ), c_neg, sp_neg);
-    __m512d t_pos = _mm512_maskz_mul_pd(_mm512_cmp_pd_mask(c_pos, zero, _CMP_NEQ_UQ), c_pos, sp_pos);
+    __mmask8 nz_neg = _mm512_cmp_pd_mask(c_neg, zero, _CMP_NEQ_UQ);
+    __mmask8 nz_pos = _mm512_cmp_pd_mask(c_pos, zero, _CMP_NEQ_UQ);
+    __m512d t_neg = _mm512_maskz_mul_pd(nz_neg, c_neg, sp_neg);
+    __m512d t_pos = _mm512_maskz_mul_pd(nz_pos, c_pos, sp_pos);
     __m512d l = _mm512_mul_pd(w, _mm512_add_pd(t_neg, t_pos));
     if (want_grad) {
         __m512d big = _mm512_div_pd(one, _mm512_add_pd(one, e));
@@ -81,7 +83,9 @@ FASTCE_ALWAYS_INLINE __m512d sigmoid_ce8_general(__m512d x, __m512d z, __m512d w
         __mmask8 pos = _mm512_cmp_pd_mask(x, zero, _CMP_GE_OQ);
         __m512d sig_pos = _mm512_mask_mov_pd(small, pos, big);
         __m512d sig_neg = _mm512_mask_mov_pd(big, pos, small);
-        __m512d g = _mm512_fmsub_pd(c_pos, sig_pos, _mm512_mul_pd(c_neg, sig_neg));
+        /* and in the gradient (0 for two zero coefficients, NaN x too) */
+        __m512d g = _mm512_sub_pd(_mm512_maskz_mul_pd(nz_pos, c_pos, sig_pos),
+                                  _mm512_maskz_mul_pd(nz_neg, c_neg, sig_neg));
         *grad = _mm512_mul_pd(w, g);
     }
     return l;

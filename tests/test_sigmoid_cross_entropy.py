@@ -76,6 +76,29 @@ def test_extreme_logits_hard_targets():
     assert_close(wrong[:4], np.abs(x[:4]) + expect[:4], np.float64, k=2)
 
 
+@pytest.mark.parametrize("n", [1, 37])  # 37: whole vectors and a masked tail
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_element_without_coefficients_gives_zero_loss_and_gradient(dtype, n):
+    # z = 1 with pos_weight 0 leaves both coefficients (q*z, 1-z) 0: the loss
+    # was 0 whatever the logit, but the gradient NaN for a NaN logit. Both
+    # are 0 now, as for a dense softmax row without target mass; a NaN logit
+    # with a coefficient, or with weight 0, stays NaN
+    x = np.resize(np.array([np.nan, -np.inf, np.nan, np.inf, 3.0], dtype), n)
+    z, q = np.ones(n, dtype), np.zeros(n, dtype)
+    loss, grad = fastce.sigmoid_cross_entropy(x, z, pos_weight=q, reduction="none",
+                                              return_grad=True)
+    assert (loss == 0).all() and (grad == 0).all()
+    want_loss, want_grad = ref.sigmoid_cross_entropy(x, z, pos_weight=q, reduction="none",
+                                                     return_grad=True)
+    assert (want_loss == 0).all() and (want_grad == 0).all()
+    nan = np.isnan(x)
+    for target, kw in ((z - 1, dict(pos_weight=q)),  # 1 - z = 1
+                       (z, dict(weight=q))):  # q * z = 1, weight 0
+        loss, grad = fastce.sigmoid_cross_entropy(x, target, **kw, reduction="none",
+                                                  return_grad=True)
+        assert np.isnan(loss[nan]).all() and np.isnan(grad[nan]).all()
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 def test_neighbours_do_not_change_results(dtype):
     """An element's loss and gradient are the same bits whether or not its

@@ -420,7 +420,9 @@ def sigmoid_cross_entropy(
     .. math:: L = w \big(q z \,\mathrm{softplus}(-x) + (1-z)\,\mathrm{softplus}(x)\big)
 
     :math:`-\log\sigma(x) = \mathrm{softplus}(-x)`; a term with a zero
-    coefficient is 0. ``"mean"`` averages over all elements. Gradient:
+    coefficient is 0, in the loss and the gradient (an element whose two
+    are 0 gives 0 and 0 even for a NaN logit). ``"mean"`` averages over all
+    elements. Gradient:
     :math:`w((1-z)\sigma(x) - q z \sigma(-x))`.
     """
     _check_reduction(reduction)
@@ -440,7 +442,7 @@ def sigmoid_cross_entropy(
         big, small = 1.0 / (1.0 + ex), ex / (1.0 + ex)
         sig_pos = np.where(x >= 0, big, small)
         sig_neg = np.where(x >= 0, small, big)
-        grad = w * ((1.0 - z) * sig_pos - q * z * sig_neg)
+        grad = w * (_term(1.0 - z, sig_pos) - _term(q * z, sig_neg))
         return _finish(losses, grad, x.size, reduction, return_grad, dtype)
 
 
