@@ -8,8 +8,12 @@ int PUBLIC(check_labels)(const int64_t *y, ptrdiff_t n, ptrdiff_t C,
                          int *weights_finite) {
     if (weights_finite) {
         int finite = 1;
-        for (ptrdiff_t j = 0; w && j < C; j++) finite &= isfinite((double)w[j]) != 0;
-        *weights_finite = finite;
+        double magnitude = 0.0;
+        for (ptrdiff_t j = 0; w && j < C; j++) {
+            finite &= isfinite((double)w[j]) != 0;
+            magnitude += fabs((double)w[j]);
+        }
+        *weights_finite = finite && !isfinite(magnitude) ? 2 : finite;
     }
     if (!w && !sw && fastce_vec->count_labels) { /* the denominator is a count */
         ptrdiff_t bad_count;

@@ -380,6 +380,34 @@ def test_dense_losses_of_subnormal_class_weights():
         mean = fastce.softmax_cross_entropy(x, t, weight=w, sample_weight=sw)
         np.testing.assert_array_max_ulp(mean, float(sum(exact) / sum(map(float, sw))), maxulp=2)
 
+@pytest.mark.parametrize("N", [3, 40])  # 40: the few-class kernels' path too
+def test_weights_whose_sums_overflow(N):
+    # with label smoothing the class weights' sum W overflowed: every
+    # gradient entry inf (+inf at the target, whose true value is about
+    # -8.7e306) and every loss inf; a mean's denominator sum sw * w[y]
+    # overflowed too (NaN). The weights are lowered by a power of two now,
+    # which leaves a mean unchanged and a sum exactly 2^k times smaller
+    r = np.random.default_rng(N)
+    x, y = r.standard_normal((N, 30)), r.integers(0, 30, N)
+    w = np.full(30, 1e307)
+    w[3] = 1.5e308
+    kw = dict(weight=w, label_smoothing=0.1, return_grad=True)
+    small = dict(kw, weight=np.ldexp(w, -10))
+    for reduction, k in (("none", 10), ("sum", 10), ("mean", 0)):
+        loss, grad = fastce.softmax_cross_entropy(x, y, reduction=reduction, **kw)
+        want, want_grad = fastce.softmax_cross_entropy(x, y, reduction=reduction, **small)
+        with np.errstate(over="ignore"):  # (the sum of 40 such losses is inf)
+            np.testing.assert_array_equal(loss, np.ldexp(want, k))
+        np.testing.assert_array_equal(grad, np.ldexp(want_grad, k))
+        assert np.isfinite(grad).all() and (grad[np.arange(N), y] < 0).all()
+    sw, w = np.full(N, 1e308), np.full(30, 3.0)
+    for big, small in ((dict(weight=w, sample_weight=sw), dict(weight=w, sample_weight=sw / 1024)),
+                       (dict(weight=sw[0] + 0 * w), dict(weight=sw[0] / 1024 + 0 * w))):
+        loss, grad = fastce.softmax_cross_entropy(x, y, return_grad=True, **big)
+        want, want_grad = fastce.softmax_cross_entropy(x, y, return_grad=True, **small)
+        assert loss == want
+        np.testing.assert_array_equal(grad, want_grad)
+
 @pytest.mark.filterwarnings("error")  # (NumPy's sum of the sample weights warned)
 @pytest.mark.parametrize("n", [25, 32, 33, 100])
 @pytest.mark.parametrize("where", ["weight", "sample_weight"])

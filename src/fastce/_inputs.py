@@ -237,10 +237,11 @@ def is_labels(target: np.ndarray) -> bool:
 
 def labels(target: np.ndarray, layout: Layout, ignore_index: Optional[int],
            weight: Optional[np.ndarray], sample_weight: Optional[np.ndarray],
-           compute: np.dtype) -> tuple[np.ndarray, float, bool]:
+           compute: np.dtype) -> tuple[np.ndarray, float, int]:
     """Checked int64 labels, the sparse denominator sum(sw * w[y]) (the
     weights, when given, of dtype ``compute``), and whether every class
-    weight is finite.
+    weight is finite (1; 2 when the sum of their magnitudes overflows; 0
+    when one is not).
 
     Raises IndexError naming the first label outside [0, C) that is not
     ``ignore_index`` (None: nothing is ignored).
@@ -420,8 +421,16 @@ def reduce(reduction: str, total: float, per_sample: Optional[np.ndarray],
         assert per_sample is not None
         return as_result(per_sample.reshape(shape).astype(result, copy=False))
     if reduction == "sum":
-        return result.type(math.ldexp(total, -lowered))
-    return result.type(math.ldexp(total / denominator, -lowered) if denominator != 0 else math.nan)
+        return result.type(_ldexp(total, -lowered))
+    return result.type(_ldexp(total / denominator, -lowered) if denominator != 0 else math.nan)
+
+
+def _ldexp(v: float, k: int) -> float:
+    """``v * 2^k``, inf where that overflows (math.ldexp raises)."""
+    try:
+        return math.ldexp(v, k)
+    except OverflowError:
+        return math.copysign(math.inf, v)
 
 
 def broadcast_operands(shape: tuple, dtype: np.dtype, **operands: Any):

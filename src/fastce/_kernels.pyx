@@ -171,7 +171,8 @@ def check_labels(const int64_t[::1] y not None, ptrdiff_t C, bint has_ignore,
                  int64_t ignore_index, const real[::1] w, const real[::1] sw):
     """Return ``(denominator, bad, weights_finite)``: ``bad`` is the first
     position whose label is out of range (and not ignored), or -1 when all
-    are valid; ``weights_finite``, whether every class weight is finite."""
+    are valid; ``weights_finite``, 1 when every class weight is finite (2
+    when the sum of their magnitudes overflows), else 0."""
     cdef double den = NAN
     cdef ptrdiff_t bad = -1
     cdef int st, finite = 1
@@ -185,7 +186,7 @@ def check_labels(const int64_t[::1] y not None, ptrdiff_t C, bint has_ignore,
         else:
             st = fastce_check_labels_f64(py, y.shape[0], C, has_ignore, ignore_index, pw, psw, &den, &bad,
                                          &finite)
-    return (den, bad if st == FASTCE_ERR_LABEL else -1, finite != 0)
+    return (den, bad if st == FASTCE_ERR_LABEL else -1, finite)
 
 
 def logsumexp(const real[::1] x not None, ptrdiff_t n0, ptrdiff_t C, ptrdiff_t n1,

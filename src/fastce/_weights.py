@@ -23,6 +23,9 @@ Rewrites, each exact, each on the rare inputs that need it:
   every reduction (``w[c] * t[c]`` rounded there: 3e5 ulp off). The
   product back is exact where the result is normal and rounds once more
   where it is subnormal.
+- Near the top of float64's range the reverse: class weights whose sum
+  overflows under label smoothing, and a mean's sample weights whose
+  denominator does, are lowered by a power of two (:func:`_lowered`).
 """
 from __future__ import annotations
 
@@ -94,6 +97,12 @@ def weighted_labels(target: np.ndarray, layout: Layout, ignore_index: Optional[i
     # and only in float64 (float32 is computed in double)
     products = compute == np.float64 and weight is not None and sample_weight is not None
     tiny = (reduction == "mean" or products) and abs(den) < SMALL_MEAN_DENOMINATOR
+    if (finite == 2 and smoothing) or (finite and reduction == "mean" and not math.isfinite(den)):
+        huge = _lowered(y, den, weight, sample_weight, reduction, smoothing)
+        if huge is not None:
+            weight, sample_weight, k = huge
+            y, den, _ = labels(target, layout, ignore_index, weight, sample_weight, compute)
+            return y, den, weight, sample_weight, k
     if not (zero_unused or tiny):  # the common case: nothing to rewrite
         return y, den, weight, sample_weight, 0
     flat = y.reshape(-1)
@@ -118,14 +127,51 @@ def weighted_labels(target: np.ndarray, layout: Layout, ignore_index: Optional[i
     return y, den, weight, sample_weight, 0 if reduction == "mean" else k_sw + k_w
 
 
+def _headroom(weights: np.ndarray, exponent: int, count: int) -> int:
+    """k >= 0 such that ``count`` terms below 2^(exponent+1), times 2^-k,
+    sum below 2^1021 (0 when they do already, or ``weights`` is not all
+    finite)."""
+    if not np.isfinite(weights).all():
+        return 0
+    return max(0, exponent + 1 + int(count).bit_length() - 1021)
+
+
+def _lowered(y, den, weight, sample_weight, reduction, smoothing):
+    """Class-index weights near the top of float64's range, whose sums the
+    kernels form overflow where the results need not: with label smoothing
+    the class weights' sum W (the gradient's ``W * p_j - w_j`` was inf
+    where it is finite, of the wrong sign at the target), and for a mean its
+    denominator ``sum sw * w[y]`` (a mean of inf / inf). ``(weight,
+    sample_weight, k)`` lowered by 2^(-k) each set as needed, k < 0 their
+    total (0 for a mean), or None when nothing overflows or is fixed so."""
+    k_w = k_sw = 0
+    if smoothing and weight is not None:
+        e_w = _exponent(weight)
+        k_w = 0 if e_w is None else _headroom(weight, e_w, weight.size)
+    if reduction == "mean" and not math.isfinite(den):  # (the sample weights, if any)
+        e_w = 0 if weight is None else _exponent(weight)
+        e_sw = 0 if sample_weight is None else _exponent(sample_weight)
+        if e_w is not None and e_sw is not None:
+            lowered = weight if sample_weight is None else sample_weight
+            k = _headroom(lowered, e_sw + e_w + 1 - k_w, y.size)
+            k_w, k_sw = (k_w + k, 0) if sample_weight is None else (k_w, k)
+    if not (k_w or k_sw):
+        return None
+    weight = np.ldexp(weight, -k_w) if k_w else weight
+    sample_weight = np.ldexp(sample_weight, -k_sw) if k_sw else sample_weight
+    return weight, sample_weight, 0 if reduction == "mean" else -(k_w + k_sw)
+
+
 def lower(k: int, per_sample: Optional[np.ndarray], grad: Optional[np.ndarray]) -> None:
     """Multiply the per-sample losses and the gradient, computed with
-    weights raised by 2^k (:func:`weighted_labels`, :func:`dense_class_weight`),
-    back by 2^-k, in place (``reduce(..., lowered=k)`` does the total)."""
+    weights scaled by 2^k (:func:`weighted_labels`, :func:`dense_class_weight`),
+    back by 2^-k, in place (``reduce(..., lowered=k)`` does the total). For
+    k < 0 a result may overflow to inf: the true one does."""
     if k:
-        for a in (per_sample, grad):
-            if a is not None:
-                np.ldexp(a, -k, out=a)
+        with np.errstate(over="ignore"):
+            for a in (per_sample, grad):
+                if a is not None:
+                    np.ldexp(a, -k, out=a)
 
 
 def dense_class_weight(weight: Optional[np.ndarray], compute: np.dtype):
