@@ -412,17 +412,17 @@ def as_result(a: np.ndarray) -> Any:
 
 
 def reduce(reduction: str, total: float, per_sample: Optional[np.ndarray],
-           denominator: float, shape: tuple, result: np.dtype, lowered: int = 0):
+           denominator: float, shape: tuple, result: np.dtype, scaled: int = 0):
     """The returned loss: per-sample array, sum, or mean (NaN over nothing).
-    ``lowered``: the total is of weights raised by 2^lowered (_weights.py),
-    so the sum or mean is multiplied by 2^-lowered (the mean after its
+    ``scaled``: the total is of weights multiplied by 2^scaled (_weights.py),
+    so the sum or mean is multiplied by 2^-scaled (the mean after its
     division, which keeps its bits where the total would be subnormal)."""
     if reduction == "none":
         assert per_sample is not None
         return as_result(per_sample.reshape(shape).astype(result, copy=False))
     if reduction == "sum":
-        return result.type(_ldexp(total, -lowered))
-    return result.type(_ldexp(total / denominator, -lowered) if denominator != 0 else math.nan)
+        return result.type(_ldexp(total, -scaled))
+    return result.type(_ldexp(total / denominator, -scaled) if denominator != 0 else math.nan)
 
 
 def _ldexp(v: float, k: int) -> float:

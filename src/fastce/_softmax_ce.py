@@ -11,7 +11,7 @@ from ._inputs import (Grad, Reduction, check_bool, check_ignore_index, check_int
                       class_weight, dtypes, grad_scale,
                       is_labels, kernel_ignore_index, operand,
                       per_sample_buffer, real_array, reduce, sample_weights)
-from ._weights import dense_class_weight, dense_denominator, lower, weighted_labels
+from ._weights import dense_class_weight, dense_denominator, unscale, weighted_labels
 
 
 def softmax_cross_entropy(
@@ -111,8 +111,8 @@ def softmax_cross_entropy(
     loss = per_sample_buffer(reduction, layout.n_samples, compute)
 
     if is_labels(t):
-        y, den, w, sw, lowered = weighted_labels(t, layout, ignore, w, sw, compute, reduction,
-                                                 smoothing=e / layout.C > 0.0)
+        y, den, w, sw, scaled = weighted_labels(t, layout, ignore, w, sw, compute, reduction,
+                                                smoothing=e / layout.C > 0.0)
         xc = operand(x, compute)
         if grad.direct:  # the caller's grad_out may overlap them
             xc, y, w, sw = grad.detach(xc, y, w, sw)
@@ -124,7 +124,7 @@ def softmax_cross_entropy(
         check_shape(t, x.shape, "target",
                     "floating targets are probabilities with the logits' shape; "
                     "pass integer class indices for a sparse target")
-        w, lowered = dense_class_weight(w, compute)
+        w, scaled = dense_class_weight(w, compute)
         sw, den = dense_denominator(reduction, layout.n_samples, sw, w)
         xc, tc = operand(x, compute), operand(t, compute)
         if grad.direct:  # the caller's grad_out may overlap them
@@ -134,8 +134,8 @@ def softmax_cross_entropy(
             xc, tc, *layout.dims, w, sw, e, loss, grad.buffer,
             scale, nt)
 
-    lower(lowered, loss, grad.buffer)
-    out = reduce(reduction, total, loss, den, layout.sample_shape, result, lowered)
+    unscale(scaled, loss, grad.buffer)
+    out = reduce(reduction, total, loss, den, layout.sample_shape, result, scaled)
     return (out, grad.result(result, reduction, den)) if return_grad else out
 
 
@@ -197,13 +197,13 @@ def nll_loss(
     sw = sample_weights(sample_weight, layout.sample_shape, compute)
     grad = Grad(return_grad, grad_out, x.shape, compute, result, zeroed=True)
     loss = per_sample_buffer(reduction, layout.n_samples, compute)
-    y, den, w, sw, lowered = weighted_labels(t, layout, ignore, w, sw, compute, reduction)
+    y, den, w, sw, scaled = weighted_labels(t, layout, ignore, w, sw, compute, reduction)
     xc = operand(x, compute)
     if grad.direct:  # the caller's grad_out may overlap them
         xc, y, w, sw = grad.detach(xc, y, w, sw)
     scale = grad_scale(reduction, den)
     total = for_dtype(compute).nll(xc, y, *layout.dims, w, sw, kernel_ignore_index(ignore), loss,
                                    grad.buffer, scale, grad.zeroed, nt)
-    lower(lowered, loss, grad.buffer)
-    out = reduce(reduction, total, loss, den, layout.sample_shape, result, lowered)
+    unscale(scaled, loss, grad.buffer)
+    out = reduce(reduction, total, loss, den, layout.sample_shape, result, scaled)
     return (out, grad.result(result, reduction, den)) if return_grad else out

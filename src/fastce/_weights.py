@@ -25,7 +25,8 @@ Rewrites, each exact, each on the rare inputs that need it:
   where it is subnormal.
 - Near the top of float64's range the reverse: class weights whose sum
   overflows under label smoothing, and a mean's sample weights whose
-  denominator does, are lowered by a power of two (:func:`_lowered`).
+  denominator does, are lowered by a power of two (:func:`_lowered`), and
+  the results multiplied back as above.
 """
 from __future__ import annotations
 
@@ -81,11 +82,12 @@ def weighted_labels(target: np.ndarray, layout: Layout, ignore_index: Optional[i
                     weight: Optional[np.ndarray], sample_weight: Optional[np.ndarray],
                     compute: np.dtype, reduction: str, smoothing: bool = False):
     """``labels()`` for a loss whose mean divides by ``sum sw * w[y]``:
-    ``(y, denominator, weight, sample_weight, lowered)``, rewritten as the
+    ``(y, denominator, weight, sample_weight, scaled)``, rewritten as the
     module docstring says. ``smoothing``: whether the loss reads every class
     weight (label smoothing whose ``e/C`` is not 0). A ``"none"`` or
     ``"sum"`` result, and its gradient, must be multiplied by
-    ``2^-lowered`` (:func:`lower`); a mean needs nothing (lowered is 0).
+    ``2^-scaled`` (:func:`unscale`): the weights were multiplied by
+    ``2^scaled``; a mean needs nothing (scaled is 0).
 
     Raising takes each set separately, so that its largest weight in use
     (samples not ignored; their targets' classes, or every class with
@@ -141,9 +143,11 @@ def _lowered(y, den, weight, sample_weight, reduction, smoothing):
     kernels form overflow where the results need not: with label smoothing
     the class weights' sum W (the gradient's ``W * p_j - w_j`` was inf
     where it is finite, of the wrong sign at the target), and for a mean its
-    denominator ``sum sw * w[y]`` (a mean of inf / inf). ``(weight,
-    sample_weight, k)`` lowered by 2^(-k) each set as needed, k < 0 their
-    total (0 for a mean), or None when nothing overflows or is fixed so."""
+    denominator ``sum sw * w[y]`` (a mean of inf / inf). Returns ``(weight,
+    sample_weight, scaled)``, each set multiplied by a power of two <= 1 as
+    needed, and ``scaled`` <= 0 the exponent of their product for
+    ``"none"`` and ``"sum"`` (0 for a mean); None when nothing overflows,
+    or nothing can be done (a weight not finite)."""
     k_w = k_sw = 0
     if smoothing and weight is not None:
         e_w = _exponent(weight)
@@ -152,8 +156,8 @@ def _lowered(y, den, weight, sample_weight, reduction, smoothing):
         e_w = 0 if weight is None else _exponent(weight)
         e_sw = 0 if sample_weight is None else _exponent(sample_weight)
         if e_w is not None and e_sw is not None:
-            lowered = weight if sample_weight is None else sample_weight
-            k = _headroom(lowered, e_sw + e_w + 1 - k_w, y.size)
+            which = weight if sample_weight is None else sample_weight
+            k = _headroom(which, e_sw + e_w + 1 - k_w, y.size)
             k_w, k_sw = (k_w + k, 0) if sample_weight is None else (k_w, k)
     if not (k_w or k_sw):
         return None
@@ -162,10 +166,10 @@ def _lowered(y, den, weight, sample_weight, reduction, smoothing):
     return weight, sample_weight, 0 if reduction == "mean" else -(k_w + k_sw)
 
 
-def lower(k: int, per_sample: Optional[np.ndarray], grad: Optional[np.ndarray]) -> None:
+def unscale(k: int, per_sample: Optional[np.ndarray], grad: Optional[np.ndarray]) -> None:
     """Multiply the per-sample losses and the gradient, computed with
     weights scaled by 2^k (:func:`weighted_labels`, :func:`dense_class_weight`),
-    back by 2^-k, in place (``reduce(..., lowered=k)`` does the total). For
+    back by 2^-k, in place (``reduce(..., scaled=k)`` does the total). For
     k < 0 a result may overflow to inf: the true one does."""
     if k:
         with np.errstate(over="ignore"):
@@ -175,12 +179,12 @@ def lower(k: int, per_sample: Optional[np.ndarray], grad: Optional[np.ndarray]) 
 
 
 def dense_class_weight(weight: Optional[np.ndarray], compute: np.dtype):
-    """``(weight, lowered)`` for dense float64 targets, whose terms
+    """``(weight, scaled)`` for dense float64 targets, whose terms
     ``w[c] * t[c] * l_c`` round ``w[c] * t[c]`` first: class weights whose
     largest is below 2^-64 are raised to 2^(RAISED_PRODUCT/2), and the
     result (whatever the reduction: the mean does not divide by them) and
-    its gradient must be multiplied by ``2^-lowered`` (:func:`lower`, and
-    ``reduce``'s ``lowered``).
+    its gradient must be multiplied by ``2^-scaled`` (:func:`unscale`, and
+    ``reduce``'s ``scaled``).
     Subnormal class weights had left losses near 2^-1000 3e5 ulp off."""
     if weight is None or compute != np.float64:
         return weight, 0
