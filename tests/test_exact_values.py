@@ -408,6 +408,44 @@ def test_weights_whose_sums_overflow(N):
         assert loss == want
         np.testing.assert_array_equal(grad, want_grad)
 
+
+def test_weights_near_the_top_leave_room_for_the_losses():
+    # a review of the fix above: lowering the weights only until the
+    # denominator fit left the sum of losses over it to overflow (a mean of
+    # 1000 gave inf), did nothing for a finite denominator near the top or
+    # for dense targets, and a NaN weight of an ignored sample blocked it;
+    # a product of tiny sample and huge class weights under smoothing gave inf
+    f = fastce.softmax_cross_entropy
+    x, y = np.array([[1000.0, 0.0], [0.0, 1000.0]]), np.array([1, 0])
+    for kw in (dict(weight=[1e308, 1e308]), dict(weight=[1e307, 1e307]),
+               dict(sample_weight=[1e308, 1e308]), dict(sample_weight=[1e308, 1e308, np.nan],
+                                                        ignore_index=-1)):
+        yy = np.append(y, -1) if "ignore_index" in kw else y
+        xx = np.vstack([x, x[:1]]) if "ignore_index" in kw else x
+        assert f(xx, yy, **kw) == 1000.0, kw
+    xd, t = np.array([[0.0, 1.0], [1.0, 0.0]]), np.eye(2)
+    assert f(xd, t, sample_weight=[1e308, 1e308]) == f(xd, t)
+    x, kw = np.array([[0.0, 100.0, 100.0]]), dict(weight=[1e308] * 3, label_smoothing=0.1)
+    want = f(x, [0], label_smoothing=0.1)  # (94.03: the weights cancel in a mean)
+    assert_close(f(x, [0], sample_weight=[1e-300], **kw), want, F64, k=2)
+    assert_close(f(x, [0], sample_weight=[1e-300], reduction="sum", **kw), want * 1e8, F64, k=2)
+
+
+def test_rescaled_weights_never_raise_after_writing_the_gradient():
+    # multiplying back a gradient of tiny weights underflowed; under
+    # np.errstate(under="raise") that raised after the kernel had written
+    # the caller's grad_out (here the logits, in place)
+    x = np.random.default_rng(0).standard_normal((3, 4))
+    want = fastce.softmax_cross_entropy(x, [0, 1, 2], weight=np.full(4, 1e-160),
+                                        sample_weight=np.full(3, 1e-160), reduction="none",
+                                        return_grad=True)[1]
+    g = x.copy()
+    with np.errstate(all="raise"):
+        fastce.softmax_cross_entropy(g, [0, 1, 2], weight=np.full(4, 1e-160),
+                                     sample_weight=np.full(3, 1e-160), reduction="none",
+                                     return_grad=True, grad_out=g)
+    np.testing.assert_array_equal(g, want)
+
 @pytest.mark.filterwarnings("error")  # (NumPy's sum of the sample weights warned)
 @pytest.mark.parametrize("n", [25, 32, 33, 100])
 @pytest.mark.parametrize("where", ["weight", "sample_weight"])

@@ -65,8 +65,14 @@ def native(dt: np.dtype) -> np.dtype:
 
 
 def operand(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """A flat, C-contiguous array of ``dtype`` (a copy only when needed)."""
-    a = np.ascontiguousarray(a, dtype=dtype)
+    """A flat, C-contiguous array of ``dtype`` (a copy only when needed). A
+    value beyond the range of ``dtype`` (a float64 weight past float32's)
+    becomes inf, as the README says, without NumPy's cast warning."""
+    if a.dtype == dtype:
+        a = np.ascontiguousarray(a)
+    else:
+        with np.errstate(over="ignore"):
+            a = np.ascontiguousarray(a, dtype=dtype)
     return a if a.ndim == 1 else a.ravel()
 
 
@@ -240,8 +246,8 @@ def labels(target: np.ndarray, layout: Layout, ignore_index: Optional[int],
            compute: np.dtype) -> tuple[np.ndarray, float, int]:
     """Checked int64 labels, the sparse denominator sum(sw * w[y]) (the
     weights, when given, of dtype ``compute``), and whether every class
-    weight is finite (1; 2 when the sum of their magnitudes overflows; 0
-    when one is not).
+    weight is finite (1; 2 when the sum of their magnitudes reaches 2^959,
+    near overflow; 0 when one is not).
 
     Raises IndexError naming the first label outside [0, C) that is not
     ``ignore_index`` (None: nothing is ignored).

@@ -15,18 +15,19 @@ Rewrites, each exact, each on the rare inputs that need it:
   bits, and dividing by their tiny sum magnified that (means up to 6e-4 off
   relatively, gradient entries by factors up to 100, NaN where every
   product rounded to 0): such weights are raised first.
-- A float64 ``"none"`` or ``"sum"`` of class-index targets with both
-  sample and class weights is raised the same way, and its losses and
+- A float64 ``"none"`` or ``"sum"`` of class-index targets with class
+  weights and sample weights or label smoothing is raised the same way, and its losses and
   gradient are multiplied back by the inverse power of two (``sw * w[y]``
   rounded among the subnormals had left losses of about 2^-1000 up to 1%
   off). So are float64 class weights of dense targets below 2^-64, for
   every reduction (``w[c] * t[c]`` rounded there: 3e5 ulp off). The
   product back is exact where the result is normal and rounds once more
   where it is subnormal.
-- Near the top of float64's range the reverse: class weights whose sum
-  overflows under label smoothing, and a mean's sample weights whose
-  denominator does, are lowered by a power of two (:func:`_lowered`), and
-  the results multiplied back as above.
+- Near the top of float64's range the reverse: class weights whose
+  magnitudes sum to 2^959 or more under label smoothing, and the weights
+  of a mean whose denominator does, are lowered by a power of two
+  (:func:`_lowered`, :func:`dense_denominator`), and "none" and "sum"
+  results multiplied back as above.
 """
 from __future__ import annotations
 
@@ -45,6 +46,14 @@ SMALL_MEAN_DENOMINATOR = 2.0 ** -64
 #: overflow that no weighted sum of finite losses, nor a sample weight over
 #: the denominator, can reach it.
 RAISED_PRODUCT = -60
+#: A class-index mean whose denominator is this or more (or inf), and with
+#: label smoothing class weights whose magnitudes sum to it (check_labels'
+#: weights_finite 2), have their sets of weights lowered, each so that its
+#: largest in use is about 2^LOWERED_WEIGHT: the products then leave room
+#: for sums of losses up to 2^400 over 2^60 samples, and keep the bits of
+#: weights down to 2^-700 times the largest.
+HUGE_DENOMINATOR = 2.0 ** 959
+LOWERED_WEIGHT = 256
 
 
 def _exponent(a: np.ndarray) -> Optional[int]:
@@ -95,12 +104,16 @@ def weighted_labels(target: np.ndarray, layout: Layout, ignore_index: Optional[i
     one sample and a tiny one of another's class is left as it is."""
     y, den, finite = labels(target, layout, ignore_index, weight, sample_weight, compute)
     zero_unused = not finite and not smoothing  # (finite without class weights)
-    # "none" and "sum": only a product of two weights rounds early (sw * w[y]),
-    # and only in float64 (float32 is computed in double)
-    products = compute == np.float64 and weight is not None and sample_weight is not None
+    # "none" and "sum": only a product with a class weight rounds early
+    # (sw * w[y]; with smoothing (1-e) * w[y] and (e/C) * w[c] too), and
+    # only in float64 (float32 is computed in double)
+    products = compute == np.float64 and weight is not None and (
+        sample_weight is not None or smoothing)
     tiny = (reduction == "mean" or products) and abs(den) < SMALL_MEAN_DENOMINATOR
-    if (finite == 2 and smoothing) or (finite and reduction == "mean" and not math.isfinite(den)):
-        huge = _lowered(y, den, weight, sample_weight, reduction, smoothing)
+    if (finite == 2 and smoothing) or (finite and reduction == "mean"
+                                       and not abs(den) < HUGE_DENOMINATOR):
+        used = None if ignore_index is None else y.reshape(-1) != ignore_index
+        huge = _lowered(y, den, weight, sample_weight, reduction, smoothing, finite, used)
         if huge is not None:
             weight, sample_weight, k = huge
             y, den, _ = labels(target, layout, ignore_index, weight, sample_weight, compute)
@@ -123,47 +136,49 @@ def weighted_labels(target: np.ndarray, layout: Layout, ignore_index: Optional[i
         k_w = _raise(weight, _exponent(in_use), half)
     if not (k_sw or k_w):
         return y, den, weight, sample_weight, 0
-    weight = np.ldexp(weight, k_w) if k_w else weight
-    sample_weight = np.ldexp(sample_weight, k_sw) if k_sw else sample_weight
+    weight, sample_weight = _scaled(weight, k_w), _scaled(sample_weight, k_sw)
     y, den, _ = labels(target, layout, ignore_index, weight, sample_weight, compute)
     return y, den, weight, sample_weight, 0 if reduction == "mean" else k_sw + k_w
 
 
-def _headroom(weights: np.ndarray, exponent: int, count: int) -> int:
-    """k >= 0 such that ``count`` terms below 2^(exponent+1), times 2^-k,
-    sum below 2^1021 (0 when they do already, or ``weights`` is not all
-    finite)."""
-    if not np.isfinite(weights).all():
-        return 0
-    return max(0, exponent + 1 + int(count).bit_length() - 1021)
+def _lowering(a: np.ndarray) -> int:
+    """k >= 0 such that ``a`` times 2^-k has its largest entry below
+    2^(LOWERED_WEIGHT+1); 0 when it has already, or holds an inf or NaN."""
+    e = _exponent(a)
+    return 0 if e is None else max(0, e - LOWERED_WEIGHT)
 
 
-def _lowered(y, den, weight, sample_weight, reduction, smoothing):
+def _lowered(y, den, weight, sample_weight, reduction, smoothing, finite, used):
     """Class-index weights near the top of float64's range, whose sums the
     kernels form overflow where the results need not: with label smoothing
-    the class weights' sum W (the gradient's ``W * p_j - w_j`` was inf
-    where it is finite, of the wrong sign at the target), and for a mean its
-    denominator ``sum sw * w[y]`` (a mean of inf / inf). Returns ``(weight,
-    sample_weight, scaled)``, each set multiplied by a power of two <= 1 as
-    needed, and ``scaled`` <= 0 the exponent of their product for
-    ``"none"`` and ``"sum"`` (0 for a mean); None when nothing overflows,
-    or nothing can be done (a weight not finite)."""
+    the class weights' sum W (``finite == 2``: the gradient's ``W * p_j -
+    w_j`` was inf where it is finite, of the wrong sign at the target), and
+    for a mean its denominator ``sum sw * w[y]`` and the weighted sum of
+    losses over it. Each such set (in use: ``used`` marks the samples not
+    ignored) is lowered so that its largest weight is about
+    2^LOWERED_WEIGHT. Returns ``(weight, sample_weight, scaled)``, scaled
+    <= 0 the exponent of their product for ``"none"`` and ``"sum"`` (0 for
+    a mean), or None when nothing is lowered."""
+    flat = y.reshape(-1)
+    mean_huge = reduction == "mean" and not abs(den) < HUGE_DENOMINATOR
     k_w = k_sw = 0
-    if smoothing and weight is not None:
-        e_w = _exponent(weight)
-        k_w = 0 if e_w is None else _headroom(weight, e_w, weight.size)
-    if reduction == "mean" and not math.isfinite(den):  # (the sample weights, if any)
-        e_w = 0 if weight is None else _exponent(weight)
-        e_sw = 0 if sample_weight is None else _exponent(sample_weight)
-        if e_w is not None and e_sw is not None:
-            which = weight if sample_weight is None else sample_weight
-            k = _headroom(which, e_sw + e_w + 1 - k_w, y.size)
-            k_w, k_sw = (k_w + k, 0) if sample_weight is None else (k_w, k)
+    if weight is not None and ((smoothing and finite == 2) or mean_huge):
+        k_w = _lowering(weight if smoothing else weight[flat if used is None else flat[used]])
+    if sample_weight is not None and mean_huge:
+        flat_sw = sample_weight.reshape(-1)
+        k_sw = _lowering(flat_sw if used is None else flat_sw[used])
     if not (k_w or k_sw):
         return None
-    weight = np.ldexp(weight, -k_w) if k_w else weight
-    sample_weight = np.ldexp(sample_weight, -k_sw) if k_sw else sample_weight
-    return weight, sample_weight, 0 if reduction == "mean" else -(k_w + k_sw)
+    return (_scaled(weight, -k_w), _scaled(sample_weight, -k_sw),
+            0 if reduction == "mean" else -(k_w + k_sw))
+
+
+def _scaled(a: Optional[np.ndarray], k: int) -> Optional[np.ndarray]:
+    """``a`` times 2^k (an entry out of range goes to 0 or inf quietly)."""
+    if a is None or not k:
+        return a
+    with np.errstate(over="ignore", under="ignore"):
+        return np.ldexp(a, k)
 
 
 def unscale(k: int, per_sample: Optional[np.ndarray], grad: Optional[np.ndarray]) -> None:
@@ -172,7 +187,7 @@ def unscale(k: int, per_sample: Optional[np.ndarray], grad: Optional[np.ndarray]
     back by 2^-k, in place (``reduce(..., scaled=k)`` does the total). For
     k < 0 a result may overflow to inf: the true one does."""
     if k:
-        with np.errstate(over="ignore"):
+        with np.errstate(over="ignore", under="ignore"):  # (never raise: grad may be the caller's)
             for a in (per_sample, grad):
                 if a is not None:
                     np.ldexp(a, -k, out=a)
@@ -189,10 +204,10 @@ def dense_class_weight(weight: Optional[np.ndarray], compute: np.dtype):
     if weight is None or compute != np.float64:
         return weight, 0
     e_w = _exponent(weight)
-    if e_w is None or e_w >= math.frexp(SMALL_MEAN_DENOMINATOR)[1] - 1:
+    if e_w is None or 2.0 ** e_w >= SMALL_MEAN_DENOMINATOR:
         return weight, 0
     k = _raise(weight, e_w, RAISED_PRODUCT // 2)
-    return (np.ldexp(weight, k), k) if k else (weight, 0)
+    return (_scaled(weight, k), k) if k else (weight, 0)
 
 
 def dense_denominator(reduction: str, n_samples: int, sample_weight: Optional[np.ndarray],
@@ -206,6 +221,11 @@ def dense_denominator(reduction: str, n_samples: int, sample_weight: Optional[np
         return None, float(n_samples)
     with np.errstate(over="ignore", invalid="ignore"):  # (weights summing past the range)
         den = float(sample_weight.sum(dtype=np.float64))
+    if reduction == "mean" and not abs(den) < HUGE_DENOMINATOR:  # (see _lowered)
+        k = _lowering(sample_weight)
+        if k:
+            lowered = _scaled(sample_weight, -k)
+            return lowered, float(lowered.sum(dtype=np.float64))
     if reduction != "mean" or not abs(den) < SMALL_MEAN_DENOMINATOR:
         return sample_weight, den
     e_sw = _exponent(sample_weight)
@@ -215,5 +235,5 @@ def dense_denominator(reduction: str, n_samples: int, sample_weight: Optional[np
     k = _raise(sample_weight, e_sw + e_w, RAISED_PRODUCT)
     if not k:
         return sample_weight, den
-    raised = np.ldexp(sample_weight, k)
+    raised = _scaled(sample_weight, k)
     return raised, float(raised.sum(dtype=np.float64))
