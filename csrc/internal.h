@@ -86,11 +86,17 @@ static inline int fastce_lse_cancels(double max, double lse_rel, double lse) {
  * log(p/q) = log(r) + e/p to well under an ulp (|e/p| <= 2^-53). Where
  * p ~ q, log(r) alone is off by up to 2^-53 absolute, which is 2^-53/|log|
  * relative: kl_divergence of two distributions within 1e-6 of each other
- * was 10^5-10^8 ulp off, as the reference still is. r not normal (0, inf,
- * NaN, subnormal, negative): log(r) as it is. */
+ * was 10^5-10^8 ulp off, as the reference still is. r not normal where
+ * p and q are positive and finite (the ratio overflowed or fell below the
+ * normal range: q = 1e-310 gave inf): log p - log q, which cannot cancel
+ * there (|log(p/q)| > 708). Otherwise (a 0, inf, NaN or negative p or q)
+ * log(r) as it is. */
 static inline double fastce_log_ratio(double p, double q) {
     double r = p / q, lg = log(r);
-    if (r >= 2.2250738585072014e-308 && r < INFINITY) lg += fma(-r, q, p) / p;
+    if (r >= 2.2250738585072014e-308 && r < INFINITY)
+        lg += fma(-r, q, p) / p;
+    else if (p > 0.0 && q > 0.0 && p < INFINITY && q < INFINITY)
+        lg = log(p) - log(q); /* the ratio out of range: |lg| > 708, no cancellation */
     return lg;
 }
 

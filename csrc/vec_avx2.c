@@ -1110,6 +1110,16 @@ FASTCE_ALWAYS_INLINE __m256d entropy4(__m256d p, __m256d q, const int has_q, int
                                                              _CMP_LT_OQ));
         __m256d e = _mm256_fnmadd_pd(x, q, p); /* p - x q, exact */
         lg = _mm256_add_pd(lg, _mm256_and_pd(normal, _mm256_div_pd(e, p)));
+        if (_mm256_movemask_pd(_mm256_andnot_pd(_mm256_or_pd(normal, p0), _mm256_set1_pd(-0.0)))) {
+            /* a ratio out of range of positive finite p and q: log p - log q */
+            __m256d inf = _mm256_set1_pd(INFINITY), zero = _mm256_setzero_pd();
+            __m256d pos = _mm256_and_pd(
+                _mm256_and_pd(_mm256_cmp_pd(p, zero, _CMP_GT_OQ), _mm256_cmp_pd(p, inf, _CMP_LT_OQ)),
+                _mm256_and_pd(_mm256_cmp_pd(q, zero, _CMP_GT_OQ), _mm256_cmp_pd(q, inf, _CMP_LT_OQ)));
+            __m256d extreme = _mm256_andnot_pd(normal, pos);
+            if (_mm256_movemask_pd(extreme))
+                lg = _mm256_blendv_pd(lg, _mm256_sub_pd(fastce_log_pd(p), fastce_log_pd(q)), extreme);
+        }
     }
     __m256d term = _mm256_mul_pd(p, lg);
     if (!log24) *term_lo = _mm256_andnot_pd(p0, _mm256_fmsub_pd(p, lg, term));

@@ -719,6 +719,17 @@ FASTCE_ALWAYS_INLINE __m512d entropy8(__m512d p, __m512d q, const int has_q, int
                           _mm512_cmp_pd_mask(x, _mm512_set1_pd(INFINITY), _CMP_LT_OQ);
         __m512d e = _mm512_fnmadd_pd(x, q, p); /* p - x q, exact */
         lg = _mm512_mask_add_pd(lg, normal, lg, _mm512_div_pd(e, p));
+        if (_kandn_mask8(normal, live)) {
+            /* a ratio out of range of positive finite p and q: log p - log q */
+            const __m512d inf = _mm512_set1_pd(INFINITY), zero = _mm512_setzero_pd();
+            __mmask8 extreme = _kandn_mask8(normal, _mm512_cmp_pd_mask(p, zero, _CMP_GT_OQ) &
+                                                        _mm512_cmp_pd_mask(p, inf, _CMP_LT_OQ) &
+                                                        _mm512_cmp_pd_mask(q, zero, _CMP_GT_OQ) &
+                                                        _mm512_cmp_pd_mask(q, inf, _CMP_LT_OQ));
+            if (extreme)
+                lg = _mm512_mask_sub_pd(lg, extreme, fastce512_log_pos_pd(p, 0),
+                                        fastce512_log_pos_pd(q, 0));
+        }
     }
     __m512d term = _mm512_maskz_mul_pd(live, p, lg);
     if (!float24) *term_lo = _mm512_maskz_fmsub_pd(live, p, lg, term);

@@ -58,6 +58,26 @@ def test_entropy_and_kl_exact_values():
     assert kl[1] == np.inf
 
 
+
+@pytest.mark.parametrize("C", [2, 5, 21, 1000])  # the short-row and the long-row kernels
+def test_kl_divergence_of_a_ratio_out_of_range(C):
+    # p/q past the float64 range (q = 1e-310 beside p = 1) gave inf, below it
+    # (p = 1e-320 over q = 1e10) a rounded or zero ratio; the divergence is
+    # finite: log p - log q there (found by a review; the reference too)
+    import mpmath as mp
+    mp.mp.dps = 40
+    pairs = [(1.0, 1e-310), (1.0, 5e-324), (0.5, 1e-310), (1e-320, 1e10), (1e-300, 1e10)]
+    for a, b in pairs:
+        p, q = np.zeros(C), np.full(C, 1.0 / C)
+        p[C // 2], q[C // 2] = a, b
+        p[0] = 1.0 - a if a < 1 else 0.0
+        exact = float(mp.fsum(mp.mpf(float(u)) * mp.log(mp.mpf(float(u)) / mp.mpf(float(v)))
+                              for u, v in zip(p, q) if u != 0))
+        for pp, qq, axis in ((p, q, -1), (p[:, None], q[:, None], 0)):  # (class axis last, first)
+            for f in (fastce.kl_divergence, ref.kl_divergence):
+                got = np.atleast_1d(f(pp, qq, axis=axis))
+                np.testing.assert_array_max_ulp(got, np.full(got.shape, exact), maxulp=2)
+
 # ---- the vector row kernels (row_argmax, entropy_row, entropy_terms) ------
 # Lengths cover the scalar short rows, one masked vector, every tail of the
 # AVX2 (4/8 lanes) and AVX-512 (8/16 lanes) loops and long rows.

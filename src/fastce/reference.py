@@ -574,7 +574,9 @@ def kl_divergence(p: ArrayLike, q: ArrayLike, *, axis: int = -1) -> np.ndarray:
     r"""Kullback-Leibler divergence of each row: :math:`\sum_c p_c \log(p_c / q_c)`.
 
     Terms with :math:`p_c = 0` are 0; ``q`` has the shape of ``p``. The
-    result dtype follows from both (NumPy's promotion of p and q).
+    result dtype follows from both (NumPy's promotion of p and q). Where
+    the ratio leaves the normal range (a subnormal q) and p and q are
+    positive and finite, the log is :math:`\log p_c - \log q_c`.
     """
     p = np.asarray(p)
     q = np.asarray(q)
@@ -582,7 +584,12 @@ def kl_divergence(p: ArrayLike, q: ArrayLike, *, axis: int = -1) -> np.ndarray:
     with _quiet():
         p64 = _classes_last(p, axis)
         q64 = np.moveaxis(q, axis, -1).astype(np.float64)
-        out = _term(p64, np.log(p64 / q64)).sum(axis=-1)
+        r = p64 / q64
+        tiny = np.finfo(np.float64).tiny
+        out_of_range = ~((r >= tiny) & (r < np.inf)) & (p64 > 0) & (q64 > 0) & \
+            np.isfinite(p64) & np.isfinite(q64)
+        lg = np.where(out_of_range, np.log(p64) - np.log(q64), np.log(r))
+        out = _term(p64, lg).sum(axis=-1)
     return out.astype(_result_dtype(np.empty(0, np.result_type(p, q))))
 
 
