@@ -50,12 +50,25 @@ def targets(run: Dict[str, Any]) -> List[str]:
 
 
 def main(argv: List[str]) -> int:
+    if len(argv) == 2 and argv[1] in ("-h", "--help"):
+        print(__doc__.strip())
+        return 0
     if len(argv) != 2:
         print(__doc__.strip(), file=sys.stderr)
         return 2
-    with open(argv[1], encoding="utf-8") as fh:
-        run = json.load(fh)
-    print("\n".join(table(run)))
+    try:
+        with open(argv[1], encoding="utf-8") as fh:
+            run = json.load(fh)
+    except (OSError, ValueError) as exc:
+        print(f"readme_table.py: cannot read {argv[1]!r} as a benchmark run's JSON: {exc}",
+              file=sys.stderr)
+        return 2
+    lines = table(run)
+    if len(lines) <= 2:  # the header alone
+        print(f"readme_table.py: {argv[1]!r} has none of the table's rows (softmax and "
+              "sigmoid CE, float32): run the benchmark without --filter", file=sys.stderr)
+        return 1
+    print("\n".join(lines))
     print()
     print("\n".join(targets(run)))
     return 0

@@ -35,6 +35,7 @@ __all__ = [
     "log_softmax",
     "logsumexp",
     "nll_loss",
+    "select_isa",
     "show_config",
     "sigmoid_cross_entropy",
     "softmax",

@@ -22,8 +22,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="time fastce against its pure-NumPy reference (and peers) and check the results",
         description="Time fastce against fastce.reference (NumPy) on the same inputs, "
                     "after checking that both agree; with --peers also against PyTorch, JAX "
-                    "and scikit-learn (those importable) and the x.sum() memory-pass "
-                    "ceiling; with --targets check the issue's performance targets. "
+                    "and scikit-learn (those importable) and two yardsticks on the same "
+                    "array, x.sum() and x.max(); with --targets check the issue's performance targets. "
                     "Exits non-zero when fastce disagrees with the reference or raises "
                     "(a disagreeing peer is only reported).",
     )

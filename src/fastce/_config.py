@@ -22,10 +22,11 @@ def select_isa(name: str | None = None) -> str:
     Raises ``ValueError`` for an unknown name or one this CPU cannot run.
     Not thread-safe: meant for import time and for tests.
     """
+    source = "name"
     if name is None:
-        name = os.environ.get("FASTCE_ISA") or _kernels.best_isa()
+        source, name = "FASTCE_ISA", os.environ.get("FASTCE_ISA") or _kernels.best_isa()
     if name not in ISAS:
-        raise ValueError(f"FASTCE_ISA must be one of {', '.join(ISAS)}; got {name!r}")
+        raise ValueError(f"{source} must be one of {', '.join(ISAS)}; got {name!r}")
     if not _kernels.set_isa(name):
         raise ValueError(f"instruction set {name!r} is not supported by this CPU or "
                          f"build; the best available is {_kernels.best_isa()!r}")
@@ -33,7 +34,7 @@ def select_isa(name: str | None = None) -> str:
 
 
 def show_config(print_out: bool = True) -> Dict[str, Any]:
-    """Report the build: version, kernel path, OpenMP and thread count.
+    """Report the build: version, instruction set (kernel path), OpenMP and thread count.
 
     Parameters
     ----------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -35,10 +36,15 @@ def _non_negative_int(text: str) -> int:
 
 def _thread_list(text: str) -> List[int]:
     """``"1,2"`` -> ``[1, 2]`` (distinct, in the given order)."""
-    try:
-        values = [_positive_int(part) for part in text.split(",") if part.strip()]
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected e.g. 1,2: {exc}") from None
+    values = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        try:
+            values.append(_positive_int(part))
+        except (ValueError, argparse.ArgumentTypeError):
+            raise argparse.ArgumentTypeError(
+                f"expected positive integers like 1,2; got {part!r}") from None
     if not values:
         raise argparse.ArgumentTypeError("expected at least one thread count, e.g. 1,2")
     return list(dict.fromkeys(values))
@@ -46,9 +52,16 @@ def _thread_list(text: str) -> List[int]:
 
 def _positive_float(text: str) -> float:
     value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError("must be > 0")
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError("must be a finite number > 0")
     return value
+
+
+# argparse names a type's function in its message for a value the function
+# cannot parse ("invalid _positive_float value"): name them for the reader
+_positive_int.__name__ = "positive integer"
+_non_negative_int.__name__ = "non-negative integer"
+_positive_float.__name__ = "positive number"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -196,14 +209,38 @@ def _loaded_cases_line(results: Sequence[CaseResult]) -> Optional[str]:
 
 
 def _check_plot_available(path: Optional[str]) -> Optional[str]:
-    """An error message if ``--plot`` was given but matplotlib is missing."""
+    """An error message if ``--plot`` was given but matplotlib is missing,
+    or cannot write that format."""
     if path is None:
         return None
     try:
-        _import_pyplot()
+        plt = _import_pyplot()
     except ImportError as exc:
         return (f"fastce bench: --plot needs matplotlib ({exc}); install it with "
                 f"'pip install matplotlib' or leave out --plot")
+    ext = os.path.splitext(path)[1].lstrip(".").lower()
+    formats = plt.figure().canvas.get_supported_filetypes()
+    plt.close("all")
+    if ext not in formats:
+        what = f"{ext!r} files" if ext else "a file without an extension"
+        return (f"fastce bench: --plot {path!r}: matplotlib cannot write {what}; "
+                f"end the name in one of .{', .'.join(sorted(formats))}")
+    return None
+
+
+def _check_writable(path: Optional[str], option: str) -> Optional[str]:
+    """An error message if the file an option names cannot be written: told
+    before the run, not after it (the results of a run would be lost)."""
+    if path is None:
+        return None
+    existed = os.path.exists(path)
+    try:
+        with open(path, "a"):
+            pass
+    except OSError as exc:
+        return f"fastce bench: {option} {path!r} cannot be written: {exc.strerror}"
+    if not existed:
+        os.remove(path)
     return None
 
 
@@ -222,10 +259,11 @@ def run(args: argparse.Namespace) -> int:
     if args.list:
         print("\n".join(c.id for c in selected))
         return 0
-    plot_error = _check_plot_available(args.plot)
-    if plot_error:
-        print(plot_error, file=sys.stderr)
-        return 2
+    for error in (_check_plot_available(args.plot), _check_writable(args.json, "--json"),
+                  _check_writable(args.plot, "--plot")):
+        if error:
+            print(error, file=sys.stderr)
+            return 2
 
     threads: List[Threads] = list(args.threads) if args.threads else [None]
     contenders, missing = _contenders(args.peers or args.targets)
