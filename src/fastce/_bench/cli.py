@@ -296,7 +296,9 @@ def run(args: argparse.Namespace) -> int:
         write_json(args.json, env, profile, results, names, outcomes,
                    {"budget_s": profile.budget if args.budget is None else args.budget,
                     "retries": args.retries, "threads": threads,
-                    "dtypes": list(dtypes), "filters": args.filter})
+                    "dtypes": list(dtypes), "filters": args.filter,
+                    # (a run stopped by Ctrl-C keeps the cases it finished)
+                    "cases_selected": len(selected), "interrupted": interrupted})
         print(f"results written to {args.json}")
     if args.plot and results:
         write_plot(args.plot, results, names,
