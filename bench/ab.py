@@ -123,6 +123,9 @@ def main() -> None:
         ap.error("expected two interpreters, PYTHON_A and PYTHON_B")
     if args.rounds < 1 or args.repeats < 1:
         ap.error("--rounds and --repeats must be at least 1")
+    for python in (args.python_a, args.python_b):
+        if not (os.path.isfile(python) and os.access(python, os.X_OK)):
+            ap.error(f"{python!r} is not an executable interpreter (a venv's bin/python)")
     env = dict(os.environ)
     if args.isa:
         env["FASTCE_ISA"] = args.isa

@@ -38,9 +38,19 @@ IMPLEMENTATIONS: Dict[str, str] = {
 }
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError(f"--fastce-threads must be >= 1; got {value}")
+    return value
+
+
+_positive_int.__name__ = "positive integer"  # (argparse's message names it)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     """``--fastce-threads N``: the thread count of fastce, torch and sklearn."""
-    parser.addoption("--fastce-threads", type=int, default=None, metavar="N",
+    parser.addoption("--fastce-threads", type=_positive_int, default=None, metavar="N",
                      help="n_threads passed to fastce (and torch.set_num_threads, sklearn "
                           "n_threads); default: fastce's default")
 
