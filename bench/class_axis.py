@@ -83,8 +83,10 @@ def main(argv: Optional[List[str]] = None) -> None:
                 ref_s = x.size / median_s(ref, 3) / 1e9 if ref else float("nan")
                 torch_s = (x.size / median_s(peers[name], args.repeats) / 1e9
                            if name in peers else float("nan"))
+                ref_cell = f"{ref_s:7.2f}" if ref else f"{'-':>7s}"  # (no such call there)
+                torch_cell = f"{torch_s:8.2f}" if name in peers else f"{'-':>8s}"
                 print(f"{np.dtype(dtype).name:8s} {'x'.join(map(str, shape)):18s} {name:12s} "
-                      f"{speeds[0]:7.2f} {speeds[1]:7.2f} {ref_s:7.2f} {torch_s:8.2f}")
+                      f"{speeds[0]:7.2f} {speeds[1]:7.2f} {ref_cell} {torch_cell}")
 
 
 if __name__ == "__main__":
