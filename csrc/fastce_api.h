@@ -19,8 +19,8 @@
  *   sum over non-ignored s of sw[s] * w[y[s]]
  * (w: C class weights, sw: n sample weights; NULL means all ones), and,
  * when weights_finite is not NULL, whether every class weight is finite
- * (1 without w; 2 when they are but the sum of their magnitudes reaches
- * 2^959, near overflow) in *weights_finite, whatever the labels. Serial. */
+ * (1 without w; 2 when they are but the sum of their magnitudes
+ * overflows) in *weights_finite, whatever the labels. Serial. */
 int FASTCE_FN(check_labels)(const int64_t *y, ptrdiff_t n, ptrdiff_t C,
                             int has_ignore, int64_t ignore_index,
                             const FASTCE_T *w, const FASTCE_T *sw,

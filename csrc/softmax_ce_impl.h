@@ -13,7 +13,7 @@ int PUBLIC(check_labels)(const int64_t *y, ptrdiff_t n, ptrdiff_t C,
             finite &= isfinite((double)w[j]) != 0;
             magnitude += fabs((double)w[j]);
         }
-        *weights_finite = finite && !(magnitude < 0x1p959) ? 2 : finite;
+        *weights_finite = finite && !isfinite(magnitude) ? 2 : finite;
     }
     if (!w && !sw && fastce_vec->count_labels) { /* the denominator is a count */
         ptrdiff_t bad_count;

