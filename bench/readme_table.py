@@ -63,7 +63,12 @@ def main(argv: List[str]) -> int:
         print(f"readme_table.py: cannot read {argv[1]!r} as a benchmark run's JSON: {exc}",
               file=sys.stderr)
         return 2
-    lines = table(run)
+    try:
+        lines = table(run)
+    except (KeyError, TypeError, AttributeError) as exc:
+        print(f"readme_table.py: {argv[1]!r} is not the JSON of a benchmark run "
+              f"(python -m fastce bench --json): {exc!r}", file=sys.stderr)
+        return 2
     if len(lines) <= 2:  # the header alone
         print(f"readme_table.py: {argv[1]!r} has none of the table's rows (softmax and "
               "sigmoid CE, float32): run the benchmark without --filter", file=sys.stderr)

@@ -48,3 +48,6 @@ def test_an_output_file_that_cannot_be_written_is_refused_before_the_run(tmp_pat
                      "--plot", plot]) == 2
         assert what in capsys.readouterr().err
         assert not made.exists()  # (the check leaves no file behind)
+    same = str(tmp_path / "run.png")
+    assert main(["bench", "--quick", "--filter", "logsumexp", "--json", same, "--plot", same]) == 2
+    assert "the same file" in capsys.readouterr().err

@@ -71,7 +71,7 @@ def operand(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
     if a.dtype == dtype:
         a = np.ascontiguousarray(a)
     else:
-        with np.errstate(over="ignore"):
+        with np.errstate(over="ignore", under="ignore"):  # (1e-50 becomes 0 in float32)
             a = np.ascontiguousarray(a, dtype=dtype)
     return a if a.ndim == 1 else a.ravel()
 

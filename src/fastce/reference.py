@@ -64,10 +64,11 @@ LossAndGrad = Union[Loss, Tuple[Loss, np.ndarray]]
 
 
 def _quiet() -> np.errstate:
-    """Silence the warnings of inf - inf, 0 * inf, log(0) and overflow to inf:
-    the IEEE results (NaN, inf) are either what we want or replaced with
-    ``np.where``, as in the C kernels, which never warn."""
-    return np.errstate(divide="ignore", invalid="ignore", over="ignore")
+    """Silence the warnings of inf - inf, 0 * inf, log(0), overflow to inf
+    and underflow to subnormals or 0: the IEEE results are either what we
+    want or replaced with ``np.where``, as in the C kernels, which never
+    warn (so that np.errstate(all="raise") in a caller does not raise)."""
+    return np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore")
 
 
 def _result_dtype(a: np.ndarray) -> np.dtype:

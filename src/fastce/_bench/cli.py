@@ -233,6 +233,8 @@ def _check_writable(path: Optional[str], option: str) -> Optional[str]:
     before the run, not after it (the results of a run would be lost)."""
     if path is None:
         return None
+    if os.path.exists(path) and not os.path.isfile(path):  # (a FIFO would block the open)
+        return f"fastce bench: {option} {path!r} is not a regular file"
     existed = os.path.exists(path)
     try:
         with open(path, "a"):
@@ -259,7 +261,9 @@ def run(args: argparse.Namespace) -> int:
     if args.list:
         print("\n".join(c.id for c in selected))
         return 0
-    for error in (_check_plot_available(args.plot), _check_writable(args.json, "--json"),
+    same = args.json and args.plot and os.path.abspath(args.json) == os.path.abspath(args.plot)
+    for error in ("fastce bench: --json and --plot name the same file" if same else None,
+                  _check_plot_available(args.plot), _check_writable(args.json, "--json"),
                   _check_writable(args.plot, "--plot")):
         if error:
             print(error, file=sys.stderr)
@@ -292,7 +296,7 @@ def run(args: argparse.Namespace) -> int:
             print("\nnote: --quick shapes are not the issue's; the checklist is indicative only")
         print()
         print(format_targets(outcomes))
-    if args.json:
+    if args.json and results:  # (an existing file is not replaced by an empty run)
         write_json(args.json, env, profile, results, names, outcomes,
                    {"budget_s": profile.budget if args.budget is None else args.budget,
                     "retries": args.retries, "threads": threads,
