@@ -110,18 +110,24 @@ def weighted_labels(target: np.ndarray, layout: Layout, ignore_index: Optional[i
     products = compute == np.float64 and weight is not None and (
         sample_weight is not None or smoothing)
     tiny = (reduction == "mean" or products) and abs(den) < SMALL_MEAN_DENOMINATOR
-    if (finite == 2 and smoothing) or (finite and reduction == "mean"
-                                       and not math.isfinite(den)):
-        used = None if ignore_index is None else y.reshape(-1) != ignore_index
-        huge = _lowered(y, den, weight, sample_weight, reduction, smoothing, finite, used)
-        if huge is not None:
-            weight, sample_weight, k = huge
-            y, den, _ = labels(target, layout, ignore_index, weight, sample_weight, compute)
-            return y, den, weight, sample_weight, k
-    if not (zero_unused or tiny):  # the common case: nothing to rewrite
+    # sums that overflow: the class weights' with smoothing, a mean's denominator
+    sum_over = finite == 2 and smoothing
+    den_over = bool(finite) and reduction == "mean" and not math.isfinite(den)
+    if not (zero_unused or tiny or sum_over or den_over):  # the common case
         return y, den, weight, sample_weight, 0
     flat = y.reshape(-1)
     used = None if ignore_index is None else flat != ignore_index
+    # the labels and sample weights of the samples not ignored
+    in_use = flat if used is None else flat[used]
+    sw_in_use = None if sample_weight is None else sample_weight.reshape(-1)
+    if sw_in_use is not None and used is not None:
+        sw_in_use = sw_in_use[used]
+    if sum_over or den_over:
+        huge = _lowered(in_use, sw_in_use, weight, sample_weight, sum_over, den_over)
+        if huge is not None:
+            weight, sample_weight, k = huge
+            y, den, _ = labels(target, layout, ignore_index, weight, sample_weight, compute)
+            return y, den, weight, sample_weight, 0 if reduction == "mean" else -k
     if zero_unused and weight is not None:
         weight = _unused_class_weights_zeroed(weight, flat, used)
     if not tiny:
@@ -129,11 +135,9 @@ def weighted_labels(target: np.ndarray, layout: Layout, ignore_index: Optional[i
     half = RAISED_PRODUCT // 2
     k_sw = k_w = 0
     if sample_weight is not None:
-        flat_sw = sample_weight.reshape(-1)
-        k_sw = _raise(sample_weight, _exponent(flat_sw if used is None else flat_sw[used]), half)
+        k_sw = _raise(sample_weight, _exponent(sw_in_use), half)
     if weight is not None:
-        in_use = weight if smoothing else weight[flat if used is None else flat[used]]
-        k_w = _raise(weight, _exponent(in_use), half)
+        k_w = _raise(weight, _exponent(weight if smoothing else weight[in_use]), half)
     if not (k_sw or k_w):
         return y, den, weight, sample_weight, 0
     weight, sample_weight = _scaled(weight, k_w), _scaled(sample_weight, k_sw)
@@ -150,26 +154,23 @@ def _lowering(exponent: Optional[int], count: int) -> int:
     return max(0, exponent + 1 + int(count).bit_length() - LOWERED_SUM)
 
 
-def _lowered(y, den, weight, sample_weight, reduction, smoothing, finite, used):
+def _lowered(in_use, sw_in_use, weight, sample_weight, sum_over: bool, den_over: bool):
     """Class-index weights near the top of float64's range, whose sums the
     kernels form overflow where the results need not: with label smoothing
-    the class weights' sum W (``finite == 2``: the gradient's ``W * p_j -
-    w_j`` was inf where it is finite, of the wrong sign at the target), and
-    for a mean its denominator ``sum sw * w[y]`` (inf) and the weighted sum
-    of losses over it: lowered as LOWERED_SUM says, the class weights for
-    W, and for the denominator the set (in use: ``used`` marks the samples
-    not ignored) with the larger weights. Returns ``(weight, sample_weight,
-    scaled)``, scaled <= 0 the exponent of their product for ``"none"`` and
-    ``"sum"`` (0 for a mean), or None when nothing is lowered."""
-    flat = y.reshape(-1)
-    in_use = flat if used is None else flat[used]
+    the class weights' sum W (``sum_over``: the gradient's ``W * p_j - w_j``
+    was inf where it is finite, of the wrong sign at the target), and for a
+    mean its denominator ``sum sw * w[y]`` (``den_over``) and the weighted
+    sum of losses over it: lowered as LOWERED_SUM says, the class weights
+    for W, and for the denominator the set with the larger weights in use
+    (``in_use``, ``sw_in_use``: the labels and sample weights of the
+    samples not ignored). Returns ``(weight, sample_weight, k)``, the two sets' product
+    lowered by 2^k, or None when nothing is lowered."""
     k_w = k_sw = 0
-    if weight is not None and smoothing and finite == 2:
+    if weight is not None and sum_over:
         k_w = _lowering(_exponent(weight), weight.size)
-    if reduction == "mean" and not math.isfinite(den):
+    if den_over:
         e_w = 0 if weight is None else _exponent(weight[in_use])
-        flat_sw = None if sample_weight is None else sample_weight.reshape(-1)
-        e_sw = 0 if flat_sw is None else _exponent(flat_sw if used is None else flat_sw[used])
+        e_sw = 0 if sw_in_use is None else _exponent(sw_in_use)
         if e_w is not None and e_sw is not None:
             k = _lowering(e_w - k_w + e_sw + 1, in_use.size)  # (the products below 2^(e_w+e_sw+2))
             if weight is not None and (sample_weight is None or e_w >= e_sw):
@@ -178,8 +179,7 @@ def _lowered(y, den, weight, sample_weight, reduction, smoothing, finite, used):
                 k_sw = k
     if not (k_w or k_sw):
         return None
-    return (_scaled(weight, -k_w), _scaled(sample_weight, -k_sw),
-            0 if reduction == "mean" else -(k_w + k_sw))
+    return _scaled(weight, -k_w), _scaled(sample_weight, -k_sw), k_w + k_sw
 
 
 def _scaled(a: Optional[np.ndarray], k: int) -> Optional[np.ndarray]:
