@@ -214,13 +214,13 @@ def _check_plot_available(path: Optional[str]) -> Optional[str]:
     if path is None:
         return None
     try:
-        plt = _import_pyplot()
+        _import_pyplot()
+        from matplotlib.backend_bases import FigureCanvasBase
     except ImportError as exc:
         return (f"fastce bench: --plot needs matplotlib ({exc}); install it with "
                 f"'pip install matplotlib' or leave out --plot")
     ext = os.path.splitext(path)[1].lstrip(".").lower()
-    formats = plt.figure().canvas.get_supported_filetypes()
-    plt.close("all")
+    formats = FigureCanvasBase.get_supported_filetypes()  # (a class method: no figure made)
     if ext not in formats:
         what = f"{ext!r} files" if ext else "a file without an extension"
         return (f"fastce bench: --plot {path!r}: matplotlib cannot write {what}; "
